@@ -1,0 +1,295 @@
+"""The ``pipe`` command line: thin commands over the library, one error boundary."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import engine
+from engine import console as out
+
+app = typer.Typer(
+    name="pipe",
+    help="Declare Snowflake Dynamic Table pipelines in YAML; plan, run locally on DuckDB, deploy to Snowflake.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Target(str, Enum):
+    local = "local"
+    snowflake = "snowflake"
+
+
+class TableFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class QueryFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class GraphFormat(str, Enum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+    html = "html"
+
+
+FileArg = Annotated[Path, typer.Argument(help="The pipeline YAML file.", show_default=False)]
+TargetOpt = Annotated[Target, typer.Option("--target", "-t", help="Where to run: local (DuckDB) or snowflake.")]
+DbOpt = Annotated[
+    Optional[Path], typer.Option("--db", help="Local DuckDB file (default .pipe/<name>.duckdb).", show_default=False)
+]
+ConnOpt = Annotated[
+    Optional[str],
+    typer.Option("--connection", "-c", help="Snowflake connection name from connections.toml.", show_default=False),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+
+
+def _options(target: Target, db: Path | None, connection: str | None, project, *, read_only: bool = False) -> dict:
+    if target is Target.local:
+        path = db or Path(".pipe") / f"{project.pipeline.name}.duckdb"
+        return {"db": path, "read_only": read_only}
+    return {"connection": connection}
+
+
+def _open(file: Path, target: Target, db: Path | None, connection: str | None, *, read_only: bool = False):
+    project = engine.validate(file, target=target.value)
+    for warning in project.warnings:
+        out.warn(str(warning))
+    backend = project.backend(target.value, **_options(target, db, connection, project, read_only=read_only))
+    return project, backend
+
+
+@app.command()
+def validate(file: FileArg, target: TargetOpt = Target.local, debug: DebugOpt = False) -> None:
+    """Load the file, type-check it, build the graph and lint every query."""
+    project = engine.validate(file, target=target.value)
+    for warning in project.warnings:
+        out.warn(str(warning))
+    out.validated(project)
+
+
+@app.command()
+def plan(
+    file: FileArg,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    out_file: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Also write the SQL script to this file.", show_default=False)
+    ] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Also drop objects the file no longer declares.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what apply would do, and the Snowflake SQL of it, in order."""
+    project, backend = _open(file, target, db, connection, read_only=True)
+    with backend:
+        the_plan = engine.plan(project, backend, prune=prune)
+    out.plan(the_plan)
+    if out_file:
+        out_file.write_text(the_plan.script(), encoding="utf-8")
+        out.note(f"wrote {out_file}")
+
+
+@app.command()
+def apply(
+    file: FileArg,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    yes: YesOpt = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Also drop objects the file no longer declares.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Make the target match the file (idempotent: a second apply changes nothing)."""
+    project, backend = _open(file, target, db, connection)
+    with backend:
+        the_plan, results = engine.apply(
+            project, backend, reporter=out.reporter(), confirm=None if yes else out.confirm_plan, prune=prune
+        )
+        out.applied(the_plan, results)
+        if results:
+            out.sinks(project, backend)
+
+
+@app.command()
+def destroy(
+    file: FileArg,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    yes: YesOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Drop everything the file declares, in reverse dependency order."""
+    project, backend = _open(file, target, db, connection)
+    with backend:
+        the_plan, results = engine.destroy(
+            project, backend, reporter=out.reporter(), confirm=None if yes else out.confirm_destroy
+        )
+    out.destroyed(the_plan, results)
+
+
+@app.command()
+def stream(
+    file: FileArg,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    batches: Annotated[Optional[int], typer.Option(help="Number of batches (default: the file's).")] = None,
+    records: Annotated[Optional[int], typer.Option(help="Rows per batch (default: the file's).")] = None,
+    delay: Annotated[Optional[float], typer.Option(help="Seconds between batches (default: the file's).")] = None,
+    until_fresh: Annotated[
+        bool, typer.Option("--until-fresh", help="At the end, wait until every dynamic table is within its lag.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Insert generated batches and watch the dynamic tables refresh as they cascade."""
+    project, backend = _open(file, target, db, connection)
+    settings = engine.stream_settings(project, batches=batches, records=records, delay=delay)
+    with backend:
+        with out.stream_display(project, settings) as reporter:
+            engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+        out.sinks(project, backend)
+
+
+@app.command()
+def graph(
+    file: FileArg,
+    format: Annotated[GraphFormat, typer.Option("--format", "-f", help="text, mermaid, dot or html.")] = GraphFormat.text,
+    out_file: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of the terminal.", show_default=False)
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Draw the DAG: a text diagram, or Mermaid / DOT / a self-contained HTML page."""
+    from engine import diagram
+
+    project = engine.validate(file, target="snowflake")
+    render = {"text": diagram.text, "mermaid": diagram.mermaid, "dot": diagram.dot}.get(format.value)
+    if render is None:
+        from engine.ui.page import standalone_html
+
+        render = standalone_html
+    text = render(project.graph)
+    if out_file:
+        out_file.write_text(text + "\n", encoding="utf-8")
+        out.note(f"wrote {out_file}")
+    else:
+        out.plain(text)
+
+
+@app.command()
+def status(
+    file: FileArg,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="table or json.")] = TableFormat.table,
+    debug: DebugOpt = False,
+) -> None:
+    """Each object's rows, target lag, refresh mode, data timestamp and state."""
+    project, backend = _open(file, target, db, connection, read_only=True)
+    with backend:
+        out.status(engine.status(backend), format.value)
+
+
+@app.command()
+def history(
+    file: FileArg,
+    names: Annotated[Optional[list[str]], typer.Argument(help="Only these dynamic tables.", show_default=False)] = None,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many rows.")] = None,
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="table or json.")] = TableFormat.table,
+    debug: DebugOpt = False,
+) -> None:
+    """The refresh history, newest first."""
+    project, backend = _open(file, target, db, connection, read_only=True)
+    with backend:
+        out.history(engine.history(backend, names=names or [], limit=limit), format.value)
+
+
+@app.command()
+def refresh(
+    file: FileArg,
+    names: Annotated[Optional[list[str]], typer.Argument(help="Dynamic tables to refresh (default: all).", show_default=False)] = None,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Recompute fully instead of incrementally.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Refresh now, upstream first at one data timestamp, like ALTER DYNAMIC TABLE … REFRESH."""
+    project, backend = _open(file, target, db, connection)
+    with backend:
+        out.history(engine.refresh(project, backend, names or [], full=full, reporter=out.reporter()), "table")
+
+
+@app.command()
+def query(
+    file: FileArg,
+    sql: Annotated[str, typer.Argument(help="A Snowflake SQL statement.", show_default=False)],
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    format: Annotated[QueryFormat, typer.Option("--format", "-f", help="table, csv or json.")] = QueryFormat.table,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a Snowflake SQL query against the target."""
+    project, backend = _open(file, target, db, connection)
+    with backend:
+        out.query_result(engine.query(backend, sql), format.value)
+
+
+@app.command()
+def schema(debug: DebugOpt = False) -> None:
+    """Print the JSON Schema of the pipeline file, for editors."""
+    import json
+
+    from engine.spec.schema import json_schema
+
+    out.plain(json.dumps(json_schema(), indent=2))
+
+
+def main() -> None:
+    """Entry point: run the app, turning library errors into one red line and exit code 1."""
+    import click
+
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except engine.PipeError as exc:
+        if debug:
+            raise
+        out.error(exc)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        out.error("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

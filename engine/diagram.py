@@ -1,0 +1,67 @@
+"""The DAG drawn for people: a text diagram, Mermaid and Graphviz DOT."""
+
+from __future__ import annotations
+
+from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
+from engine.lag import format_lag
+
+
+def _label(graph: PipelineGraph, name: str) -> str:
+    kind = graph.kind(name)
+    if kind != DYNAMIC_TABLE:
+        return "external table" if kind == EXTERNAL else "table"
+    dt = graph.pipeline.dynamic_tables[name]
+    mode = graph.decisions[name].mode if dt.refresh_mode == "auto" else dt.refresh_mode.upper()
+    return f"lag {format_lag(dt.target_lag)}, {mode}"
+
+
+def text(graph: PipelineGraph) -> str:
+    """Objects by dependency level, each dynamic table with what it reads."""
+    levels = graph.levels()
+    depth = max(levels.values(), default=0)
+    width = max((len(n) for n in graph.create_order), default=0)
+    info = max((len(_label(graph, n)) for n in graph.create_order), default=0)
+    pipeline = graph.pipeline
+    lines = [
+        f"{pipeline.name}: {len(pipeline.tables)} tables → {len(pipeline.dynamic_tables)} dynamic tables",
+        "",
+    ]
+    for level in range(depth + 1):
+        names = [n for n in graph.create_order if levels[n] == level]
+        if level:
+            lines.append("   │")
+            lines.append("   ▼")
+        for i, name in enumerate(names):
+            prefix = f"{level:>2} " if i == 0 else "   "
+            reads = graph.upstream(name)
+            arrow = f"  ◄ {', '.join(reads)}" if reads else ""
+            lines.append(f"{prefix}{name:<{width}}  {_label(graph, name):<{info}}{arrow}".rstrip())
+    return "\n".join(lines)
+
+
+def _node_id(name: str) -> str:
+    return name.replace("$", "_")
+
+
+def mermaid(graph: PipelineGraph) -> str:
+    """A Mermaid flowchart, top to bottom."""
+    lines = ["flowchart TD"]
+    for name in graph.create_order:
+        label = f"{name}<br/>{_label(graph, name)}"
+        shape = ("[(", ")]") if graph.kind(name) != DYNAMIC_TABLE else ("[", "]")
+        lines.append(f'    {_node_id(name)}{shape[0]}"{label}"{shape[1]}')
+    for source, target in sorted(graph.graph.edges, key=lambda e: (graph.create_order.index(e[1]), e[0])):
+        lines.append(f"    {_node_id(source)} --> {_node_id(target)}")
+    return "\n".join(lines)
+
+
+def dot(graph: PipelineGraph) -> str:
+    """A Graphviz digraph, top to bottom."""
+    lines = [f'digraph "{graph.pipeline.name}" {{', "    rankdir=TB;", "    node [fontname=Helvetica];"]
+    for name in graph.create_order:
+        shape = "cylinder" if graph.kind(name) != DYNAMIC_TABLE else "box"
+        lines.append(f'    "{name}" [shape={shape}, label="{name}\\n{_label(graph, name)}"];')
+    for source, target in sorted(graph.graph.edges, key=lambda e: (graph.create_order.index(e[1]), e[0])):
+        lines.append(f'    "{source}" -> "{target}";')
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,216 @@
+"""The pipeline as a networkx DAG: dependencies inferred from SQL, orders and lag rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import networkx as nx
+
+from engine.errors import CycleError, GraphError, Location, SqlError, did_you_mean
+from engine.lag import format_lag
+from engine.spec.model import Pipeline
+from engine.sql.lint import RefreshDecision, analyze
+from engine.sql.parsing import parse_select, table_refs
+
+TABLE = "table"
+EXTERNAL = "external"
+DYNAMIC_TABLE = "dynamic_table"
+
+
+@dataclass(frozen=True)
+class Warning_:
+    """Something valid but probably not what the user wants."""
+
+    message: str
+    location: Location
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass
+class PipelineGraph:
+    """Tables and dynamic tables, with an edge from each object to the dynamic tables reading it."""
+
+    pipeline: Pipeline
+    graph: nx.DiGraph
+    decisions: dict[str, RefreshDecision] = field(default_factory=dict)
+    warnings: list[Warning_] = field(default_factory=list)
+
+    def kind(self, name: str) -> str:
+        """``table``, ``external`` or ``dynamic_table``."""
+        return self.graph.nodes[name]["kind"]
+
+    @cached_property
+    def create_order(self) -> list[str]:
+        """Every object, each after all it reads; ties broken by declaration order."""
+        position = {name: i for i, name in enumerate(self.graph.nodes)}
+        return list(nx.lexicographical_topological_sort(self.graph, key=lambda n: position[n]))
+
+    @property
+    def drop_order(self) -> list[str]:
+        """The reverse of :attr:`create_order`."""
+        return list(reversed(self.create_order))
+
+    @property
+    def dynamic_tables(self) -> list[str]:
+        """Dynamic tables in create order."""
+        return [n for n in self.create_order if self.kind(n) == DYNAMIC_TABLE]
+
+    def upstream(self, name: str) -> list[str]:
+        """Objects ``name`` reads directly, in create order."""
+        preds = set(self.graph.predecessors(name))
+        return [n for n in self.create_order if n in preds]
+
+    def downstream(self, name: str) -> list[str]:
+        """Dynamic tables reading ``name`` directly, in create order."""
+        succ = set(self.graph.successors(name))
+        return [n for n in self.create_order if n in succ]
+
+    def all_downstream(self, name: str) -> list[str]:
+        """Every dynamic table that reads ``name``, directly or not, in create order."""
+        desc = nx.descendants(self.graph, name)
+        return [n for n in self.create_order if n in desc]
+
+    def all_upstream(self, name: str) -> list[str]:
+        """Every object ``name`` reads, directly or not, in create order."""
+        anc = nx.ancestors(self.graph, name)
+        return [n for n in self.create_order if n in anc]
+
+    def levels(self) -> dict[str, int]:
+        """Depth of each object: 0 for base tables, 1 + the deepest input otherwise."""
+        depth: dict[str, int] = {}
+        for name in self.create_order:
+            preds = list(self.graph.predecessors(name))
+            depth[name] = 1 + max(depth[p] for p in preds) if preds else 0
+        return depth
+
+    def effective_lag(self, name: str) -> int | None:
+        """The lag a dynamic table is kept within: its own, or for DOWNSTREAM the smallest
+        effective lag among its consumers (None when nothing time-lagged consumes it)."""
+        dt = self.pipeline.dynamic_tables[name]
+        if dt.lag_seconds is not None:
+            return dt.lag_seconds
+        lags = [self.effective_lag(c) for c in self.downstream(name)]
+        lags = [lag for lag in lags if lag is not None]
+        return min(lags) if lags else None
+
+
+def build_graph(pipeline: Pipeline) -> PipelineGraph:
+    """Build and check the DAG of ``pipeline``.
+
+    Raises:
+        SqlError: a query does not parse (table, SQL line and column).
+        GraphError: a query reads an unknown name, or a lag rule is broken.
+        CycleError: the dynamic tables read each other in a cycle.
+    """
+    graph = nx.DiGraph()
+    for name, table in pipeline.tables.items():
+        graph.add_node(name, kind=EXTERNAL if table.external else TABLE)
+    for name in pipeline.dynamic_tables:
+        graph.add_node(name, kind=DYNAMIC_TABLE)
+    result = PipelineGraph(pipeline, graph)
+    for name, dt in pipeline.dynamic_tables.items():
+        query = _parse(pipeline, name, dt.sql)
+        for ref in table_refs(query):
+            source = _resolve(pipeline, name, ref)
+            if source == name:
+                raise CycleError([name], location=_sql_location(pipeline, name, ref.line, ref.column))
+            graph.add_edge(source, name)
+        result.decisions[name] = analyze(query)
+    _check_cycles(pipeline, graph)
+    _check_refresh_modes(result)
+    _check_lags(result)
+    return result
+
+
+def _sql_location(pipeline: Pipeline, name: str, line: int | None, column: int | None = None) -> Location:
+    return pipeline.locate("dynamic_tables", name, "sql", table=name, sql_line=line, sql_column=column)
+
+
+def _parse(pipeline: Pipeline, name: str, sql: str):
+    try:
+        return parse_select(sql)
+    except SqlError as exc:
+        exc.location = _sql_location(pipeline, name, exc.sql_line, exc.sql_column)
+        raise
+
+
+def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
+    """The declared object a table reference names, or a GraphError."""
+    target = pipeline.snowflake
+    qualified_elsewhere = (ref.database and ref.database != target.database) or (
+        ref.schema and ref.schema != target.schema_name
+    )
+    if not qualified_elsewhere and ref.name.upper() in pipeline.object_names and ref.name == ref.name.upper():
+        return ref.name
+    if not qualified_elsewhere and ref.name.upper() in pipeline.object_names:
+        # A quoted name in another case is another object on Snowflake.
+        hint = f"unquote it or write \"{ref.name.upper()}\""
+    elif qualified_elsewhere:
+        hint = f"pipe manages {target.database}.{target.schema_name}; declare it under tables: with external: true"
+    else:
+        hint = did_you_mean(ref.name, pipeline.object_names) or (
+            "declare it under tables: (use external: true for a table that already exists)"
+        )
+    raise GraphError(
+        f"unknown table {ref.written} in the SQL of {dt_name}",
+        location=_sql_location(pipeline, dt_name, ref.line, ref.column),
+        hint=hint,
+    )
+
+
+def _check_cycles(pipeline: Pipeline, graph: nx.DiGraph) -> None:
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    names = [edge[0] for edge in cycle]
+    # Start the printed cycle at the first one declared, for a stable message.
+    order = list(pipeline.dynamic_tables)
+    start = min(range(len(names)), key=lambda i: order.index(names[i]))
+    names = names[start:] + names[:start]
+    raise CycleError(names, location=_sql_location(pipeline, names[0], None))
+
+
+def _check_refresh_modes(result: PipelineGraph) -> None:
+    pipeline = result.pipeline
+    for name, dt in pipeline.dynamic_tables.items():
+        decision = result.decisions[name]
+        for warning in decision.warnings:
+            result.warnings.append(Warning_(warning.reason, _sql_location(pipeline, name, warning.line, warning.column)))
+        if dt.refresh_mode == "incremental" and not decision.incremental:
+            finding = decision.findings[0]
+            raise SqlError(
+                f"refresh_mode incremental is not possible: {finding.reason} "
+                "(Snowflake rejects the CREATE with error 002711)",
+                location=_sql_location(pipeline, name, finding.line, finding.column),
+                hint="use refresh_mode: auto or full, or rewrite the query",
+            )
+
+
+def _check_lags(result: PipelineGraph) -> None:
+    pipeline = result.pipeline
+    for name, dt in pipeline.dynamic_tables.items():
+        lag = dt.lag_seconds
+        for source in result.upstream(name):
+            if result.kind(source) != DYNAMIC_TABLE:
+                continue
+            upstream_lag = pipeline.dynamic_tables[source].lag_seconds
+            if lag is not None and upstream_lag is not None and upstream_lag > lag:
+                raise GraphError(
+                    f"target lag {format_lag(dt.target_lag)} of {name} is shorter than the "
+                    f"{format_lag(pipeline.dynamic_tables[source].target_lag)} of {source}, which it reads",
+                    location=pipeline.locate("dynamic_tables", name, "target_lag", table=name),
+                    hint=f"make {name}'s lag at least {source}'s, or set {source} to downstream",
+                )
+        if lag is None and result.effective_lag(name) is None:
+            result.warnings.append(
+                Warning_(
+                    "target_lag is downstream but no dynamic table with a time lag reads it, directly or "
+                    "not: Snowflake would never refresh it after creation",
+                    pipeline.locate("dynamic_tables", name, "target_lag", table=name),
+                )
+            )

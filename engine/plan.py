@@ -1,0 +1,351 @@
+"""Compute what ``apply`` would do: the desired pipeline diffed against a target's state.
+
+Building a plan is pure: it returns frozen, typed actions with the Snowflake SQL of each.
+``pipe plan`` prints them; backends execute them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
+from engine.lag import format_lag
+from engine.sql.parsing import normalize_sql
+from engine.sql.render import Statements
+
+FUNCTION = "function"
+TABLE = "table"
+DATABASE = "database"
+SCHEMA = "schema"
+
+
+class ActionKind(str, Enum):
+    """What happens to one object."""
+
+    CREATE = "create"
+    ALTER = "alter"
+    REPLACE = "replace"
+    UNCHANGED = "unchanged"
+    DROP = "drop"
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """One object as it exists on the target, in the terms the pipeline file uses.
+
+    ``properties`` for a dynamic table: sql, target_lag, warehouse, refresh_mode, comment;
+    for a table or function: fingerprint (the ``pipe:`` comment it was created with).
+    """
+
+    name: str
+    kind: str
+    properties: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What exists on the target: whether the database and schema do, and pipe's objects."""
+
+    database_exists: bool = False
+    schema_exists: bool = False
+    objects: Mapping[str, ObjectState] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> TargetState:
+        """A target where nothing exists yet."""
+        return cls()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One property that differs: its name, the value on the target and the declared one."""
+
+    property: str
+    current: str | None
+    desired: str | None
+
+    def __str__(self) -> str:
+        return f"{self.property}: {self.current} → {self.desired}"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan."""
+
+    kind: ActionKind
+    object_type: str
+    name: str
+    statements: tuple[str, ...] = ()
+    changes: tuple[Change, ...] = ()
+    reason: str = ""
+    consumers: tuple[str, ...] = ()
+    destroys_data: bool = False
+
+    @property
+    def is_change(self) -> bool:
+        """Whether applying this action changes anything."""
+        return self.kind is not ActionKind.UNCHANGED
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ordered actions that make a target match a pipeline."""
+
+    pipeline_name: str
+    target: str
+    setup: tuple[str, ...]
+    actions: tuple[Action, ...]
+
+    @property
+    def changes(self) -> tuple[Action, ...]:
+        """The actions that change something."""
+        return tuple(a for a in self.actions if a.is_change)
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether applying the plan would change anything."""
+        return bool(self.changes)
+
+    @property
+    def destructive(self) -> tuple[Action, ...]:
+        """Actions that replace or drop existing data."""
+        return tuple(a for a in self.actions if a.destroys_data)
+
+    def statements(self) -> list[str]:
+        """Every statement, in order, that a Snowflake deployment runs."""
+        if not self.has_changes:
+            return []
+        body = [s for a in self.changes for s in a.statements]
+        first_objects = [a for a in self.changes if a.object_type in (DATABASE, SCHEMA)]
+        head = [s for a in first_objects for s in a.statements]
+        rest = [s for s in body if s not in head]
+        return [*head, *self.setup, *rest]
+
+    def script(self) -> str:
+        """The statements as one SQL script."""
+        lines = [f"-- pipe plan: {self.pipeline_name} ({len(self.changes)} change(s))"]
+        for statement in self.statements():
+            lines.append(statement.rstrip() + ";\n")
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def build_plan(graph: PipelineGraph, state: TargetState, *, target: str = "local", prune: bool = False) -> Plan:
+    """Diff the pipeline of ``graph`` against ``state``.
+
+    Args:
+        graph: the checked pipeline graph.
+        state: what exists on the target.
+        target: the target's name, for display.
+        prune: also drop pipe-made objects that the file no longer declares.
+    """
+    pipeline = graph.pipeline
+    sql = Statements(pipeline)
+    actions: list[Action] = []
+    if not state.database_exists:
+        actions.append(Action(ActionKind.CREATE, DATABASE, pipeline.snowflake.database, (sql.create_database(),)))
+    if not state.schema_exists:
+        name = f"{pipeline.snowflake.database}.{pipeline.snowflake.schema_name}"
+        actions.append(Action(ActionKind.CREATE, SCHEMA, name, (sql.create_schema(),)))
+    if prune:
+        actions.extend(_prune(graph, state, sql))
+    for name in pipeline.generators:
+        actions.append(_function_action(sql, name, state))
+    reinitialised: set[str] = set()
+    for name in graph.create_order:
+        kind = graph.kind(name)
+        if kind == EXTERNAL:
+            continue
+        if kind == DYNAMIC_TABLE:
+            action = _dynamic_table_action(graph, sql, name, state, reinitialised)
+        else:
+            action = _table_action(graph, sql, name, state)
+        if action.kind is ActionKind.REPLACE:
+            reinitialised.update(action.consumers)
+        actions.append(action)
+    return Plan(pipeline.name, target, tuple(sql.use()), tuple(actions))
+
+
+def build_destroy_plan(graph: PipelineGraph, state: TargetState | None = None, *, target: str = "local") -> Plan:
+    """Drop every object the file declares, in reverse dependency order, then the functions.
+
+    With ``state``, objects that do not exist are left out.
+    """
+    pipeline = graph.pipeline
+    sql = Statements(pipeline)
+    actions = []
+    for name in graph.drop_order:
+        kind = graph.kind(name)
+        if kind == EXTERNAL or (state is not None and name not in state.objects):
+            continue
+        if kind == DYNAMIC_TABLE:
+            actions.append(Action(ActionKind.DROP, DYNAMIC_TABLE, name, (sql.drop_dynamic_table(name),), destroys_data=True))
+        else:
+            actions.append(Action(ActionKind.DROP, TABLE, name, (sql.drop_table(name),), destroys_data=True))
+    for name in reversed(list(pipeline.generators)):
+        fn = sql.function_name(name)
+        if state is not None and _key(FUNCTION, fn) not in state.objects:
+            continue
+        actions.append(Action(ActionKind.DROP, FUNCTION, fn, (sql.drop_function(name),)))
+    return Plan(pipeline.name, target, tuple(sql.use()), tuple(actions))
+
+
+def _key(kind: str, name: str) -> str:
+    """Functions live in their own namespace: their state key is prefixed."""
+    return f"{kind}:{name}" if kind == FUNCTION else name
+
+
+def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
+    fn = sql.function_name(name)
+    current = state.objects.get(_key(FUNCTION, fn))
+    statement = (sql.create_function(name),)
+    if current is None:
+        return Action(ActionKind.CREATE, FUNCTION, fn, statement)
+    desired = sql.function_fingerprint(name)
+    have = current.properties.get("fingerprint")
+    if have == desired:
+        return Action(ActionKind.UNCHANGED, FUNCTION, fn)
+    return Action(
+        ActionKind.REPLACE,
+        FUNCTION,
+        fn,
+        statement,
+        changes=(Change("definition", have, desired),),
+        reason="the generator's definition or code changed",
+    )
+
+
+def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: TargetState) -> Action:
+    current = state.objects.get(name)
+    statement = (sql.create_table(name),)
+    if current is None:
+        return Action(ActionKind.CREATE, TABLE, name, statement)
+    consumers = tuple(graph.all_downstream(name))
+    if current.kind != TABLE:
+        return _kind_change(sql, name, current, statement, consumers)
+    desired = sql.table_fingerprint(name)
+    have = current.properties.get("fingerprint")
+    if have == desired:
+        return Action(ActionKind.UNCHANGED, TABLE, name)
+    return Action(
+        ActionKind.REPLACE,
+        TABLE,
+        name,
+        statement,
+        changes=(Change("definition", have, desired),),
+        reason="its generator call or columns changed: the table is recreated and its rows replaced",
+        consumers=consumers,
+        destroys_data=True,
+    )
+
+
+def _kind_change(sql: Statements, name: str, current: ObjectState, statements: tuple, consumers: tuple) -> Action:
+    drop = sql.drop_dynamic_table(name) if current.kind == DYNAMIC_TABLE else sql.drop_table(name)
+    return Action(
+        ActionKind.REPLACE,
+        DYNAMIC_TABLE if "DYNAMIC" in statements[0].split("\n")[0] else TABLE,
+        name,
+        (drop, *statements),
+        changes=(Change("kind", current.kind, "dynamic_table" if current.kind == TABLE else TABLE),),
+        reason=f"it exists as a {current.kind.replace('_', ' ')}",
+        consumers=consumers,
+        destroys_data=True,
+    )
+
+
+def _dynamic_table_action(
+    graph: PipelineGraph, sql: Statements, name: str, state: TargetState, reinitialised: set[str]
+) -> Action:
+    dt = graph.pipeline.dynamic_tables[name]
+    current = state.objects.get(name)
+    create = (sql.create_dynamic_table(name),)
+    if current is None:
+        return Action(ActionKind.CREATE, DYNAMIC_TABLE, name, create)
+    consumers = tuple(graph.all_downstream(name))
+    if current.kind != DYNAMIC_TABLE:
+        return _kind_change(sql, name, current, create, consumers)
+    have = current.properties
+    replace = []
+    if normalize_sql(have.get("sql") or "") != normalize_sql(dt.sql):
+        replace.append(Change("query", _short(have.get("sql")), _short(dt.sql)))
+    if (have.get("refresh_mode") or "AUTO").upper() != dt.refresh_mode.upper():
+        replace.append(Change("refresh_mode", have.get("refresh_mode"), dt.refresh_mode.upper()))
+    if replace:
+        return Action(
+            ActionKind.REPLACE,
+            DYNAMIC_TABLE,
+            name,
+            create,
+            changes=tuple(replace),
+            reason="a changed query or refresh mode needs CREATE OR REPLACE: the table reinitialises",
+            consumers=consumers,
+        )
+    changes, statements = [], []
+    lag, warehouse = format_lag(dt.target_lag), sql.warehouse(name)
+    new_lag = new_wh = None
+    if _lag_or_none(have.get("target_lag")) != lag:
+        changes.append(Change("target_lag", have.get("target_lag"), lag))
+        new_lag = dt.target_lag
+    if (have.get("warehouse") or "").upper() != warehouse:
+        changes.append(Change("warehouse", have.get("warehouse"), warehouse))
+        new_wh = warehouse
+    if new_lag or new_wh:
+        statements.append(sql.alter_dynamic_table(name, target_lag=new_lag, warehouse=new_wh))
+    if (have.get("comment") or None) != (dt.comment or None):
+        changes.append(Change("comment", have.get("comment"), dt.comment))
+        statements.append(sql.comment_dynamic_table(name, dt.comment))
+    if changes:
+        return Action(
+            ActionKind.ALTER, DYNAMIC_TABLE, name, tuple(statements), tuple(changes), reason="ALTER keeps the data"
+        )
+    reason = "an upstream table is replaced: it reinitialises" if name in reinitialised else ""
+    return Action(ActionKind.UNCHANGED, DYNAMIC_TABLE, name, reason=reason)
+
+
+def _lag_or_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return format_lag(value)
+    except ValueError:
+        return value
+
+
+def _short(sql: str | None, width: int = 60) -> str | None:
+    if sql is None:
+        return None
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _prune(graph: PipelineGraph, state: TargetState, sql: Statements) -> list[Action]:
+    """Drop objects pipe made that the file no longer declares: dynamic tables, then tables,
+    then functions."""
+    pipeline = graph.pipeline
+    declared = set(pipeline.object_names)
+    functions = {_key(FUNCTION, sql.function_name(n)) for n in pipeline.generators}
+    order = {DYNAMIC_TABLE: 0, TABLE: 1, FUNCTION: 2}
+    drops = []
+    for key, obj in sorted(state.objects.items(), key=lambda kv: (order.get(kv[1].kind, 3), kv[0])):
+        if key in declared or key in functions or not obj.properties.get("managed", "true") == "true":
+            continue
+        if obj.kind == DYNAMIC_TABLE:
+            statement = sql.drop_dynamic_table(obj.name)
+        elif obj.kind == TABLE:
+            statement = sql.drop_table(obj.name)
+        elif obj.kind == FUNCTION:
+            statement = f"DROP FUNCTION IF EXISTS {obj.name}({obj.properties.get('arg_types', '')})"
+        else:
+            continue
+        drops.append(
+            Action(
+                ActionKind.DROP,
+                obj.kind,
+                obj.name,
+                (statement,),
+                reason="no longer declared (--prune)",
+                destroys_data=obj.kind != FUNCTION,
+            )
+        )
+    return drops

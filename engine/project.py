@@ -1,0 +1,246 @@
+"""The library's front door: a loaded pipeline and the operations on it.
+
+Each operation returns values and reports progress through a :class:`Reporter`; nothing here
+prints. The CLI is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord, get_backend
+from engine.errors import PipeError, PlanError, SqlError
+from engine.graph import PipelineGraph, Warning_, build_graph
+from engine.plan import Plan, TargetState, build_destroy_plan, build_plan
+from engine.report import Reporter, Silent
+from engine.spec.loader import coerce_scalar, load_pipeline, render_template
+from engine.spec.model import Pipeline
+
+Confirm = Callable[[Plan], bool]
+
+
+@dataclass
+class Project:
+    """A validated pipeline, its graph and the warnings found while checking it."""
+
+    pipeline: Pipeline
+    graph: PipelineGraph
+    warnings: list[Warning_] = field(default_factory=list)
+
+    def backend(self, target: str = "local", **options) -> Backend:
+        """Open the backend for ``target`` (``local`` or ``snowflake``)."""
+        return get_backend(target)(self.graph, **options)
+
+
+def validate(path: str | Path, *, target: str = "local") -> Project:
+    """Load ``path``, type-check it, build its graph and lint its queries.
+
+    For the local target, every query must also be one the local engine can run.
+
+    Raises:
+        PipeError: the first problem found, with where it is and how to fix it.
+    """
+    pipeline = load_pipeline(path)
+    graph = build_graph(pipeline)
+    project = Project(pipeline, graph, list(graph.warnings))
+    if target == "local":
+        _check_local_sql(project)
+    return project
+
+
+def _check_local_sql(project: Project) -> None:
+    from engine.sql.translate import check_translatable
+
+    pipeline = project.pipeline
+    for name, dt in pipeline.dynamic_tables.items():
+        try:
+            check_translatable(dt.sql)
+        except SqlError as exc:
+            exc.location = pipeline.locate(
+                "dynamic_tables", name, "sql", table=name, sql_line=exc.sql_line, sql_column=exc.sql_column
+            )
+            if not exc.hint:
+                exc.hint = "the local engine cannot run this; rewrite it or use --target snowflake"
+            raise
+
+
+def plan(project: Project, backend: Backend | None = None, *, prune: bool = False) -> Plan:
+    """What applying ``project`` to ``backend`` would do (everything, when there is no backend)."""
+    state = backend.read_state() if backend is not None else TargetState.empty()
+    target = backend.name if backend is not None else "local"
+    return build_plan(project.graph, state, target=target, prune=prune)
+
+
+def apply(
+    project: Project,
+    backend: Backend,
+    *,
+    reporter: Reporter | None = None,
+    confirm: Confirm | None = None,
+    prune: bool = False,
+) -> tuple[Plan, list[ActionResult]]:
+    """Make the target match the file. Asks ``confirm`` before replacing or dropping data.
+
+    Raises:
+        PlanError: the user declined a destructive plan.
+    """
+    reporter = reporter or Silent()
+    the_plan = plan(project, backend, prune=prune)
+    if not the_plan.has_changes:
+        return the_plan, []
+    if the_plan.destructive and confirm is not None and not confirm(the_plan):
+        raise PlanError("apply cancelled: nothing was changed")
+    return the_plan, backend.apply(the_plan, reporter)
+
+
+def destroy(
+    project: Project, backend: Backend, *, reporter: Reporter | None = None, confirm: Confirm | None = None
+) -> tuple[Plan, list[ActionResult]]:
+    """Drop every object the file declares, in reverse dependency order."""
+    reporter = reporter or Silent()
+    the_plan = build_destroy_plan(project.graph, backend.read_state(), target=backend.name)
+    if not the_plan.actions:
+        return the_plan, []
+    if confirm is not None and not confirm(the_plan):
+        raise PlanError("destroy cancelled: nothing was dropped")
+    return the_plan, backend.apply(the_plan, reporter)
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How many batches of how many rows, and the pause between them."""
+
+    table: str
+    generator: str
+    args: tuple
+    batches: int
+    records: int
+    delay: float
+
+
+def stream_settings(
+    project: Project, *, batches: int | None = None, records: int | None = None, delay: float | None = None
+) -> StreamSettings:
+    """The file's stream block with the command line's overrides.
+
+    Raises:
+        PlanError: the file has no stream block.
+    """
+    spec = project.pipeline.stream
+    if spec is None:
+        raise PlanError(
+            "the pipeline has no stream: block", hint="add stream: with table, generator and args"
+        )
+    for label, value in (("--batches", batches), ("--records", records)):
+        if value is not None and value < 1:
+            raise PlanError(f"{label} must be at least 1")
+    if delay is not None and delay < 0:
+        raise PlanError("--delay must be zero or more")
+    return StreamSettings(
+        spec.table,
+        spec.generator,
+        tuple(spec.args),
+        batches if batches is not None else spec.batches,
+        records if records is not None else spec.records,
+        delay if delay is not None else spec.delay_seconds,
+    )
+
+
+def batch_args(project: Project, settings: StreamSettings, batch: int) -> list:
+    """The generator arguments of one batch, with {{ records }} and {{ batch }} filled in."""
+    location = project.pipeline.locate("stream", "args")
+    context = {"vars": project.pipeline.vars, "records": settings.records, "batch": batch}
+    return [
+        coerce_scalar(render_template(a, context, location)) if isinstance(a, str) and "{" in a else a
+        for a in settings.args
+    ]
+
+
+def stream(
+    project: Project,
+    backend: Backend,
+    settings: StreamSettings,
+    *,
+    reporter: Reporter | None = None,
+    until_fresh: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[RefreshRecord]:
+    """Insert the batches, letting the target's scheduler refresh in between.
+
+    Ends with every dynamic table refreshed at least once after the last batch. Stops cleanly
+    between batches on KeyboardInterrupt (re-raised after the current batch is safe).
+    """
+    reporter = reporter or Silent()
+    refreshes: list[RefreshRecord] = []
+    for batch in range(1, settings.batches + 1):
+        rows = backend.insert_batch(settings.table, settings.generator, batch_args(project, settings, batch))
+        reporter.event("batch", batch=batch, batches=settings.batches, rows=rows, table=settings.table)
+        refreshes += backend.tick(reporter)
+        if batch < settings.batches:
+            deadline = clock() + settings.delay
+            while clock() < deadline:
+                sleep(min(0.5, max(deadline - clock(), 0)))
+                refreshes += backend.tick(reporter)
+    refreshes += backend.refresh([], reporter=reporter, trigger="SCHEDULED") if _accepts_trigger(backend) else []
+    if until_fresh:
+        refreshes += _wait_until_fresh(backend, reporter, clock, sleep)
+    return refreshes
+
+
+def _accepts_trigger(backend: Backend) -> bool:
+    return "scheduler" in backend.capabilities
+
+
+def _wait_until_fresh(backend, reporter, clock, sleep, timeout: float = 600) -> list[RefreshRecord]:
+    refreshes: list[RefreshRecord] = []
+    deadline = clock() + timeout
+    while clock() < deadline:
+        refreshes += backend.tick(reporter)
+        stale = [s for s in backend.status() if s.kind == "dynamic_table" and _behind(s)]
+        if not stale:
+            return refreshes
+        sleep(1)
+    raise PipeError("dynamic tables still behind their target lag after 10 minutes")
+
+
+def _behind(status: ObjectStatus) -> bool:
+    return status.lag_seconds is None if status.target_lag is None else False
+
+
+def status(backend: Backend) -> list[ObjectStatus]:
+    """Every declared object's status."""
+    return backend.status()
+
+
+def history(backend: Backend, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
+    """Refresh history, newest first."""
+    return backend.history(names=[n.upper() for n in names], limit=limit)
+
+
+def refresh(
+    project: Project, backend: Backend, names: Sequence[str] = (), *, full: bool = False, reporter: Reporter | None = None
+) -> list[RefreshRecord]:
+    """Refresh ``names`` (every dynamic table when empty), upstream first, at one data timestamp.
+
+    Raises:
+        PlanError: a name is not a dynamic table of the pipeline.
+    """
+    from engine.errors import did_you_mean
+
+    wanted = [n.upper() for n in names]
+    for name in wanted:
+        if name not in project.pipeline.dynamic_tables:
+            raise PlanError(
+                f"{name} is not a dynamic table of {project.pipeline.name}",
+                hint=did_you_mean(name, project.pipeline.dynamic_tables) or "see pipe status",
+            )
+    return backend.refresh(wanted, full=full, reporter=reporter or Silent())
+
+
+def query(backend: Backend, sql: str) -> QueryResult:
+    """Run one Snowflake SQL statement on the target."""
+    return backend.query(sql)

@@ -1,0 +1,159 @@
+"""Safe YAML reading that remembers where every value came from.
+
+PyYAML's plain loaders silently keep the last of two equal keys and forget positions once
+values are built. Here the document is composed into nodes with the safe resolver, then
+turned into plain Python values while recording a ``(line, column)`` for every path, and
+duplicate keys are rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import Location, SpecError
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class SourceMap:
+    """Positions of the values of one YAML file, by path (``("tables", "MEMBERS", "args", 0)``)."""
+
+    file: str
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    block_scalars: set[PathKey] = field(default_factory=set)
+    lines: list[str] = field(default_factory=list)
+
+    def locate(self, path: PathKey, *, key: bool = False, table: str | None = None) -> Location:
+        """The location of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        table_map = self.key_positions if key else self.positions
+        while path:
+            if path in table_map:
+                line, col = table_map[path]
+                return Location(self.file, line, col, table)
+            if key and path in self.positions:
+                line, col = self.positions[path]
+                return Location(self.file, line, col, table)
+            path = path[:-1]
+        return Location(self.file, 1, 1, table)
+
+    def resolve_names(self, path: PathKey) -> PathKey:
+        """``path`` with each name spelled as in the file (names are case-insensitive)."""
+        resolved: list[Any] = []
+        for part in path:
+            candidate = (*resolved, part)
+            if candidate not in self.positions and isinstance(part, str):
+                for known in self.key_positions:
+                    if (
+                        len(known) == len(candidate)
+                        and known[:-1] == tuple(resolved)
+                        and str(known[-1]).upper() == part.upper()
+                    ):
+                        candidate = known
+                        break
+            resolved = list(candidate)
+        return tuple(resolved)
+
+    def text_position(self, path: PathKey, text_line: int, text_column: int | None) -> tuple[int, int | None] | None:
+        """The file line and column of a position (1-based) inside the string at ``path``."""
+        if path not in self.positions:
+            return None
+        start, start_col = self.positions[path]
+        if path in self.block_scalars:
+            # A block scalar (| or >) starts on the line after its indicator, indented.
+            line = start + text_line
+            if text_column is None or not 0 < line <= len(self.lines):
+                return line, text_column
+            first = self.lines[start] if start < len(self.lines) else ""
+            return line, text_column + len(first) - len(first.lstrip(" "))
+        line = start + text_line - 1
+        if text_column is not None and text_line == 1:
+            text_column += start_col - 1
+        return line, text_column
+
+
+def read_yaml(path: Path) -> tuple[Any, SourceMap]:
+    """Read ``path`` as safe YAML, returning its value and a map of positions.
+
+    Raises:
+        SpecError: the file is missing, unreadable, not valid YAML, or has duplicate keys.
+    """
+    display = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"no such file: {display}", hint="check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read {display}: {exc}") from None
+    return parse_yaml(text, display)
+
+
+def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
+    """Parse YAML text (see :func:`read_yaml`)."""
+    source = SourceMap(file, lines=text.splitlines())
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(f"invalid YAML: {problem}", location=where, hint="fix the YAML syntax") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}", location=Location(file)) from None
+    if node is None:
+        return None, source
+    return _build(node, (), source), source
+
+
+_constructor = yaml.SafeLoader(stream="")
+
+
+def _build(node: yaml.Node, path: PathKey, source: SourceMap) -> Any:
+    source.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise SpecError(
+                    "YAML merge keys (<<) are not supported",
+                    location=_loc(source, key_node),
+                    hint="write the keys out",
+                )
+            key = _build(key_node, (*path, "<key>"), source)
+            if isinstance(key, (dict, list)):
+                raise SpecError("a mapping key must be a plain value", location=_loc(source, key_node))
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise SpecError(
+                    f"duplicate key '{key}' (first defined on line {first})",
+                    location=_loc(source, key_node),
+                    hint="remove or rename one of them",
+                )
+            seen[key] = key_node
+            source.key_positions[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key] = _build(value_node, (*path, key), source)
+        source.positions.pop((*path, "<key>"), None)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, i), source) for i, item in enumerate(node.value)]
+    if node.style in ("|", ">"):
+        source.block_scalars.add(path)
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as exc:
+        raise SpecError(
+            f"unsupported YAML value: {exc.problem}",
+            location=_loc(source, node),
+            hint="use plain strings, numbers, lists and mappings",
+        ) from None
+
+
+def _loc(source: SourceMap, node: yaml.Node) -> Location:
+    return Location(source.file, node.start_mark.line + 1, node.start_mark.column + 1)

@@ -1,0 +1,126 @@
+"""What Snowflake would decide about a dynamic table's query: incremental or full, and why.
+
+The rules follow the Snowflake docs (user-guide/dynamic-tables-supported-queries): a query
+refreshes incrementally unless it uses a construct incremental refresh does not support.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from engine.sql.parsing import start_column
+
+NON_DETERMINISTIC = (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime)
+_ALLOWED_CLAUSES = (exp.Where, exp.Having, exp.Qualify)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a query cannot refresh incrementally, with where it stands in the SQL."""
+
+    construct: str
+    reason: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class RefreshDecision:
+    """The refresh mode a query resolves to and the reasons."""
+
+    mode: str  # INCREMENTAL or FULL
+    reason: str
+    findings: tuple[Finding, ...]
+    warnings: tuple[Finding, ...]
+
+    @property
+    def incremental(self) -> bool:
+        """Whether the query supports incremental refresh."""
+        return not self.findings
+
+
+def analyze(query: exp.Expression) -> RefreshDecision:
+    """Decide the refresh mode AUTO would pick for ``query`` and collect warnings."""
+    findings: list[Finding] = []
+    warnings: list[Finding] = []
+    for node in query.walk():
+        finding = _blocker(node)
+        if finding:
+            findings.append(finding)
+        if isinstance(node, NON_DETERMINISTIC) and not _inside(node, _ALLOWED_CLAUSES):
+            name = _function_name(node)
+            at = _position(node)
+            warnings.append(
+                Finding(
+                    name,
+                    f"{name} outside WHERE/HAVING/QUALIFY is evaluated at each refresh, so the table "
+                    "does not equal its query at any one time; Snowflake's docs advise using it only "
+                    "in WHERE, HAVING or QUALIFY",
+                    *at,
+                )
+            )
+            findings.append(Finding(name, f"{name} outside WHERE/HAVING/QUALIFY", *at))
+    unique = tuple(dict.fromkeys(findings))
+    if unique:
+        reason = "not incremental: " + "; ".join(dict.fromkeys(f.reason for f in unique))
+        return RefreshDecision("FULL", reason, unique, tuple(warnings))
+    return RefreshDecision("INCREMENTAL", "every construct supports incremental refresh", (), tuple(warnings))
+
+
+def _blocker(node: exp.Expression) -> Finding | None:
+    if isinstance(node, exp.Except):
+        return Finding("EXCEPT/MINUS", "EXCEPT/MINUS", *_position(node))
+    if isinstance(node, exp.Intersect):
+        return Finding("INTERSECT", "INTERSECT", *_position(node))
+    if isinstance(node, (exp.Limit, exp.Fetch)):
+        return Finding("LIMIT", "LIMIT", *_position(node))
+    if isinstance(node, exp.Subquery) or (isinstance(node, exp.Select) and isinstance(node.parent, exp.In)):
+        if not _in_from(node):
+            return Finding("subquery", "subquery outside FROM", *_position(node))
+    if isinstance(node, exp.Exists):
+        return Finding("EXISTS", "subquery outside FROM", *_position(node))
+    if isinstance(node, exp.TableFromRows) or (isinstance(node, exp.Lateral) and not isinstance(node.this, exp.Explode)):
+        fn = node.this
+        if not isinstance(fn, exp.Explode):
+            name = fn.name.upper() if isinstance(fn, exp.Anonymous) else fn.key.upper()
+            return Finding(name, f"table function {name} (only LATERAL FLATTEN is incremental)", *_position(node))
+    return None
+
+
+def _in_from(node: exp.Expression) -> bool:
+    parent = node.parent
+    while parent is not None and isinstance(parent, (exp.Subquery, exp.Paren)):
+        parent = parent.parent
+    return isinstance(parent, (exp.From, exp.Join)) or isinstance(node.parent, (exp.From, exp.Join))
+
+
+def _inside(node: exp.Expression, kinds: tuple[type, ...]) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, kinds):
+            return True
+        if isinstance(parent, exp.Select):
+            return False
+        parent = parent.parent
+    return False
+
+
+def _function_name(node: exp.Expression) -> str:
+    names = {
+        exp.CurrentTimestamp: "CURRENT_TIMESTAMP",
+        exp.CurrentDate: "CURRENT_DATE",
+        exp.CurrentTime: "CURRENT_TIME",
+        exp.CurrentDatetime: "CURRENT_DATETIME",
+    }
+    return names.get(type(node), node.key.upper())
+
+
+def _position(node: exp.Expression) -> tuple[int | None, int | None]:
+    """The SQL line and column of a node, from the first token recorded beneath it."""
+    for sub in node.walk():
+        meta = getattr(sub, "_meta", None) or {}
+        if "line" in meta:
+            return meta.get("line"), start_column(meta)
+    return None, None

@@ -1,0 +1,116 @@
+"""Parsing Snowflake SQL with sqlglot, and finding what a query reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from engine.errors import SqlError
+
+DIALECT = "snowflake"
+
+
+def parse_select(sql: str) -> exp.Query:
+    """Parse one Snowflake query (SELECT, WITH … SELECT, set operations).
+
+    Raises:
+        SqlError: a syntax error (with its line and column), several statements, or not a query.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        raise SqlError(
+            f"SQL syntax error: {first.get('description', str(exc))}",
+            sql=sql,
+            sql_line=first.get("line"),
+            sql_column=first.get("col"),
+            hint="fix the query",
+        ) from None
+    except TokenError as exc:
+        raise SqlError(f"SQL syntax error: {exc}", sql=sql, hint="check quotes and brackets") from None
+    if not statements:
+        raise SqlError("empty SQL", sql=sql, hint="write a SELECT")
+    if len(statements) > 1:
+        raise SqlError("the SQL holds several statements", sql=sql, hint="a dynamic table is one SELECT")
+    query = statements[0]
+    if not isinstance(query, exp.Query):
+        raise SqlError(
+            f"a dynamic table's SQL must be a SELECT, not {query.key.upper()}", sql=sql, hint="write a SELECT"
+        )
+    return query
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table named in a query: its parts as written and where it stands."""
+
+    name: str
+    schema: str | None
+    database: str | None
+    line: int | None
+    column: int | None
+
+    @property
+    def written(self) -> str:
+        """The name as written, dotted."""
+        return ".".join(p for p in (self.database, self.schema, self.name) if p)
+
+
+def table_refs(query: exp.Expression) -> list[TableRef]:
+    """Every table a query reads, excluding CTE names and table functions."""
+    ctes = {cte.alias_or_name.upper() for cte in query.find_all(exp.CTE)}
+    refs = []
+    for table in query.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # TABLE(fn(...)) and other table functions
+        if not table.db and table.name.upper() in ctes:
+            continue
+        ident = table.this
+        meta = ident.meta or {}
+        refs.append(
+            TableRef(
+                name=_ident(table.this),
+                schema=_ident(table.args.get("db")),
+                database=_ident(table.args.get("catalog")),
+                line=meta.get("line"),
+                column=start_column(meta),
+            )
+        )
+    return refs
+
+
+def _ident(node: exp.Expression | None) -> str | None:
+    if node is None:
+        return None
+    name = node.name
+    return name if getattr(node, "quoted", False) else name.upper()
+
+
+def start_column(meta: dict) -> int | None:
+    """sqlglot records the column of an identifier's last character; we want its first."""
+    col, start, end = meta.get("col"), meta.get("start"), meta.get("end")
+    if col is None:
+        return None
+    if start is not None and end is not None:
+        return max(col - (end - start), 1)
+    return col
+
+
+def normalize_sql(sql: str) -> str:
+    """A canonical form of a query for comparisons: whitespace, keyword and identifier case,
+    comments and a trailing semicolon do not matter.
+    """
+    try:
+        from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+        tree = sqlglot.parse_one(sql.strip().rstrip(";"), read=DIALECT)
+        tree = normalize_identifiers(tree, dialect=DIALECT)
+        for node in tree.walk():
+            node.comments = None
+        return tree.sql(dialect=DIALECT, comments=False)
+    except (ParseError, TokenError):
+        return " ".join(sql.split()).rstrip(";").strip()

@@ -1,0 +1,171 @@
+"""Every Snowflake statement pipe runs, rendered from the templates in ``templates/``."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from engine.errors import SpecError
+from engine.lag import format_lag
+from engine.spec.model import Pipeline
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def sql_literal(value: object) -> str:
+    """A Snowflake literal: quoted string (quotes and backslashes escaped), number, boolean, NULL."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def _lag(value: str) -> str:
+    lag = format_lag(value)
+    return lag if lag == "DOWNSTREAM" else f"'{lag}'"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+    env.filters["lit"] = sql_literal
+    env.filters["lag"] = _lag
+    return env
+
+
+def render(template: str, **context: object) -> str:
+    """Render ``templates/<template>.sql.j2`` into one statement (no trailing semicolon)."""
+    return _environment().get_template(f"{template}.sql.j2").render(**context).strip()
+
+
+def function_source(pipeline: Pipeline, generator_name: str) -> str:
+    """The generator module's source as embedded in its UDTF, with the pipeline's seed set."""
+    generator = pipeline.generator(generator_name)
+    path = Path(pipeline.base_dir or ".") / generator.module
+    source = path.read_text(encoding="utf-8").rstrip()
+    if "$$" in source:
+        raise SpecError(
+            f"generator module {generator.module} contains '$$', which would end the UDTF body",
+            location=pipeline.locate("generators", generator_name, "module"),
+            hint="remove $$ from the module (e.g. split the string)",
+        )
+    return f"{source}\n\nSEED = {pipeline.seed}"
+
+
+class Statements:
+    """The Snowflake SQL of every object and operation of one pipeline."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.target = pipeline.snowflake
+
+    def create_database(self) -> str:
+        return render("create_database", target=self.target)
+
+    def create_schema(self) -> str:
+        return render("create_schema", target=self.target)
+
+    def use(self) -> list[str]:
+        """USE SCHEMA and USE WAREHOUSE: every later statement names objects unqualified."""
+        return [render("use_schema", target=self.target), render("use_warehouse", target=self.target)]
+
+    def function_fingerprint(self, name: str) -> str:
+        """``pipe:<hash>`` of the function's definition: stored as its comment, compared by plan."""
+        body = self._function(name, fingerprint="")
+        return "pipe:" + hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    def create_function(self, name: str) -> str:
+        return self._function(name, fingerprint=self.function_fingerprint(name))
+
+    def _function(self, name: str, fingerprint: str) -> str:
+        generator = self.pipeline.generator(name)
+        source = function_source(self.pipeline, name)
+        return render(
+            "create_function",
+            name=self.function_name(name),
+            generator=generator,
+            source=source,
+            fingerprint=fingerprint,
+        )
+
+    def function_name(self, name: str) -> str:
+        """A generator's function name as Snowflake shows it (upper-case)."""
+        return self.pipeline.generator_name(name).upper()
+
+    def drop_function(self, name: str) -> str:
+        generator = self.pipeline.generator(name)
+        return render("drop_function", name=self.function_name(name), arg_types=list(generator.args.values()))
+
+    def table_fingerprint(self, name: str) -> str:
+        """What a base table was made from, stored as its comment and compared by plan."""
+        table = self.pipeline.tables[name]
+        if table.generator:
+            call = f"{self.function_name(table.generator)}({', '.join(sql_literal(a) for a in table.args)})"
+            order = f" order by {', '.join(c.upper() for c in table.order_by)}" if table.order_by else ""
+            made = f"pipe: {call} seed {self.pipeline.seed}{order}"
+        else:
+            made = "pipe: " + ", ".join(f"{c.upper()} {t}" for c, t in table.columns.items())
+        return f"{table.comment} ({made})" if table.comment else made
+
+    def create_table(self, name: str) -> str:
+        table = self.pipeline.tables[name]
+        fingerprint = self.table_fingerprint(name)
+        if table.generator:
+            return render(
+                "create_table_generated",
+                name=name,
+                function=self.function_name(table.generator),
+                args=[sql_literal(a) for a in table.args],
+                order_by=[c.upper() for c in table.order_by],
+                fingerprint=fingerprint,
+            )
+        return render("create_table_empty", name=name, columns=table.columns, fingerprint=fingerprint)
+
+    def drop_table(self, name: str) -> str:
+        return render("drop_table", name=name)
+
+    def insert_generated(self, table: str, generator: str, args: list) -> str:
+        return render(
+            "insert_generated",
+            table=table,
+            function=self.function_name(generator),
+            args=[sql_literal(a) for a in args],
+        )
+
+    def warehouse(self, name: str) -> str:
+        """The warehouse of dynamic table ``name``."""
+        return self.pipeline.dynamic_tables[name].warehouse or self.target.warehouse
+
+    def create_dynamic_table(self, name: str) -> str:
+        dt = self.pipeline.dynamic_tables[name]
+        return render(
+            "create_dynamic_table",
+            name=name,
+            dt=dt,
+            warehouse=self.warehouse(name),
+            sql=dt.sql.strip().rstrip(";").rstrip(),
+        )
+
+    def alter_dynamic_table(self, name: str, *, target_lag: str | None = None, warehouse: str | None = None) -> str:
+        return render("alter_dynamic_table", name=name, target_lag=target_lag, warehouse=warehouse)
+
+    def comment_dynamic_table(self, name: str, comment: str | None) -> str:
+        return render("comment_dynamic_table", name=name, comment=comment)
+
+    def drop_dynamic_table(self, name: str) -> str:
+        return render("drop_dynamic_table", name=name)
+
+    def refresh_dynamic_table(self, name: str) -> str:
+        return render("refresh_dynamic_table", names=[name])
