@@ -289,6 +289,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug, not bad input: say so in one line
+        if debug:
+            raise
+        out.error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,16 @@ from rich.table import Table
 
 from engine.report import Progress, Reporter
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+def _console(**kwargs) -> Console:
+    console = Console(highlight=False, soft_wrap=True, **kwargs)
+    if not console.is_terminal:
+        # Piped output is read by programs and wide logs: do not wrap tables at 80 columns.
+        console = Console(highlight=False, soft_wrap=True, width=240, **kwargs)
+    return console
+
+
+stdout = _console()
+stderr = _console(stderr=True)
 
 _ACTION_STYLE = {"create": "green", "alter": "yellow", "replace": "magenta", "drop": "red", "unchanged": "dim"}
 _STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "UPSTREAM_FAILED": "red", "SKIPPED": "yellow", "CANCELLED": "yellow"}

@@ -185,30 +185,33 @@ def stream(
             while clock() < deadline:
                 sleep(min(0.5, max(deadline - clock(), 0)))
                 refreshes += backend.tick(reporter)
-    refreshes += backend.refresh([], reporter=reporter, trigger="SCHEDULED") if _accepts_trigger(backend) else []
+    refreshes += backend.settle(reporter)
     if until_fresh:
-        refreshes += _wait_until_fresh(backend, reporter, clock, sleep)
+        refreshes += _wait_until_fresh(project, backend, reporter, clock, sleep)
     return refreshes
 
 
-def _accepts_trigger(backend: Backend) -> bool:
-    return "scheduler" in backend.capabilities
-
-
-def _wait_until_fresh(backend, reporter, clock, sleep, timeout: float = 600) -> list[RefreshRecord]:
+def _wait_until_fresh(project, backend, reporter, clock, sleep, timeout: float = 600) -> list[RefreshRecord]:
+    """Let the scheduler run until every dynamic table is within its effective target lag."""
     refreshes: list[RefreshRecord] = []
     deadline = clock() + timeout
-    while clock() < deadline:
+    while True:
         refreshes += backend.tick(reporter)
-        stale = [s for s in backend.status() if s.kind == "dynamic_table" and _behind(s)]
-        if not stale:
+        behind = [s.name for s in backend.status() if _behind(project.graph, s)]
+        if not behind:
             return refreshes
+        if clock() >= deadline:
+            raise PipeError(f"still behind the target lag after {timeout:.0f}s: {', '.join(behind)}")
         sleep(1)
-    raise PipeError("dynamic tables still behind their target lag after 10 minutes")
 
 
-def _behind(status: ObjectStatus) -> bool:
-    return status.lag_seconds is None if status.target_lag is None else False
+def _behind(graph: PipelineGraph, status: ObjectStatus) -> bool:
+    if status.kind != "dynamic_table":
+        return False
+    lag = graph.effective_lag(status.name)
+    if lag is None:
+        return False
+    return status.lag_seconds is None or status.lag_seconds > lag
 
 
 def status(backend: Backend) -> list[ObjectStatus]:

@@ -151,6 +151,10 @@ class Backend(ABC):
         """
         return []
 
+    def settle(self, reporter: Reporter) -> list[RefreshRecord]:
+        """Bring every dynamic table up to date with the latest changes, as a scheduler would."""
+        return self.tick(reporter)
+
 
 _REGISTRY: dict[str, str] = {
     "local": "engine.backends.local:LocalBackend",

@@ -1,0 +1,217 @@
+"""The local target: the pipeline in an embedded DuckDB file, with dynamic-table semantics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord
+from engine.backends.local.apply import Applier, check_not_external
+from engine.backends.local.refresh import Refresher
+from engine.backends.local.store import META, Store, open_store, utcnow
+from engine.errors import BackendError, SqlError
+from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
+from engine.lag import format_lag
+from engine.plan import FUNCTION, TABLE, ObjectState, Plan, TargetState
+from engine.report import Reporter
+
+
+class LocalBackend(Backend):
+    """Runs a pipeline in a local DuckDB file.
+
+    Args:
+        graph: the checked pipeline graph.
+        db: the DuckDB file (created on first write).
+        read_only: open without writing (plan, status); a missing file reads as empty.
+    """
+
+    name = "local"
+    capabilities = frozenset({"scheduler", "incremental", "full_refresh"})
+
+    def __init__(self, graph: PipelineGraph, *, db: str | Path, read_only: bool = False, **options):
+        super().__init__(graph, **options)
+        target = self.pipeline.snowflake
+        self.path = Path(db)
+        self.store: Store | None = open_store(self.path, target.database, target.schema_name, read_only=read_only)
+        self._queries: dict[str, str] | None = None
+        self._refresher: Refresher | None = None
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    # -- pieces, built on first use --------------------------------------------------------------
+
+    @property
+    def queries(self) -> dict[str, str]:
+        """Each dynamic table's query, translated to DuckDB."""
+        if self._queries is None:
+            from engine.sql.translate import to_duckdb
+
+            target = self.pipeline.snowflake
+            queries = {}
+            for name, dt in self.pipeline.dynamic_tables.items():
+                try:
+                    queries[name] = to_duckdb(dt.sql, database=target.database, schema=target.schema_name)
+                except SqlError as exc:
+                    exc.location = self.pipeline.locate(
+                        "dynamic_tables", name, "sql", table=name, sql_line=exc.sql_line, sql_column=exc.sql_column
+                    )
+                    raise
+            self._queries = queries
+        return self._queries
+
+    @property
+    def refresher(self) -> Refresher:
+        if self._refresher is None:
+            self._refresher = Refresher(self._writable(), self.graph, self.queries)
+        return self._refresher
+
+    def _writable(self) -> Store:
+        if self.store is None or self.store.read_only:
+            raise BackendError("the local database is open read-only")
+        return self.store
+
+    def _existing(self) -> Store:
+        if self.store is None:
+            raise BackendError(
+                f"the local database {self.path} does not exist yet", hint="run pipe apply first"
+            )
+        return self.store
+
+    # -- state and apply -------------------------------------------------------------------------
+
+    def read_state(self) -> TargetState:
+        if self.store is None:
+            return TargetState.empty()
+        store = self.store
+        objects = {}
+        for key, (name, kind, properties) in store.objects().items():
+            if kind in (TABLE, DYNAMIC_TABLE) and not store.table_exists(name):
+                continue  # dropped behind pipe's back: create it again
+            objects[key] = ObjectState(name, kind, properties)
+        return TargetState(database_exists=True, schema_exists=store.schema_exists(), objects=objects)
+
+    def apply(self, plan: Plan, reporter: Reporter) -> list[ActionResult]:
+        store = self._writable()
+        check_not_external(store, self.graph)
+        applier = Applier(store, self.graph, self.refresher, self.queries)
+        timestamp = utcnow()
+        results = []
+        with reporter.progress("applying", total=len(plan.changes)) as progress:
+            for action in plan.changes:
+                progress.advance(0, description=f"{action.kind.value} {action.name}")
+                results.append(applier.run(action, timestamp))
+                progress.advance(1)
+        pending = [
+            name
+            for (name,) in store.con.execute(f"SELECT NAME FROM {META}.DYNAMIC_TABLES WHERE NEEDS_REINITIALIZE").fetchall()
+        ]
+        if pending:
+            for record in self.refresher.refresh(pending, trigger="CREATION", data_timestamp=timestamp, include_upstream=False):
+                reporter.event("refresh", record=record)
+        return results
+
+    # -- observing -------------------------------------------------------------------------------
+
+    def status(self) -> list[ObjectStatus]:
+        store = self._existing()
+        metas = {}
+        if store.has_meta():
+            cursor = store.con.execute(f"SELECT * FROM {META}.DYNAMIC_TABLES")
+            columns = [d[0] for d in cursor.description]
+            metas = {row[0]: dict(zip(columns, row)) for row in cursor.fetchall()}
+        now = utcnow()
+        result = []
+        for name in self.graph.create_order:
+            kind = self.graph.kind(name)
+            rows = store.row_count(name)
+            if kind != DYNAMIC_TABLE:
+                state = None if rows is None else ("EXTERNAL" if kind == EXTERNAL else "ACTIVE")
+                result.append(ObjectStatus(name, kind, rows, state=state or "NOT CREATED"))
+                continue
+            meta = metas.get(name)
+            dt = self.pipeline.dynamic_tables[name]
+            if meta is None or rows is None:
+                result.append(ObjectStatus(name, kind, None, format_lag(dt.target_lag), state="NOT CREATED"))
+                continue
+            stamp = meta["DATA_TIMESTAMP"]
+            result.append(
+                ObjectStatus(
+                    name,
+                    kind,
+                    rows,
+                    format_lag(dt.target_lag),
+                    meta["REFRESH_MODE"],
+                    meta["REFRESH_MODE_REASON"],
+                    stamp,
+                    meta["STATE"],
+                    meta["LAST_ACTION"],
+                    None if stamp is None else (now - stamp).total_seconds(),
+                )
+            )
+        return result
+
+    def history(self, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
+        store = self._existing()
+        if not store.has_meta():
+            return []
+        where = f"WHERE NAME IN ({', '.join('?' for _ in names)})" if names else ""
+        sql = f"SELECT * EXCLUDE (SEQ) FROM {META}.REFRESH_HISTORY {where} ORDER BY SEQ DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [RefreshRecord(*row) for row in store.con.execute(sql, list(names)).fetchall()]
+
+    # -- doing -----------------------------------------------------------------------------------
+
+    def refresh(self, names: Sequence[str], *, full: bool = False, reporter: Reporter, trigger: str = "MANUAL") -> list[RefreshRecord]:
+        self._check_created()
+        records = self.refresher.refresh(names, trigger=trigger, full=full, reporter=reporter)
+        failed = [r for r in records if r.state != "SUCCEEDED" and r.name in names]
+        if failed and names:
+            raise BackendError(f"refresh of {failed[0].name} {failed[0].state}: {failed[0].state_message}")
+        return records
+
+    def _check_created(self) -> None:
+        store = self._existing()
+        missing = [n for n in self.graph.dynamic_tables if not store.table_exists(n)]
+        if missing:
+            raise BackendError(f"{missing[0]} has not been created locally", hint="run pipe apply first")
+
+    def query(self, sql: str) -> QueryResult:
+        from engine.backends.local.queries import run_query
+
+        return run_query(self, sql)
+
+    def insert_batch(self, table: str, generator: str, args: list) -> int:
+        from engine.generators.local import insert_generated
+
+        store = self._writable()
+        con = store.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            rows = insert_generated(con, store.qualified(table), self.pipeline, generator, args, seed=self.pipeline.seed)
+            self.refresher.bump(table)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return rows
+
+    def tick(self, reporter: Reporter) -> list[RefreshRecord]:
+        from engine.backends.local.scheduler import due
+
+        store = self._writable()
+        names = due(store, self.graph, utcnow())
+        if not names:
+            return []
+        return self.refresher.refresh(names, trigger="SCHEDULED", reporter=reporter)
+
+    def settle(self, reporter: Reporter) -> list[RefreshRecord]:
+        """Refresh every dynamic table now, as the scheduler would after a burst of changes."""
+        self._check_created()
+        return self.refresher.refresh([], trigger="SCHEDULED", reporter=reporter)
+
+
+__all__ = ["LocalBackend", "FUNCTION"]

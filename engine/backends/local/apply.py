@@ -1,0 +1,174 @@
+"""Carrying out plan actions on the local database, one transaction per object.
+
+Each action commits as a whole or not at all, so an apply killed at any point leaves every
+object either as it was or as declared, and the next apply converges.
+"""
+
+from __future__ import annotations
+
+import time
+
+from engine.backends.base import ActionResult
+from engine.backends.local.refresh import Refresher
+from engine.backends.local.store import META, Store, utcnow
+from engine.errors import BackendError
+from engine.graph import PipelineGraph
+from engine.lag import format_lag
+from engine.plan import DATABASE, DYNAMIC_TABLE, FUNCTION, SCHEMA, TABLE, Action, ActionKind
+from engine.sql.render import Statements
+
+
+class Applier:
+    """Runs plan actions against a :class:`Store`."""
+
+    def __init__(self, store: Store, graph: PipelineGraph, refresher: Refresher, queries: dict[str, str]):
+        self.store = store
+        self.graph = graph
+        self.pipeline = graph.pipeline
+        self.refresher = refresher
+        self.queries = queries
+        self.statements = Statements(self.pipeline)
+
+    def run(self, action: Action, data_timestamp) -> ActionResult:
+        """Carry out one action; returns what it did."""
+        start = time.perf_counter()
+        rows, refresh_action = None, None
+        if action.object_type in (DATABASE, SCHEMA):
+            pass  # the local database and schema exist once the file is open
+        elif action.object_type == FUNCTION:
+            self._function(action)
+        elif action.object_type == TABLE:
+            rows = self._transaction(lambda: self._table(action))
+        elif action.object_type == DYNAMIC_TABLE:
+            rows, refresh_action = self._transaction(lambda: self._dynamic_table(action, data_timestamp)) or (None, None)
+        return ActionResult(action, rows, time.perf_counter() - start, refresh_action)
+
+    def _transaction(self, work):
+        con = self.store.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = work()
+            con.execute("COMMIT")
+            return result
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # -- functions: locally the generator module is the function; only its fingerprint is kept
+
+    def _function(self, action: Action) -> None:
+        generator = next(g for g in self.pipeline.generators if g.upper() == action.name)
+        if action.kind is ActionKind.DROP:
+            self.store.delete_object(f"function:{action.name}")
+            return
+        args = ", ".join(self.pipeline.generators[generator].args.values())
+        self.store.put_object(
+            f"function:{action.name}",
+            action.name,
+            FUNCTION,
+            {"fingerprint": self.statements.function_fingerprint(generator), "arg_types": args},
+        )
+
+    # -- base tables ---------------------------------------------------------------------------
+
+    def _table(self, action: Action) -> int | None:
+        name = action.name
+        target = self.store.qualified(name)
+        if action.kind is ActionKind.DROP:
+            self._drop(name)
+            return None
+        from engine.generators.local import insert_generated
+        from engine.sql.translate import duckdb_type
+
+        self._drop_any(name)
+        table = self.pipeline.tables[name]
+        columns = self.pipeline.generator(table.generator).returns if table.generator else table.columns
+        ddl = ", ".join(f'"{c.upper()}" {duckdb_type(t)}' for c, t in columns.items())
+        self.store.execute(f"CREATE TABLE {target} ({ddl})")
+        rows = 0
+        if table.generator:
+            rows = insert_generated(
+                self.store.con, target, self.pipeline, table.generator, list(table.args),
+                seed=self.pipeline.seed, order_by=[c.upper() for c in table.order_by],
+            )
+        self.store.put_object(name, name, TABLE, {"fingerprint": self.statements.table_fingerprint(name)})
+        self.refresher.bump(name)
+        self._mark_reinitialize(action.consumers)
+        return rows
+
+    # -- dynamic tables ------------------------------------------------------------------------
+
+    def _dynamic_table(self, action: Action, data_timestamp):
+        name = action.name
+        if action.kind is ActionKind.DROP:
+            self._drop(name)
+            return None
+        dt = self.pipeline.dynamic_tables[name]
+        properties = {
+            "sql": dt.sql,
+            "target_lag": format_lag(dt.target_lag),
+            "warehouse": self.statements.warehouse(name),
+            "refresh_mode": dt.refresh_mode.upper(),
+            "comment": dt.comment,
+            "initialize": dt.initialize.upper(),
+        }
+        self.store.put_object(name, name, DYNAMIC_TABLE, properties)
+        if action.kind is ActionKind.ALTER:
+            return None
+        self._drop_any(name)
+        self._create_dynamic_table(name)
+        self._mark_reinitialize(action.consumers)
+        if dt.initialize == "on_schedule":
+            return 0, None
+        # The initial refresh joins this transaction: the table appears already filled.
+        record = self.refresher.refresh_in_transaction(
+            name,
+            trigger="CREATION",
+            full=True,
+            data_timestamp=data_timestamp,
+            reinitialize=action.kind is ActionKind.REPLACE,
+        )
+        return record.inserted_rows, record.refresh_action
+
+    def _create_dynamic_table(self, name: str) -> None:
+        decision = self.graph.decisions[name]
+        dt = self.pipeline.dynamic_tables[name]
+        mode = decision.mode if dt.refresh_mode == "auto" else dt.refresh_mode.upper()
+        reason = decision.reason if dt.refresh_mode == "auto" else f"refresh_mode is {dt.refresh_mode}"
+        query = self.queries[name]
+        target = self.store.qualified(name)
+        self.store.execute(f"CREATE TABLE {target} AS SELECT * FROM ({query}) LIMIT 0")
+        self.store.con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
+        self.store.con.execute(
+            f"""INSERT INTO {META}.DYNAMIC_TABLES (NAME, STATE, REFRESH_MODE, REFRESH_MODE_REASON,
+                DATA_TIMESTAMP, INPUT_VERSIONS, CONSECUTIVE_FAILURES, LAST_ACTION, NEEDS_REINITIALIZE)
+                VALUES (?, 'ACTIVE', ?, ?, NULL, NULL, 0, NULL, FALSE)""",
+            [name, mode, reason],
+        )
+
+    def _mark_reinitialize(self, names) -> None:
+        for name in names:
+            self.store.con.execute(
+                f"UPDATE {META}.DYNAMIC_TABLES SET NEEDS_REINITIALIZE = TRUE WHERE NAME = ?", [name]
+            )
+
+    def _drop_any(self, name: str) -> None:
+        if self.store.table_exists(name):
+            self.store.execute(f"DROP TABLE {self.store.qualified(name)}")
+
+    def _drop(self, name: str) -> None:
+        self._drop_any(name)
+        con = self.store.con
+        self.store.delete_object(name)
+        for table in ("DYNAMIC_TABLES", "TABLE_VERSIONS"):
+            con.execute(f"DELETE FROM {META}.{table} WHERE NAME = ?", [name])
+
+
+def check_not_external(store: Store, graph: PipelineGraph) -> None:
+    """External tables must exist locally before anything reads them."""
+    for name, table in graph.pipeline.tables.items():
+        if table.external and not store.table_exists(name):
+            raise BackendError(
+                f"external table {name} does not exist in the local database {store.path}",
+                hint=f"create {store.schema}.{name} there first (pipe never creates external tables)",
+            )

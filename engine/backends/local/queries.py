@@ -1,0 +1,71 @@
+"""``pipe query`` on the local target: Snowflake SQL in, translated, run on DuckDB."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from engine.backends.base import QueryResult
+from engine.errors import BackendError, SqlError
+
+_DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
+
+
+def run_query(backend, sql: str) -> QueryResult:
+    """Run one Snowflake statement against the local database.
+
+    Writes to base tables go through the engine's change tracking; writes to dynamic tables
+    are refused, as on Snowflake.
+    """
+    from engine.sql.translate import to_duckdb
+
+    store = backend._existing()
+    target = backend.pipeline.snowflake
+    written = _written_table(sql)
+    if written is not None:
+        _check_writable(backend, written)
+    translated = to_duckdb(sql, database=target.database, schema=target.schema_name)
+    con = store.con
+    if written is None:
+        cursor = store.execute(translated)
+        return _result(cursor)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        cursor = store.execute(translated)
+        result = _result(cursor)
+        backend.refresher.bump(written)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _result(cursor) -> QueryResult:
+    if cursor.description is None:
+        return QueryResult(["status"], [("ok",)])
+    columns = [d[0] for d in cursor.description]
+    types = [str(d[1]) for d in cursor.description]
+    return QueryResult(columns, cursor.fetchall(), types)
+
+
+def _written_table(sql: str) -> str | None:
+    try:
+        statement = sqlglot.parse_one(sql, read="snowflake")
+    except sqlglot.errors.ParseError:
+        return None  # the translator reports the syntax error with its position
+    if not isinstance(statement, _DML):
+        return None
+    table = statement.this if isinstance(statement.this, exp.Table) else statement.find(exp.Table)
+    return table.name.upper() if table is not None and not table.this.quoted else (table.name if table else None)
+
+
+def _check_writable(backend, name: str) -> None:
+    pipeline = backend.pipeline
+    if name in pipeline.dynamic_tables:
+        raise SqlError(
+            f"{name} is a dynamic table: its contents come from its query",
+            hint="write to the base tables it reads; the refresh carries the change",
+        )
+    if name not in pipeline.tables:
+        raise BackendError(f"{name} is not a table of {pipeline.name}")

@@ -1,0 +1,187 @@
+"""The local database: a DuckDB file holding the pipeline's tables and pipe's own bookkeeping.
+
+The file is attached under the pipeline's Snowflake database name, with its tables in a schema
+of the pipeline's schema name, so ``UNDERSTOOD_DEMO.DYNAMIC_TABLES.MEMBERS`` resolves as on
+Snowflake. pipe's bookkeeping lives in the ``_PIPE`` schema of the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from engine.errors import BackendError, InUseError, Location
+
+META = "_PIPE"
+
+_DDL = [
+    f"CREATE SCHEMA IF NOT EXISTS {META}",
+    f"""CREATE TABLE IF NOT EXISTS {META}.OBJECTS (
+        KEY VARCHAR PRIMARY KEY, NAME VARCHAR, KIND VARCHAR, PROPERTIES JSON)""",
+    f"""CREATE TABLE IF NOT EXISTS {META}.DYNAMIC_TABLES (
+        NAME VARCHAR PRIMARY KEY,
+        STATE VARCHAR,
+        REFRESH_MODE VARCHAR,
+        REFRESH_MODE_REASON VARCHAR,
+        DATA_TIMESTAMP TIMESTAMP,
+        INPUT_VERSIONS JSON,
+        CONSECUTIVE_FAILURES INTEGER DEFAULT 0,
+        LAST_ACTION VARCHAR,
+        NEEDS_REINITIALIZE BOOLEAN DEFAULT FALSE)""",
+    f"""CREATE TABLE IF NOT EXISTS {META}.REFRESH_HISTORY (
+        NAME VARCHAR, STATE VARCHAR, STATE_MESSAGE VARCHAR, REFRESH_ACTION VARCHAR,
+        REFRESH_TRIGGER VARCHAR, DATA_TIMESTAMP TIMESTAMP, REFRESH_START_TIME TIMESTAMP,
+        REFRESH_END_TIME TIMESTAMP, INSERTED_ROWS BIGINT, DELETED_ROWS BIGINT, SEQ BIGINT)""",
+    f"""CREATE TABLE IF NOT EXISTS {META}.TABLE_VERSIONS (
+        NAME VARCHAR PRIMARY KEY, VERSION BIGINT, ROW_COUNT BIGINT, CHANGED_AT TIMESTAMP)""",
+]
+
+
+def utcnow() -> datetime:
+    """Now, as a naive UTC timestamp (how local timestamps are stored)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Store:
+    """An open local database for one pipeline."""
+
+    con: Any
+    path: Path
+    database: str
+    schema: str
+    read_only: bool
+
+    def qualified(self, name: str) -> str:
+        """``DATABASE.SCHEMA.NAME``, quoted for DuckDB."""
+        return f"{quote(self.database)}.{quote(self.schema)}.{quote(name)}"
+
+    def execute(self, sql: str, params: list | tuple | None = None):
+        """Run ``sql``, mapping DuckDB errors to BackendError."""
+        import duckdb
+
+        try:
+            return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        except duckdb.Error as exc:
+            raise BackendError(f"local engine error: {_first_line(exc)}") from exc
+
+    def close(self) -> None:
+        """Close the connection and release the file lock."""
+        self.con.close()
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def objects(self) -> dict[str, tuple[str, str, dict]]:
+        """Every object pipe recorded: key -> (name, kind, properties)."""
+        if not self.has_meta():
+            return {}
+        rows = self.con.execute(f"SELECT KEY, NAME, KIND, PROPERTIES FROM {META}.OBJECTS").fetchall()
+        return {key: (name, kind, json.loads(props)) for key, name, kind, props in rows}
+
+    def put_object(self, key: str, name: str, kind: str, properties: dict) -> None:
+        self.con.execute(f"DELETE FROM {META}.OBJECTS WHERE KEY = ?", [key])
+        self.con.execute(
+            f"INSERT INTO {META}.OBJECTS VALUES (?, ?, ?, ?)", [key, name, kind, json.dumps(properties)]
+        )
+
+    def delete_object(self, key: str) -> None:
+        self.con.execute(f"DELETE FROM {META}.OBJECTS WHERE KEY = ?", [key])
+
+    def has_meta(self) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = 'OBJECTS'",
+            [self.database, META],
+        ).fetchone()
+        return bool(row[0])
+
+    def schema_exists(self) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?",
+            [self.database, self.schema],
+        ).fetchone()
+        return bool(row[0])
+
+    def table_exists(self, name: str) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+            [self.database, self.schema, name],
+        ).fetchone()
+        return bool(row[0])
+
+    def row_count(self, name: str) -> int | None:
+        if not self.table_exists(name):
+            return None
+        return self.con.execute(f"SELECT count(*) FROM {self.qualified(name)}").fetchone()[0]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def open_store(path: Path, database: str, schema: str, *, read_only: bool = False) -> Store | None:
+    """Open the local database at ``path``.
+
+    Read-only opening of a missing file returns None (nothing exists yet); otherwise the file
+    and its folder are created.
+
+    Raises:
+        InUseError: another process has the file open.
+        BackendError: the file is not a DuckDB database or cannot be opened.
+    """
+    import duckdb
+
+    path = Path(path)
+    if read_only and not path.exists():
+        return None
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        mode = " (READ_ONLY)" if read_only else ""
+        con.execute(f"ATTACH '{_sql_path(path)}' AS {quote(database)}{mode}")
+        if not read_only:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(database)}.{quote(schema)}")
+            con.execute(f"USE {quote(database)}")
+            for ddl in _DDL:
+                con.execute(ddl)
+        con.execute(f"USE {quote(database)}.{quote(schema)}" if _schema_exists(con, database, schema) else f"USE {quote(database)}")
+    except duckdb.IOException as exc:
+        con.close()
+        message = _first_line(exc)
+        if "lock" in message.lower():
+            holder = re.search(r"PID (\d+)", message)
+            who = f" by process {holder.group(1)}" if holder else ""
+            raise InUseError(
+                f"the local database {path} is in use{who}",
+                location=Location(str(path)),
+                hint="wait for the other pipe command to finish, or use --db for another file",
+            ) from None
+        raise BackendError(f"cannot open the local database {path}: {message}", location=Location(str(path))) from None
+    except duckdb.Error as exc:
+        con.close()
+        raise BackendError(
+            f"cannot open the local database {path}: {_first_line(exc)}",
+            location=Location(str(path)),
+            hint="is it a DuckDB file? pass another --db",
+        ) from None
+    return Store(con, path, database, schema, read_only)
+
+
+def _schema_exists(con, database: str, schema: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?", [database, schema]
+    ).fetchone()
+    return bool(row[0])
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
