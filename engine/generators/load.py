@@ -1,0 +1,116 @@
+"""Bulk loading of generated rows into a DuckDB table, without per-row INSERTs.
+
+Both paths hand DuckDB whole NumPy arrays through a registered view and run one
+``INSERT … SELECT``. Rows (the UDTF path) are first gathered in chunks into ``object`` arrays
+and staged in a temporary table, so that a generator failing half-way leaves the target
+untouched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+
+import duckdb
+
+from engine.generators.columnar import ColumnarSelect
+from engine.generators.values import Column, quote_identifier
+
+CHUNK_ROWS = 50_000
+
+
+class LoadError(Exception):
+    """DuckDB refused the data; the message is DuckDB's."""
+
+
+def table_sql(table: str) -> str:
+    """``table`` (``NAME`` or ``SCHEMA.NAME``) as quoted SQL; text already quoted is kept."""
+    if '"' in table:
+        return table
+    return ".".join(quote_identifier(part) for part in table.split("."))
+
+
+def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column], select: ColumnarSelect,
+                   order: Sequence[int] = ()) -> int:
+    """Insert the rows a :class:`ColumnarSelect` describes into ``table``; return their number.
+
+    Raises:
+        LoadError: DuckDB rejected a value (e.g. a string that is not valid JSON).
+    """
+    if select.rows == 0:
+        return 0
+    targets = ", ".join(c.sql_name for c in columns)
+    with _registered(con, select.arrays) as view:
+        _execute(con, f"INSERT INTO {table_sql(table)} ({targets}) SELECT {', '.join(select.expressions)} "
+                      f"FROM {view}{_order_sql(order)}")
+    return select.rows
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column], rows: Iterable[tuple],
+                order: Sequence[int] = ()) -> int:
+    """Insert ``rows`` (values already made loadable, JSON as text) into ``table``; return their number.
+
+    Exceptions raised while iterating ``rows`` propagate, and then nothing is inserted.
+
+    Raises:
+        LoadError: DuckDB rejected a value.
+    """
+    staging = quote_identifier(f"pipe_generated_{uuid.uuid4().hex}")
+    definition = ", ".join(f"c{i} {c.duckdb_type}" for i, c in enumerate(columns))
+    _execute(con, f"CREATE TEMP TABLE {staging} ({definition})")
+    try:
+        count = _stage(con, staging, columns, iter(rows))
+        if count:
+            targets = ", ".join(c.sql_name for c in columns)
+            _execute(con, f"INSERT INTO {table_sql(table)} ({targets}) SELECT * FROM {staging}{_order_sql(order)}")
+        return count
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {staging}")
+
+
+def _stage(con, staging: str, columns: list[Column], rows: Iterator[tuple]) -> int:
+    import numpy as np
+
+    count = 0
+    casts = ", ".join(f"CAST(c{i} AS {c.duckdb_type})" for i, c in enumerate(columns))
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        arrays = {}
+        for i, values in enumerate(zip(*chunk)):
+            array = np.empty(len(chunk), dtype=object)
+            array[:] = values
+            arrays[f"c{i}"] = array
+        with _registered(con, arrays) as view:
+            _execute(con, f"INSERT INTO {staging} SELECT {casts} FROM {view}")
+        count += len(chunk)
+    return count
+
+
+class _registered:
+    """Context manager: ``arrays`` registered as a uniquely named DuckDB view."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, arrays: dict):
+        self.con, self.arrays = con, arrays
+        self.name = f"pipe_arrays_{uuid.uuid4().hex}"
+
+    def __enter__(self) -> str:
+        try:
+            self.con.register(self.name, self.arrays)
+        except duckdb.Error as exc:
+            raise LoadError(str(exc).splitlines()[0]) from exc
+        return quote_identifier(self.name)
+
+    def __exit__(self, *exc) -> None:
+        self.con.unregister(self.name)
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    try:
+        con.execute(sql)
+    except duckdb.Error as exc:
+        raise LoadError(str(exc).splitlines()[0]) from exc
+
+
+def _order_sql(order: Sequence[int]) -> str:
+    return f" ORDER BY {', '.join(str(p) for p in order)}" if order else ""
+

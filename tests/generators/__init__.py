@@ -1,0 +1,1 @@
+"""Tests of the data generators and of running them locally."""
