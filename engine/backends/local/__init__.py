@@ -35,11 +35,34 @@ class LocalBackend(Backend):
         self.store: Store | None = open_store(self.path, target.database, target.schema_name, read_only=read_only)
         self._queries: dict[str, str] | None = None
         self._refresher: Refresher | None = None
+        if self.store is not None and not read_only:
+            self._detect_outside_writes()
 
     def close(self) -> None:
         if self.store is not None:
+            if not self.store.read_only:
+                self._seal()
             self.store.close()
             self.store = None
+
+    def _base_tables(self) -> list[str]:
+        store = self.store
+        return [n for n, t in self.pipeline.tables.items() if not t.external and store.table_exists(n)]
+
+    def _detect_outside_writes(self) -> None:
+        """A base table whose contents no longer match what pipe last wrote was changed by
+        another client: its readers refresh fully next time (their change log has a gap)."""
+        log = self.refresher.log
+        for name in self._base_tables():
+            stored = log.stored_signature(name)
+            if stored is not None and stored != log.signature(name):
+                log.unlogged(name)
+                log.seal(name)
+
+    def _seal(self) -> None:
+        log = self.refresher.log
+        for name in self._base_tables():
+            log.seal(name)
 
     # -- pieces, built on first use --------------------------------------------------------------
 
@@ -191,8 +214,10 @@ class LocalBackend(Backend):
         con = store.con
         con.execute("BEGIN TRANSACTION")
         try:
-            rows = insert_generated(con, store.qualified(table), self.pipeline, generator, args, seed=self.pipeline.seed)
-            self.refresher.bump(table)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_BATCH AS SELECT * FROM {store.qualified(table)} LIMIT 0")
+            rows = insert_generated(con, "__PIPE_BATCH", self.pipeline, generator, args, seed=self.pipeline.seed)
+            con.execute(f"INSERT INTO {store.qualified(table)} SELECT * FROM __PIPE_BATCH")
+            self.refresher.log.record(table, inserted="SELECT * FROM __PIPE_BATCH")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

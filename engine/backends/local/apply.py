@@ -92,7 +92,7 @@ class Applier:
                 seed=self.pipeline.seed, order_by=[c.upper() for c in table.order_by],
             )
         self.store.put_object(name, name, TABLE, {"fingerprint": self.statements.table_fingerprint(name)})
-        self.refresher.bump(name)
+        self.refresher.log.reset(name)
         self._mark_reinitialize(action.consumers)
         return rows
 
@@ -117,6 +117,7 @@ class Applier:
             return None
         self._drop_any(name)
         self._create_dynamic_table(name)
+        self.refresher.log.reset(name)
         self._mark_reinitialize(action.consumers)
         if dt.initialize == "on_schedule":
             return 0, None
@@ -160,8 +161,9 @@ class Applier:
         self._drop_any(name)
         con = self.store.con
         self.store.delete_object(name)
-        for table in ("DYNAMIC_TABLES", "TABLE_VERSIONS"):
-            con.execute(f"DELETE FROM {META}.{table} WHERE NAME = ?", [name])
+        self.refresher.log.drop(name)
+        con.execute(f"DROP TABLE IF EXISTS {META}.\"PRE_{name}\"")
+        con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
 
 
 def check_not_external(store: Store, graph: PipelineGraph) -> None:

@@ -31,14 +31,27 @@ def run_query(backend, sql: str) -> QueryResult:
         return _result(cursor)
     con.execute("BEGIN TRANSACTION")
     try:
-        cursor = store.execute(translated)
-        result = _result(cursor)
-        backend.refresher.bump(written)
+        result = _write(backend, store, written, translated)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return result
+
+
+def _write(backend, store, table: str, translated: str) -> QueryResult:
+    """Run a write to a base table, logging the rows it inserted and deleted."""
+    con = store.con
+    log = backend.refresher.log
+    target = store.qualified(table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_BEFORE AS SELECT * FROM {target}")
+    cursor = store.execute(translated)
+    count = cursor.fetchall()
+    inserted = f"SELECT * FROM {target} EXCEPT ALL SELECT * FROM __PIPE_BEFORE"
+    deleted = f"SELECT * FROM __PIPE_BEFORE EXCEPT ALL SELECT * FROM {target}"
+    log.record(table, inserted=inserted, deleted=deleted)
+    rows = count[0][0] if count and count[0] else 0
+    return QueryResult(["number of rows affected"], [(rows,)])
 
 
 def _result(cursor) -> QueryResult:

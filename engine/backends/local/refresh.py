@@ -5,18 +5,19 @@ the DAG is one consistent snapshot. Each table's refresh is one transaction: rea
 old contents or the new, never a mix, and a failed refresh keeps the previous contents.
 
 Actions: NO_DATA (no input changed since the last refresh: only the timestamp moves),
-INCREMENTAL (apply the inputs' changes), FULL (recompute), REINITIALIZE (recompute after the
-table or an upstream one was replaced).
+INCREMENTAL (apply the inputs' changes, see :mod:`.incremental`), FULL (recompute),
+REINITIALIZE (recompute after the table or an upstream one was replaced).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from engine.backends.base import RefreshRecord
+from engine.backends.local.changes import ChangeLog
+from engine.backends.local.incremental import Incremental, Outcome
 from engine.backends.local.store import META, Store, utcnow
 from engine.errors import BackendError
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
@@ -25,39 +26,16 @@ from engine.report import Reporter
 SUSPEND_AFTER_FAILURES = 5
 
 
-@dataclass
-class Outcome:
-    """The result of computing one refresh, before it is recorded."""
-
-    action: str
-    inserted: int = 0
-    deleted: int = 0
-
-
 class Refresher:
     """Refreshes the dynamic tables of one pipeline in one local database."""
 
-    def __init__(self, store: Store, graph: PipelineGraph, queries: dict[str, str], incremental=None):
+    def __init__(self, store: Store, graph: PipelineGraph, queries: dict[str, str]):
         self.store = store
         self.graph = graph
         self.queries = queries  # dynamic table -> DuckDB SQL of its query
-        self.incremental = incremental
-
-    # -- versions: every write to a table bumps its version; refreshes compare them ----------
-
-    def versions(self) -> dict[str, int]:
-        rows = self.store.con.execute(f"SELECT NAME, VERSION FROM {META}.TABLE_VERSIONS").fetchall()
-        return dict(rows)
-
-    def bump(self, name: str) -> None:
-        """Record that ``name``'s contents changed."""
-        con = self.store.con
-        row = con.execute(f"SELECT VERSION FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
-        version = (row[0] if row else 0) + 1
-        con.execute(f"DELETE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name])
-        con.execute(f"INSERT INTO {META}.TABLE_VERSIONS VALUES (?, ?, NULL, ?)", [name, version, utcnow()])
-
-    # -- refresh -------------------------------------------------------------------------------
+        self.log = ChangeLog(store)
+        target = graph.pipeline.snowflake
+        self.incremental = Incremental(store, self.log, graph, queries, target.database, target.schema_name)
 
     def refresh(
         self,
@@ -115,50 +93,79 @@ class Refresher:
         """Refresh one dynamic table inside the caller's transaction; raises on failure."""
         start = utcnow()
         meta = self.meta(name)
-        versions = self.versions()
+        versions = self.log.versions()
         inputs = {u: versions.get(u, 0) for u in self.graph.upstream(name)}
         seen = json.loads(meta["INPUT_VERSIONS"]) if meta["INPUT_VERSIONS"] else None
-        if reinitialize:
-            meta["NEEDS_REINITIALIZE"] = True
-        outcome = self._compute(name, meta, inputs, seen, full=full)
-        if outcome.inserted or outcome.deleted:
-            self.bump(name)
+        outcome = self._compute(name, meta, inputs, seen, full=full, reinitialize=reinitialize)
         self.store.con.execute(
             f"""UPDATE {META}.DYNAMIC_TABLES SET DATA_TIMESTAMP = ?, INPUT_VERSIONS = ?,
                 CONSECUTIVE_FAILURES = 0, LAST_ACTION = ?, NEEDS_REINITIALIZE = FALSE,
                 STATE = CASE WHEN STATE = 'SUSPENDED' THEN STATE ELSE 'ACTIVE' END WHERE NAME = ?""",
             [data_timestamp, json.dumps(inputs), outcome.action, name],
         )
+        self._purge_inputs(name)
         record = RefreshRecord(
-            name, "SUCCEEDED", None, outcome.action, trigger, data_timestamp, start, utcnow(),
+            name, "SUCCEEDED", outcome.message, outcome.action, trigger, data_timestamp, start, utcnow(),
             outcome.inserted, outcome.deleted,
         )
         self._insert_history(record)
         return record
 
-    def _compute(self, name: str, meta: dict, inputs: dict, seen: dict | None, *, full: bool) -> Outcome:
-        target = self.store.qualified(name)
-        if meta["NEEDS_REINITIALIZE"]:
-            return self._recompute(name, target, "REINITIALIZE")
+    def _compute(self, name: str, meta: dict, inputs: dict, seen: dict | None, *, full: bool, reinitialize: bool) -> Outcome:
+        if reinitialize or meta["NEEDS_REINITIALIZE"]:
+            return self._recompute(name, "REINITIALIZE")
         if seen is None:
-            return self._recompute(name, target, "FULL")
+            return self._recompute(name, "FULL")
         if not full and inputs == seen:
             return Outcome("NO_DATA")
-        if not full and meta["REFRESH_MODE"] == "INCREMENTAL" and self.incremental is not None:
-            outcome = self.incremental.refresh(name, seen, inputs)
-            if outcome is not None:
-                return outcome
-        return self._recompute(name, target, "FULL")
+        if full:
+            return self._recompute(name, "FULL", "full refresh requested")
+        if meta["REFRESH_MODE"] != "INCREMENTAL":
+            return self._recompute(name, "FULL")
+        outcome = self.incremental.refresh(name, seen, inputs)
+        if outcome.action == "FULL":
+            return self._recompute(name, "FULL", outcome.message)
+        return outcome
 
-    def _recompute(self, name: str, target: str, action: str) -> Outcome:
+    def _recompute(self, name: str, action: str, message: str | None = None) -> Outcome:
+        """Recompute the whole table.
+
+        A FULL refresh logs the rows that actually changed, so readers stay incremental; a first
+        fill or a REINITIALIZE starts a new log, and readers recompute too.
+        """
         con = self.store.con
-        deleted = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-        con.execute(f"DELETE FROM {target}")
-        con.execute(f"INSERT INTO {target} BY NAME {self.queries[name]}")
-        inserted = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-        if self.incremental is not None:
-            self.incremental.rebuild(name)
-        return Outcome(action, inserted, deleted)
+        target = self.store.qualified(name)
+        columns = ", ".join(f'"{c}"' for c in self.store.columns(name))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {self.queries[name]}")
+        if action == "FULL" and self.meta(name)["INPUT_VERSIONS"]:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM {target}")
+            con.execute(f"DELETE FROM {target}")
+            con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
+            outcome = self.incremental.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", action)
+        else:
+            deleted = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+            con.execute(f"DELETE FROM {target}")
+            con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
+            inserted = con.execute("SELECT count(*) FROM __PIPE_NEW").fetchone()[0]
+            self.log.unlogged(name)
+            outcome = Outcome(action, inserted, deleted)
+        self.incremental.rebuild(name)
+        outcome.message = message
+        return outcome
+
+    def _purge_inputs(self, name: str) -> None:
+        """Drop change-log rows of ``name``'s inputs that every reader has applied."""
+        con = self.store.con
+        seen_by: dict[str, list[int]] = {}
+        for reader, versions in con.execute(
+            f"SELECT NAME, INPUT_VERSIONS FROM {META}.DYNAMIC_TABLES WHERE INPUT_VERSIONS IS NOT NULL"
+        ).fetchall():
+            for table, version in json.loads(versions).items():
+                seen_by.setdefault(table, []).append(version)
+        for table in self.graph.upstream(name):
+            readers = [r for r in self.graph.downstream(table)]
+            if table in seen_by and len(seen_by[table]) >= len(readers):
+                self.log.purge(table, min(seen_by[table]))
 
     def meta(self, name: str) -> dict:
         cursor = self.store.con.execute(f"SELECT * FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])

@@ -36,8 +36,11 @@ _DDL = [
         NAME VARCHAR, STATE VARCHAR, STATE_MESSAGE VARCHAR, REFRESH_ACTION VARCHAR,
         REFRESH_TRIGGER VARCHAR, DATA_TIMESTAMP TIMESTAMP, REFRESH_START_TIME TIMESTAMP,
         REFRESH_END_TIME TIMESTAMP, INSERTED_ROWS BIGINT, DELETED_ROWS BIGINT, SEQ BIGINT)""",
+    # VERSION counts the writes to a table; its change log holds every row written after
+    # LOGGED_SINCE. SIGNATURE detects writes made outside pipe.
     f"""CREATE TABLE IF NOT EXISTS {META}.TABLE_VERSIONS (
-        NAME VARCHAR PRIMARY KEY, VERSION BIGINT, ROW_COUNT BIGINT, CHANGED_AT TIMESTAMP)""",
+        NAME VARCHAR PRIMARY KEY, VERSION BIGINT, LOGGED_SINCE BIGINT, SIGNATURE VARCHAR,
+        CHANGED_AT TIMESTAMP)""",
 ]
 
 
@@ -116,6 +119,15 @@ class Store:
             [self.database, self.schema, name],
         ).fetchone()
         return bool(row[0])
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of table ``name``, in order."""
+        rows = self.con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+            "AND table_name = ? ORDER BY column_index",
+            [self.database, self.schema, name],
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def row_count(self, name: str) -> int | None:
         if not self.table_exists(name):

@@ -1,0 +1,115 @@
+"""Change tracking: every write to a table gets a version, and its rows go to a change log.
+
+Each table (base or dynamic) has ``_PIPE."LOG_<NAME>"`` holding the rows written since
+``LOGGED_SINCE``, each with ``__VERSION`` and ``__SIGN`` (+1 inserted, -1 deleted). A dynamic
+table remembers the version of each input it last refreshed from; the rows between that and
+the current version are the change it has to apply. When the log cannot say what changed (the
+table was recreated, or written outside pipe), ``LOGGED_SINCE`` moves past the gap and readers
+refresh fully.
+"""
+
+from __future__ import annotations
+
+from engine.backends.local.store import META, Store, quote, utcnow
+
+VERSION = "__VERSION"
+SIGN = "__SIGN"
+
+
+def log_name(table: str) -> str:
+    """The change log of ``table``, qualified."""
+    return f"{META}.{quote('LOG_' + table)}"
+
+
+class ChangeLog:
+    """Versions and change logs of the tables of one local database."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    @property
+    def con(self):
+        return self.store.con
+
+    def versions(self) -> dict[str, int]:
+        """Current version of every table."""
+        return dict(self.con.execute(f"SELECT NAME, VERSION FROM {META}.TABLE_VERSIONS").fetchall())
+
+    def logged_since(self, name: str) -> int:
+        """The version after which the log of ``name`` is complete."""
+        row = self.con.execute(f"SELECT LOGGED_SINCE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
+        return row[0] if row else 0
+
+    def _next(self, name: str) -> int:
+        row = self.con.execute(f"SELECT VERSION FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
+        return (row[0] if row else 0) + 1
+
+    def _set(self, name: str, version: int, logged_since: int | None = None) -> None:
+        self.con.execute(
+            f"""INSERT INTO {META}.TABLE_VERSIONS (NAME, VERSION, LOGGED_SINCE, SIGNATURE, CHANGED_AT)
+                VALUES (?, ?, ?, NULL, ?)
+                ON CONFLICT (NAME) DO UPDATE SET VERSION = excluded.VERSION, CHANGED_AT = excluded.CHANGED_AT,
+                LOGGED_SINCE = coalesce(?, TABLE_VERSIONS.LOGGED_SINCE)""",
+            [name, version, logged_since if logged_since is not None else 0, utcnow(), logged_since],
+        )
+
+    def reset(self, name: str) -> int:
+        """``name`` was (re)created: a new version, with an empty log from there on."""
+        version = self._next(name)
+        self.con.execute(f"DROP TABLE IF EXISTS {log_name(name)}")
+        self.con.execute(
+            f"CREATE TABLE {log_name(name)} AS SELECT *, 0::BIGINT AS {VERSION}, 0::TINYINT AS {SIGN} "
+            f"FROM {self.store.qualified(name)} LIMIT 0"
+        )
+        self._set(name, version, logged_since=version)
+        return version
+
+    def unlogged(self, name: str) -> int:
+        """``name`` changed in a way the log does not hold: readers must refresh fully."""
+        version = self._next(name)
+        self.con.execute(f"DELETE FROM {log_name(name)}")
+        self._set(name, version, logged_since=version)
+        return version
+
+    def record(self, name: str, inserted: str | None = None, deleted: str | None = None) -> int:
+        """Log a write to ``name``: ``inserted``/``deleted`` are SQL queries of its rows."""
+        version = self._next(name)
+        for rows, sign in ((inserted, 1), (deleted, -1)):
+            if rows:
+                self.con.execute(
+                    f"INSERT INTO {log_name(name)} SELECT *, {version}::BIGINT, {sign}::TINYINT FROM ({rows})"
+                )
+        self._set(name, version)
+        return version
+
+    def changes(self, name: str, after: int, upto: int) -> str:
+        """SQL of the rows (with ``__SIGN``) written to ``name`` in versions ``(after, upto]``."""
+        return f"SELECT * EXCLUDE ({VERSION}) FROM {log_name(name)} WHERE {VERSION} > {int(after)} AND {VERSION} <= {int(upto)}"
+
+    def drop(self, name: str) -> None:
+        """Forget ``name`` entirely."""
+        self.con.execute(f"DROP TABLE IF EXISTS {log_name(name)}")
+        self.con.execute(f"DELETE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name])
+
+    def purge(self, name: str, upto: int) -> None:
+        """Drop log rows every reader has applied (versions up to ``upto``)."""
+        self.con.execute(f"DELETE FROM {log_name(name)} WHERE {VERSION} <= {int(upto)}")
+
+    # -- writes made outside pipe ---------------------------------------------------------------
+
+    def signature(self, name: str) -> str:
+        """A fingerprint of a table's contents: row count and an order-free hash of its rows."""
+        count, digest = self.con.execute(
+            f"SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM {self.store.qualified(name)} AS t"
+        ).fetchone()
+        return f"{count}:{digest}"
+
+    def stored_signature(self, name: str) -> str | None:
+        row = self.con.execute(f"SELECT SIGNATURE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    def seal(self, name: str) -> None:
+        """Remember the table's signature, to detect later writes made outside pipe."""
+        self.con.execute(
+            f"UPDATE {META}.TABLE_VERSIONS SET SIGNATURE = ? WHERE NAME = ?", [self.signature(name), name]
+        )

@@ -1,0 +1,306 @@
+"""Incremental refresh: recompute only the rows a change can touch.
+
+For each changed input, :mod:`engine.sql.partition` gives the output column whose values
+identify the rows that depend on the changed input rows. The refresh evaluates the query
+restricted to those key values (DuckDB pushes the restriction down to the scans), compares
+with the table's current rows for the same keys, and writes only the difference; the
+difference is also the table's own change log entry, for the tables that read it.
+
+A grouped query over a single base table also keeps its pre-aggregation rows materialised
+(``_PIPE."PRE_<NAME>"``: the grouping keys and aggregate arguments already computed, e.g.
+parsed out of VARIANT values), maintained from the base table's changes: recomputing a few
+groups then reads narrow typed columns instead of re-parsing the whole base table.
+
+Every refresh falls back to FULL, with the reason, when a change cannot be traced this way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from engine.backends.local.changes import SIGN, ChangeLog
+from engine.backends.local.store import META, Store, quote
+from engine.sql.partition import KeyMap, Partitioning, analyze
+
+# Above this many affected keys, recomputing everything is as cheap and simpler.
+MAX_KEYS = 50_000
+
+
+@dataclass
+class Outcome:
+    """The result of computing one refresh, before it is recorded."""
+
+    action: str
+    inserted: int = 0
+    deleted: int = 0
+    message: str | None = None
+
+
+@dataclass
+class _Plan:
+    """How one dynamic table is maintained incrementally."""
+
+    partitioning: Partitioning
+    pre: "PreAggregation | None" = None
+    key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
+
+
+class Incremental:
+    """Computes incremental refreshes for the dynamic tables of one pipeline."""
+
+    def __init__(self, store: Store, log: ChangeLog, graph, queries: dict[str, str], database: str, schema: str):
+        self.store = store
+        self.log = log
+        self.graph = graph
+        self.queries = queries
+        self.database = database
+        self.schema = schema
+        self._plans: dict[str, _Plan] = {}
+
+    def plan(self, name: str) -> _Plan:
+        if name not in self._plans:
+            self._plans[name] = self._build_plan(name)
+        return self._plans[name]
+
+    def _build_plan(self, name: str) -> _Plan:
+        from engine.sql.translate import to_duckdb
+
+        dt = self.graph.pipeline.dynamic_tables[name]
+        inputs = self.graph.upstream(name)
+        schema = {i: self.store.columns(i) for i in inputs}
+        partitioning = analyze(dt.sql, schema)
+        plan = _Plan(partitioning)
+        for table, key in partitioning.keys.items():
+            plan.key_sql[table] = to_duckdb(
+                f"SELECT DISTINCT {key.expression} AS K FROM __PIPE_DELTA", database=self.database, schema=self.schema
+            )
+        plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
+        return plan
+
+    # -- refresh ---------------------------------------------------------------------------------
+
+    def refresh(self, name: str, seen: dict[str, int], current: dict[str, int]) -> Outcome:
+        """Refresh ``name`` from the changes between ``seen`` and ``current`` input versions.
+
+        Returns an INCREMENTAL outcome, or FULL with the reason when the change cannot be traced.
+        """
+        plan = self.plan(name)
+        changed = [i for i in current if current[i] != seen.get(i)]
+        for table in changed:
+            if seen.get(table) is None or self.log.logged_since(table) > seen[table]:
+                return self._full(name, f"{table} was recreated or written outside pipe")
+            if table not in plan.partitioning.keys:
+                return self._full(name, plan.partitioning.reasons.get(table, f"no key for {table}"))
+        affected: dict[str, list] = {}
+        for table in changed:
+            output = plan.partitioning.keys[table].output
+            values = self._key_values(plan, table, seen[table], current[table])
+            affected.setdefault(output, []).extend(values)
+        if plan.pre is not None:
+            for table in changed:
+                plan.pre.apply(self.log.changes(table, seen[table], current[table]))
+        total = sum(len(set(v)) for v in affected.values())
+        if total > MAX_KEYS:
+            return self._full(name, f"the change touches {total:,} keys: a full recompute is cheaper")
+        if total == 0:
+            return Outcome("INCREMENTAL")
+        return self._apply(name, plan, affected)
+
+    def _key_values(self, plan: _Plan, table: str, after: int, upto: int) -> list:
+        con = self.store.con
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_DELTA AS {self.log.changes(table, after, upto)}")
+        return [row[0] for row in con.execute(plan.key_sql[table]).fetchall()]
+
+    def _apply(self, name: str, plan: _Plan, affected: dict[str, list]) -> Outcome:
+        con = self.store.con
+        target = self.store.qualified(name)
+        predicate = _predicate(affected)
+        if plan.pre is not None:
+            new_rows = plan.pre.query_for(affected)
+        else:
+            new_rows = f"SELECT * FROM ({self.queries[name]}) AS __Q WHERE {predicate}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {new_rows}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM {target} WHERE {predicate}")
+        columns = ", ".join(quote(c) for c in self.store.columns(name))
+        con.execute(f"DELETE FROM {target} WHERE {predicate}")
+        con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
+        return self.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", "INCREMENTAL")
+
+    def record_difference(self, name: str, old: str, new: str, action: str) -> Outcome:
+        """Log the rows that differ between ``old`` and ``new`` as ``name``'s change."""
+        columns = ", ".join(quote(c) for c in self.store.columns(name))
+        inserted = f"SELECT {columns} FROM {new} EXCEPT ALL SELECT {columns} FROM {old}"
+        deleted = f"SELECT {columns} FROM {old} EXCEPT ALL SELECT {columns} FROM {new}"
+        con = self.store.con
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_INS AS {inserted}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_DEL AS {deleted}")
+        n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchone()[0]
+        n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchone()[0]
+        if n_ins or n_del:
+            self.log.record(name, "SELECT * FROM __PIPE_INS", "SELECT * FROM __PIPE_DEL")
+        return Outcome(action, n_ins, n_del)
+
+    def _full(self, name: str, reason: str) -> Outcome:
+        return Outcome("FULL", message=f"incremental refresh not possible: {reason}")
+
+    def rebuild(self, name: str) -> None:
+        """After a full recompute: rebuild the materialised pre-aggregation rows."""
+        plan = self.plan(name)
+        if plan.pre is not None:
+            plan.pre.rebuild()
+
+
+def _literal(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if hasattr(value, "isoformat") and not isinstance(value, str):
+        kind = "TIMESTAMP" if hasattr(value, "hour") else "DATE"
+        return f"{kind} '{value.isoformat(sep=' ') if kind == 'TIMESTAMP' else value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _predicate(affected: dict[str, list]) -> str:
+    """``O IN (values) OR …``, with constants so that DuckDB pushes it down to the scans."""
+    terms = []
+    for column, values in affected.items():
+        distinct = list(dict.fromkeys(values))
+        non_null = [v for v in distinct if v is not None]
+        if non_null:
+            terms.append(f"{quote(column)} IN ({', '.join(_literal(v) for v in non_null)})")
+        if len(non_null) != len(distinct):
+            terms.append(f"{quote(column)} IS NULL")
+    return " OR ".join(f"({t})" for t in terms) or "FALSE"
+
+
+class PreAggregation:
+    """The rows a grouped query aggregates, kept materialised with its expressions evaluated."""
+
+    def __init__(self, store: Store, name: str, table: str, define: str, grouped: str, key_column: str, output: str):
+        self.store = store
+        self.name = name
+        self.table = table  # the base table it reads
+        self.define = define  # SELECT … FROM <table> … : the materialised rows from given rows
+        self.grouped = grouped  # the query over the materialised rows
+        self.key_column = key_column  # pre-aggregation column holding the output key
+        self.output = output
+        self.relation = f"{META}.{quote('PRE_' + name)}"
+
+    @classmethod
+    def build(cls, store: Store, name: str, query_sql: str, inputs: list[str], partitioning: Partitioning):
+        """A pre-aggregation for ``query_sql`` (DuckDB SQL) if it is a grouped query over one base
+        table with a key, else None."""
+        if len(inputs) != 1 or inputs[0] not in partitioning.keys:
+            return None
+        try:
+            tree = sqlglot.parse_one(query_sql, read="duckdb")
+        except sqlglot.errors.ParseError:
+            return None
+        split = _split_grouped(tree, partitioning.keys[inputs[0]])
+        if split is None:
+            return None
+        define, grouped, key_column = split
+        return cls(store, name, inputs[0], define, grouped, key_column, partitioning.keys[inputs[0]].output)
+
+    def rebuild(self) -> None:
+        source = self.store.qualified(self.table)
+        self.store.con.execute(f"CREATE OR REPLACE TABLE {self.relation} AS {self.define.format(source=source)}")
+
+    def apply(self, changes_sql: str) -> None:
+        """Apply a base-table change (rows with ``__SIGN``) to the materialised rows."""
+        con = self.store.con
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_CHG AS {changes_sql}")
+        plus = self.define.format(source=f"(SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} > 0)")
+        minus = self.define.format(source=f"(SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} < 0)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_MINUS AS {minus}")
+        if con.execute("SELECT count(*) FROM __PIPE_MINUS").fetchone()[0]:
+            # Delete one stored row per deleted row: rows are values, so any equal copy will do.
+            columns = [d[0] for d in con.execute(f"SELECT * FROM {self.relation} LIMIT 0").description]
+            match = " AND ".join(f"p.{quote(c)} IS NOT DISTINCT FROM m.{quote(c)}" for c in columns)
+            con.execute(
+                f"""DELETE FROM {self.relation} WHERE rowid IN (
+                    SELECT p.rowid FROM (SELECT *, rowid, row_number() OVER (PARTITION BY {', '.join(quote(c) for c in columns)}) AS __N
+                                         FROM {self.relation}) AS p
+                    JOIN (SELECT *, count(*) AS __C FROM __PIPE_MINUS GROUP BY ALL) AS m ON {match}
+                    WHERE p.__N <= m.__C)"""
+            )
+        con.execute(f"INSERT INTO {self.relation} {plus}")
+
+    def query_for(self, affected: dict[str, list]) -> str:
+        """The grouped query, restricted to the groups whose output key is affected."""
+        values = affected.get(self.output, [])
+        predicate = _predicate({self.key_column: values})
+        return self.grouped.format(source=f"(SELECT * FROM {self.relation} WHERE {predicate})")
+
+
+def _split_grouped(tree: exp.Expression, key: KeyMap) -> tuple[str, str, str] | None:
+    """Split ``SELECT … FROM t [WHERE] GROUP BY …`` into the materialised rows (group keys,
+    aggregate arguments, the output key) and the aggregation over them."""
+    if not isinstance(tree, exp.Select) or tree.args.get("with") or tree.args.get("joins"):
+        return None
+    group = tree.args.get("group")
+    from_ = tree.args.get("from_") or tree.args.get("from")
+    if group is None or from_ is None or not isinstance(from_.this, exp.Table):
+        return None
+    if any(tree.find_all(exp.Window)) or tree.args.get("having") is not None or tree.args.get("qualify"):
+        return None
+    output_item = next((e for e in tree.expressions if e.alias_or_name.upper() == key.output), None)
+    if output_item is None:
+        return None
+    columns: dict[str, str] = {}  # SQL of an expression -> its pre-aggregation column
+
+    def column_for(node: exp.Expression) -> exp.Expression:
+        sql = node.sql(dialect="duckdb")
+        if sql not in columns:
+            columns[sql] = f"__P{len(columns)}"
+        return exp.column(columns[sql], quoted=True)
+
+    def replace_groups(node: exp.Expression) -> None:
+        for child in list(node.iter_expressions()):
+            if child.sql(dialect="duckdb") in group_sql and child.find(exp.Column):
+                child.replace(column_for(child))
+            else:
+                replace_groups(child)
+
+    def replace_arguments(node: exp.Expression) -> None:
+        for child in list(node.iter_expressions()):
+            if isinstance(child, (exp.Distinct, exp.Order, exp.Ordered, exp.Where)):
+                replace_arguments(child)
+            elif child.find(exp.Column) and not child.find(exp.AggFunc):
+                child.replace(column_for(child))
+            else:
+                replace_arguments(child)
+
+    key_expr = (output_item.this if isinstance(output_item, exp.Alias) else output_item).copy()
+    grouped = tree.copy()
+    group_sql = {g.sql(dialect="duckdb") for g in grouped.args["group"].expressions}
+    grouped.args["group"].set("expressions", [column_for(g) for g in grouped.args["group"].expressions])
+    for item in grouped.expressions:
+        replace_groups(item)
+    for item in grouped.expressions:
+        for node in list(item.find_all(exp.Filter, exp.AggFunc)):
+            if node.find_ancestor(exp.Filter, exp.AggFunc) is None:
+                replace_arguments(node)
+    if any(not c.name.startswith("__P") for c in grouped.find_all(exp.Column)):
+        return None  # a column outside grouping keys and aggregate arguments
+    where = tree.args.get("where")
+    select_list = [f"{sql} AS {quote(col)}" for sql, col in columns.items()]
+    key_col = "__PK"
+    select_list.append(f"{key_expr.sql(dialect='duckdb')} AS {quote(key_col)}")
+    table = from_.this
+    alias = quote(table.alias) if table.alias else quote(table.name)
+    define = f"SELECT {', '.join(select_list)} FROM {{source}} AS {alias}"
+    if where is not None:
+        define += f" WHERE {where.this.sql(dialect='duckdb')}"
+    grouped.set("where", None)
+    grouped.set("from_", exp.From(this=exp.Table(this=exp.to_identifier("__PIPE_SRC"))))
+    grouped_sql = grouped.sql(dialect="duckdb").replace("__PIPE_SRC", "{source} AS __PRE")
+    if "{" in define.replace("{source}", "") or "{" in grouped_sql.replace("{source}", ""):
+        return None  # braces in the SQL would confuse str.format
+    return define, grouped_sql, key_col
