@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-import engine
 from engine import console as out
+from engine import project as engine
 
 app = typer.Typer(
     name="pipe",
@@ -56,6 +56,11 @@ ConnOpt = Annotated[
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+PortOpt = Annotated[
+    Optional[int],
+    typer.Option("--port", help="Port on 127.0.0.1 (default 8765, or any free port if taken; 0 = any).", show_default=False),
+]
+NoBrowserOpt = Annotated[bool, typer.Option("--no-browser", help="Do not open the page in a browser.")]
 
 
 def _options(target: Target, db: Path | None, connection: str | None, project, *, read_only: bool = False) -> dict:
@@ -155,6 +160,9 @@ def stream(
     until_fresh: Annotated[
         bool, typer.Option("--until-fresh", help="At the end, wait until every dynamic table is within its lag.")
     ] = False,
+    ui: Annotated[bool, typer.Option("--ui", help="Also serve the live page (as pipe ui) while streaming; it stays up until Ctrl-C.")] = False,
+    port: PortOpt = None,
+    no_browser: NoBrowserOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Insert generated batches and watch the dynamic tables refresh as they cascade."""
@@ -162,8 +170,43 @@ def stream(
     settings = engine.stream_settings(project, batches=batches, records=records, delay=delay)
     with backend:
         with out.stream_display(project, settings) as reporter:
-            engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+            if ui:
+                _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
+            else:
+                engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
         out.sinks(project, backend)
+
+
+def _serve_page(project, backend, reporter, port, browser: bool, settings=None, until_fresh: bool = False) -> None:
+    from engine.ui import UiServer
+
+    with UiServer(project, backend, port=port, reporter=reporter) as server:
+        out.plain(f"pipe ui: serving {server.url} (Ctrl-C stops)")
+        if browser and not server.open_browser():
+            out.note("no desktop browser here: open the address above")
+        if settings is not None:
+            server.run_stream(settings, until_fresh=until_fresh)
+            out.note(f"stream done; the page stays live at {server.url} until Ctrl-C")
+        server.wait()
+
+
+@app.command()
+def ui(
+    file: FileArg,
+    port: PortOpt = None,
+    no_browser: NoBrowserOpt = False,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve a live page on 127.0.0.1: the DAG, refresh states, history and dashboard; stream batches from it.
+
+    This process is the database's writer while it runs: stream from the page (or use pipe stream --ui).
+    """
+    project, backend = _open(file, target, db, connection)
+    with backend:
+        _serve_page(project, backend, out.StreamReporter(project, None), port, not no_browser)
 
 
 @app.command()

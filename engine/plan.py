@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
-from engine.lag import format_lag
+from engine.lag import format_lag, parse_lag, parse_lag
 from engine.sql.parsing import normalize_sql
 from engine.sql.render import Statements
 
@@ -206,6 +206,11 @@ def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
     have = current.properties.get("fingerprint")
     if have == desired:
         return Action(ActionKind.UNCHANGED, FUNCTION, fn)
+    old_types = current.properties.get("arg_types")
+    new_types = ", ".join(sql.pipeline.generator(name).args.values())
+    if old_types is not None and _types_key(old_types) != _types_key(new_types):
+        # CREATE OR REPLACE with other argument types adds an overload: drop the old one.
+        statement = (f"DROP FUNCTION IF EXISTS {fn}({old_types})", *statement)
     return Action(
         ActionKind.REPLACE,
         FUNCTION,
@@ -214,6 +219,10 @@ def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
         changes=(Change("definition", have, desired),),
         reason="the generator's definition or code changed",
     )
+
+
+def _types_key(types: str) -> str:
+    return " ".join(types.upper().split())
 
 
 def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: TargetState) -> Action:
@@ -284,7 +293,7 @@ def _dynamic_table_action(
     changes, statements = [], []
     lag, warehouse = format_lag(dt.target_lag), sql.warehouse(name)
     new_lag = new_wh = None
-    if _lag_or_none(have.get("target_lag")) != lag:
+    if not _same_lag(have.get("target_lag"), dt.target_lag):
         changes.append(Change("target_lag", have.get("target_lag"), lag))
         new_lag = dt.target_lag
     if (have.get("warehouse") or "").upper() != warehouse:
@@ -303,13 +312,14 @@ def _dynamic_table_action(
     return Action(ActionKind.UNCHANGED, DYNAMIC_TABLE, name, reason=reason)
 
 
-def _lag_or_none(value: str | None) -> str | None:
-    if value is None:
-        return None
+def _same_lag(current: str | None, desired: str) -> bool:
+    """Whether two lags mean the same: ``60 seconds`` is ``1 minute``."""
+    if current is None:
+        return False
     try:
-        return format_lag(value)
+        return parse_lag(current) == parse_lag(desired)
     except ValueError:
-        return value
+        return False
 
 
 def _short(sql: str | None, width: int = 60) -> str | None:

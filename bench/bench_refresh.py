@@ -1,0 +1,88 @@
+"""Incremental vs full refresh of the engagement DAG after one 1,000-event batch.
+
+For each size (default 1M and 10M interactions) this applies the pipeline into a fresh
+database, inserts one batch of 1,000 events, refreshes the whole DAG incrementally, then
+inserts another batch and refreshes it fully; both measured in the same run. It prints the
+times, their ratio, the incremental time at each size against the smallest, and peak memory.
+
+    python bench/bench_refresh.py                 # 1M and 10M
+    python bench/bench_refresh.py --sizes 100000  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import engine  # noqa: E402
+from engine.report import Reporter  # noqa: E402
+
+
+def pipeline_copy(folder: Path, interactions: int) -> Path:
+    """engagement.yaml with RAW_INTERACTIONS sized to ``interactions``."""
+    shutil.copytree(ROOT / "pipelines", folder / "pipelines")
+    path = folder / "pipelines" / "engagement.yaml"
+    text = path.read_text()
+    text = text.replace("args: [10000, 30]", f"args: [{interactions}, 30]")
+    assert f"[{interactions}, 30]" in text
+    path.write_text(text)
+    yaml.safe_load(text)
+    return path
+
+
+def timed(label: str, work) -> float:
+    start = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - start
+    print(f"  {label:<36} {seconds:8.3f} s", flush=True)
+    return seconds
+
+
+def run(size: int, batch: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = pipeline_copy(folder, size)
+        project = engine.validate(path)
+        with project.backend("local", db=folder / "bench.duckdb") as backend:
+            print(f"{size:,} interactions", flush=True)
+            timed("apply (generate + create)", lambda: engine.apply(project, backend))
+            quiet = Reporter()
+            backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [batch, 1])
+            incremental = timed("refresh, incremental", lambda: engine.refresh(project, backend, reporter=quiet))
+            actions = {r.name: r.refresh_action for r in backend.history(limit=5)}
+            backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [batch, 1])
+            full = timed("refresh, full", lambda: engine.refresh(project, backend, full=True, reporter=quiet))
+    print(f"  actions of the incremental refresh: {actions}")
+    return {"size": size, "incremental": incremental, "full": full}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    results = [run(size, args.batch) for size in args.sizes]
+    base = results[0]
+    print()
+    print(f"{'interactions':>14} {'incremental s':>14} {'full s':>10} {'full/incr':>10} {'incr vs first':>14}")
+    for r in results:
+        print(
+            f"{r['size']:>14,} {r['incremental']:>14.3f} {r['full']:>10.3f} {r['full'] / r['incremental']:>10.1f}x"
+            f" {r['incremental'] / base['incremental']:>13.2f}x"
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS): {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

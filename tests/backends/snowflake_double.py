@@ -1,0 +1,595 @@
+"""A Snowflake double at the DB-API boundary, for testing the snowflake backend without an account.
+
+:class:`FakeSnowflake` is a tiny catalog (databases, schemas, tables, dynamic tables, functions,
+refresh history). Its connections record every statement sent and answer it the way Snowflake
+would: SHOW output with Snowflake's lower-case column names, the refresh-history table function
+with its upper-case ones, CREATE / ALTER / DROP / INSERT changing the catalog so that a second
+plan sees what the first apply made. Errors are the connector's own classes, with Snowflake's
+error numbers, so the backend's error mapping is exercised for real.
+
+It checks what Snowflake checks and a double can: unqualified names need USE SCHEMA first, a
+dynamic table can only read objects that exist, a generator must exist before a table is
+filled from it. Any statement it does not understand raises ``NotImplementedError`` (a test
+failure, never a silent pass).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from snowflake.connector.errors import ProgrammingError
+from sqlglot import exp
+
+START = datetime(2025, 1, 6, 9, 0, 0, tzinfo=timezone.utc)
+_TYPE_CODES = {int: 0, float: 1, str: 2, datetime: 6, bool: 13}
+
+
+@dataclass
+class Failure:
+    """A statement matching ``pattern`` fails once with this Snowflake error."""
+
+    pattern: str
+    errno: int
+    sqlstate: str
+    message: str
+    error: type[Exception] = ProgrammingError
+
+
+@dataclass
+class Result:
+    """What one statement returned."""
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
+    rowcount: int = -1
+
+
+class FakeSnowflake:
+    """The fake account. ``connect`` is what :class:`SnowflakeBackend` takes as ``connect=``."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.connections = 0
+        self.databases: dict[str, dict] = {}
+        self.schemas: dict[tuple[str, str], dict] = {}
+        self.tables: dict[tuple[str, str, str], dict] = {}
+        self.dynamic_tables: dict[tuple[str, str, str], dict] = {}
+        self.functions: dict[tuple[str, str, str, str], dict] = {}
+        self.history: list[dict] = []
+        self.failures: list[Failure] = []
+        self.current_schema: tuple[str, str] | None = None
+        self.current_warehouse: str | None = None
+        self._now = START
+
+    # -- test controls -----------------------------------------------------------------------
+
+    def connect(self) -> FakeConnection:
+        """Open a connection (a session: USE SCHEMA does not carry over)."""
+        self.connections += 1
+        self.current_schema = self.current_warehouse = None
+        return FakeConnection(self)
+
+    def now(self) -> datetime:
+        """The fake clock: it moves one second per statement."""
+        return self._now
+
+    def mark(self) -> int:
+        """A position in the statement log, for :meth:`since`."""
+        return len(self.statements)
+
+    def since(self, mark: int) -> list[str]:
+        """The statements sent after ``mark``."""
+        return self.statements[mark:]
+
+    def fail(
+        self,
+        pattern: str,
+        *,
+        errno: int = 2003,
+        sqlstate: str = "42S02",
+        message: str = "SQL compilation error",
+        error: type[Exception] = ProgrammingError,
+    ) -> None:
+        """Make the next statement matching the regex ``pattern`` raise ``error`` (a connector class)."""
+        self.failures.append(Failure(pattern, errno, sqlstate, message, error))
+
+    def load(self, path: str | Path) -> None:
+        """Add canned SHOW rows from a JSON fixture {databases, schemas, dynamic_tables, tables, functions, history}."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"), object_hook=_timestamps)
+        for row in data.get("databases", []):
+            self.databases[row["name"]] = _database_row(row["name"], self._now) | row
+        for row in data.get("schemas", []):
+            self.schemas[(row["database_name"], row["name"])] = _schema_row(row["database_name"], row["name"], self._now) | row
+        for row in data.get("dynamic_tables", []):
+            self.dynamic_tables[(row["database_name"], row["schema_name"], row["name"])] = row
+        for row in data.get("tables", []):
+            self.tables[(row["database_name"], row["schema_name"], row["name"])] = row
+        for row in data.get("functions", []):
+            key = (row["catalog_name"], row["schema_name"], row["name"], _arg_types(row["arguments"]))
+            self.functions[key] = row
+        self.history.extend(data.get("history", []))
+
+    def run_scheduler(self, database: str, schema: str, *, inserted: int = 0) -> datetime:
+        """Snowflake's scheduler refreshing every dynamic table of a schema at one data timestamp."""
+        names = [k[2] for k in self.dynamic_tables if k[:2] == (database, schema)]
+        return self._refresh_cascade(database, schema, self._order(database, schema, names), "SCHEDULED", inserted)
+
+    # -- the engine --------------------------------------------------------------------------
+
+    def execute(self, statement: str) -> Result:
+        self.statements.append(statement)
+        self._now += timedelta(seconds=1)
+        for failure in list(self.failures):
+            if re.search(failure.pattern, statement):
+                self.failures.remove(failure)
+                raise failure.error(msg=failure.message, errno=failure.errno, sqlstate=failure.sqlstate)
+        flat = " ".join(statement.split())
+        for pattern, handler in self._HANDLERS:
+            match = re.match(pattern, flat, re.IGNORECASE | re.DOTALL)
+            if match:
+                return handler(self, statement, *match.groups())
+        raise NotImplementedError(f"the Snowflake double does not understand: {flat[:120]}")
+
+    def _show_databases(self, _sql: str, like: str) -> Result:
+        return _show([r for n, r in self.databases.items() if _like(n, like)])
+
+    def _show_schemas(self, _sql: str, like: str, database: str) -> Result:
+        self._need_database(database)
+        return _show([r for (d, n), r in self.schemas.items() if d == database.upper() and _like(n, like)])
+
+    def _show_in_schema(self, _sql: str, objects: str, database: str, schema: str) -> Result:
+        key = (database.upper(), schema.upper())
+        if key not in self.schemas:
+            raise _not_found("Schema", f"{key[0]}.{key[1]}")
+        kind = " ".join(objects.upper().split())
+        if kind == "DYNAMIC TABLES":
+            return _show([r for k, r in self.dynamic_tables.items() if k[:2] == key])
+        if kind == "TABLES":  # SHOW TABLES lists dynamic tables too, flagged is_dynamic
+            rows = [r for k, r in self.tables.items() if k[:2] == key]
+            rows += [_table_row_of_dynamic(r) for k, r in self.dynamic_tables.items() if k[:2] == key]
+            return _show(sorted(rows, key=lambda r: r["name"]))
+        return _show([r for k, r in self.functions.items() if k[:2] == key])
+
+    def _create_database(self, _sql: str, name: str) -> Result:
+        name = name.upper()
+        if name not in self.databases:
+            self.databases[name] = _database_row(name, self._now)
+            self.schemas[(name, "PUBLIC")] = _schema_row(name, "PUBLIC", self._now)
+        return _status(f"Database {name} successfully created.")
+
+    def _create_schema(self, _sql: str, database: str, name: str) -> Result:
+        self._need_database(database)
+        key = (database.upper(), name.upper())
+        self.schemas.setdefault(key, _schema_row(*key, self._now))
+        return _status(f"Schema {key[1]} successfully created.")
+
+    def _use_schema(self, _sql: str, database: str, name: str) -> Result:
+        key = (database.upper(), name.upper())
+        if key not in self.schemas:
+            raise _not_found("Schema", f"{key[0]}.{key[1]}")
+        self.current_schema = key
+        return _status("Statement executed successfully.")
+
+    def _use_warehouse(self, _sql: str, name: str) -> Result:
+        self.current_warehouse = name.upper()
+        return _status("Statement executed successfully.")
+
+    def _create_function(self, sql: str, name: str, args: str) -> Result:
+        db, schema = self._context("CREATE FUNCTION")
+        create = sqlglot.parse_one(sql, read="snowflake")
+        returns = re.search(r"RETURNS\s+TABLE\s*\((.*?)\)\s*LANGUAGE", sql, re.IGNORECASE | re.DOTALL)
+        arg_types = ", ".join(part.split()[-1].upper() for part in args.split(",") if part.strip())
+        self.functions[(db, schema, name.upper(), arg_types)] = {
+            "created_on": self._now,
+            "name": name.upper(),
+            "schema_name": schema,
+            "is_builtin": "N",
+            "is_aggregate": "N",
+            "is_ansi": "N",
+            "min_num_arguments": len(arg_types.split(", ")) if arg_types else 0,
+            "max_num_arguments": len(arg_types.split(", ")) if arg_types else 0,
+            "arguments": f"{name.upper()}({arg_types}) RETURN TABLE ({' '.join(returns.group(1).split()) if returns else ''})",
+            "description": _comment(create) or "user-defined function",
+            "catalog_name": db,
+            "is_table_function": "Y",
+            "valid_for_clustering": "N",
+            "is_secure": "N",
+            "secrets": "",
+            "external_access_integrations": "",
+            "is_external_function": "N",
+            "language": "PYTHON",
+            "is_memoizable": "N",
+            "is_data_metric": "N",
+        }
+        return _status(f"Function {name.upper()} successfully created.")
+
+    def _create_table(self, sql: str, name: str) -> Result:
+        db, schema = self._context("CREATE TABLE")
+        create = sqlglot.parse_one(sql, read="snowflake")
+        rows = 0
+        call = re.search(r"FROM TABLE\((\w+)\((.*?)\)\)", sql, re.IGNORECASE)
+        if call:
+            rows = self._generated_rows(db, schema, call.group(1), call.group(2))
+        self.tables[(db, schema, name.upper())] = _table_row(db, schema, name.upper(), _comment(create) or "", rows, self._now)
+        return _status(f"Table {name.upper()} successfully created.")
+
+    def _create_dynamic_table(self, sql: str, name: str) -> Result:
+        db, schema = self._context("CREATE DYNAMIC TABLE")
+        create = sqlglot.parse_one(sql, read="snowflake")
+        for ref in _reads(create.expression):
+            if (db, schema, ref) not in self.tables and (db, schema, ref) not in self.dynamic_tables:
+                raise _not_found("Object", f"{db}.{schema}.{ref}")
+        props = _properties(create)
+        declared = props.get("REFRESH_MODE", "AUTO")
+        self.dynamic_tables[(db, schema, name.upper())] = {
+            "created_on": self._now,
+            "name": name.upper(),
+            "database_name": db,
+            "schema_name": schema,
+            "cluster_by": "",
+            "rows": 0,
+            "bytes": 0,
+            "owner": "SYSADMIN",
+            "target_lag": _shown_lag(props.get("TARGET_LAG", "DOWNSTREAM")),
+            "refresh_mode": "FULL" if declared == "FULL" else "INCREMENTAL",
+            "refresh_mode_reason": None,
+            "warehouse": props.get("WAREHOUSE", self.current_warehouse),
+            "comment": _comment(create) or "",
+            "text": sql,
+            "automatic_clustering": "OFF",
+            "scheduling_state": "RUNNING",
+            "last_suspended_on": None,
+            "is_clone": "false",
+            "is_replica": "false",
+            "is_iceberg": "false",
+            "data_timestamp": self._now,
+            "owner_role_type": "ROLE",
+        }
+        self._refresh_cascade(db, schema, [name.upper()], "CREATION", 0)
+        return _status(f"Table {name.upper()} successfully created.")
+
+    def _alter_dynamic_table(self, sql: str, name: str, rest: str) -> Result:
+        db, schema = self._context("ALTER DYNAMIC TABLE")
+        row = self._need(self.dynamic_tables, db, schema, name)
+        rest = rest.strip()
+        if rest.upper() == "REFRESH":
+            order = self._order(db, schema, [*self._upstream(db, schema, name.upper()), name.upper()])
+            self._refresh_cascade(db, schema, order, "MANUAL", 0)
+        elif rest.upper() == "UNSET COMMENT":
+            row["comment"] = ""
+        elif rest.upper().startswith("SET "):
+            for key, value in re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\w+)", rest[4:]):
+                column = {"TARGET_LAG": "target_lag", "WAREHOUSE": "warehouse", "COMMENT": "comment"}[key.upper()]
+                text = value[1:-1].replace("\\'", "'") if value.startswith("'") else value.upper()
+                row[column] = _shown_lag(text) if column == "target_lag" else text
+        else:
+            raise NotImplementedError(f"ALTER DYNAMIC TABLE … {rest}")
+        return _status("Statement executed successfully.")
+
+    def _drop(self, _sql: str, kind: str, name: str) -> Result:
+        db, schema = self._context("DROP")
+        catalog = self.dynamic_tables if "DYNAMIC" in kind.upper() else self.tables
+        catalog.pop((db, schema, name.upper()), None)
+        return _status(f"{name.upper()} successfully dropped.")
+
+    def _drop_function(self, _sql: str, name: str, types: str) -> Result:
+        db, schema = self._context("DROP FUNCTION")
+        types = ", ".join(t.strip().upper() for t in types.split(",") if t.strip())
+        self.functions.pop((db, schema, name.upper(), types), None)
+        return _status(f"{name.upper()} successfully dropped.")
+
+    def _insert(self, _sql: str, table: str, function: str, args: str) -> Result:
+        db, schema = self._context("INSERT")
+        row = self._need(self.tables, db, schema, table)
+        rows = self._generated_rows(db, schema, function, args)
+        row["rows"] += rows
+        return Result(["number of rows inserted"], [(rows,)], rowcount=rows)
+
+    def _refresh_history(self, sql: str) -> Result:
+        self._need_database(re.search(r"TABLE\((\w+)\.INFORMATION_SCHEMA", sql, re.IGNORECASE).group(1))
+        query = sqlglot.parse_one(sql, read="snowflake")
+        call = query.find(exp.Anonymous)
+        kwargs = {k.this.name.upper(): k.expression.to_py() for k in call.expressions}
+        prefix = kwargs.get("NAME_PREFIX", "").upper()
+        rows = [r for r in self.history if f"{r['DATABASE_NAME']}.{r['SCHEMA_NAME']}.{r['NAME']}".startswith(prefix)]
+        rows = sorted(rows, key=lambda r: r["DATA_TIMESTAMP"])[-int(kwargs.get("RESULT_LIMIT", 100)) :]
+        where = query.args.get("where")
+        if where is not None:
+            names = {e.to_py() for e in where.this.expressions}
+            rows = [r for r in rows if r["NAME"] in names]
+        rows.sort(key=lambda r: (r["DATA_TIMESTAMP"], r["REFRESH_START_TIME"] or START), reverse=True)
+        if query.args.get("limit"):
+            rows = rows[: query.args["limit"].expression.to_py()]
+        columns = [e.alias_or_name.upper() for e in query.expressions]
+        return Result(columns, [tuple(r.get(c) for c in columns) for r in rows])
+
+    def _count(self, _sql: str, table: str) -> Result:
+        db, schema = self._context("SELECT")
+        row = self.tables.get((db, schema, table.upper())) or self._need(self.dynamic_tables, db, schema, table)
+        return Result(["COUNT(*)"], [(row["rows"],)])
+
+    _HANDLERS = [
+        (r"^SHOW DATABASES LIKE '(.*)'$", _show_databases),
+        (r"^SHOW SCHEMAS LIKE '(.*)' IN DATABASE (\w+)$", _show_schemas),
+        (r"^SHOW (DYNAMIC TABLES|TABLES|USER FUNCTIONS) IN SCHEMA (\w+)\.(\w+)$", _show_in_schema),
+        (r"^CREATE DATABASE IF NOT EXISTS (\w+)$", _create_database),
+        (r"^CREATE SCHEMA IF NOT EXISTS (\w+)\.(\w+)$", _create_schema),
+        (r"^USE SCHEMA (\w+)\.(\w+)$", _use_schema),
+        (r"^USE WAREHOUSE (\w+)$", _use_warehouse),
+        (r"^CREATE OR REPLACE FUNCTION (\w+)\((.*?)\) RETURNS TABLE", _create_function),
+        (r"^CREATE OR REPLACE TABLE (\w+)\b", _create_table),
+        (r"^CREATE OR REPLACE DYNAMIC TABLE (\w+)\b", _create_dynamic_table),
+        (r"^ALTER DYNAMIC TABLE (\w+) (.*)$", _alter_dynamic_table),
+        (r"^DROP (DYNAMIC TABLE|TABLE) IF EXISTS (\w+)$", _drop),
+        (r"^DROP FUNCTION IF EXISTS (\w+)\((.*)\)$", _drop_function),
+        (r"^INSERT INTO (\w+) SELECT \* FROM TABLE\((\w+)\((.*)\)\)$", _insert),
+        (r"^SELECT .* FROM TABLE\(\w+\.INFORMATION_SCHEMA\.DYNAMIC_TABLE_REFRESH_HISTORY\(.*$", _refresh_history),
+        (r"^SELECT COUNT\(\*\) FROM (\w+)$", _count),
+    ]
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _context(self, what: str) -> tuple[str, str]:
+        if self.current_schema is None:
+            raise ProgrammingError(
+                msg=f"Cannot perform {what}. This session does not have a current database. "
+                "Call 'USE DATABASE', or use a qualified name.",
+                errno=90105,
+                sqlstate="22000",
+            )
+        return self.current_schema
+
+    def _need_database(self, name: str) -> None:
+        if name.upper() not in self.databases:
+            raise _not_found("Database", name.upper())
+
+    def _need(self, catalog: dict, db: str, schema: str, name: str) -> dict:
+        row = catalog.get((db, schema, name.upper()))
+        if row is None:
+            raise _not_found("Object", f"{db}.{schema}.{name.upper()}")
+        return row
+
+    def _generated_rows(self, db: str, schema: str, function: str, args: str) -> int:
+        if not any(k[:3] == (db, schema, function.upper()) for k in self.functions):
+            raise ProgrammingError(
+                msg=f"SQL compilation error:\nUnknown user-defined table function {function.upper()}",
+                errno=2141,
+                sqlstate="42601",
+            )
+        first = args.split(",")[0].strip()
+        return int(first) if first.isdigit() else 0
+
+    def _upstream(self, db: str, schema: str, name: str) -> list[str]:
+        row = self.dynamic_tables[(db, schema, name)]
+        query = sqlglot.parse_one(row["text"], read="snowflake").expression
+        direct = {name for name in _reads(query) if (db, schema, name) in self.dynamic_tables}
+        found = set(direct)
+        for upstream in direct:
+            found.update(self._upstream(db, schema, upstream))
+        return sorted(found)
+
+    def _order(self, db: str, schema: str, names: list[str]) -> list[str]:
+        """Dependency order: each dynamic table after those it reads."""
+        return sorted(set(names), key=lambda n: (len(self._upstream(db, schema, n)), n))
+
+    def _refresh_cascade(self, db: str, schema: str, names: list[str], trigger: str, inserted: int) -> datetime:
+        stamp = self._now
+        for offset, name in enumerate(names):
+            row = self.dynamic_tables[(db, schema, name)]
+            row["data_timestamp"] = stamp
+            row["rows"] += inserted
+            started = stamp + timedelta(milliseconds=100 * offset)
+            self.history.append(
+                {
+                    "NAME": name,
+                    "SCHEMA_NAME": schema,
+                    "DATABASE_NAME": db,
+                    "STATE": "SUCCEEDED",
+                    "STATE_CODE": "EXECUTION_SUCCEEDED",
+                    "STATE_MESSAGE": "",
+                    "QUERY_ID": f"01b2-{len(self.history):04d}",
+                    "DATA_TIMESTAMP": stamp,
+                    "REFRESH_START_TIME": started,
+                    "REFRESH_END_TIME": started + timedelta(milliseconds=80),
+                    "COMPLETION_TARGET": None,
+                    "QUALIFIED_NAME": f"{db}.{schema}.{name}",
+                    "LAST_COMPLETED_DEPENDENCY": None,
+                    "STATISTICS": json.dumps({"numInsertedRows": inserted, "numDeletedRows": 0}),
+                    "REFRESH_ACTION": "FULL" if trigger == "CREATION" else "INCREMENTAL",
+                    "REFRESH_TRIGGER": trigger,
+                    "TARGET_LAG_SEC": None,
+                    "GRAPH_HISTORY_VALID_FROM": None,
+                }
+            )
+        return stamp
+
+
+class FakeConnection:
+    """A DB-API connection to :class:`FakeSnowflake`."""
+
+    def __init__(self, account: FakeSnowflake):
+        self.account = account
+        self.closed = False
+
+    def cursor(self) -> FakeCursor:
+        if self.closed:
+            raise ProgrammingError(msg="Connection is closed", errno=250002, sqlstate="08003")
+        return FakeCursor(self.account)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+
+class FakeCursor:
+    """A DB-API cursor: ``description`` holds 7-tuples like the connector's ResultMetadata."""
+
+    def __init__(self, account: FakeSnowflake):
+        self.account = account
+        self.description: list[tuple] | None = None
+        self.rowcount = -1
+        self._rows: list[tuple] = []
+
+    def execute(self, statement: str, params: Any = None) -> FakeCursor:
+        result = self.account.execute(statement)
+        sample = result.rows[0] if result.rows else ()
+        self.description = [
+            (name, _TYPE_CODES.get(type(sample[i]) if i < len(sample) else str, 2), None, None, None, None, True)
+            for i, name in enumerate(result.columns)
+        ]
+        self._rows = list(result.rows)
+        self.rowcount = result.rowcount if result.rowcount >= 0 else len(result.rows)
+        return self
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchone(self) -> tuple | None:
+        return self._rows.pop(0) if self._rows else None
+
+    def close(self) -> None:
+        pass
+
+
+# -- checking what was sent --------------------------------------------------------------------
+
+# sqlglot (30.x) has no grammar for these valid Snowflake statements and falls back to
+# exp.Command: their shape is checked here instead.
+_SQLGLOT_GAPS = (
+    re.compile(r"^SHOW (DYNAMIC TABLES|USER FUNCTIONS) IN SCHEMA \w+\.\w+$"),
+    re.compile(r"^ALTER DYNAMIC TABLE \w+ REFRESH$"),
+)
+# DROP / ALTER DYNAMIC TABLE fall back too, for the one keyword: the same statement with TABLE
+# must parse as a real Drop / Alter.
+_DYNAMIC = re.compile(r"^(DROP|ALTER) DYNAMIC TABLE\b")
+_CHANGES = ("CREATE", "ALTER", "DROP", "INSERT")
+
+
+def check_snowflake_sql(statement: str) -> None:
+    """Assert ``statement`` parses with sqlglot's Snowflake dialect, as a real statement."""
+    if any(gap.match(statement) for gap in _SQLGLOT_GAPS):
+        return
+    parsed = [e for e in sqlglot.parse(_DYNAMIC.sub(r"\1 TABLE", statement), read="snowflake") if e is not None]
+    assert len(parsed) == 1, f"not one statement: {statement!r}"
+    if statement.split()[0].upper() in _CHANGES:
+        assert not isinstance(parsed[0], exp.Command), f"sqlglot fell back to Command: {statement[:80]!r}"
+
+
+# -- row shapes (Snowflake's SHOW columns) -----------------------------------------------------
+
+
+def _show(rows: list[dict]) -> Result:
+    if not rows:
+        return Result(["created_on", "name"], [])
+    columns = list(rows[0])
+    return Result(columns, [tuple(r.get(c) for c in columns) for r in rows])
+
+
+def _status(message: str) -> Result:
+    return Result(["status"], [(message,)])
+
+
+def _database_row(name: str, now: datetime) -> dict:
+    return {
+        "created_on": now, "name": name, "is_default": "N", "is_current": "N", "origin": "",
+        "owner": "SYSADMIN", "comment": "", "options": "", "retention_time": "1", "kind": "STANDARD",
+        "owner_role_type": "ROLE",
+    }
+
+
+def _schema_row(database: str, name: str, now: datetime) -> dict:
+    return {
+        "created_on": now, "name": name, "is_default": "N", "is_current": "N", "database_name": database,
+        "owner": "SYSADMIN", "comment": "", "options": "", "retention_time": "1", "owner_role_type": "ROLE",
+    }
+
+
+def _table_row(db: str, schema: str, name: str, comment: str, rows: int, now: datetime) -> dict:
+    return {
+        "created_on": now, "name": name, "database_name": db, "schema_name": schema, "kind": "TABLE",
+        "comment": comment, "cluster_by": "", "rows": rows, "bytes": rows * 64, "owner": "SYSADMIN",
+        "retention_time": "1", "automatic_clustering": "OFF", "change_tracking": "ON",
+        "search_optimization": "OFF", "is_external": "N", "enable_schema_evolution": "N",
+        "owner_role_type": "ROLE", "is_event": "N", "is_hybrid": "N", "is_iceberg": "N",
+        "is_dynamic": "N", "is_immutable": "N",
+    }
+
+
+def _table_row_of_dynamic(row: dict) -> dict:
+    table = _table_row(row["database_name"], row["schema_name"], row["name"], row["comment"], row["rows"], row["created_on"])
+    return table | {"is_dynamic": "Y"}
+
+
+def _reads(query: exp.Expression) -> set[str]:
+    """The tables a query reads: not its CTEs, not table functions."""
+    ctes = {cte.alias_or_name.upper() for cte in query.find_all(exp.CTE)}
+    return {
+        t.name.upper()
+        for t in query.find_all(exp.Table)
+        if isinstance(t.this, exp.Identifier) and not (not t.db and t.name.upper() in ctes)
+    }
+
+
+def _comment(create: exp.Expression) -> str | None:
+    prop = create.find(exp.SchemaCommentProperty)
+    return prop.this.to_py() if prop is not None else None
+
+
+def _properties(create: exp.Expression) -> dict[str, str]:
+    found = {}
+    for prop in create.find_all(exp.Property):
+        if isinstance(prop.this, exp.Var):
+            value = prop.args.get("value")
+            found[prop.this.name.upper()] = value.to_py() if isinstance(value, exp.Literal) else value.name.upper()
+    return found
+
+
+def _shown_lag(value: str) -> str:
+    """TARGET_LAG as SHOW DYNAMIC TABLES shows it: DOWNSTREAM, or the duration as written."""
+    return "DOWNSTREAM" if value.upper() == "DOWNSTREAM" else value
+
+
+def _arg_types(arguments: str) -> str:
+    inner = arguments[arguments.find("(") + 1 : arguments.find(")")]
+    return ", ".join(t.strip() for t in inner.split(",") if t.strip())
+
+
+_TIME_COLUMNS = {
+    "created_on",
+    "data_timestamp",
+    "last_suspended_on",
+    "DATA_TIMESTAMP",
+    "REFRESH_START_TIME",
+    "REFRESH_END_TIME",
+    "COMPLETION_TARGET",
+}
+
+
+def _timestamps(row: dict) -> dict:
+    """The connector returns TIMESTAMP_LTZ columns as aware datetimes: so does the double."""
+    return {k: datetime.fromisoformat(v) if k in _TIME_COLUMNS and isinstance(v, str) else v for k, v in row.items()}
+
+
+def _like(name: str, pattern: str) -> bool:
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name, re.IGNORECASE) is not None
+
+
+def _not_found(kind: str, name: str) -> ProgrammingError:
+    return ProgrammingError(
+        msg=f"SQL compilation error:\n{kind} '{name}' does not exist or not authorized.",
+        errno=2003,
+        sqlstate="02000",
+    )

@@ -1,0 +1,517 @@
+"""The snowflake backend against a connection double: the exact statements sent, in order.
+
+Expected statement lists are golden files under tests/fixtures/snowflake/*.sql (statements end
+with ``;`` and a blank line). Regenerate them after an intended change with
+``PIPE_UPDATE_GOLDEN=1 pytest tests/backends -k snowflake`` and review the diff.
+Every statement any test sends is checked to parse with sqlglot's Snowflake dialect.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from snowflake.connector.errors import OperationalError
+
+from engine.backends.base import get_backend
+from engine.backends.snowflake import SnowflakeBackend, plan_groups
+from engine.backends.snowflake_state import parse_arg_types, parse_dynamic_table_text
+from engine.errors import BackendError
+from engine.graph import build_graph
+from engine.plan import ActionKind, build_destroy_plan, build_plan
+from engine.report import Progress, Reporter
+from engine.spec import load_pipeline, load_pipeline_text
+
+from .snowflake_double import FakeSnowflake, check_snowflake_sql
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "snowflake"
+MINI = FIXTURES / "mini.yaml"
+INTROSPECTION = [
+    "SHOW DATABASES LIKE 'PIPE_TEST'",
+    "SHOW SCHEMAS LIKE 'MINI' IN DATABASE PIPE_TEST",
+    "SHOW DYNAMIC TABLES IN SCHEMA PIPE_TEST.MINI",
+    "SHOW TABLES IN SCHEMA PIPE_TEST.MINI",
+    "SHOW USER FUNCTIONS IN SCHEMA PIPE_TEST.MINI",
+]
+USE = ["USE SCHEMA PIPE_TEST.MINI", "USE WAREHOUSE PIPE_WH"]
+
+
+class Recorder(Reporter):
+    """A reporter that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+        self.events: list[tuple[str, dict]] = []
+
+    @contextmanager
+    def progress(self, description: str, total: int | None = None):
+        recorder = self
+
+        class _Bar(Progress):
+            def advance(self, amount: int = 1, *, description: str | None = None) -> None:
+                if amount and description:
+                    recorder.steps.append(description)
+
+        yield _Bar()
+
+    def event(self, kind: str, **data) -> None:
+        self.events.append((kind, data))
+
+
+@pytest.fixture
+def fake():
+    """A fresh fake account; afterwards, every statement sent must be valid Snowflake SQL."""
+    account = FakeSnowflake()
+    yield account
+    for statement in account.statements:
+        check_snowflake_sql(statement)
+
+
+def mini_graph(*replacements: tuple[str, str], path: Path = MINI):
+    """The mini pipeline, with textual edits of its YAML."""
+    text = path.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    return build_graph(load_pipeline_text(text, file=str(path), base_dir=FIXTURES))
+
+
+def backend(fake: FakeSnowflake, graph=None) -> SnowflakeBackend:
+    return SnowflakeBackend(graph or mini_graph(), connect=fake.connect, clock=fake.now)
+
+
+def deploy(fake: FakeSnowflake, graph=None, *, prune: bool = False, reporter: Reporter | None = None):
+    """What ``pipe apply --target snowflake`` does: introspect, plan, apply. Returns the plan."""
+    graph = graph or mini_graph()
+    with backend(fake, graph) as target:
+        plan = build_plan(graph, target.read_state(), target="snowflake", prune=prune)
+        target.apply(plan, reporter or Reporter())
+    return plan
+
+
+def golden(name: str, sent: list[str]) -> None:
+    """Assert ``sent`` equals tests/fixtures/snowflake/<name>.sql (PIPE_UPDATE_GOLDEN=1 rewrites it)."""
+    path = FIXTURES / f"{name}.sql"
+    if os.environ.get("PIPE_UPDATE_GOLDEN"):
+        path.write_text("".join(f"{s};\n\n" for s in sent), encoding="utf-8")
+    expected = [s for s in path.read_text(encoding="utf-8").split(";\n\n") if s.strip()]
+    assert sent == expected
+
+
+# -- plan / apply ----------------------------------------------------------------------------
+
+
+def test_snowflake_first_apply_creates_everything_in_order(fake):
+    reporter = Recorder()
+    plan = deploy(fake, reporter=reporter)
+    golden("first_apply", fake.statements)
+    assert fake.statements[:1] == INTROSPECTION[:1]  # no database: nothing more to look at
+    assert [a.kind for a in plan.changes] == [ActionKind.CREATE] * 9
+    assert [data["action"].name for kind, data in reporter.events if kind == "action"] == [a.name for a in plan.changes]
+    assert "create DASHBOARD" in reporter.steps
+
+
+def test_snowflake_apply_runs_exactly_the_plan_statements(fake):
+    graph = mini_graph()
+    with backend(fake, graph) as target:
+        plan = build_plan(graph, target.read_state(), target="snowflake")
+    flat = [s for _, statements in plan_groups(plan) for s in statements]
+    assert flat == plan.statements()
+
+
+def test_snowflake_reapply_sends_only_introspection(fake):
+    deploy(fake)
+    mark = fake.mark()
+    plan = deploy(fake)
+    assert not plan.has_changes
+    golden("reapply", fake.since(mark))
+    assert fake.since(mark) == INTROSPECTION
+
+
+def test_snowflake_lag_change_is_an_alter(fake):
+    deploy(fake)
+    mark = fake.mark()
+    plan = deploy(fake, mini_graph(("target_lag: 1 minute", "target_lag: 2 minutes")))
+    assert [(a.kind, a.name) for a in plan.changes] == [(ActionKind.ALTER, "DASHBOARD")]
+    golden("lag_change", fake.since(mark))
+    assert fake.since(mark) == [*INTROSPECTION, *USE, "ALTER DYNAMIC TABLE DASHBOARD SET TARGET_LAG = '2 minutes'"]
+    assert deploy(fake, mini_graph(("target_lag: 1 minute", "target_lag: 2 minutes"))).has_changes is False
+
+
+def test_snowflake_lag_shown_in_other_units_is_unchanged(fake):
+    deploy(fake)
+    fake.dynamic_tables[("PIPE_TEST", "MINI", "DASHBOARD")]["target_lag"] = "60 seconds"
+    assert not deploy(fake).has_changes
+
+
+def test_snowflake_warehouse_and_comment_changes_are_alters(fake):
+    deploy(fake)
+    mark = fake.mark()
+    graph = mini_graph(
+        ("    comment: sessions\n", ""),
+        ("    target_lag: 1 minute\n", "    target_lag: 1 minute\n    warehouse: BIG_WH\n"),
+    )
+    plan = deploy(fake, graph)
+    assert {a.name: a.kind for a in plan.changes} == {"MEMBER_SESSIONS": ActionKind.ALTER, "DASHBOARD": ActionKind.ALTER}
+    assert fake.since(mark)[len(INTROSPECTION) + 2 :] == [
+        "ALTER DYNAMIC TABLE MEMBER_SESSIONS UNSET COMMENT",
+        "ALTER DYNAMIC TABLE DASHBOARD SET WAREHOUSE = BIG_WH",
+    ]
+    assert not deploy(fake, graph).has_changes
+
+
+def test_snowflake_whitespace_comment_and_case_changes_are_unchanged(fake):
+    deploy(fake)
+    mark = fake.mark()
+    rewritten = """    sql: |
+      -- the same query, written differently
+      select m.MEMBER_ID,   m.region,
+             count(*) as SESSIONS,
+             sum(s.seconds) as seconds  /* unchanged */
+        from member_sessions s join members m on m.member_id = s.member_id
+       group by m.member_id, m.region;
+"""
+    original = """    sql: |
+      SELECT m.member_id, m.region, COUNT(*) AS sessions, SUM(s.seconds) AS seconds
+      FROM MEMBER_SESSIONS s
+      JOIN MEMBERS m ON m.member_id = s.member_id
+      GROUP BY m.member_id, m.region
+"""
+    plan = deploy(fake, mini_graph((original, rewritten)))
+    assert not plan.has_changes
+    assert fake.since(mark) == INTROSPECTION
+
+
+def test_snowflake_query_change_replaces_and_names_consumers(fake):
+    deploy(fake)
+    mark = fake.mark()
+    plan = deploy(fake, mini_graph(("COUNT(*) AS event_count", "COUNT(DISTINCT event_data:event_id) AS event_count")))
+    (replace,) = plan.changes
+    assert (replace.kind, replace.name) == (ActionKind.REPLACE, "MEMBER_SESSIONS")
+    assert replace.consumers == ("MEMBER_SUMMARY", "DASHBOARD")
+    assert [c.property for c in replace.changes] == ["query"]
+    reinitialised = {a.name: a.reason for a in plan.actions if a.kind is ActionKind.UNCHANGED and a.reason}
+    assert set(reinitialised) == {"MEMBER_SUMMARY", "DASHBOARD"}
+    golden("query_change", fake.since(mark))
+
+
+def test_snowflake_refresh_mode_change_replaces(fake):
+    deploy(fake)
+    mark = fake.mark()
+    summary = "  MEMBER_SUMMARY:\n    target_lag: downstream\n"
+    graph = mini_graph((summary, summary + "    refresh_mode: full\n"))
+    plan = deploy(fake, graph)
+    (replace,) = plan.changes
+    assert (replace.kind, replace.name, replace.consumers) == (ActionKind.REPLACE, "MEMBER_SUMMARY", ("DASHBOARD",))
+    sent = fake.since(mark)[len(INTROSPECTION) :]
+    assert sent[:2] == USE and sent[2].startswith("CREATE OR REPLACE DYNAMIC TABLE MEMBER_SUMMARY") and len(sent) == 3
+    assert "REFRESH_MODE = FULL" in sent[2]
+    assert not deploy(fake, graph).has_changes
+
+
+def test_snowflake_destroy_drops_in_reverse_order(fake):
+    deploy(fake)
+    mark = fake.mark()
+    graph = mini_graph()
+    with backend(fake, graph) as target:
+        target.apply(build_destroy_plan(graph, target.read_state(), target="snowflake"), Reporter())
+        assert target.read_state().objects == {}
+    golden("destroy", fake.since(mark))
+    drops = [s for s in fake.since(mark) if s.startswith("DROP")]
+    assert drops == [
+        "DROP DYNAMIC TABLE IF EXISTS DASHBOARD",
+        "DROP DYNAMIC TABLE IF EXISTS MEMBER_SUMMARY",
+        "DROP DYNAMIC TABLE IF EXISTS MEMBER_SESSIONS",
+        "DROP TABLE IF EXISTS RAW_INTERACTIONS",
+        "DROP TABLE IF EXISTS MEMBERS",
+        "DROP FUNCTION IF EXISTS GEN_INTERACTIONS(NUMBER, NUMBER)",
+        "DROP FUNCTION IF EXISTS GEN_MEMBERS(NUMBER)",
+    ]
+
+
+def test_snowflake_destroy_of_nothing_sends_nothing_but_introspection(fake):
+    graph = mini_graph()
+    with backend(fake, graph) as target:
+        plan = build_destroy_plan(graph, target.read_state(), target="snowflake")
+        assert target.apply(plan, Reporter()) == []
+    assert fake.statements == INTROSPECTION[:1]
+
+
+def test_snowflake_prune_drops_pipe_objects_but_not_foreign_ones(fake):
+    deploy(fake)
+    fake.load(FIXTURES / "foreign_objects.json")
+    mark = fake.mark()
+    smaller = mini_graph(path=FIXTURES / "mini_smaller.yaml")
+    without_prune = deploy(fake, smaller)
+    assert not without_prune.has_changes
+    plan = deploy(fake, smaller, prune=True)
+    assert [(a.kind, a.name) for a in plan.changes] == [
+        (ActionKind.DROP, "DASHBOARD"),
+        (ActionKind.DROP, "MEMBER_SUMMARY"),
+        (ActionKind.DROP, "MEMBERS"),
+        (ActionKind.DROP, "GEN_MEMBERS"),
+    ]
+    golden("prune", fake.since(mark))
+    left = {k[2] for k in [*fake.tables, *fake.dynamic_tables, *fake.functions]}
+    assert left == {"RAW_INTERACTIONS", "MEMBER_SESSIONS", "GEN_INTERACTIONS", "FOREIGN_DT", "LOOKUP", "PARSE_REGION"}
+
+
+def test_snowflake_apply_stops_at_first_failure_with_statement_code_and_message(fake):
+    fake.fail(
+        r"^CREATE OR REPLACE DYNAMIC TABLE MEMBER_SUMMARY",
+        errno=2003,
+        sqlstate="42S02",
+        message="SQL compilation error:\nObject 'PIPE_TEST.MINI.MEMBERS' does not exist or not authorized.",
+    )
+    with pytest.raises(BackendError) as info:
+        deploy(fake)
+    error = info.value
+    assert str(error) == (
+        "MEMBER_SUMMARY: Snowflake failed on `CREATE OR REPLACE DYNAMIC TABLE MEMBER_SUMMARY`: 002003 (42S02): "
+        "SQL compilation error: Object 'PIPE_TEST.MINI.MEMBERS' does not exist or not authorized."
+    )
+    assert (error.code, error.transient, error.location.table) == ("002003", False, "MEMBER_SUMMARY")
+    assert fake.statements[-1].startswith("CREATE OR REPLACE DYNAMIC TABLE MEMBER_SUMMARY")
+    assert not any("DASHBOARD" in s for s in fake.statements)
+
+
+def test_snowflake_network_failure_is_transient(fake):
+    fake.fail(
+        r"^CREATE OR REPLACE TABLE",
+        errno=250003,
+        sqlstate="08001",
+        message="Failed to get the response. Hanging?",
+        error=OperationalError,
+    )
+    with pytest.raises(BackendError) as info:
+        deploy(fake)
+    assert info.value.transient and info.value.code == "250003"
+
+
+def test_snowflake_missing_database_or_schema_reads_as_empty(fake):
+    with backend(fake) as target:
+        assert target.read_state().database_exists is False
+        fake.databases["PIPE_TEST"] = {"name": "PIPE_TEST"}
+        state = target.read_state()
+    assert (state.database_exists, state.schema_exists, dict(state.objects)) == (True, False, {})
+    assert fake.statements == [INTROSPECTION[0], *INTROSPECTION[:2]]
+
+
+# -- reading SHOW output ---------------------------------------------------------------------
+
+
+def test_snowflake_read_state_from_canned_show_rows(fake):
+    fake.load(FIXTURES / "show_dynamic_tables.json")
+    graph = mini_graph()
+    with backend(fake, graph) as target:
+        state = target.read_state()
+    sessions, dashboard = state.objects["MEMBER_SESSIONS"].properties, state.objects["DASHBOARD"].properties
+    assert sessions["refresh_mode"] == "FULL"  # as declared in text; the column shows INCREMENTAL
+    assert sessions["sql"].startswith("/* hand-deployed before pipe */\nselect event_data:session_id")
+    assert sessions["managed"] == "false"
+    assert dashboard == {
+        "sql": "SELECT COUNT(*) AS members, SUM(seconds) AS seconds FROM MEMBER_SUMMARY",
+        "target_lag": "1 minute",
+        "warehouse": "PIPE_WH",
+        "refresh_mode": "AUTO",
+        "comment": "one row of KPIs",
+        "managed": "false",
+    }
+    plan = build_plan(graph, state, target="snowflake")
+    actions = {a.name: a for a in plan.actions}
+    # Same query in other case, with a comment and a semicolon: only the refresh mode differs.
+    assert [c.property for c in actions["MEMBER_SESSIONS"].changes] == ["refresh_mode"]
+    assert actions["DASHBOARD"].kind is ActionKind.UNCHANGED
+
+
+@pytest.mark.parametrize(
+    "text, query, mode, pipe",
+    [
+        ("CREATE OR REPLACE DYNAMIC TABLE X\n  TARGET_LAG = DOWNSTREAM\n  WAREHOUSE = W\n  REFRESH_MODE = AUTO\n"
+         "  INITIALIZE = ON_CREATE\n  COMMENT = 'as is'\nAS\nSELECT a AS b FROM t", "SELECT a AS b FROM t", "AUTO", True),
+        ("create dynamic table x target_lag = '1 hour' warehouse = w refresh_mode = incremental as select 1;",
+         "select 1", "INCREMENTAL", False),
+        ("CREATE DYNAMIC TABLE X (A COMMENT 'as', B) TARGET_LAG = '1 hour' EXECUTE AS USER BOB WAREHOUSE = W\n"
+         "AS -- note\n  SELECT a, b FROM t", "-- note\n  SELECT a, b FROM t", "AUTO", False),
+        ("not sql at all 'unterminated", None, "AUTO", False),
+        ("SELECT a AS b FROM t;", "SELECT a AS b FROM t", "AUTO", False),  # a bare query, should text ever be one
+    ],
+)
+def test_snowflake_dynamic_table_text_is_parsed(text, query, mode, pipe):
+    parsed = parse_dynamic_table_text(text)
+    assert (parsed.query, parsed.refresh_mode, parsed.made_by_pipe) == (query, mode, pipe)
+
+
+@pytest.mark.parametrize(
+    "arguments, types",
+    [
+        ("GEN_INTERACTIONS(NUMBER, NUMBER) RETURN TABLE (MEMBER_ID NUMBER, EVENT_DATA VARIANT)", "NUMBER, NUMBER"),
+        ("F() RETURN TABLE (A NUMBER)", ""),
+        ("F(NUMBER(38, 0), VARCHAR [, NUMBER]) RETURN VARCHAR", "NUMBER(38, 0), VARCHAR, NUMBER"),
+    ],
+)
+def test_snowflake_function_arguments_are_parsed(arguments, types):
+    assert parse_arg_types(arguments) == types
+
+
+# -- status, history, refresh, stream, query -------------------------------------------------
+
+
+def test_snowflake_status_reports_every_declared_object(fake):
+    fake.load(FIXTURES / "show_dynamic_tables.json")
+    with backend(fake) as target:
+        status = {s.name: s for s in target.status()}
+    assert list(status) == ["MEMBERS", "RAW_INTERACTIONS", "MEMBER_SESSIONS", "MEMBER_SUMMARY", "DASHBOARD"]
+    dashboard = status["DASHBOARD"]
+    assert (dashboard.rows, dashboard.target_lag, dashboard.refresh_mode, dashboard.state) == (1, "1 minute", "FULL", "SUSPENDED")
+    assert dashboard.refresh_mode_reason.startswith("Query contains")
+    assert dashboard.lag_seconds == (fake.now() - dashboard.data_timestamp).total_seconds()
+    assert status["MEMBER_SUMMARY"].state == status["MEMBERS"].state == "NOT CREATED"
+    assert fake.statements[:2] == INTROSPECTION[2:4]
+    assert "WHERE NAME IN ('MEMBER_SESSIONS', 'DASHBOARD')" in fake.statements[2]
+
+
+def test_snowflake_status_and_history_before_any_apply(fake):
+    with backend(fake) as target:
+        assert {s.state for s in target.status()} == {"NOT CREATED"}
+        assert target.history() == []
+
+
+def test_snowflake_history_maps_refresh_rows(fake):
+    fake.load(FIXTURES / "refresh_history.json")
+    with backend(fake) as target:
+        records = target.history()
+        one = target.history(names=["member_sessions"], limit=1)
+    assert fake.statements[0] == (
+        "SELECT NAME, STATE, STATE_MESSAGE, REFRESH_ACTION, REFRESH_TRIGGER, DATA_TIMESTAMP, REFRESH_START_TIME, "
+        "REFRESH_END_TIME, STATISTICS\n"
+        "FROM TABLE(PIPE_TEST.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'PIPE_TEST.MINI.', "
+        "RESULT_LIMIT => 100))\n"
+        "ORDER BY DATA_TIMESTAMP DESC, REFRESH_START_TIME DESC"
+    )
+    assert fake.statements[1].endswith(
+        "WHERE NAME IN ('MEMBER_SESSIONS')\nORDER BY DATA_TIMESTAMP DESC, REFRESH_START_TIME DESC\nLIMIT 1"
+    )
+    assert [(r.name, r.state) for r in records] == [("DASHBOARD", "FAILED"), ("MEMBER_SESSIONS", "SUCCEEDED")]
+    failed, sessions = records
+    assert (failed.state_message, failed.inserted_rows) == ("Numeric value 'abc' is not recognized", None)
+    assert (sessions.inserted_rows, sessions.deleted_rows, sessions.milliseconds) == (33, 2, 2500.0)
+    assert (sessions.refresh_action, sessions.refresh_trigger) == ("INCREMENTAL", "SCHEDULED")
+    assert [r.name for r in one] == ["MEMBER_SESSIONS"]
+
+
+def test_snowflake_refresh_sends_one_alter_for_the_most_downstream(fake):
+    deploy(fake)
+    mark = fake.mark()
+    reporter = Recorder()
+    with backend(fake) as target:
+        records = target.refresh([], reporter=reporter)
+        only = target.refresh(["member_sessions"], reporter=reporter)
+    sent = fake.since(mark)
+    assert sent[:3] == [*USE, "ALTER DYNAMIC TABLE DASHBOARD REFRESH"]
+    assert sent[4] == "ALTER DYNAMIC TABLE MEMBER_SESSIONS REFRESH"
+    assert [r.name for r in records] == ["MEMBER_SESSIONS", "MEMBER_SUMMARY", "DASHBOARD"]
+    assert len({r.data_timestamp for r in records}) == 1
+    assert [r.name for r in only] == ["MEMBER_SESSIONS"]
+    assert [data["record"].name for kind, data in reporter.events if kind == "refresh"] == [r.name for r in records + only]
+
+
+def test_snowflake_refresh_full_is_refused_clearly(fake):
+    with backend(fake) as target, pytest.raises(BackendError, match="cannot force a full refresh"):
+        target.refresh([], full=True, reporter=Reporter())
+    assert fake.statements == []
+
+
+def test_snowflake_refresh_of_an_unknown_name_suggests_one(fake):
+    with backend(fake) as target, pytest.raises(BackendError, match="did you mean DASHBOARD"):
+        target.refresh(["DASHBORD"], reporter=Reporter())
+
+
+def test_snowflake_stream_inserts_then_follows_the_cascade(fake):
+    deploy(fake)
+    fake.history[0]["REFRESH_TRIGGER"] = "SCHEDULED"  # an old refresh: before the stream began
+    fake._now += timedelta(minutes=5)
+    mark = fake.mark()
+    reporter = Recorder()
+    with backend(fake) as target:
+        rows = target.insert_batch("RAW_INTERACTIONS", "gen_interactions", [100, 1])
+        before = target.tick(reporter)
+        fake.run_scheduler("PIPE_TEST", "MINI", inserted=100)
+        cascade = target.tick(reporter)
+        again = target.tick(reporter)
+        settled = target.settle(reporter)
+    assert (rows, before, again) == (100, [], [])
+    assert [(r.name, r.refresh_trigger, r.inserted_rows) for r in cascade] == [
+        ("MEMBER_SESSIONS", "SCHEDULED", 100),
+        ("MEMBER_SUMMARY", "SCHEDULED", 100),
+        ("DASHBOARD", "SCHEDULED", 100),
+    ]
+    assert [r.refresh_trigger for r in settled] == ["MANUAL"] * 3
+    golden("stream", fake.since(mark))
+    assert fake.since(mark)[2] == "INSERT INTO RAW_INTERACTIONS SELECT * FROM TABLE(GEN_INTERACTIONS(100, 1))"
+    assert "DYNAMIC_TABLE_REFRESH_HISTORY" in fake.since(mark)[3]
+    assert fake.tables[("PIPE_TEST", "MINI", "RAW_INTERACTIONS")]["rows"] == 200
+
+
+def test_snowflake_query_returns_snowflake_columns(fake):
+    deploy(fake)
+    with backend(fake) as target:
+        result = target.query("SELECT COUNT(*) FROM MEMBERS")
+    assert (result.columns, result.rows, result.types) == (["COUNT(*)"], [(10,)], ["FIXED"])
+
+
+def test_snowflake_connection_is_opened_once_and_closed(fake):
+    target = backend(fake)
+    assert fake.connections == 0  # building the backend never connects
+    target.read_state()
+    target.read_state()
+    target.close()
+    target.close()
+    assert fake.connections == 1
+
+
+# -- the engagement pipeline -----------------------------------------------------------------
+
+ENGAGEMENT = ROOT / "pipelines" / "engagement.yaml"
+needs_engagement = pytest.mark.skipif(
+    not (ROOT / "pipelines" / "generators" / "engagement.py").exists(),
+    reason="pipelines/generators/engagement.py is not written yet",
+)
+
+
+@needs_engagement
+def test_snowflake_engagement_apply_reapply_destroy(fake):
+    graph = build_graph(load_pipeline(ENGAGEMENT))
+    plan = deploy(fake, graph)
+    creates = [s.splitlines()[0] for s in fake.statements if s.startswith("CREATE OR REPLACE")]
+    assert creates == [
+        "CREATE OR REPLACE FUNCTION GEN_MEMBERS(NUM_RECORDS NUMBER)",
+        "CREATE OR REPLACE FUNCTION GEN_RESOURCES(NUM_RECORDS NUMBER)",
+        "CREATE OR REPLACE FUNCTION GEN_INTERACTIONS(NUM_RECORDS NUMBER, NDAYS NUMBER)",
+        *(f"CREATE OR REPLACE TABLE {n}" for n in ("MEMBERS", "RESOURCES", "RAW_INTERACTIONS")),
+        *(f"CREATE OR REPLACE DYNAMIC TABLE {n}" for n in graph.dynamic_tables),
+    ]
+    assert len(plan.changes) == 2 + 3 + 3 + 5
+    mark = fake.mark()
+    assert not deploy(fake, graph).has_changes
+    renamed = [s.replace("PIPE_TEST", "UNDERSTOOD_DEMO").replace("MINI", "DYNAMIC_TABLES") for s in INTROSPECTION]
+    assert fake.since(mark) == renamed
+    with backend(fake, graph) as target:
+        target.apply(build_destroy_plan(graph, target.read_state(), target="snowflake"), Reporter())
+        assert target.read_state().objects == {}
+
+
+# -- the seam ----------------------------------------------------------------------------------
+
+
+def test_snowflake_backend_is_registered_and_imports_no_driver():
+    assert get_backend("snowflake") is SnowflakeBackend
+    code = "import sys, engine.backends.snowflake; print('snowflake.connector' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
