@@ -91,6 +91,11 @@ class LocalBackend(Backend):
             self._refresher = Refresher(self._writable(), self.graph, self.queries)
         return self._refresher
 
+    def _statements(self):
+        from engine.sql.render import Statements
+
+        return Statements(self.pipeline)
+
     def _writable(self) -> Store:
         if self.store is None or self.store.read_only:
             raise BackendError("the local database is open read-only")

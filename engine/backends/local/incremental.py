@@ -46,6 +46,8 @@ class _Plan:
     partitioning: Partitioning
     pre: "PreAggregation | None" = None
     key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
+    filter_sql: dict[str, str] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
+    restricted: dict[str, str | None] = field(default_factory=dict)  # output column -> query reading only those rows
 
 
 class Incremental:
@@ -76,6 +78,11 @@ class Incremental:
         for table, key in partitioning.keys.items():
             plan.key_sql[table] = to_duckdb(
                 f"SELECT DISTINCT {key.expression} AS K FROM __PIPE_DELTA", database=self.database, schema=self.schema
+            )
+            plan.filter_sql[table] = to_duckdb(
+                f"SELECT * FROM {table} WHERE ({key.expression}) IN (SELECT K FROM __PIPE_KEYS)",
+                database=self.database,
+                schema=self.schema,
             )
         plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
         return plan
@@ -114,12 +121,25 @@ class Incremental:
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_DELTA AS {self.log.changes(table, after, upto)}")
         return [row[0] for row in con.execute(plan.key_sql[table]).fetchall()]
 
+    def _restricted(self, name: str, plan: _Plan, output: str) -> str | None:
+        """The query with every input keyed on ``output`` reading only its rows whose key is
+        in ``__PIPE_KEYS``: the rows with those keys come out the same, and cheaply."""
+        if output not in plan.restricted:
+            inputs = {t for t, k in plan.partitioning.keys.items() if k.output == output}
+            plan.restricted[output] = _restrict_inputs(self.queries[name], {t: plan.filter_sql[t] for t in inputs})
+        return plan.restricted[output]
+
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list]) -> Outcome:
         con = self.store.con
         target = self.store.qualified(name)
         predicate = _predicate(affected)
+        restricted = self._restricted(name, plan, next(iter(affected))) if len(affected) == 1 else None
         if plan.pre is not None:
             new_rows = plan.pre.query_for(affected)
+        elif restricted is not None:
+            values = list(dict.fromkeys(next(iter(affected.values()))))
+            con.execute("CREATE OR REPLACE TEMP TABLE __PIPE_KEYS AS SELECT unnest(?) AS K", [values])
+            new_rows = f"SELECT * FROM ({restricted}) AS __Q WHERE {predicate}"
         else:
             new_rows = f"SELECT * FROM ({self.queries[name]}) AS __Q WHERE {predicate}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {new_rows}")
@@ -151,6 +171,27 @@ class Incremental:
         plan = self.plan(name)
         if plan.pre is not None:
             plan.pre.rebuild()
+
+
+def _restrict_inputs(query: str, filters: dict[str, str]) -> str | None:
+    """``query`` (DuckDB SQL) with each table of ``filters`` replaced by its filtered rows."""
+    try:
+        tree = sqlglot.parse_one(query, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    ctes = {c.alias_or_name.upper() for c in tree.find_all(exp.CTE)}
+    replaced = 0
+    for table in list(tree.find_all(exp.Table)):
+        name = table.name.upper()
+        if name in filters and name not in ctes and isinstance(table.this, exp.Identifier):
+            alias = table.alias or table.name
+            subquery = exp.Subquery(
+                this=sqlglot.parse_one(filters[name], read="duckdb"),
+                alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+            )
+            table.replace(subquery)
+            replaced += 1
+    return tree.sql(dialect="duckdb") if replaced else None
 
 
 def _literal(value) -> str:

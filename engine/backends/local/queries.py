@@ -17,9 +17,14 @@ def run_query(backend, sql: str) -> QueryResult:
     Writes to base tables go through the engine's change tracking; writes to dynamic tables
     are refused, as on Snowflake.
     """
+    from engine.backends.local.information_schema import rewrite_history, show_dynamic_tables
     from engine.sql.translate import to_duckdb
 
+    shown = show_dynamic_tables(backend, sql)
+    if shown is not None:
+        return shown
     store = backend._existing()
+    sql = rewrite_history(backend, sql)
     target = backend.pipeline.snowflake
     written = _written_table(sql)
     if written is not None:
