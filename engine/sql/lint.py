@@ -12,7 +12,12 @@ from sqlglot import exp
 
 from engine.sql.parsing import start_column
 
-NON_DETERMINISTIC = (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime)
+# sqlglot parses Snowflake's CURRENT_TIME as Localtime (where it has that class).
+NON_DETERMINISTIC = tuple(
+    getattr(exp, name)
+    for name in ("CurrentTimestamp", "CurrentDate", "CurrentTime", "CurrentDatetime", "Localtime")
+    if hasattr(exp, name)
+)
 _ALLOWED_CLAUSES = (exp.Where, exp.Having, exp.Qualify)
 
 
@@ -109,12 +114,13 @@ def _inside(node: exp.Expression, kinds: tuple[type, ...]) -> bool:
 
 def _function_name(node: exp.Expression) -> str:
     names = {
-        exp.CurrentTimestamp: "CURRENT_TIMESTAMP",
-        exp.CurrentDate: "CURRENT_DATE",
-        exp.CurrentTime: "CURRENT_TIME",
-        exp.CurrentDatetime: "CURRENT_DATETIME",
+        "CurrentTimestamp": "CURRENT_TIMESTAMP",
+        "CurrentDate": "CURRENT_DATE",
+        "CurrentTime": "CURRENT_TIME",
+        "Localtime": "CURRENT_TIME",
+        "CurrentDatetime": "CURRENT_DATETIME",
     }
-    return names.get(type(node), node.key.upper())
+    return names.get(type(node).__name__, node.key.upper())
 
 
 def _position(node: exp.Expression) -> tuple[int | None, int | None]:

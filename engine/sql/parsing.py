@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlglot
@@ -23,8 +24,10 @@ def parse_select(sql: str) -> exp.Query:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
+        # sqlglot names its node classes ("<class 'sqlglot.expressions.core.EQ'>"): keep the name.
+        description = re.sub(r"<class '(?:\w+\.)*(\w+)'>", r"\1", first.get("description", str(exc)))
         raise SqlError(
-            f"SQL syntax error: {first.get('description', str(exc))}",
+            f"SQL syntax error: {description}",
             sql=sql,
             sql_line=first.get("line"),
             sql_column=first.get("col"),
@@ -69,8 +72,9 @@ def table_refs(query: exp.Expression) -> list[TableRef]:
             continue  # TABLE(fn(...)) and other table functions
         if not table.db and table.name.upper() in ctes:
             continue
-        ident = table.this
-        meta = ident.meta or {}
+        # Point at the start of the name as written: its database or schema part when qualified.
+        first = table.args.get("catalog") or table.args.get("db") or table.this
+        meta = first.meta or {}
         refs.append(
             TableRef(
                 name=_ident(table.this),

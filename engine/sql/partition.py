@@ -189,7 +189,7 @@ def _select_parts(select: exp.Select, schema, ctes) -> tuple[Parts, set[str]]:
     for join in select.args.get("joins") or []:
         for eq in _equalities(join.args.get("on")):
             classes.union(eq.left, eq.right)
-    has_aggregate = any(e.find(exp.AggFunc) for e in select.expressions)
+    has_aggregate = any(_aggregates(e) for e in select.expressions)
     group = select.args.get("group")
     group_keys = [g.sql(dialect=DIALECT) for g in group.expressions] if group else []
     if has_aggregate and not group_keys:
@@ -205,6 +205,11 @@ def _select_parts(select: exp.Select, schema, ctes) -> tuple[Parts, set[str]]:
             if expr is not None:
                 parts[name][table] = expr
     return parts, inputs
+
+
+def _aggregates(node: exp.Expression) -> list[exp.AggFunc]:
+    """Aggregate calls in ``node`` that are not window functions."""
+    return [a for a in node.find_all(exp.AggFunc) if a.find_ancestor(exp.Window) is None and not isinstance(a.parent, exp.Window)]
 
 
 def _scope_of(node: exp.Expression) -> exp.Expression | None:

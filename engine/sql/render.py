@@ -82,9 +82,12 @@ class Statements:
         return [render("use_schema", target=self.target), render("use_warehouse", target=self.target)]
 
     def function_fingerprint(self, name: str) -> str:
-        """``pipe:<hash>`` of the function's definition: stored as its comment, compared by plan."""
+        """``pipe:<hash>`` of the function's definition, then the generator's comment if any:
+        stored as the function's comment, compared by plan."""
         body = self._function(name, fingerprint="")
-        return "pipe:" + hashlib.sha256(body.encode()).hexdigest()[:16]
+        fingerprint = "pipe:" + hashlib.sha256(body.encode()).hexdigest()[:16]
+        comment = self.pipeline.generator(name).comment
+        return f"{fingerprint} {comment}" if comment else fingerprint
 
     def create_function(self, name: str) -> str:
         return self._function(name, fingerprint=self.function_fingerprint(name))

@@ -1,0 +1,1 @@
+"""SQL: templates and rendering, query analysis, and Snowflake -> DuckDB translation."""

@@ -1,0 +1,120 @@
+"""Names: result column names as Snowflake returns them, identifier case, qualified table names.
+
+Snowflake upper-cases unquoted identifiers and keeps quoted ones as written. DuckDB matches
+identifiers case-insensitively but returns result columns as spelled in the query. So the
+translation upper-cases every unquoted identifier and quotes all identifiers on output, and
+gives every projection an explicit alias: the name Snowflake would return.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.dialects.snowflake import Snowflake
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+
+def name_outputs(tree: exp.Expression) -> None:
+    """Alias each projection of each SELECT with the column name Snowflake would give it.
+
+    Must run on the Snowflake tree, before identifiers are normalized: whether a name was
+    quoted decides its case.
+    """
+    for select in list(tree.find_all(exp.Select)):
+        named = []
+        for projection in select.expressions:
+            name = _output_name(projection)
+            if name is not None:
+                projection = exp.alias_(projection.unalias(), exp.to_identifier(name, quoted=True))
+            named.append(projection)
+        select.set("expressions", named)
+
+
+def name_values_columns(tree: exp.Expression) -> None:
+    """Name the columns of ``FROM VALUES (...)`` COLUMN1, COLUMN2, ... as Snowflake does.
+
+    DuckDB names them col0, col1, ...; an explicit column list is kept.
+    """
+    for values in tree.find_all(exp.Values):
+        if not isinstance(values.parent, (exp.From, exp.Join)) or not values.expressions:
+            continue
+        alias = values.args.get("alias")
+        if alias is not None and alias.columns:
+            continue
+        width = len(values.expressions[0].expressions)
+        columns = [exp.to_identifier(f"COLUMN{i}", quoted=True) for i in range(1, width + 1)]
+        name = alias.this if alias is not None and alias.this else exp.to_identifier("VALUES", quoted=True)
+        values.set("alias", exp.TableAlias(this=name, columns=columns))
+
+
+def _output_name(projection: exp.Expression) -> str | None:
+    if isinstance(projection, exp.Alias):
+        return _identifier_name(projection.args["alias"])
+    if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star):
+        return None
+    if isinstance(projection, exp.Column):
+        return _identifier_name(projection.this)
+    # Snowflake names an expression column after its text, upper-cased (quoted parts too:
+    # `v:"Loan Number"::VARCHAR` comes back as V:"LOAN NUMBER"::VARCHAR).
+    return _Writer().generate(projection).upper()
+
+
+def _path_sql(generator: Snowflake.Generator, node: exp.JSONExtract) -> str:
+    text = ""
+    for part in node.expression.expressions:
+        if isinstance(part, exp.JSONPathKey):
+            key = f'"{part.this}"' if part.args.get("quoted") else part.this
+            text += f".{key}" if text else key
+        elif isinstance(part, exp.JSONPathSubscript):
+            text += f"[{part.this}]"
+    return f"{generator.sql(node, 'this')}:{text}"
+
+
+class _Writer(Snowflake):
+    """Writes expressions the way they are usually typed (``v:a.b::NUMBER``), for column names."""
+
+    class Generator(Snowflake.Generator):
+        TRANSFORMS = {
+            **Snowflake.Generator.TRANSFORMS,
+            exp.JSONExtract: _path_sql,
+            exp.Cast: lambda self, e: f"{self.sql(e, 'this')}::{self.sql(e, 'to')}",
+        }
+
+
+def _identifier_name(identifier: exp.Expression) -> str:
+    if isinstance(identifier, exp.Identifier) and identifier.quoted:
+        return identifier.this
+    return identifier.name.upper()
+
+
+def strip_local_qualifiers(tree: exp.Expression, database: str | None, schema: str | None) -> None:
+    """Reduce ``DB.SCHEMA.T`` and ``SCHEMA.T`` to ``T`` when they name the local schema.
+
+    The local DuckDB connection has that schema on its search path, so the bare name resolves.
+    Names in another database or schema are left alone.
+    """
+    for table in tree.find_all(exp.Table):
+        if _is_local(table.args.get("catalog"), table.args.get("db"), database, schema):
+            table.set("catalog", None)
+            table.set("db", None)
+    for column in tree.find_all(exp.Column):
+        if _is_local(column.args.get("catalog"), column.args.get("db"), database, schema):
+            column.set("catalog", None)
+            column.set("db", None)
+
+
+def _is_local(catalog: exp.Expression | None, db: exp.Expression | None,
+              database: str | None, schema: str | None) -> bool:
+    if db is None:
+        return False
+    if schema is None or not _same(db, schema):
+        return False
+    return catalog is None or (database is not None and _same(catalog, database))
+
+
+def _same(identifier: exp.Expression, name: str) -> bool:
+    return _identifier_name(identifier) == name.upper() or identifier.name == name
+
+
+def normalize(tree: exp.Expression) -> exp.Expression:
+    """Upper-case unquoted identifiers, as Snowflake resolves them."""
+    return normalize_identifiers(tree, dialect="snowflake")

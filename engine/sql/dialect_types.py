@@ -1,0 +1,105 @@
+"""Snowflake column types -> the DuckDB types the local engine stores and casts to.
+
+Representation decisions:
+
+* NUMBER with scale 0 (NUMBER, NUMBER(p), NUMBER(p,0), INT, BIGINT, ...) becomes BIGINT. Every
+  Snowflake integer type is NUMBER(38,0); locally values are limited to 64 bits (DuckDB raises
+  an overflow error beyond that, it never wraps). Integers read back as Python ``int``.
+* NUMBER(p,s) with s > 0 becomes DECIMAL(p,s): exact, the same precision and scale.
+* FLOAT, FLOAT4, REAL, DOUBLE: all 64-bit in Snowflake, so DOUBLE.
+* VARIANT, OBJECT and ARRAY become JSON (see dialect_variant.py).
+* TIMESTAMP and TIMESTAMP_NTZ become TIMESTAMP; TIMESTAMP_LTZ and TIMESTAMP_TZ, TIMESTAMPTZ.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from engine.sql.dialect_common import Untranslatable
+
+T = exp.DataType.Type
+
+_INTEGERS = {T.TINYINT, T.SMALLINT, T.INT, T.BIGINT, T.INT128, T.INT256}
+_SAME = {
+    T.BOOLEAN: "BOOLEAN",
+    T.DATE: "DATE",
+    T.TIME: "TIME",
+    T.TIMESTAMP: "TIMESTAMP",
+    T.TIMESTAMPNTZ: "TIMESTAMP",
+    T.DATETIME: "TIMESTAMP",
+    T.TIMESTAMPLTZ: "TIMESTAMPTZ",
+    T.TIMESTAMPTZ: "TIMESTAMPTZ",
+    T.FLOAT: "DOUBLE",
+    T.DOUBLE: "DOUBLE",
+    T.VARCHAR: "VARCHAR",
+    T.NVARCHAR: "VARCHAR",
+    T.CHAR: "VARCHAR",
+    T.NCHAR: "VARCHAR",
+    T.TEXT: "VARCHAR",
+    T.BINARY: "BLOB",
+    T.VARBINARY: "BLOB",
+    T.VARIANT: "JSON",
+    T.OBJECT: "JSON",
+    T.ARRAY: "JSON",
+    T.JSON: "JSON",
+}
+
+
+def parse_snowflake_type(text: str) -> exp.DataType:
+    """Parse a Snowflake type name such as ``'NUMBER(10,2)'`` or ``'timestamp_ntz'``.
+
+    Raises:
+        Untranslatable: the text is not a type.
+    """
+    try:
+        return exp.DataType.build(text.strip(), dialect="snowflake")
+    except (ParseError, ValueError):
+        raise Untranslatable(f"unknown Snowflake type {text!r}", hint="use a Snowflake type such as NUMBER, VARCHAR, "
+                             "FLOAT, BOOLEAN, DATE, TIMESTAMP_NTZ, VARIANT") from None
+
+
+def duckdb_type_name(datatype: exp.DataType) -> str:
+    """The DuckDB type name for a parsed Snowflake type.
+
+    Raises:
+        Untranslatable: the type has no local equivalent (GEOGRAPHY, VECTOR, ...).
+    """
+    kind = datatype.this
+    if kind == T.DECIMAL:
+        precision, scale = _precision_scale(datatype)
+        return "BIGINT" if scale == 0 else f"DECIMAL({precision},{scale})"
+    if kind in _INTEGERS:
+        return "BIGINT"
+    if kind in _SAME:
+        return _SAME[kind]
+    name = datatype.sql(dialect="snowflake")
+    raise Untranslatable(f"type {name}", datatype, keyword=name.split("(")[0],
+                         hint="the local engine has no equivalent; cast to VARCHAR or VARIANT")
+
+
+def to_duckdb_datatype(datatype: exp.DataType) -> exp.DataType:
+    """The DuckDB DataType node replacing a Snowflake one in a CAST."""
+    return exp.DataType.build(duckdb_type_name(datatype), dialect="duckdb")
+
+
+def is_integer(datatype: exp.DataType) -> bool:
+    """Whether a (DuckDB) type is the local form of a scale-0 NUMBER."""
+    return datatype.this in _INTEGERS
+
+
+def is_json(datatype: exp.DataType) -> bool:
+    """Whether a (DuckDB) type is the local form of VARIANT, OBJECT or ARRAY."""
+    return datatype.this == T.JSON
+
+
+def is_text(datatype: exp.DataType) -> bool:
+    """Whether a (DuckDB) type is VARCHAR."""
+    return datatype.this in (T.VARCHAR, T.TEXT)
+
+
+def _precision_scale(datatype: exp.DataType) -> tuple[int, int]:
+    params = [int(p.this.this) if isinstance(p.this, exp.Literal) else int(p.name) for p in datatype.expressions]
+    precision = params[0] if params else 38
+    scale = params[1] if len(params) > 1 else 0
+    return precision, scale

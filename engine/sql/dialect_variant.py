@@ -1,0 +1,322 @@
+"""VARIANT, OBJECT and ARRAY: stored locally as DuckDB JSON, made to behave like Snowflake.
+
+What differs between a Snowflake VARIANT and a DuckDB JSON value, and how it is bridged:
+
+* ``v:a.b``, ``v:"Key"``, ``v['k']``, ``v[0]`` -> ``json_extract(v, '$.a.b')``: still JSON.
+* ``variant::VARCHAR`` is the string without JSON quotes -> ``json_extract_string(x, '$')``;
+  other casts go through that text (DuckDB cannot cast the JSON ``"2.5"`` to a number).
+* ``GROUP BY v:k`` with ``v:k::VARCHAR`` selected: DuckDB accepts a select expression only if
+  the grouped expression appears inside it, so the cast is built *around* the extraction, and
+  folded into one ``json_extract_string(v, '$.k')`` only where no GROUP BY needs it.
+* A VARIANT compared with a non-VARIANT, used in arithmetic, a string function, ``||`` or as a
+  condition, is converted the way Snowflake coerces it (to a number, text or boolean).
+  ORDER BY a VARIANT sorts numbers by value, not as JSON text.
+* ARRAY_AGG / OBJECT_AGG / OBJECT_CONSTRUCT / ARRAY_CONSTRUCT build JSON, skipping NULLs as
+  Snowflake does. An ARRAY_AGG without WITHIN GROUP is ordered by its values, so a recompute
+  gives the same array (Snowflake leaves that order unspecified).
+
+Which expressions are VARIANTs is decided from the query text: paths, FLATTEN's VALUE and
+THIS, casts to VARIANT, and the functions above. A plain column of a JSON table is not known
+to be one: cast to VARCHAR, a string held directly in it keeps its JSON quotes (other casts,
+and everything reached through a path, are right). MIN/MAX of a VARIANT compare JSON text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from engine.sql.dialect_common import (
+    Untranslatable,
+    duck,
+    is_marked_variant,
+    is_native,
+    json_text,
+    mark_variant,
+    rewrite_bottom_up,
+)
+from engine.sql.dialect_flatten import FlattenColumns
+from engine.sql.dialect_types import is_integer, is_json, is_text, to_duckdb_datatype
+
+_SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
+# Functions whose first argument Snowflake coerces from VARIANT to a number, or to text.
+_NUMERIC_ARGUMENT = (exp.Sum, exp.Avg, exp.Round, exp.Abs, exp.Floor, exp.Ceil, exp.Neg, exp.Stddev, exp.Variance)
+# Where a VARIANT stands for a condition, Snowflake reads it as a BOOLEAN.
+_CONDITIONS = (exp.Where, exp.Having, exp.Qualify, exp.And, exp.Or, exp.Not, exp.If, exp.CountIf)
+_TEXT_ARGUMENT = (
+    exp.Upper, exp.Lower, exp.Length, exp.Substring, exp.Trim, exp.Left, exp.Right, exp.SplitPart,
+    exp.StartsWith, exp.Initcap, exp.RegexpLike, exp.RegexpExtract, exp.RegexpReplace, exp.Like, exp.ILike,
+)
+
+_ARRAY = "COALESCE(to_json(__AGG), CAST('[]' AS JSON))"
+_OBJECT_AGG = (
+    "COALESCE(to_json(map_from_entries(list({'k': CAST(__K AS VARCHAR), 'v': to_json(__V)} ORDER BY __K)"
+    " FILTER (WHERE __K IS NOT NULL AND __V IS NOT NULL))), CAST('{}' AS JSON))"
+)
+_OBJECT_PAIR = "{'k': CAST(__K AS VARCHAR), 'v': to_json(__V)}"
+_OBJECT = "to_json(map_from_entries(list_filter(__PAIRS, lambda e: e.k IS NOT NULL AND e.v IS NOT NULL)))"
+# Snowflake's TYPEOF names for the JSON value kinds DuckDB's json_type reports.
+_TYPEOF = (
+    "CASE json_type(__X) WHEN 'NULL' THEN 'NULL_VALUE' WHEN 'BIGINT' THEN 'INTEGER' WHEN 'UBIGINT' THEN 'INTEGER'"
+    " WHEN 'DOUBLE' THEN 'DECIMAL' ELSE json_type(__X) END"
+)
+_ARRAY_SIZE = "CASE WHEN json_type(__X) = 'ARRAY' THEN CAST(json_array_length(__X) AS BIGINT) END"
+
+
+def rewrite(tree: exp.Expression, flatten: FlattenColumns) -> exp.Expression:
+    """Rewrite every VARIANT construct of ``tree`` into DuckDB JSON operations."""
+    rules = _Rules(flatten)
+    tree = rewrite_bottom_up(tree, rules)
+    _fold_text_extractions(tree)
+    return tree
+
+
+class _Rules:
+    """The per-node rewrite, called children first (see ``rewrite_bottom_up``)."""
+
+    def __init__(self, flatten: FlattenColumns):
+        self.flatten = flatten
+
+    def is_variant(self, node: exp.Expression) -> bool:
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.Column):
+            return self.flatten.is_variant(node)
+        return is_marked_variant(node)
+
+    def __call__(self, node: exp.Expression) -> exp.Expression:
+        if is_native(node):
+            return node
+        if isinstance(node, exp.JSONExtract):
+            return mark_variant(_extract(node.this, _json_path(node.expression)))
+        if isinstance(node, exp.Bracket):
+            if len(node.expressions) != 1:
+                raise Untranslatable("a bracket with several subscripts", node)
+            return _subscript(node.this, node.expressions[0])
+        if isinstance(node, exp.GetExtract):  # GET(v, 'k') / GET(v, 0)
+            return _subscript(node.this, node.expression)
+        if isinstance(node, exp.Cast):
+            return self._cast(node)
+        if isinstance(node, _COMPARISONS):
+            return self._compare(node)
+        if isinstance(node, exp.In):
+            return self._in(node)
+        if isinstance(node, _ARITHMETIC):
+            return self._coerce(node, _number, "this", "expression")
+        if isinstance(node, _NUMERIC_ARGUMENT):
+            return self._coerce(node, _number, "this")
+        if isinstance(node, _CONDITIONS):
+            return self._coerce(node, _boolean, "this", "expression")
+        if isinstance(node, exp.DPipe):
+            return self._coerce(node, json_text, "this", "expression")
+        if isinstance(node, _TEXT_ARGUMENT):
+            return self._coerce(node, json_text, "this")
+        if isinstance(node, (exp.ArrayAgg, exp.WithinGroup, exp.ObjectAgg)):
+            return self._aggregate(node)
+        if isinstance(node, exp.Order):
+            return self._order(node)
+        if isinstance(node, exp.Struct):
+            return _object_construct(node)
+        if isinstance(node, exp.StarMap):
+            raise Untranslatable("OBJECT_CONSTRUCT(*)", node, keyword="OBJECT_CONSTRUCT",
+                                 hint="list the keys and values: OBJECT_CONSTRUCT('a', a, 'b', b)")
+        if isinstance(node, exp.Array):
+            return mark_variant(exp.Anonymous(this="json_array", expressions=list(node.expressions)))
+        if isinstance(node, exp.ArraySize):
+            return duck(_ARRAY_SIZE, x=node.this)
+        if isinstance(node, exp.Typeof):
+            return duck(_TYPEOF, x=node.this)
+        if isinstance(node, (exp.ParseJSON, exp.JSONObject)):
+            return mark_variant(node)
+        if isinstance(node, exp.Paren) and self.is_variant(node.this):
+            return mark_variant(node)
+        return node
+
+    def _cast(self, node: exp.Cast) -> exp.Expression:
+        target = to_duckdb_datatype(node.to)
+        source = node.this
+        make = exp.TryCast if isinstance(node, exp.TryCast) else exp.Cast
+        if self.is_variant(source):
+            if is_json(target):
+                return source
+            text = json_text(source)
+            return text if is_text(target) else make(this=text, to=target)
+        if is_json(target):
+            return mark_variant(exp.Anonymous(this="to_json", expressions=[source]))
+        if is_integer(target) and not (isinstance(source, exp.Literal) and source.is_int):
+            # DuckDB casts a DOUBLE to an integer rounding half to even; Snowflake rounds half
+            # away from zero, as DuckDB's DECIMAL cast does.
+            source = make(this=source, to=exp.DataType.build("DECIMAL(38, 0)"))
+        return make(this=source, to=target)
+
+    def _compare(self, node: exp.Binary) -> exp.Expression:
+        left, right = node.this, node.expression
+        if self.is_variant(left) == self.is_variant(right):
+            return node
+        variant, other = (left, right) if self.is_variant(left) else (right, left)
+        variant.replace(_coerce_like(variant.copy(), other))
+        return node
+
+    def _in(self, node: exp.In) -> exp.Expression:
+        values = node.expressions
+        if self.is_variant(node.this) and values and not any(self.is_variant(v) for v in values):
+            node.this.replace(_coerce_like(node.this.copy(), values[0]))
+        return node
+
+    def _coerce(self, node: exp.Expression, convert: Callable[[exp.Expression], exp.Expression],
+                *args: str) -> exp.Expression:
+        """Replace the VARIANT operands among ``args`` of ``node`` by ``convert(operand)``."""
+        for side in (node.args.get(a) for a in args):
+            if side is not None and self.is_variant(side):
+                side.replace(convert(side.copy()))
+        return node
+
+    def _order(self, node: exp.Order) -> exp.Expression:
+        """ORDER BY a VARIANT: numbers by value (DuckDB would compare JSON text), then text."""
+        keys = []
+        for ordered in node.expressions:
+            if isinstance(ordered, exp.Ordered) and self.is_variant(ordered.this):
+                text = json_text(ordered.this.copy())
+                number = exp.TryCast(this=text.copy(), to=exp.DataType.build("DOUBLE"))
+                keys.append(ordered.__class__(**{**ordered.args, "this": number}))
+                keys.append(ordered.__class__(**{**ordered.args, "this": text}))
+            else:
+                keys.append(ordered)
+        node.set("expressions", keys)
+        return node
+
+    def _aggregate(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.WithinGroup):
+            if not isinstance(node.this, exp.ArrayAgg):
+                return node
+            return _array_agg(node.this.this, list(node.expression.expressions))
+        if isinstance(node, exp.ArrayAgg) and isinstance(node.parent, exp.WithinGroup):
+            return node  # handled with its ORDER BY, at the parent
+        if isinstance(node.parent, exp.Window):
+            raise Untranslatable(f"{node.sql_name()} as a window function", node, keyword=node.sql_name(),
+                                 hint="aggregate in a subquery grouped by the partition and join it back")
+        if isinstance(node, exp.ArrayAgg):
+            return _array_agg(node.this, [])
+        return mark_variant(duck(_OBJECT_AGG, k=node.this, v=node.expression))
+
+
+def _subscript(value: exp.Expression, index: exp.Expression) -> exp.Expression:
+    """``value[index]``: a key for a string index, a 0-based position for a number."""
+    if isinstance(index, exp.Literal):
+        return mark_variant(_extract(value, "$" + _path_part(index.this if index.is_string else int(index.this))))
+    # A computed subscript: the JSON path is built at run time.
+    text = exp.cast(index.copy(), "VARCHAR")
+    opening, closing = ('$."', '"') if index.is_type(*exp.DataType.TEXT_TYPES) else ("$[", "]")
+    path = exp.DPipe(this=exp.DPipe(this=exp.Literal.string(opening), expression=text),
+                     expression=exp.Literal.string(closing))
+    return mark_variant(exp.Anonymous(this="json_extract", expressions=[value, path]))
+
+
+def _extract(value: exp.Expression, path: str) -> exp.Expression:
+    return exp.Anonymous(this="json_extract", expressions=[value, exp.Literal.string(path)])
+
+
+def _json_path(path: exp.Expression) -> str:
+    if isinstance(path, exp.Literal):  # GET_PATH(v, 'a.b') may arrive as a plain string
+        text = path.name
+        return text if text.startswith("$") else "$" + ("" if text.startswith("[") else ".") + text
+    text = "$"
+    for part in path.expressions:
+        if isinstance(part, exp.JSONPathRoot):
+            continue
+        if isinstance(part, exp.JSONPathKey) and isinstance(part.this, str):
+            text += _path_part(part.this)
+        elif isinstance(part, exp.JSONPathSubscript) and isinstance(part.this, int):
+            text += _path_part(part.this)
+        else:
+            raise Untranslatable(f"variant path element {part.sql()}", path, hint="use keys and integer indexes")
+    return text
+
+
+def _path_part(key: str | int) -> str:
+    if isinstance(key, int):
+        return f"[{key}]"
+    if _SIMPLE_KEY.match(key):
+        return f".{key}"
+    return '."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _coerce_like(variant: exp.Expression, other: exp.Expression) -> exp.Expression:
+    """A VARIANT converted for comparison with a value that is not one.
+
+    A number or boolean literal fixes the type; otherwise the VARIANT becomes its text, which
+    DuckDB compares with a string as is and casts to the type of any other column.
+    """
+    if isinstance(other, exp.Boolean):
+        return _boolean(variant)
+    if isinstance(other, exp.Literal) and not other.is_string:
+        return _number(variant)
+    if isinstance(other, exp.Neg) and isinstance(other.this, exp.Literal):
+        return _number(variant)
+    return json_text(variant)
+
+
+def _number(variant: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=json_text(variant), to=exp.DataType.build("DOUBLE"))
+
+
+def _boolean(variant: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=json_text(variant), to=exp.DataType.build("BOOLEAN"))
+
+
+def _array_agg(value: exp.Expression, order: list[exp.Expression]) -> exp.Expression:
+    distinct = isinstance(value, exp.Distinct)
+    if distinct:
+        value = value.expressions[0]
+    inner = exp.Distinct(expressions=[value.copy()]) if distinct else value.copy()
+    descending = bool(order and order[0].args.get("desc"))
+    if distinct or not order:
+        # DuckDB sorts a DISTINCT aggregate only by its argument (Snowflake requires the same).
+        order = [exp.Ordered(this=value.copy(), desc=descending, nulls_first=False)]
+    ordered = exp.Order(this=inner, expressions=order)
+    keep = exp.Where(this=exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())))
+    aggregate = exp.Filter(this=exp.ArrayAgg(this=ordered), expression=keep)
+    return mark_variant(duck(_ARRAY, agg=aggregate))
+
+
+def _object_construct(node: exp.Struct) -> exp.Expression:
+    pairs = []
+    for item in node.expressions:
+        if not isinstance(item, exp.PropertyEQ):
+            raise Untranslatable("OBJECT_CONSTRUCT with an odd number of arguments", node, keyword="OBJECT_CONSTRUCT")
+        key = item.this
+        if isinstance(key, exp.Identifier):
+            key = exp.column(key)
+        pairs.append(duck(_OBJECT_PAIR, k=key, v=item.expression))
+    if not pairs:
+        return mark_variant(exp.cast(exp.Literal.string("{}"), "JSON"))
+    return mark_variant(duck(_OBJECT, pairs=exp.Array(expressions=pairs)))
+
+
+def _fold_text_extractions(tree: exp.Expression) -> None:
+    """``json_extract_string(json_extract(v, p), '$')`` -> ``json_extract_string(v, p)``.
+
+    Kept unfolded where ``json_extract(v, p)`` is a GROUP BY key of the enclosing SELECT:
+    DuckDB then sees the grouped expression inside the selected one.
+    """
+    for node in list(tree.find_all(exp.Anonymous)):
+        if not (_is_call(node, "json_extract_string") and node.expressions[1] == exp.Literal.string("$")):
+            continue
+        inner = node.expressions[0]
+        if not _is_call(inner, "json_extract") or _is_group_key(inner, node):
+            continue
+        node.replace(exp.Anonymous(this="json_extract_string", expressions=list(inner.expressions)))
+
+
+def _is_call(node: exp.Expression, name: str) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.lower() == name
+
+
+def _is_group_key(expression: exp.Expression, at: exp.Expression) -> bool:
+    select = at.find_ancestor(exp.Select)
+    group = select.args.get("group") if select is not None else None
+    return group is not None and any(key == expression for key in group.expressions)

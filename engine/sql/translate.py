@@ -1,0 +1,166 @@
+"""Snowflake SQL -> DuckDB SQL, for the local engine.
+
+The same SQL the pipeline file declares for Snowflake runs locally on DuckDB. sqlglot parses it
+(Snowflake dialect) and writes it (DuckDB dialect); in between, a few passes over the tree fix
+what sqlglot's output would get wrong for Snowflake semantics:
+
+1. ``dialect_functions.reject_unsupported`` -- refuse what DuckDB cannot run, naming it;
+2. ``dialect_names`` -- result column names as Snowflake returns them, identifier case,
+   local qualified names reduced to bare table names;
+3. ``dialect_functions.rewrite`` -- functions sqlglot leaves unmapped or maps loosely;
+4. ``dialect_variant`` -- VARIANT/OBJECT/ARRAY as DuckDB JSON with Snowflake behaviour;
+5. ``dialect_functions.rewrite_divisions`` -- the scale Snowflake gives a quotient;
+6. ``dialect_flatten`` -- ``LATERAL FLATTEN`` as a lateral subquery over ``json_each``.
+
+The translation is checked on results, not text: see tests/fixtures/translate/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+
+from engine.errors import SqlError
+from engine.sql import dialect_flatten, dialect_functions, dialect_names, dialect_types, dialect_variant
+from engine.sql.dialect_common import Untranslatable, start_offset
+
+_STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete)
+_TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # sqlglot's token repr
+
+
+def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None) -> str:
+    """Translate one Snowflake statement (SELECT, WITH…SELECT, INSERT, UPDATE, DELETE) to DuckDB SQL.
+
+    Args:
+        sql: the Snowflake statement.
+        database: the pipeline's database; ``DATABASE.SCHEMA.T`` is reduced to ``T``.
+        schema: the pipeline's schema; ``SCHEMA.T`` is reduced to ``T``.
+
+    Returns:
+        DuckDB SQL giving the same rows, with the column names Snowflake would return.
+
+    Raises:
+        SqlError: the SQL does not parse, is not one such statement, or uses something the local
+            engine cannot run (the error names it and gives its line and column).
+    """
+    tree = _parse(sql)
+    try:
+        dialect_functions.reject_unsupported(tree)
+        dialect_names.name_outputs(tree)
+        dialect_names.name_values_columns(tree)
+        dialect_names.strip_local_qualifiers(tree, database, schema)
+        tree = dialect_names.normalize(tree)
+        tree = dialect_functions.rewrite(tree)
+        tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
+        tree = dialect_functions.rewrite_divisions(tree)
+        dialect_flatten.rewrite(tree)
+        duck_sql = tree.sql(dialect="duckdb", identify=True, unsupported_level=ErrorLevel.RAISE)
+        _check_functions(duck_sql)
+    except Untranslatable as err:
+        raise _located(err, sql) from None
+    except UnsupportedError as err:
+        raise SqlError(f"cannot run locally: {err}", sql=sql, hint="rewrite it or run on Snowflake") from None
+    return duck_sql
+
+
+def check_translatable(sql: str) -> None:
+    """Raise SqlError naming the construct (and SQL line/col) if the local engine cannot run it.
+
+    Args:
+        sql: one Snowflake statement.
+
+    Raises:
+        SqlError: a syntax error, or a construct without a local equivalent.
+    """
+    to_duckdb(sql)
+
+
+def duckdb_type(snowflake_type: str) -> str:
+    """Map a Snowflake column type to the DuckDB type used for local storage.
+
+    ``number`` and ``NUMBER(p,0)`` give BIGINT, ``NUMBER(p,s)`` DECIMAL(p,s), ``float`` DOUBLE,
+    ``varchar`` VARCHAR, ``timestamp``/``timestamp_ntz`` TIMESTAMP, ``timestamp_ltz``/``_tz``
+    TIMESTAMPTZ, ``variant``/``object``/``array`` JSON.
+
+    Raises:
+        SqlError: not a Snowflake type, or one without a local equivalent (GEOGRAPHY, ...).
+    """
+    try:
+        return dialect_types.duckdb_type_name(dialect_types.parse_snowflake_type(snowflake_type))
+    except Untranslatable as err:
+        raise SqlError(err.construct if err.construct.startswith("unknown") else f"{err.construct} is not supported "
+                       "locally", hint=err.hint) from None
+
+
+def _parse(sql: str) -> exp.Expression:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="snowflake") if s is not None]
+    except ParseError as err:
+        first = err.errors[0] if err.errors else {}
+        line, column = first.get("line"), first.get("col")
+        if column and first.get("highlight"):  # sqlglot reports where the token ends
+            column = max(column - len(first["highlight"]) + 1, 1)
+        description = _TOKEN.sub(r"'\1'", first.get("description", str(err)))
+        raise SqlError(f"SQL syntax error: {description}", sql=sql, sql_line=line, sql_column=column,
+                       hint="fix the SQL") from None
+    except TokenError as err:
+        line, column = _token_error_position(sql, str(err))
+        raise SqlError(f"SQL syntax error: {err}", sql=sql, sql_line=line, sql_column=column,
+                       hint="check quotes and brackets") from None
+    if len(statements) != 1:
+        raise SqlError(f"expected one SQL statement, got {len(statements)}", sql=sql, hint="translate them one by one")
+    statement = statements[0]
+    if not isinstance(statement, _STATEMENTS):
+        line, column = _line_column(sql, len(sql) - len(sql.lstrip()))
+        raise SqlError(f"{statement.key.upper()} cannot be translated for the local engine", sql=sql,
+                       sql_line=line, sql_column=column, hint="only SELECT, INSERT, UPDATE and DELETE are")
+    return statement
+
+
+def _located(err: Untranslatable, sql: str) -> SqlError:
+    """The SqlError for a construct, pointing at it in ``sql``."""
+    offset = err.node.meta.get("start") if err.node is not None else None
+    if offset is None and err.keyword:
+        match = re.search(r"\b" + re.escape(err.keyword), sql, re.IGNORECASE)
+        offset = match.start() if match else None
+    if offset is None and err.node is not None:
+        offset = start_offset(err.node)  # the first token inside the construct
+    line, column = _line_column(sql, offset) if offset is not None else (None, None)
+    return SqlError(f"{err.construct} is not supported by the local engine", sql=sql, sql_line=line,
+                    sql_column=column, hint=err.hint)
+
+
+def _check_functions(duck_sql: str) -> None:
+    """Reject functions sqlglot wrote through by name that DuckDB does not have."""
+    try:
+        tree = sqlglot.parse_one(duck_sql, read="duckdb")
+    except (ParseError, TokenError):  # sqlglot cannot read its own output back: DuckDB will judge
+        return
+    for call in tree.find_all(exp.Anonymous):
+        if call.name.lower() not in dialect_functions.duckdb_functions():
+            raise Untranslatable(f"function {call.name.upper()}", keyword=call.name,
+                                 hint="it has no local (DuckDB) equivalent")
+
+
+def _line_column(sql: str, offset: int) -> tuple[int, int]:
+    line = sql.count("\n", 0, offset) + 1
+    return line, offset - (sql.rfind("\n", 0, offset) + 1) + 1
+
+
+def _token_error_position(sql: str, message: str) -> tuple[int | None, int | None]:
+    """sqlglot's TokenError carries only the text read so far: find where it ends."""
+    match = re.search(r"Error tokenizing '(.*)'", message, re.DOTALL)
+    if not match:
+        return None, None
+    seen = match.group(1)
+    start = sql.find(seen)
+    if start < 0:
+        return None, None
+    end = start + len(seen) - 1
+    for quote in ("'", '"'):
+        if seen.count(quote) % 2:  # an unterminated string or name: point at its opening quote
+            end = start + seen.rindex(quote)
+    return _line_column(sql, end)
