@@ -186,7 +186,7 @@ def _serve_page(project, backend, reporter, port, browser: bool, settings=None, 
             out.note("no desktop browser here: open the address above")
         if settings is not None:
             server.run_stream(settings, until_fresh=until_fresh)
-            out.note(f"stream done; the page stays live at {server.url} until Ctrl-C")
+            out.note(f"the page stays live at {server.url} until Ctrl-C")
         server.wait()
 
 
