@@ -309,10 +309,18 @@ def schema(debug: DebugOpt = False) -> None:
     out.plain(json.dumps(json_schema(), indent=2))
 
 
+def _usage_error_class() -> type[Exception]:
+    """Click's ClickException as this Typer raises it (recent Typer versions vendor Click)."""
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # Typer on the real Click
+        from click.exceptions import ClickException
+    return ClickException
+
+
 def main() -> None:
     """Entry point: run the app, turning library errors into one red line and exit code 1."""
-    import click
-
+    usage_error = _usage_error_class()
     debug = "--debug" in sys.argv
     try:
         app(standalone_mode=False)
@@ -321,16 +329,13 @@ def main() -> None:
             raise
         out.error(exc)
         sys.exit(1)
-    except click.exceptions.Abort:
-        out.error("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt):
         out.error("interrupted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except usage_error as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug, not bad input: say so in one line
         if debug:

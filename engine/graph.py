@@ -150,7 +150,10 @@ def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
         # A quoted name in another case is another object on Snowflake.
         hint = f"unquote it or write \"{ref.name.upper()}\""
     elif qualified_elsewhere:
-        hint = f"pipe manages {target.database}.{target.schema_name}; declare it under tables: with external: true"
+        hint = (
+            f"a pipeline reads only {target.database}.{target.schema_name}; declare a table that "
+            "exists there under tables: with external: true"
+        )
     else:
         hint = did_you_mean(ref.name, pipeline.object_names) or (
             "declare it under tables: (use external: true for a table that already exists)"

@@ -47,6 +47,8 @@ def parse_lag(value: str) -> int | None:
             f"{value!r} is not a target lag: write '<n> seconds|minutes|hours|days' or downstream"
         )
     seconds = int(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds < 0:
+        raise ValueError(f"target lag {value!r} is negative: write e.g. '1 minute' or downstream")
     if seconds < MIN_LAG_SECONDS:
         raise ValueError(f"target lag {value!r} is under Snowflake's minimum of 60 seconds")
     return seconds

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
-from engine.lag import format_lag, parse_lag, parse_lag
+from engine.lag import format_lag, parse_lag
 from engine.sql.parsing import normalize_sql
 from engine.sql.render import Statements
 

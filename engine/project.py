@@ -178,7 +178,8 @@ def stream(
     refreshes: list[RefreshRecord] = []
     for batch in range(1, settings.batches + 1):
         rows = backend.insert_batch(settings.table, settings.generator, batch_args(project, settings, batch))
-        reporter.event("batch", batch=batch, batches=settings.batches, rows=rows, table=settings.table)
+        total = backend.row_count(settings.table)
+        reporter.event("batch", batch=batch, batches=settings.batches, rows=rows, table=settings.table, total=total)
         refreshes += backend.tick(reporter)
         if batch < settings.batches:
             deadline = clock() + settings.delay

@@ -144,6 +144,11 @@ class Backend(ABC):
     def insert_batch(self, table: str, generator: str, args: list) -> int:
         """Insert one batch of generated rows into a base table; returns the rows inserted."""
 
+    def row_count(self, table: str) -> int | None:
+        """How many rows ``table`` has now."""
+        result = self.query(f"SELECT COUNT(*) FROM {table}")
+        return result.rows[0][0] if result.rows else None
+
     def tick(self, reporter: Reporter) -> list[RefreshRecord]:
         """Let the target's scheduler run: refresh what the target lags call for now.
 

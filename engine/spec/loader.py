@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import Location, SpecError, did_you_mean
@@ -15,7 +15,8 @@ from engine.spec.model import Pipeline
 from engine.spec.yamlsource import SourceMap, parse_yaml, read_yaml
 
 SUPPORTED_VERSIONS = (1,)
-_jinja = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+# Immutable: a template may read vars but not call methods that change them (vars.update(…)).
+_jinja = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
@@ -174,8 +175,16 @@ def coerce_scalar(text: str) -> Any:
 
 
 def _spec_error(exc: ValidationError, source: SourceMap) -> SpecError:
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # An unknown key is usually a misspelt one: report it before the "missing" it causes.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(error["loc"])
+    if loc and loc[-1] == "[key]":
+        # A dict key failed validation (e.g. a table name): point at the key itself.
+        loc = loc[:-1]
+        field = ".".join(str(p) for p in loc[:-1]) or "file"
+        message = error["msg"].removeprefix("Value error, ")
+        return SpecError(f"{field}: {message}", location=source.locate(loc, key=True))
     # Pydantic reports a field alias, our positions use the YAML keys: they are the same.
     location = source.locate(loc, key=error["type"] == "extra_forbidden")
     field = ".".join(str(p) for p in loc) or "file"
@@ -189,7 +198,11 @@ def _spec_error(exc: ValidationError, source: SourceMap) -> SpecError:
         hint = hint or (f"allowed keys: {', '.join(allowed)}" if allowed else None)
         return SpecError(f"unknown key '{loc[-1]}'", location=location, hint=hint)
     if error["type"] == "missing":
-        return SpecError(f"missing required key '{loc[-1]}'", location=source.locate(loc[:-1]), hint=f"add {loc[-1]}:")
+        # Point at the entry that lacks the key (its name), or the document's start.
+        where = source.locate(loc[:-1], key=True) if loc[:-1] else source.locate(())
+        return SpecError(f"missing required key '{loc[-1]}'", location=where, hint=f"add {loc[-1]}:")
+    if error["type"] == "string_too_short" and error.get("ctx", {}).get("min_length") == 1:
+        return SpecError(f"{field} is empty", location=location, hint=f"write a value for {loc[-1]}")
     message = error["msg"].removeprefix("Value error, ")
     return SpecError(f"{field}: {message}", location=location)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from engine.lag import parse_duration, parse_lag
 
@@ -24,19 +24,48 @@ _TYPE = re.compile(
 )
 
 
+# Reserved and limited keywords (sql-reference/reserved-keywords): not usable unquoted as names.
+RESERVED = frozenset(
+    """ACCOUNT ALL ALTER AND ANY AS BETWEEN BY CASE CAST CHECK COLUMN CONNECT CONNECTION CONSTRAINT
+    CREATE CROSS CURRENT CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP CURRENT_USER DATABASE DELETE
+    DISTINCT DROP ELSE EXISTS FALSE FOLLOWING FOR FROM FULL GRANT GROUP GSCLUSTER HAVING ILIKE IN
+    INCREMENT INNER INSERT INTERSECT INTO IS ISSUE JOIN LATERAL LEFT LIKE LOCALTIME LOCALTIMESTAMP
+    MINUS NATURAL NOT NULL OF ON OR ORDER ORGANIZATION QUALIFY REGEXP REVOKE RIGHT RLIKE ROW ROWS
+    SAMPLE SCHEMA SELECT SET SOME START TABLE TABLESAMPLE THEN TO TRIGGER TRUE TRY_CAST UNION
+    UNIQUE UPDATE USING VALUES VIEW WHEN WHENEVER WHERE WINDOW WITH""".split()
+)
+
+
 def _identifier(value: str) -> str:
     if not isinstance(value, str) or not IDENTIFIER.match(value):
         raise ValueError(
             f"{value!r} is not a valid Snowflake identifier: use letters, digits, _ and $, "
             "starting with a letter or _"
         )
+    if value.upper() in RESERVED:
+        raise ValueError(f"{value!r} is a reserved Snowflake keyword: choose another name")
     return value.upper()
 
 
+def _name(value: str) -> str:
+    """A Snowflake identifier kept as spelt (columns and functions are upper-cased when rendered)."""
+    _identifier(value)
+    return value
+
+
+def _unique_columns(columns: dict[str, str], what: str) -> None:
+    seen: dict[str, str] = {}
+    for column in columns:
+        if column.upper() in seen:
+            raise ValueError(f"{what} has {seen[column.upper()]} and {column}: column names are case-insensitive")
+        seen[column.upper()] = column
+
+
 def _snowflake_type(value: str) -> str:
-    if not isinstance(value, str) or not _TYPE.match(value.strip()):
+    text = re.sub(r"\s+", " ", value.strip()) if isinstance(value, str) else None
+    if text is None or not _TYPE.match(text):
         raise ValueError(f"{value!r} is not a Snowflake column type (e.g. number, varchar, date, variant)")
-    return re.sub(r"\s+", " ", value.strip()).upper()
+    return text.upper()
 
 
 def _lag(value: str) -> str:
@@ -45,6 +74,7 @@ def _lag(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
+Name = Annotated[str, AfterValidator(_name)]
 SnowflakeType = Annotated[str, AfterValidator(_snowflake_type)]
 Lag = Annotated[str, AfterValidator(_lag)]
 Scalar = int | float | bool | str
@@ -76,9 +106,9 @@ class Generator(Spec):
     """Python file holding the handler class, relative to the pipeline file."""
     handler: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     """Class whose ``process(self, *args)`` yields one tuple per row."""
-    args: dict[str, SnowflakeType] = {}
+    args: dict[Name, SnowflakeType] = {}
     """Arguments in order: name -> Snowflake type."""
-    returns: dict[str, SnowflakeType]
+    returns: dict[Name, SnowflakeType]
     """Output columns in order: name -> Snowflake type."""
     packages: list[str] = ["faker"]
     """Anaconda packages the UDTF imports on Snowflake."""
@@ -91,8 +121,8 @@ class Generator(Spec):
     def _check_columns(self) -> Generator:
         if not self.returns:
             raise ValueError("returns must list at least one column")
-        for column in [*self.args, *self.returns]:
-            _identifier(column)
+        _unique_columns(self.args, "args")
+        _unique_columns(self.returns, "returns")
         return self
 
 
@@ -105,7 +135,7 @@ class Table(Spec):
     """Arguments passed to the generator (may use {{ vars.NAME }})."""
     order_by: list[str] = []
     """Columns the generated rows are ordered by."""
-    columns: dict[str, SnowflakeType] | None = None
+    columns: dict[Name, SnowflakeType] | None = None
     """Columns of an empty table: name -> Snowflake type."""
     external: bool = False
     """The table already exists on the target: never created or dropped."""
@@ -119,6 +149,10 @@ class Table(Spec):
             raise ValueError("a table needs exactly one of generator, columns or external: true")
         if self.generator is None and (self.args or self.order_by):
             raise ValueError("args and order_by go with generator")
+        if self.columns is not None:
+            if not self.columns:
+                raise ValueError("columns must list at least one column")
+            _unique_columns(self.columns, "columns")
         return self
 
     @property
@@ -167,10 +201,11 @@ class Stream(Spec):
     delay: str | float = "10 seconds"
     """Pause between batches, e.g. '10 seconds' or 2.5."""
 
-    @model_validator(mode="after")
-    def _check_delay(self) -> Stream:
-        parse_duration(self.delay)
-        return self
+    @field_validator("delay")
+    @classmethod
+    def _check_delay(cls, value: str | float) -> str | float:
+        parse_duration(value)
+        return value
 
     @property
     def delay_seconds(self) -> float:
@@ -193,7 +228,7 @@ class Pipeline(Spec):
     """Seed making generated data reproducible."""
     vars: dict[str, Any] = {}
     """Values usable as {{ vars.NAME }} in SQL and generator arguments."""
-    generators: dict[str, Generator] = {}
+    generators: dict[Name, Generator] = {}
     """Data generators by function name."""
     tables: dict[Identifier, Table] = {}
     """Base tables by name."""

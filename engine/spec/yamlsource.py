@@ -27,21 +27,23 @@ class SourceMap:
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     block_scalars: set[PathKey] = field(default_factory=set)
+    quoted_scalars: set[PathKey] = field(default_factory=set)
     lines: list[str] = field(default_factory=list)
 
     def locate(self, path: PathKey, *, key: bool = False, table: str | None = None) -> Location:
         """The location of ``path``, or of its nearest ancestor that has one."""
         path = tuple(path)
         table_map = self.key_positions if key else self.positions
-        while path:
+        while True:
             if path in table_map:
                 line, col = table_map[path]
                 return Location(self.file, line, col, table)
             if key and path in self.positions:
                 line, col = self.positions[path]
                 return Location(self.file, line, col, table)
+            if not path:
+                return Location(self.file, 1, 1, table)
             path = path[:-1]
-        return Location(self.file, 1, 1, table)
 
     def resolve_names(self, path: PathKey) -> PathKey:
         """``path`` with each name spelled as in the file (names are case-insensitive)."""
@@ -74,7 +76,8 @@ class SourceMap:
             return line, text_column + len(first) - len(first.lstrip(" "))
         line = start + text_line - 1
         if text_column is not None and text_line == 1:
-            text_column += start_col - 1
+            # A quoted scalar starts at its opening quote, one column before its text.
+            text_column += start_col - 1 + (path in self.quoted_scalars)
         return line, text_column
 
 
@@ -108,14 +111,32 @@ def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
         raise SpecError(f"invalid YAML: {exc}", location=Location(file)) from None
     if node is None:
         return None, source
-    return _build(node, (), source), source
+    return _build(node, (), source, [0]), source
 
 
 _constructor = yaml.SafeLoader(stream="")
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+# Aliases let a short file expand into a huge value ("billion laughs"); no pipeline needs this many.
+MAX_VALUES = 100_000
 
 
-def _build(node: yaml.Node, path: PathKey, source: SourceMap) -> Any:
+def _build(node: yaml.Node, path: PathKey, source: SourceMap, count: list[int]) -> Any:
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise SpecError(
+            f"the YAML expands to more than {MAX_VALUES:,} values",
+            location=_loc(source, node),
+            hint="do not nest aliases (*name) of aliases",
+        )
     source.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in (_MAP_TAG, _SEQ_TAG):
+        # Plain lists and mappings only: !!python/…, !!set, !!omap and custom tags are not data.
+        raise SpecError(
+            f"unsupported YAML tag {node.tag}",
+            location=_loc(source, node),
+            hint="use plain strings, numbers, lists and mappings",
+        )
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         seen: dict[Any, yaml.Node] = {}
@@ -126,7 +147,7 @@ def _build(node: yaml.Node, path: PathKey, source: SourceMap) -> Any:
                     location=_loc(source, key_node),
                     hint="write the keys out",
                 )
-            key = _build(key_node, (*path, "<key>"), source)
+            key = _build(key_node, (*path, "<key>"), source, count)
             if isinstance(key, (dict, list)):
                 raise SpecError("a mapping key must be a plain value", location=_loc(source, key_node))
             if key in seen:
@@ -138,13 +159,15 @@ def _build(node: yaml.Node, path: PathKey, source: SourceMap) -> Any:
                 )
             seen[key] = key_node
             source.key_positions[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            result[key] = _build(value_node, (*path, key), source)
+            result[key] = _build(value_node, (*path, key), source, count)
         source.positions.pop((*path, "<key>"), None)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), source) for i, item in enumerate(node.value)]
+        return [_build(item, (*path, i), source, count) for i, item in enumerate(node.value)]
     if node.style in ("|", ">"):
         source.block_scalars.add(path)
+    elif node.style in ('"', "'"):
+        source.quoted_scalars.add(path)
     try:
         return _constructor.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:

@@ -40,8 +40,6 @@ class LocalBackend(Backend):
 
     def close(self) -> None:
         if self.store is not None:
-            if not self.store.read_only:
-                self._seal()
             self.store.close()
             self.store = None
 
@@ -59,10 +57,6 @@ class LocalBackend(Backend):
                 log.unlogged(name)
                 log.seal(name)
 
-    def _seal(self) -> None:
-        log = self.refresher.log
-        for name in self._base_tables():
-            log.seal(name)
 
     # -- pieces, built on first use --------------------------------------------------------------
 
@@ -216,6 +210,8 @@ class LocalBackend(Backend):
         from engine.generators.local import insert_generated
 
         store = self._writable()
+        if not store.table_exists(table):
+            raise BackendError(f"{table} does not exist in {self.path}", hint="run pipe apply first")
         con = store.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -228,6 +224,9 @@ class LocalBackend(Backend):
             con.execute("ROLLBACK")
             raise
         return rows
+
+    def row_count(self, table: str) -> int | None:
+        return self._existing().row_count(table)
 
     def tick(self, reporter: Reporter) -> list[RefreshRecord]:
         from engine.backends.local.scheduler import due

@@ -62,6 +62,7 @@ class ChangeLog:
             f"FROM {self.store.qualified(name)} LIMIT 0"
         )
         self._set(name, version, logged_since=version)
+        self.seal(name)
         return version
 
     def unlogged(self, name: str) -> int:
@@ -69,18 +70,38 @@ class ChangeLog:
         version = self._next(name)
         self.con.execute(f"DELETE FROM {log_name(name)}")
         self._set(name, version, logged_since=version)
+        self.seal(name)
         return version
 
     def record(self, name: str, inserted: str | None = None, deleted: str | None = None) -> int:
-        """Log a write to ``name``: ``inserted``/``deleted`` are SQL queries of its rows."""
+        """Log a write to ``name``: ``inserted``/``deleted`` are SQL queries of its rows.
+
+        The table's signature moves with the change, in the same transaction, so that it always
+        describes what pipe last wrote, however the process ends.
+        """
         version = self._next(name)
+        count, digest = self._parse(self.stored_signature(name))
         for rows, sign in ((inserted, 1), (deleted, -1)):
             if rows:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_LOGGED AS {rows}")
                 self.con.execute(
-                    f"INSERT INTO {log_name(name)} SELECT *, {version}::BIGINT, {sign}::TINYINT FROM ({rows})"
+                    f"INSERT INTO {log_name(name)} SELECT *, {version}::BIGINT, {sign}::TINYINT FROM __PIPE_LOGGED"
                 )
+                n, h = self.con.execute(
+                    "SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM __PIPE_LOGGED AS t"
+                ).fetchone()
+                count, digest = count + sign * n, digest ^ h
         self._set(name, version)
+        if self.stored_signature(name) is not None:
+            self._store_signature(name, f"{count}:{digest}")
         return version
+
+    @staticmethod
+    def _parse(signature: str | None) -> tuple[int, int]:
+        if not signature:
+            return 0, 0
+        count, digest = signature.split(":")
+        return int(count), int(digest)
 
     def changes(self, name: str, after: int, upto: int) -> str:
         """SQL of the rows (with ``__SIGN``) written to ``name`` in versions ``(after, upto]``."""
@@ -110,6 +131,7 @@ class ChangeLog:
 
     def seal(self, name: str) -> None:
         """Remember the table's signature, to detect later writes made outside pipe."""
-        self.con.execute(
-            f"UPDATE {META}.TABLE_VERSIONS SET SIGNATURE = ? WHERE NAME = ?", [self.signature(name), name]
-        )
+        self._store_signature(name, self.signature(name))
+
+    def _store_signature(self, name: str, signature: str) -> None:
+        self.con.execute(f"UPDATE {META}.TABLE_VERSIONS SET SIGNATURE = ? WHERE NAME = ?", [signature, name])
