@@ -132,13 +132,11 @@ class Incremental:
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list]) -> Outcome:
         con = self.store.con
         target = self.store.qualified(name)
-        predicate = _predicate(affected)
+        predicate = _key_predicate(con, affected)
         restricted = self._restricted(name, plan, next(iter(affected))) if len(affected) == 1 else None
         if plan.pre is not None:
             new_rows = plan.pre.query_for(affected)
         elif restricted is not None:
-            values = list(dict.fromkeys(next(iter(affected.values()))))
-            con.execute("CREATE OR REPLACE TEMP TABLE __PIPE_KEYS AS SELECT unnest(?) AS K", [values])
             new_rows = f"SELECT * FROM ({restricted}) AS __Q WHERE {predicate}"
         else:
             new_rows = f"SELECT * FROM ({self.queries[name]}) AS __Q WHERE {predicate}"
@@ -194,27 +192,17 @@ def _restrict_inputs(query: str, filters: dict[str, str]) -> str | None:
     return tree.sql(dialect="duckdb") if replaced else None
 
 
-def _literal(value) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if hasattr(value, "isoformat") and not isinstance(value, str):
-        kind = "TIMESTAMP" if hasattr(value, "hour") else "DATE"
-        return f"{kind} '{value.isoformat(sep=' ') if kind == 'TIMESTAMP' else value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _predicate(affected: dict[str, list]) -> str:
-    """``O IN (values) OR …``, with constants so that DuckDB pushes it down to the scans."""
+def _key_predicate(con, affected: dict[str, list]) -> str:
+    """``O IN (SELECT K FROM __PIPE_KEYS…) OR …``: the affected keys go to temporary tables,
+    so DuckDB matches them with a hash join, however many there are."""
     terms = []
-    for column, values in affected.items():
+    for i, (column, values) in enumerate(affected.items()):
+        table = "__PIPE_KEYS" if i == 0 else f"__PIPE_KEYS_{i}"
         distinct = list(dict.fromkeys(values))
         non_null = [v for v in distinct if v is not None]
         if non_null:
-            terms.append(f"{quote(column)} IN ({', '.join(_literal(v) for v in non_null)})")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT unnest(?) AS K", [non_null])
+            terms.append(f"{quote(column)} IN (SELECT K FROM {table})")
         if len(non_null) != len(distinct):
             terms.append(f"{quote(column)} IS NULL")
     return " OR ".join(f"({t})" for t in terms) or "FALSE"
@@ -274,9 +262,12 @@ class PreAggregation:
         con.execute(f"INSERT INTO {self.relation} {plus}")
 
     def query_for(self, affected: dict[str, list]) -> str:
-        """The grouped query, restricted to the groups whose output key is affected."""
+        """The grouped query, restricted to the groups whose output key is affected (the keys
+        are in ``__PIPE_KEYS``)."""
         values = affected.get(self.output, [])
-        predicate = _predicate({self.key_column: values})
+        predicate = f"{quote(self.key_column)} IN (SELECT K FROM __PIPE_KEYS)"
+        if any(v is None for v in values):
+            predicate += f" OR {quote(self.key_column)} IS NULL"
         return self.grouped.format(source=f"(SELECT * FROM {self.relation} WHERE {predicate})")
 
 
