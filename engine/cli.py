@@ -70,9 +70,13 @@ def _options(target: Target, db: Path | None, connection: str | None, project, *
     return {"connection": connection}
 
 
-def _open(file: Path, target: Target, db: Path | None, connection: str | None, *, read_only: bool = False):
+def _open(
+    file: Path, target: Target, db: Path | None, connection: str | None, *, read_only: bool = False, warn: bool = False
+):
+    """Validate the file and open the target. Warnings are shown by the commands that change
+    or plan the target, not repeated by every status or query."""
     project = engine.validate(file, target=target.value)
-    for warning in project.warnings:
+    for warning in project.warnings if warn else ():
         out.warn(str(warning))
     backend = project.backend(target.value, **_options(target, db, connection, project, read_only=read_only))
     return project, backend
@@ -100,7 +104,7 @@ def plan(
     debug: DebugOpt = False,
 ) -> None:
     """Show what apply would do, and the Snowflake SQL of it, in order."""
-    project, backend = _open(file, target, db, connection, read_only=True)
+    project, backend = _open(file, target, db, connection, read_only=True, warn=True)
     with backend:
         the_plan = engine.plan(project, backend, prune=prune)
     out.plan(the_plan)
@@ -120,7 +124,7 @@ def apply(
     debug: DebugOpt = False,
 ) -> None:
     """Make the target match the file (idempotent: a second apply changes nothing)."""
-    project, backend = _open(file, target, db, connection)
+    project, backend = _open(file, target, db, connection, warn=True)
     with backend:
         the_plan, results = engine.apply(
             project, backend, reporter=out.reporter(), confirm=None if yes else out.confirm_plan, prune=prune

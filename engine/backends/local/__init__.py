@@ -216,7 +216,11 @@ class LocalBackend(Backend):
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_BATCH AS SELECT * FROM {store.qualified(table)} LIMIT 0")
-            rows = insert_generated(con, "__PIPE_BATCH", self.pipeline, generator, args, seed=self.pipeline.seed)
+            # Each batch draws from the seed moved on by the table's size: batches differ from
+            # one another (new members and resources, not only new sessions), yet a rerun of
+            # the same sequence reproduces them.
+            seed = self.pipeline.seed + store.row_count(table)
+            rows = insert_generated(con, "__PIPE_BATCH", self.pipeline, generator, args, seed=seed)
             con.execute(f"INSERT INTO {store.qualified(table)} SELECT * FROM __PIPE_BATCH")
             self.refresher.log.record(table, inserted="SELECT * FROM __PIPE_BATCH")
             con.execute("COMMIT")

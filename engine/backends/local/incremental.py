@@ -155,8 +155,8 @@ class Incremental:
         con = self.store.con
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_INS AS {inserted}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_DEL AS {deleted}")
-        n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchone()[0]
-        n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchone()[0]
+        n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
+        n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
         if n_ins or n_del:
             self.log.record(name, "SELECT * FROM __PIPE_INS", "SELECT * FROM __PIPE_DEL")
         return Outcome(action, n_ins, n_del)
@@ -248,7 +248,7 @@ class PreAggregation:
         plus = self.define.format(source=f"(SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} > 0)")
         minus = self.define.format(source=f"(SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} < 0)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_MINUS AS {minus}")
-        if con.execute("SELECT count(*) FROM __PIPE_MINUS").fetchone()[0]:
+        if con.execute("SELECT count(*) FROM __PIPE_MINUS").fetchall()[0][0]:
             # Delete one stored row per deleted row: rows are values, so any equal copy will do.
             columns = [d[0] for d in con.execute(f"SELECT * FROM {self.relation} LIMIT 0").description]
             match = " AND ".join(f"p.{quote(c)} IS NOT DISTINCT FROM m.{quote(c)}" for c in columns)

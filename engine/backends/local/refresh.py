@@ -143,10 +143,10 @@ class Refresher:
             con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
             outcome = self.incremental.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", action)
         else:
-            deleted = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+            deleted = con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
             con.execute(f"DELETE FROM {target}")
             con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
-            inserted = con.execute("SELECT count(*) FROM __PIPE_NEW").fetchone()[0]
+            inserted = con.execute("SELECT count(*) FROM __PIPE_NEW").fetchall()[0][0]
             self.log.unlogged(name)
             outcome = Outcome(action, inserted, deleted)
         self.incremental.rebuild(name)

@@ -132,7 +132,7 @@ class Store:
     def row_count(self, name: str) -> int | None:
         if not self.table_exists(name):
             return None
-        return self.con.execute(f"SELECT count(*) FROM {self.qualified(name)}").fetchone()[0]
+        return self.con.execute(f"SELECT count(*) FROM {self.qualified(name)}").fetchall()[0][0]
 
 
 def _first_line(exc: Exception) -> str:
