@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 from pathlib import Path
 
 import jinja2
@@ -79,9 +78,8 @@ def test_udtf_body_is_the_module_with_the_seed():
     ast.parse(body)  # the embedded module is valid Python
 
 
-def test_function_fingerprint(tmp_path):
-    folder = tmp_path / "shop"
-    shutil.copytree(PIPELINES, folder)
+def test_function_fingerprint(pipeline_dir):
+    folder = pipeline_dir("pipelines")
     sql = Statements(load_pipeline(folder / "shop.yaml"))
     first = sql.function_fingerprint("gen_customers")
     assert re.fullmatch(r"pipe:[0-9a-f]{16} Fake customers", first)
