@@ -47,7 +47,7 @@ _HOMES = {
     "PlanError": "engine.errors",
     "SpecError": "engine.errors",
     "SqlError": "engine.errors",
-    "Plan": "engine.plan",
+    "Plan": "engine.planner",
     "Reporter": "engine.report",
     "build_graph": "engine.graph",
     "load_pipeline": "engine.spec.loader",

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from engine import console as out
-from engine import project as engine
+import engine
 
 app = typer.Typer(
     name="pipe",

@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord, get_backend
 from engine.errors import PipeError, PlanError, SqlError  # noqa: F401 - PipeError is part of the API
 from engine.graph import PipelineGraph, Warning_, build_graph
-from engine.plan import Plan, TargetState, build_destroy_plan, build_plan
+from engine.planner import Plan, TargetState, build_destroy_plan, build_plan
 from engine.report import Reporter, Silent
 from engine.spec.loader import coerce_scalar, load_pipeline, render_template
 from engine.spec.model import Pipeline

@@ -1,4 +1,4 @@
-"""Plans: the file diffed against a target state built by hand (engine.plan.ObjectState)."""
+"""Plans: the file diffed against a target state built by hand (engine.planner.ObjectState)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import pytest
 
 from engine.graph import build_graph
-from engine.plan import ActionKind, ObjectState, TargetState, build_destroy_plan, build_plan
+from engine.planner import ActionKind, ObjectState, TargetState, build_destroy_plan, build_plan
 from engine.spec.loader import load_pipeline
 from engine.sql.render import Statements
 from helpers import ENGAGEMENT, SHOP

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from engine.errors import BackendError
 from engine.graph import PipelineGraph
-from engine.plan import Action, Plan, TargetState
+from engine.planner import Action, Plan, TargetState
 from engine.report import Reporter
 
 

@@ -24,7 +24,7 @@ from engine.backends.snowflake_connection import (
 )
 from engine.errors import BackendError, did_you_mean
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
-from engine.plan import DATABASE, SCHEMA, Action, Plan, TargetState
+from engine.planner import DATABASE, SCHEMA, Action, Plan, TargetState
 from engine.report import Reporter
 from engine.sql.render import Statements
 

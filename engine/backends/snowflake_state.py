@@ -20,7 +20,7 @@ from sqlglot.tokens import Token, TokenType
 from engine.backends.base import ObjectStatus, RefreshRecord
 from engine.graph import DYNAMIC_TABLE, EXTERNAL
 from engine.lag import format_lag, parse_lag
-from engine.plan import FUNCTION, TABLE, ObjectState, TargetState
+from engine.planner import FUNCTION, TABLE, ObjectState, TargetState
 from engine.spec.model import Pipeline, SnowflakeTarget
 from engine.sql.render import sql_literal
 

@@ -23,7 +23,7 @@ from engine.backends.snowflake import SnowflakeBackend, plan_groups
 from engine.backends.snowflake_state import parse_arg_types, parse_dynamic_table_text
 from engine.errors import BackendError
 from engine.graph import build_graph
-from engine.plan import ActionKind, build_destroy_plan, build_plan
+from engine.planner import ActionKind, build_destroy_plan, build_plan
 from engine.report import Progress, Reporter
 from engine.spec import load_pipeline, load_pipeline_text
 

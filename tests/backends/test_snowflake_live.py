@@ -24,7 +24,7 @@ import pytest
 from engine.backends.snowflake import SnowflakeBackend
 from engine.backends.snowflake_connection import find_connection, open_connection
 from engine.graph import build_graph
-from engine.plan import ActionKind, build_destroy_plan, build_plan
+from engine.planner import ActionKind, build_destroy_plan, build_plan
 from engine.report import Reporter
 from engine.spec import load_pipeline_text
 

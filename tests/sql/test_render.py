@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from engine.graph import build_graph
-from engine.plan import TargetState, build_destroy_plan, build_plan
+from engine.planner import TargetState, build_destroy_plan, build_plan
 from engine.spec.loader import load_pipeline
 from engine.sql.parsing import normalize_sql
 from engine.sql.render import TEMPLATES, Statements, render, sql_literal

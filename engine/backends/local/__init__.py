@@ -12,7 +12,7 @@ from engine.backends.local.store import META, Store, open_store, utcnow
 from engine.errors import BackendError, SqlError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
 from engine.lag import format_lag
-from engine.plan import FUNCTION, TABLE, ObjectState, Plan, TargetState
+from engine.planner import FUNCTION, TABLE, ObjectState, Plan, TargetState
 from engine.report import Reporter
 
 

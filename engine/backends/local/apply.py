@@ -14,7 +14,7 @@ from engine.backends.local.store import META, Store, utcnow
 from engine.errors import BackendError
 from engine.graph import PipelineGraph
 from engine.lag import format_lag
-from engine.plan import DATABASE, DYNAMIC_TABLE, FUNCTION, SCHEMA, TABLE, Action, ActionKind
+from engine.planner import DATABASE, DYNAMIC_TABLE, FUNCTION, SCHEMA, TABLE, Action, ActionKind
 from engine.sql.render import Statements
 
 
