@@ -63,22 +63,32 @@ PortOpt = Annotated[
 NoBrowserOpt = Annotated[bool, typer.Option("--no-browser", help="Do not open the page in a browser.")]
 
 
-def _options(target: Target, db: Path | None, connection: str | None, project, *, read_only: bool = False) -> dict:
+def _options(
+    target: Target, db: Path | None, connection: str | None, project, *, read_only: bool = False, create: bool = False
+) -> dict:
     if target is Target.local:
         path = db or Path(".pipe") / f"{project.pipeline.name}.duckdb"
-        return {"db": path, "read_only": read_only}
+        return {"db": path, "read_only": read_only, "create": create}
     return {"connection": connection}
 
 
 def _open(
-    file: Path, target: Target, db: Path | None, connection: str | None, *, read_only: bool = False, warn: bool = False
+    file: Path,
+    target: Target,
+    db: Path | None,
+    connection: str | None,
+    *,
+    read_only: bool = False,
+    warn: bool = False,
+    create: bool = False,
 ):
     """Validate the file and open the target. Warnings are shown by the commands that change
     or plan the target, not repeated by every status or query."""
     project = engine.validate(file, target=target.value)
     for warning in project.warnings if warn else ():
         out.warn(str(warning))
-    backend = project.backend(target.value, **_options(target, db, connection, project, read_only=read_only))
+    options = _options(target, db, connection, project, read_only=read_only, create=create)
+    backend = project.backend(target.value, **options)
     return project, backend
 
 
@@ -124,7 +134,7 @@ def apply(
     debug: DebugOpt = False,
 ) -> None:
     """Make the target match the file (idempotent: a second apply changes nothing)."""
-    project, backend = _open(file, target, db, connection, warn=True)
+    project, backend = _open(file, target, db, connection, warn=True, create=True)
     with backend:
         the_plan, results = engine.apply(
             project, backend, reporter=out.reporter(), confirm=None if yes else out.confirm_plan, prune=prune

@@ -90,6 +90,7 @@ def apply(
     reporter = reporter or Silent()
     the_plan = plan(project, backend, prune=prune)
     if not the_plan.has_changes:
+        backend.recover(reporter)
         return the_plan, []
     if the_plan.destructive and confirm is not None and not confirm(the_plan):
         raise PlanError("apply cancelled: nothing was changed")

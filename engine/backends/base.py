@@ -144,6 +144,10 @@ class Backend(ABC):
     def insert_batch(self, table: str, generator: str, args: list) -> int:
         """Insert one batch of generated rows into a base table; returns the rows inserted."""
 
+    def recover(self, reporter: Reporter) -> list[RefreshRecord]:
+        """Finish work an interrupted apply left pending; nothing by default."""
+        return []
+
     def row_count(self, table: str) -> int | None:
         """How many rows ``table`` has now."""
         result = self.query(f"SELECT COUNT(*) FROM {table}")

@@ -77,6 +77,9 @@ class _Writer(Snowflake):
             **Snowflake.Generator.TRANSFORMS,
             exp.JSONExtract: _path_sql,
             exp.Cast: lambda self, e: f"{self.sql(e, 'this')}::{self.sql(e, 'to')}",
+            # Written with their parentheses, as in Snowflake's docs and column names.
+            exp.CurrentDate: lambda self, e: "CURRENT_DATE()",
+            exp.CurrentTimestamp: lambda self, e: "CURRENT_TIMESTAMP()",
         }
 
 

@@ -21,17 +21,20 @@ class LocalBackend(Backend):
 
     Args:
         graph: the checked pipeline graph.
-        db: the DuckDB file (created on first write).
+        db: the DuckDB file.
         read_only: open without writing (plan, status); a missing file reads as empty.
+        create: create the file when it is missing (apply); otherwise a missing file is an error.
     """
 
     name = "local"
     capabilities = frozenset({"scheduler", "incremental", "full_refresh"})
 
-    def __init__(self, graph: PipelineGraph, *, db: str | Path, read_only: bool = False, **options):
+    def __init__(self, graph: PipelineGraph, *, db: str | Path, read_only: bool = False, create: bool = True, **options):
         super().__init__(graph, **options)
         target = self.pipeline.snowflake
         self.path = Path(db)
+        if not read_only and not create and not self.path.exists():
+            raise BackendError(f"the local database {self.path} does not exist yet", hint="run pipe apply first")
         self.store: Store | None = open_store(self.path, target.database, target.schema_name, read_only=read_only)
         self._queries: dict[str, str] | None = None
         self._refresher: Refresher | None = None
@@ -126,14 +129,28 @@ class LocalBackend(Backend):
                 progress.advance(0, description=f"{action.kind.value} {action.name}")
                 results.append(applier.run(action, timestamp))
                 progress.advance(1)
+        self.recover(reporter, data_timestamp=timestamp)
+        return results
+
+    def recover(self, reporter: Reporter, *, data_timestamp=None) -> list[RefreshRecord]:
+        """Reinitialise the dynamic tables an upstream replace left pending (also after an
+        apply that was killed between the replace and their refresh)."""
+        if self.store is None or self.store.read_only or not self.store.has_meta():
+            return []
         pending = [
             name
-            for (name,) in store.con.execute(f"SELECT NAME FROM {META}.DYNAMIC_TABLES WHERE NEEDS_REINITIALIZE").fetchall()
+            for (name,) in self.store.con.execute(
+                f"SELECT NAME FROM {META}.DYNAMIC_TABLES WHERE NEEDS_REINITIALIZE"
+            ).fetchall()
         ]
-        if pending:
-            for record in self.refresher.refresh(pending, trigger="CREATION", data_timestamp=timestamp, include_upstream=False):
-                reporter.event("refresh", record=record)
-        return results
+        if not pending:
+            return []
+        records = self.refresher.refresh(
+            pending, trigger="CREATION", data_timestamp=data_timestamp, include_upstream=False
+        )
+        for record in records:
+            reporter.event("refresh", record=record)
+        return records
 
     # -- observing -------------------------------------------------------------------------------
 
@@ -190,9 +207,15 @@ class LocalBackend(Backend):
     def refresh(self, names: Sequence[str], *, full: bool = False, reporter: Reporter, trigger: str = "MANUAL") -> list[RefreshRecord]:
         self._check_created()
         records = self.refresher.refresh(names, trigger=trigger, full=full, reporter=reporter)
-        failed = [r for r in records if r.state != "SUCCEEDED" and r.name in names]
-        if failed and names:
-            raise BackendError(f"refresh of {failed[0].name} {failed[0].state}: {failed[0].state_message}")
+        failed = [r for r in records if r.state == "FAILED"]
+        if failed:
+            # The first failure is the cause; tables downstream of it were skipped.
+            skipped = [r.name for r in records if r.state == "UPSTREAM_FAILED"]
+            also = f"; skipped downstream: {', '.join(skipped)}" if skipped else ""
+            raise BackendError(
+                f"refresh failed: {failed[0].state_message}{also}",
+                hint="fix the query or the data; the table keeps its previous contents (see pipe history)",
+            )
         return records
 
     def _check_created(self) -> None:
