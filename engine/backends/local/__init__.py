@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
 from engine.lag import format_lag
 from engine.planner import FUNCTION, TABLE, ObjectState, Plan, TargetState
 from engine.report import Reporter
+
+
+TRANSIENT_RETRIES = 3
 
 
 class LocalBackend(Backend):
@@ -262,7 +266,15 @@ class LocalBackend(Backend):
         names = due(store, self.graph, utcnow())
         if not names:
             return []
-        return self.refresher.refresh(names, trigger="SCHEDULED", reporter=reporter)
+        for attempt in range(TRANSIENT_RETRIES):
+            try:
+                return self.refresher.refresh(names, trigger="SCHEDULED", reporter=reporter)
+            except BackendError as exc:  # only transient errors get here: try again shortly
+                if attempt == TRANSIENT_RETRIES - 1:
+                    raise
+                reporter.warn(f"retrying after a transient error: {exc}")
+                time.sleep(0.2 * (attempt + 1))
+        return []
 
     def settle(self, reporter: Reporter) -> list[RefreshRecord]:
         """Refresh every dynamic table now, as the scheduler would after a burst of changes."""

@@ -82,8 +82,8 @@ class Refresher:
             con.execute("COMMIT")
         except Exception as exc:  # the refresh failed: keep the previous contents
             con.execute("ROLLBACK")
-            if isinstance(exc, BackendError) and exc.transient:
-                raise
+            if _transient(exc):
+                raise BackendError(f"{name}: {exc}", transient=True) from exc
             return self._record_failure(name, trigger, data_timestamp, start, _problem(name, exc))
         return record
 
@@ -207,6 +207,15 @@ class Refresher:
         )
         self._insert_history(record)
         return record
+
+
+def _transient(exc: Exception) -> bool:
+    """A conflict with another transaction: the same refresh may succeed when retried."""
+    import duckdb
+
+    if isinstance(exc, BackendError):
+        return exc.transient
+    return isinstance(exc, duckdb.TransactionException)
 
 
 def _problem(name: str, exc: Exception) -> str:

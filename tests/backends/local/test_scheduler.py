@@ -99,3 +99,23 @@ def test_until_fresh_returns_once_every_table_is_within_its_lag(tmp_path):
         assert behind == ["REGION_TOTALS", "STATUS_MIX"]
         api._wait_until_fresh(project, backend, Reporter(), clock=lambda: 0.0, sleep=lambda seconds: None)
         assert all(s.lag_seconds < 60 for s in backend.status() if s.target_lag == "1 minute")
+
+
+def test_transient_errors_are_retried_by_the_scheduler(shop, monkeypatch):
+    from engine.errors import BackendError
+
+    project, backend = shop
+    _age(backend, 45)
+    real = backend.refresher.refresh
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise BackendError("write-write conflict", transient=True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backend.refresher, "refresh", flaky)
+    records = backend.tick(Reporter())
+    assert len(calls) == 2
+    assert {r.state for r in records} == {"SUCCEEDED"}
