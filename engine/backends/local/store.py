@@ -149,11 +149,10 @@ def open_store(path: Path, database: str, schema: str, *, read_only: bool = Fals
         InUseError: another process has the file open.
         BackendError: the file is not a DuckDB database or cannot be opened.
     """
-    import duckdb
-
     path = Path(path)
     if read_only and not path.exists():
         return None
+    import duckdb  # the driver, loaded only once there is a database to open
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
