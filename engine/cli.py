@@ -136,10 +136,11 @@ def apply(
     """Make the target match the file (idempotent: a second apply changes nothing)."""
     project, backend = _open(file, target, db, connection, warn=True, create=True)
     with backend:
+        reporter = out.reporter()
         the_plan, results = engine.apply(
-            project, backend, reporter=out.reporter(), confirm=None if yes else out.confirm_plan, prune=prune
+            project, backend, reporter=reporter, confirm=None if yes else out.confirm_plan, prune=prune
         )
-        out.applied(the_plan, results)
+        out.applied(the_plan, results, reporter.refreshes)
         if results:
             out.sinks(project, backend)
 

@@ -148,7 +148,14 @@ class _RichProgress(Progress):
 
 
 class CliReporter(Reporter):
-    """Progress bars and warnings on stderr."""
+    """Progress bars and warnings on stderr; keeps the refreshes it is told of."""
+
+    def __init__(self):
+        self.refreshes = []
+
+    def event(self, kind: str, **data: Any) -> None:
+        if kind == "refresh":
+            self.refreshes.append(data["record"])
 
     @contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Progress]:
@@ -201,10 +208,13 @@ def confirm_destroy(the_plan) -> bool:
     return _confirm(f"Drop {len(the_plan.actions)} objects ({names})?")
 
 
-def applied(the_plan, results) -> None:
-    """The summary of an apply: each object, its action, rows and time."""
+def applied(the_plan, results, refreshes=()) -> None:
+    """The summary of an apply: each object, its action, rows and time, then the dynamic tables
+    it reinitialised because something they read was replaced."""
     if not results:
         stdout.print("[green]no changes[/]: the target already matches the file")
+        for record in refreshes:
+            stdout.print(f"reinitialised {record.name}: {record.refresh_action}, {record.inserted_rows or 0:,} rows")
         return
     rows = []
     by_name = {r.action.name: r for r in results}
@@ -229,6 +239,11 @@ def applied(the_plan, results) -> None:
     stdout.print(table)
     total = sum(r.seconds for r in results)
     stdout.print(f"[green]applied[/] {len(the_plan.changes)} change(s) in {total:.1f}s")
+    for record in refreshes:
+        stdout.print(
+            f"reinitialised {record.name} (it reads a replaced table): {record.refresh_action}, "
+            f"{record.inserted_rows or 0:,} rows, {record.milliseconds or 0:.0f} ms"
+        )
 
 
 def destroyed(the_plan, results) -> None:
