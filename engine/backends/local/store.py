@@ -17,6 +17,7 @@ from typing import Any
 from engine.errors import BackendError, InUseError, Location
 
 META = "_PIPE"
+FORMAT = 1  # the layout of the _PIPE schema; a database of another layout is refused, not misread
 
 _DDL = [
     f"CREATE SCHEMA IF NOT EXISTS {META}",
@@ -162,9 +163,16 @@ def open_store(path: Path, database: str, schema: str, *, read_only: bool = Fals
         if not read_only:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(database)}.{quote(schema)}")
             con.execute(f"USE {quote(database)}")
+            _check_format(con, path, create=True)
             for ddl in _DDL:
                 con.execute(ddl)
+        else:
+            con.execute(f"USE {quote(database)}")
+            _check_format(con, path, create=False)
         con.execute(f"USE {quote(database)}.{quote(schema)}" if _schema_exists(con, database, schema) else f"USE {quote(database)}")
+    except BackendError:
+        con.close()
+        raise
     except duckdb.IOException as exc:
         con.close()
         message = _first_line(exc)
@@ -185,6 +193,29 @@ def open_store(path: Path, database: str, schema: str, *, read_only: bool = Fals
             hint="is it a DuckDB file? pass another --db",
         ) from None
     return Store(con, path, database, schema, read_only)
+
+
+def _check_format(con, path: Path, *, create: bool) -> None:
+    """Refuse a database whose bookkeeping another version of pipe laid out."""
+    tables = {
+        name for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?",
+            [META],
+        ).fetchall()
+    }
+    if "FORMAT" in tables:
+        found = con.execute(f"SELECT max(VERSION) FROM {META}.FORMAT").fetchall()[0][0]
+    else:
+        found = None if "OBJECTS" in tables else FORMAT  # no bookkeeping yet: a new database
+        if found == FORMAT and create:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
+            con.execute(f"CREATE TABLE {META}.FORMAT AS SELECT {FORMAT} AS VERSION")
+    if found != FORMAT:
+        raise BackendError(
+            f"the local database {path} was made by another version of pipe (format {found or 'unknown'}, "
+            f"this pipe reads format {FORMAT})",
+            hint="delete the file and apply again, or pass another --db",
+        )
 
 
 def _schema_exists(con, database: str, schema: str) -> bool:
