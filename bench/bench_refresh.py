@@ -63,10 +63,13 @@ def run(size: int, batch: int) -> dict:
             timed("refresh, incremental (first, compiles)", lambda: engine.refresh(project, backend, reporter=quiet))
             backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [batch, 1])
             incremental = timed("refresh, incremental", lambda: engine.refresh(project, backend, reporter=quiet))
-            actions = {r.name: r.refresh_action for r in backend.history(limit=5)}
+            records = list(reversed(backend.history(limit=5)))
+            actions = {r.name: r.refresh_action for r in records}
+            for r in records:
+                print(f"    {r.name:<28} {r.refresh_action:<11} {r.milliseconds:8.0f} ms  +{r.inserted_rows}/-{r.deleted_rows}")
             backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [batch, 1])
             full = timed("refresh, full", lambda: engine.refresh(project, backend, full=True, reporter=quiet))
-    print(f"  actions of the incremental refresh: {actions}")
+    assert actions["MEMBER_SESSIONS"] == "INCREMENTAL", actions
     return {"size": size, "incremental": incremental, "full": full}
 
 
