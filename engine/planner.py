@@ -232,7 +232,7 @@ def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: Targe
         return Action(ActionKind.CREATE, TABLE, name, statement)
     consumers = tuple(graph.all_downstream(name))
     if current.kind != TABLE:
-        return _kind_change(sql, name, current, statement, consumers)
+        return _kind_change(sql, name, TABLE, current, statement, consumers)
     desired = sql.table_fingerprint(name)
     have = current.properties.get("fingerprint")
     if have == desired:
@@ -249,14 +249,18 @@ def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: Targe
     )
 
 
-def _kind_change(sql: Statements, name: str, current: ObjectState, statements: tuple, consumers: tuple) -> Action:
+def _kind_change(
+    sql: Statements, name: str, kind: str, current: ObjectState, statements: tuple, consumers: tuple
+) -> Action:
+    """``name`` exists as another kind of object (a table where a dynamic table is declared, or
+    the reverse): drop it, then create it as declared."""
     drop = sql.drop_dynamic_table(name) if current.kind == DYNAMIC_TABLE else sql.drop_table(name)
     return Action(
         ActionKind.REPLACE,
-        DYNAMIC_TABLE if "DYNAMIC" in statements[0].split("\n")[0] else TABLE,
+        kind,
         name,
         (drop, *statements),
-        changes=(Change("kind", current.kind, "dynamic_table" if current.kind == TABLE else TABLE),),
+        changes=(Change("kind", current.kind, kind),),
         reason=f"it exists as a {current.kind.replace('_', ' ')}",
         consumers=consumers,
         destroys_data=True,
@@ -273,7 +277,7 @@ def _dynamic_table_action(
         return Action(ActionKind.CREATE, DYNAMIC_TABLE, name, create)
     consumers = tuple(graph.all_downstream(name))
     if current.kind != DYNAMIC_TABLE:
-        return _kind_change(sql, name, current, create, consumers)
+        return _kind_change(sql, name, DYNAMIC_TABLE, current, create, consumers)
     have = current.properties
     replace = []
     if normalize_sql(have.get("sql") or "") != normalize_sql(dt.sql):

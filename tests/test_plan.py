@@ -334,3 +334,15 @@ def test_plans_are_frozen(graph):
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.actions[0].kind = ActionKind.DROP
     assert isinstance(plan.actions, tuple) and isinstance(plan.actions[0].statements, tuple)
+
+
+def test_an_object_of_another_kind_is_dropped_then_created_as_declared(graph):
+    objects = matching_objects(graph)
+    objects["MEMBERS"] = ObjectState("MEMBERS", "dynamic_table", {"sql": "SELECT 1 AS X"})
+    plan = build_plan(graph, TargetState(True, True, objects))
+    action = next(a for a in plan.actions if a.name == "MEMBERS")
+    assert action.kind is ActionKind.REPLACE and action.object_type == "table"
+    assert action.statements[0] == "DROP DYNAMIC TABLE IF EXISTS MEMBERS"
+    assert action.statements[1].startswith("CREATE OR REPLACE TABLE MEMBERS")
+    assert action.destroys_data
+    assert set(action.consumers) == {"SESSION_ENGAGEMENT_DETAIL", "MEMBER_ENGAGEMENT_SUMMARY", "ENGAGEMENT_DASHBOARD"}
