@@ -338,7 +338,7 @@ def main() -> None:
     usage_error = _usage_error_class()
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except engine.PipeError as exc:
         if debug:
             raise
@@ -357,6 +357,12 @@ def main() -> None:
             raise
         out.error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
         sys.exit(2)
+    # Without standalone mode, Typer returns the exit code of an Exit it caught, e.g. 130 for a
+    # Ctrl-C that arrived outside any pipe code.
+    if isinstance(code, int) and code:
+        if code == 130:
+            out.error("interrupted")
+        sys.exit(code)
 
 
 if __name__ == "__main__":
