@@ -64,7 +64,10 @@ def _unique_columns(columns: dict[str, str], what: str) -> None:
 def _snowflake_type(value: str) -> str:
     text = re.sub(r"\s+", " ", value.strip()) if isinstance(value, str) else None
     if text is None or not _TYPE.match(text):
-        raise ValueError(f"{value!r} is not a Snowflake column type (e.g. number, varchar, date, variant)")
+        fix = " (or quote it: inside {…} a comma ends the value, so write 'number(10,2)')" if (
+            text and "(" in text and ")" not in text
+        ) else ""
+        raise ValueError(f"{value!r} is not a Snowflake column type (e.g. number, varchar, date, variant){fix}")
     return text.upper()
 
 
