@@ -134,6 +134,14 @@ def _division(node: exp.Expression) -> exp.Expression:
 
 
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Round) and isinstance(node.this, exp.Avg):
+        # Snowflake's AVG of a NUMBER is an exact NUMBER, so ROUND(AVG(x), 1) of 1.15 is 1.2;
+        # DuckDB's AVG is a DOUBLE (1.1499…), which rounds down. Rounding the average as a
+        # DECIMAL gives Snowflake's answer.
+        exact = exp.Cast(this=node.this.copy(), to=exp.DataType.build("DECIMAL(38, 12)"))
+        node = node.copy()
+        node.set("this", exact)
+        return node
     if isinstance(node, exp.Mode) and not isinstance(node.this, exp.Order):
         # Snowflake's MODE returns one of the most frequent values on a tie; DuckDB's plain mode
         # picks one by scan order. Ordering the input makes it the smallest, every time, so an

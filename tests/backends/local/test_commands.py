@@ -222,11 +222,6 @@ _AVG_115 = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (translator): AVG of NUMBER runs as a DOUBLE, so ROUND(AVG(x), 1) at x.x5 rounds "
-    "down where Snowflake (exact NUMBER(38,6)) rounds up; seen in MEMBER_ENGAGEMENT_SUMMARY at 200k rows",
-)
 def test_query_round_of_an_exact_average_rounds_half_away_from_zero(engagement_db):
     rows = json.loads(engagement_db.pipe("query", _AVG_115, "--format", "json", ok=True).stdout)
     assert rows == [{"R": 1.2}]

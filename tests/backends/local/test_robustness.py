@@ -47,10 +47,7 @@ def _assert_converged(applied: Applied, clean: list[tuple]) -> None:
     counts = row_counts(applied.db)
     assert {t: counts[t] for t in BASE_TABLES} == {"MEMBERS": 1000, "RESOURCES": 100, "RAW_INTERACTIONS": 200_000}
     assert _status_shape(applied, BIG) == clean  # row counts of the seeded data, modes, states
-    # At 200k rows some members average exactly x.x5 events per session, where the local engine
-    # rounds AVG as a DOUBLE (a separate bug, pinned by an xfail test in test_commands.py):
-    # ROUND(AVG(...), 1) columns are compared within 0.1 here, every other column exactly.
-    check_oracles(applied.db, avg_tolerance=0.1)
+    check_oracles(applied.db)  # every column exactly, ROUND(AVG(...), 1) at x.x5 included
     assert "no changes" in applied.pipe("apply", file=BIG, ok=True).stdout
 
 
