@@ -9,7 +9,7 @@ import traceback
 import types
 from pathlib import Path
 
-from engine.errors import BackendError, Location, SpecError
+from engine.errors import BackendError, Location
 from engine.spec.model import Generator, Pipeline
 
 _cache: dict[Path, tuple[int, types.ModuleType]] = {}

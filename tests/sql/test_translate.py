@@ -19,7 +19,6 @@ statement has a top-level ORDER BY, as a multiset otherwise.
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import json
 import re

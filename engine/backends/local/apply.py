@@ -10,7 +10,7 @@ import time
 
 from engine.backends.base import ActionResult
 from engine.backends.local.refresh import Refresher
-from engine.backends.local.store import META, Store, utcnow
+from engine.backends.local.store import META, Store
 from engine.errors import BackendError
 from engine.graph import PipelineGraph
 from engine.lag import format_lag
