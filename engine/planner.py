@@ -210,7 +210,7 @@ def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
     new_types = ", ".join(sql.pipeline.generator(name).args.values())
     if old_types is not None and _types_key(old_types) != _types_key(new_types):
         # CREATE OR REPLACE with other argument types adds an overload: drop the old one.
-        statement = (f"DROP FUNCTION IF EXISTS {fn}({old_types})", *statement)
+        statement = (sql.drop_function_named(fn, _types_list(old_types)), *statement)
     return Action(
         ActionKind.REPLACE,
         FUNCTION,
@@ -223,6 +223,20 @@ def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
 
 def _types_key(types: str) -> str:
     return " ".join(types.upper().split())
+
+
+def _types_list(types: str) -> list[str]:
+    """``'NUMBER, NUMBER(10,2)'`` as a list of types (commas inside brackets kept)."""
+    parts, depth, current = [], 0, ""
+    for char in types:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [p for p in [*parts, current.strip()] if p]
 
 
 def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: TargetState) -> Action:
@@ -349,7 +363,7 @@ def _prune(graph: PipelineGraph, state: TargetState, sql: Statements) -> list[Ac
         elif obj.kind == TABLE:
             statement = sql.drop_table(obj.name)
         elif obj.kind == FUNCTION:
-            statement = f"DROP FUNCTION IF EXISTS {obj.name}({obj.properties.get('arg_types', '')})"
+            statement = sql.drop_function_named(obj.name, _types_list(obj.properties.get("arg_types", "")))
         else:
             continue
         drops.append(

@@ -109,7 +109,11 @@ class Statements:
 
     def drop_function(self, name: str) -> str:
         generator = self.pipeline.generator(name)
-        return render("drop_function", name=self.function_name(name), arg_types=list(generator.args.values()))
+        return self.drop_function_named(self.function_name(name), list(generator.args.values()))
+
+    def drop_function_named(self, function: str, arg_types: list[str]) -> str:
+        """DROP FUNCTION of a function as it exists (an old overload, or one no longer declared)."""
+        return render("drop_function", name=function, arg_types=arg_types)
 
     def table_fingerprint(self, name: str) -> str:
         """What a base table was made from, stored as its comment and compared by plan."""
