@@ -11,6 +11,16 @@ PIPELINES = FIXTURES / "pipelines"
 BAD = FIXTURES / "bad"
 ENGAGEMENT = ROOT / "pipelines" / "engagement.yaml"
 SHOP = PIPELINES / "shop.yaml"
+# engagement.yaml's DAG, written out by hand from the seed plan (upstream, downstream).
+ENGAGEMENT_EDGES = frozenset({
+    ("RAW_INTERACTIONS", "MEMBER_SESSIONS"),
+    ("RESOURCES", "RESOURCE_CATALOG"),
+    ("MEMBERS", "SESSION_ENGAGEMENT_DETAIL"),
+    ("MEMBER_SESSIONS", "SESSION_ENGAGEMENT_DETAIL"),
+    ("RESOURCE_CATALOG", "SESSION_ENGAGEMENT_DETAIL"),
+    ("SESSION_ENGAGEMENT_DETAIL", "MEMBER_ENGAGEMENT_SUMMARY"),
+    ("MEMBER_ENGAGEMENT_SUMMARY", "ENGAGEMENT_DASHBOARD"),
+})
 
 
 @dataclass(frozen=True)

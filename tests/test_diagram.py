@@ -9,17 +9,8 @@ import pytest
 from engine import diagram
 from engine.graph import build_graph
 from engine.spec.loader import load_pipeline
-from helpers import ENGAGEMENT, SHOP, graph_of
+from helpers import ENGAGEMENT, ENGAGEMENT_EDGES, SHOP, graph_of
 
-ENGAGEMENT_EDGES = {
-    ("RAW_INTERACTIONS", "MEMBER_SESSIONS"),
-    ("RESOURCES", "RESOURCE_CATALOG"),
-    ("MEMBERS", "SESSION_ENGAGEMENT_DETAIL"),
-    ("MEMBER_SESSIONS", "SESSION_ENGAGEMENT_DETAIL"),
-    ("RESOURCE_CATALOG", "SESSION_ENGAGEMENT_DETAIL"),
-    ("SESSION_ENGAGEMENT_DETAIL", "MEMBER_ENGAGEMENT_SUMMARY"),
-    ("MEMBER_ENGAGEMENT_SUMMARY", "ENGAGEMENT_DASHBOARD"),
-}
 
 # Written from the DESIGN's DAG: levels by longest path from a base table, each dynamic table
 # with its lag, the refresh mode AUTO resolves to (CURRENT_DATE / CURRENT_TIMESTAMP in the

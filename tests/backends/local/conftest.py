@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import ENGAGEMENT_EDGES
 
 ROOT = Path(__file__).resolve().parents[3]
 PIPELINES = ROOT / "pipelines"
@@ -36,16 +37,8 @@ DYNAMIC_TABLES = [
     "MEMBER_ENGAGEMENT_SUMMARY",
     "ENGAGEMENT_DASHBOARD",
 ]
-# engagement.yaml's DAG, written out by hand (upstream -> downstream).
-EDGES = [
-    ("RAW_INTERACTIONS", "MEMBER_SESSIONS"),
-    ("RESOURCES", "RESOURCE_CATALOG"),
-    ("MEMBER_SESSIONS", "SESSION_ENGAGEMENT_DETAIL"),
-    ("MEMBERS", "SESSION_ENGAGEMENT_DETAIL"),
-    ("RESOURCE_CATALOG", "SESSION_ENGAGEMENT_DETAIL"),
-    ("SESSION_ENGAGEMENT_DETAIL", "MEMBER_ENGAGEMENT_SUMMARY"),
-    ("MEMBER_ENGAGEMENT_SUMMARY", "ENGAGEMENT_DASHBOARD"),
-]
+# engagement.yaml's DAG, written out by hand (upstream -> downstream), shared with the other tests.
+EDGES = sorted(ENGAGEMENT_EDGES)
 
 
 # -- running pipe -------------------------------------------------------------------------------
