@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord, get_backend
-from engine.errors import PipeError, PlanError, SqlError  # noqa: F401 - PipeError is part of the API
+from engine.errors import PipeError, PlanError, SqlError
 from engine.graph import PipelineGraph, Warning_, build_graph
 from engine.planner import Plan, TargetState, build_destroy_plan, build_plan
 from engine.report import Reporter, Silent

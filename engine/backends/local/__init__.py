@@ -13,7 +13,7 @@ from engine.backends.local.store import META, Store, open_store, utcnow
 from engine.errors import BackendError, SqlError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
 from engine.lag import format_lag
-from engine.planner import FUNCTION, TABLE, ObjectState, Plan, TargetState
+from engine.planner import TABLE, ObjectState, Plan, TargetState
 from engine.report import Reporter
 
 
@@ -282,4 +282,4 @@ class LocalBackend(Backend):
         return self.refresher.refresh([], trigger="SCHEDULED", reporter=reporter)
 
 
-__all__ = ["LocalBackend", "FUNCTION"]
+__all__ = ["LocalBackend"]
