@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from engine.backends.base import ActionResult
+from engine.backends.local import aggstate
 from engine.backends.local.refresh import Refresher
 from engine.backends.local.store import META, Store
 from engine.errors import BackendError
@@ -163,6 +164,7 @@ class Applier:
         self.store.delete_object(name)
         self.refresher.log.drop(name)
         con.execute(f"DROP TABLE IF EXISTS {META}.\"PRE_{name}\"")
+        aggstate.drop(self.store, name)
         con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
+from engine.backends.local import aggstate
+from engine.backends.local.aggstate import AggregateState
 from engine.backends.local.changes import SIGN, ChangeLog
 from engine.backends.local.store import META, Store, quote
 from engine.sql.partition import KeyMap, Partitioning, analyze
@@ -45,6 +47,7 @@ class _Plan:
 
     partitioning: Partitioning
     pre: "PreAggregation | None" = None
+    state: "AggregateState | None" = None
     key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
     filter_sql: dict[str, str] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
     restricted: dict[str, str | None] = field(default_factory=dict)  # output column -> query reading only those rows
@@ -84,7 +87,9 @@ class Incremental:
                 database=self.database,
                 schema=self.schema,
             )
-        plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
+        plan.state = aggstate.build(self.store, name, self.queries[name], inputs, partitioning)
+        if plan.state is None:
+            plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
         return plan
 
     # -- refresh ---------------------------------------------------------------------------------
@@ -109,6 +114,11 @@ class Incremental:
         if plan.pre is not None:
             for table in changed:
                 plan.pre.apply(self.log.changes(table, seen[table], current[table]))
+        if plan.state is not None:
+            try:
+                plan.state.apply({t: self.log.changes(t, seen[t], current[t]) for t in changed})
+            except aggstate.Stale as exc:
+                return self._full(name, f"its aggregate state is rebuilt ({exc})")
         total = sum(len(set(v)) for v in affected.values())
         if total > MAX_KEYS:
             return self._full(name, f"the change touches {total:,} keys: a full recompute is cheaper")
@@ -134,7 +144,9 @@ class Incremental:
         target = self.store.qualified(name)
         predicate = _key_predicate(con, affected)
         restricted = self._restricted(name, plan, next(iter(affected))) if len(affected) == 1 else None
-        if plan.pre is not None:
+        if plan.state is not None:
+            new_rows = plan.state.query_for(affected)
+        elif plan.pre is not None:
             new_rows = plan.pre.query_for(affected)
         elif restricted is not None:
             new_rows = f"SELECT * FROM ({restricted}) AS __Q WHERE {predicate}"
@@ -169,6 +181,8 @@ class Incremental:
         plan = self.plan(name)
         if plan.pre is not None:
             plan.pre.rebuild()
+        if plan.state is not None:
+            plan.state.rebuild(self.store.qualified)
 
 
 def _restrict_inputs(query: str, filters: dict[str, str]) -> str | None:

@@ -1,0 +1,689 @@
+"""Aggregate state: grouped queries maintained from their inputs' changes alone.
+
+A grouped query keeps one row per group, ``_PIPE."AGG_<NAME>_N<n>_STAR"``, with the group's
+row count and the running value of each aggregate that can be merged: COUNT, COUNT_IF, SUM
+and AVG (a sum and a count) of exact numbers move by the changed rows alone; COUNT(DISTINCT),
+MIN, MAX and ANY_VALUE move by the values that appear or disappear. For that, and for the
+aggregates read off the whole set of values (MODE, AVG(DISTINCT), sums of floating-point
+numbers), each argument has a value table ``…_V<i>``: how many of the group's rows hold each
+value. A MIN or MAX whose value disappeared is read again from its value table; nothing ever
+reads a group's input rows again, so the cost of a refresh follows the change, not the size
+of the groups or of the table. Every state table is indexed on a hash of its key and read and
+written by point lookups.
+
+The query may read its input through grouped CTEs (each kept the same way, with its output
+rows in ``…_OUT`` so that their changes feed the queries reading them), and may join grouped
+CTEs on a grouping key to look up one row per group (``JOIN totals t ON t.k = d.k`` with
+``ANY_VALUE(t.x)``). Any other shape is left to the other incremental strategies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from engine.backends.local.changes import SIGN
+from engine.backends.local.store import META, Store, quote
+from engine.sql.partition import Partitioning
+
+# Aggregates read off a value table ("__V" the value, "__N" how many rows hold it).
+_FROM_VALUES = {
+    "SUM": 'sum("__V" * "__N")',
+    "SUM_DISTINCT": 'sum("__V")',
+    "AVG": 'CAST(sum("__V" * "__N") AS DOUBLE) / sum("__N") FILTER (WHERE "__V" IS NOT NULL)',
+    "AVG_DISTINCT": 'avg("__V")',
+    # the most frequent value, the smallest on a tie: as the translated MODE(x ORDER BY x)
+    "MODE": '(list("__V" ORDER BY "__N" DESC, "__V" ASC) FILTER (WHERE "__V" IS NOT NULL))[1]',
+}
+# Aggregates kept in the group row, and merged by the rows changed.
+_BY_ROWS = {"COUNT", "COUNT_IF", "SUM", "AVG"}
+# Aggregates kept in the group row, and merged by the values that appear or disappear.
+_BY_VALUES = {"COUNT_DISTINCT", "SUM_DISTINCT", "MIN", "MAX", "ANY_VALUE"}
+_PAIRED = {"SUM", "AVG", "SUM_DISTINCT"}  # kept as a sum and a count of non-NULL values
+_EXTREMES = {"MIN": "least", "MAX": "greatest", "ANY_VALUE": "least"}
+_EXACT_SUMS = {"SUM", "AVG", "SUM_DISTINCT"}  # kept in the group row only for exact numbers
+
+
+class Unsupported(Exception):
+    """The query is not of a shape aggregate state can maintain."""
+
+
+class Stale(Exception):
+    """The state tables are missing or disagree with the table: rebuild them with a full refresh."""
+
+
+@dataclass
+class _Lookup:
+    node: "_Node"
+    alias: str  # the quoted alias the query gives it
+    column: str  # its output column joined to a grouping key
+    group: int  # index of that grouping key
+
+
+@dataclass
+class _Node:
+    """One grouped SELECT: the query itself or a grouped CTE."""
+
+    index: int
+    name: str  # CTE name, or "" for the query itself
+    source_table: str | None  # the input table it reads, or
+    source_node: "_Node | None"  # the grouped CTE it reads
+    alias: str  # quoted alias of its source in the query
+    where: str | None
+    groups: list[str]  # grouping expressions (DuckDB SQL over the source)
+    args: list[str] = field(default_factory=list)  # aggregate arguments (DuckDB SQL over the source)
+    aggs: list[tuple[str, int | None]] = field(default_factory=list)  # (kind, argument index)
+    lookups: list[_Lookup] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)  # output expressions over __S and lookups
+    columns: list[str] = field(default_factory=list)  # output column names
+    inexact: set[int] = field(default_factory=set)  # arguments of a floating-point type
+
+    def kept(self, j: int) -> bool:
+        """Aggregate ``j`` is kept in the group row (else read off its value table)."""
+        kind, arg = self.aggs[j]
+        if kind in _EXACT_SUMS and arg in self.inexact:
+            return False
+        return kind in _BY_ROWS or kind in _BY_VALUES
+
+    def valued(self) -> list[int]:
+        """The arguments that need a value table."""
+        return sorted(
+            {a for j, (k, a) in enumerate(self.aggs) if a is not None and (not self.kept(j) or k in _BY_VALUES)}
+        )
+
+
+class AggregateState:
+    """The aggregate state of one dynamic table's grouped query."""
+
+    def __init__(self, store: Store, name: str, nodes: list[_Node], key_group: int, output: str):
+        self.store = store
+        self.name = name
+        self.nodes = nodes  # sources before the queries reading them; the last is the query
+        self.key_group = key_group  # the grouping key holding the output key column
+        self.output = output
+
+    # -- relations ---------------------------------------------------------------------------
+
+    def _relation(self, node: _Node, part: str) -> str:
+        return f"{META}.{quote(f'AGG_{self.name}_N{node.index}_{part}')}"
+
+    def _star(self, node: _Node) -> str:
+        return self._relation(node, "STAR")
+
+    def _values(self, node: _Node, i: int) -> str:
+        return self._relation(node, f"V{i}")
+
+    def _out(self, node: _Node) -> str:
+        return self._relation(node, "OUT")
+
+    def relations(self) -> list[str]:
+        names = []
+        for node in self.nodes:
+            names.append(self._star(node))
+            names += [self._values(node, i) for i in node.valued()]
+            if node.name:
+                names.append(self._out(node))
+        return names
+
+    # -- building ----------------------------------------------------------------------------
+
+    def rebuild(self, source_of) -> None:
+        """Compute every state table from scratch; ``source_of(table)`` is a table's relation."""
+        con = self.store.con
+        for node in self.nodes:
+            source = source_of(node.source_table) if node.source_table else self._out(node.source_node)
+            con.execute(f"CREATE OR REPLACE TABLE {self._star(node)} AS {self._groups(node, source)}")
+            self._index(self._star(node), "__H")
+            for i in node.valued():
+                relation = self._values(node, i)
+                con.execute(f"CREATE OR REPLACE TABLE {relation} AS {self._counts(node, i, source, 'count(*)')}")
+                self._index(relation, "__H")
+                self._index(relation, "__GH")
+            if node.name:
+                con.execute(f"CREATE OR REPLACE TABLE {self._out(node)} AS {self._evaluate(node, None, keep_groups=True)}")
+                self._index(self._out(node), "__GH")
+
+    def _index(self, relation: str, column: str) -> None:
+        name = quote(relation.split(".", 1)[1].strip('"') + "_" + column.strip("_"))
+        self.store.con.execute(f'CREATE INDEX {name} ON {relation} ("{column}")')
+
+    def _grouped(self, node: _Node, columns: list[str], source: str, having: str = "") -> str:
+        """``columns`` (aggregates) per group of ``source``, with the group keys and their hash."""
+        groups = [f'{g} AS "__G{i}"' for i, g in enumerate(node.groups)]
+        where = f" WHERE {node.where}" if node.where else ""
+        inner = (
+            f"SELECT {', '.join(groups + columns)} FROM {source} AS {node.alias}{where} "
+            f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}{having}"
+        )
+        return f'SELECT hash({_group_columns(node)}) AS "__H", hash({_group_columns(node)}) AS "__GH", * FROM ({inner})'
+
+    def _groups(self, node: _Node, source: str) -> str:
+        """The group rows of ``source``: row count and the aggregates kept there."""
+        columns = ['CAST(count(*) AS BIGINT) AS "__N"']
+        for j, (kind, arg) in enumerate(node.aggs):
+            if not node.kept(j):
+                continue
+            x = node.args[arg] if arg is not None else None
+            columns += {
+                "COUNT": [f'CAST(count({x}) AS BIGINT) AS "__S{j}"'],
+                "COUNT_IF": [f'CAST(count(*) FILTER (WHERE {x}) AS BIGINT) AS "__S{j}"'],
+                "SUM": [f'sum({x}) AS "__S{j}"', f'CAST(count({x}) AS BIGINT) AS "__C{j}"'],
+                "AVG": [f'sum({x}) AS "__S{j}"', f'CAST(count({x}) AS BIGINT) AS "__C{j}"'],
+                "COUNT_DISTINCT": [f'CAST(count(DISTINCT {x}) AS BIGINT) AS "__S{j}"'],
+                "SUM_DISTINCT": [f'sum(DISTINCT {x}) AS "__S{j}"', f'CAST(count(DISTINCT {x}) AS BIGINT) AS "__C{j}"'],
+                "MIN": [f'min({x}) AS "__S{j}"'],
+                "MAX": [f'max({x}) AS "__S{j}"'],
+                "ANY_VALUE": [f'min({x}) AS "__S{j}"'],
+            }[kind]
+        return self._grouped(node, columns, source)
+
+    def _counts(self, node: _Node, arg: int, source: str, count: str, having: str = "") -> str:
+        """Rows per group and value of argument ``arg`` of ``source``, with their hashes."""
+        groups = [f'{g} AS "__G{i}"' for i, g in enumerate(node.groups)] + [f'{node.args[arg]} AS "__V"']
+        names = [f'"__G{i}"' for i in range(len(node.groups))] + ['"__V"']
+        where = f" WHERE {node.where}" if node.where else ""
+        inner = (
+            f"SELECT {', '.join(groups)}, CAST({count} AS BIGINT) AS \"__N\" FROM {source} AS {node.alias}{where} "
+            f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}{having}"
+        )
+        return f'SELECT hash({", ".join(names)}) AS "__H", hash({_group_columns(node)}) AS "__GH", * FROM ({inner})'
+
+    # -- maintaining -------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise Stale when a state table is missing."""
+        existing = {
+            row[0]
+            for row in self.store.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?",
+                [META],
+            ).fetchall()
+        }
+        for relation in self.relations():
+            if relation.split(".", 1)[1].strip('"') not in existing:
+                raise Stale(f"{relation} is missing")
+
+    def apply(self, changes: dict[str, str]) -> None:
+        """Move the state by the input changes (``table -> SQL of its rows with __SIGN``)."""
+        self.check()
+        con = self.store.con
+        node_changes: dict[int, str] = {}
+        for node in self.nodes:
+            if node.source_table is not None:
+                delta = changes.get(node.source_table)
+            else:
+                delta = node_changes.get(node.source_node.index)
+            if delta is None:
+                continue
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS {delta}")
+            moved = {i: self._merge_values(node, i) for i in node.valued()}
+            self._merge_groups(node, moved)
+            if node.name:
+                node_changes[node.index] = self._replace_output(node)
+
+    def _merge_values(self, node: _Node, i: int) -> str:
+        """Add the change's counts to value table ``i``; returns a table of, per group, how
+        the aggregates kept in the group row move with the values that appeared or went."""
+        con = self.store.con
+        relation = self._values(node, i)
+        counts = self._counts(node, i, "__PIPE_AGG_IN", f"sum({SIGN})", f" HAVING sum({SIGN}) <> 0")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS {counts}")
+        columns = [f'"__G{g}"' for g in range(len(node.groups))] + ['"__V"']
+        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
+        _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        match = " AND ".join(['s."__H" = d."__H"'] + [f"s.{c} IS NOT DISTINCT FROM d.{c}" for c in columns])
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS
+                SELECT s."__R", coalesce(s."__N", 0) AS "__OLD", coalesce(s."__N", 0) + d."__N" AS "__TOTAL", d.*
+                FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON {match}"""
+        )
+        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__TOTAL" < 0').fetchall()[0][0]:
+            raise Stale(f"{relation} would count a value fewer than zero times")
+        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
+        if rows != "NULL":
+            con.execute(f'DELETE FROM {relation} WHERE "__H" IN ({hashes}) AND rowid IN ({rows})')
+        con.execute(
+            f'INSERT INTO {relation} SELECT "__H", "__GH", {", ".join(columns)}, "__TOTAL" '
+            f'FROM __PIPE_AGG_M WHERE "__TOTAL" <> 0'
+        )
+        appeared = '"__V" IS NOT NULL AND "__OLD" = 0 AND "__TOTAL" > 0'
+        went = '"__V" IS NOT NULL AND "__OLD" > 0 AND "__TOTAL" = 0'
+        moves = ["0 AS __PIPE_NOTHING"]
+        for j, (kind, arg) in enumerate(node.aggs):
+            if arg != i or not node.kept(j) or kind not in _BY_VALUES:
+                continue
+            if kind == "COUNT_DISTINCT":
+                moves.append(f'sum(CASE WHEN {appeared} THEN 1 WHEN {went} THEN -1 ELSE 0 END) AS "__S{j}"')
+            elif kind == "SUM_DISTINCT":
+                moves.append(f'sum(CASE WHEN {appeared} THEN "__V" WHEN {went} THEN -"__V" END) AS "__S{j}"')
+                moves.append(f'sum(CASE WHEN {appeared} THEN 1 WHEN {went} THEN -1 ELSE 0 END) AS "__C{j}"')
+            else:  # MIN, MAX, ANY_VALUE: the best new value; read again if a value went
+                best = "min" if kind != "MAX" else "max"
+                moves.append(f'{best}("__V") FILTER (WHERE "__N" > 0 AND "__TOTAL" > 0) AS "__S{j}"')
+                moves.append(f'bool_or({went}) AS "__F{j}"')
+        table = f"__PIPE_AGG_X{i}"
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE {table} AS SELECT "__GH", {_group_columns(node)}, {", ".join(moves)} '
+            f"FROM __PIPE_AGG_M GROUP BY ALL"
+        )
+        return table
+
+    def _merge_groups(self, node: _Node, moved: dict[int, str]) -> None:
+        """Move the group rows by the change's rows and the value moves of ``moved``."""
+        con = self.store.con
+        relation = self._star(node)
+        columns = [f'sum({SIGN}) AS "__N"']
+        for j, (kind, arg) in enumerate(node.aggs):
+            if node.kept(j) and kind in _BY_ROWS:
+                x = node.args[arg]
+                if kind == "COUNT":
+                    columns.append(f'sum({SIGN}) FILTER (WHERE {x} IS NOT NULL) AS "__S{j}"')
+                elif kind == "COUNT_IF":
+                    columns.append(f'sum({SIGN}) FILTER (WHERE {x}) AS "__S{j}"')
+                else:
+                    columns.append(f'sum({SIGN} * {x}) AS "__S{j}"')
+                    columns.append(f'sum({SIGN}) FILTER (WHERE {x} IS NOT NULL) AS "__C{j}"')
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS {self._grouped(node, columns, '__PIPE_AGG_IN')}")
+        group_columns = [f'"__G{g}"' for g in range(len(node.groups))]
+        match = lambda a, b: " AND ".join(  # noqa: E731
+            [f'{a}."__GH" = {b}."__GH"'] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in group_columns]
+        )
+        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
+        _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        new = ['d."__H"', 'd."__GH"'] + [f"d.{c}" for c in group_columns]
+        new.append('coalesce(s."__N", 0) + d."__N" AS "__N"')
+        recheck = []
+        for j, (kind, arg) in enumerate(node.aggs):
+            if not node.kept(j):
+                continue
+            change = f'd."__S{j}"' if kind in _BY_ROWS else f'x{arg}."__S{j}"'
+            if kind in _EXTREMES:
+                new.append(f'CASE WHEN x{arg}."__F{j}" THEN NULL ELSE {_EXTREMES[kind]}(s."__S{j}", {change}) END AS "__S{j}"')
+                new.append(f'coalesce(x{arg}."__F{j}", FALSE) AS "__F{j}"')
+                recheck.append(j)
+            else:
+                new.append(f'coalesce(s."__S{j}", 0) + coalesce({change}, 0) AS "__S{j}"')
+                if kind in _PAIRED:
+                    count = f'd."__C{j}"' if kind in _BY_ROWS else f'x{arg}."__C{j}"'
+                    new.append(f'coalesce(s."__C{j}", 0) + coalesce({count}, 0) AS "__C{j}"')
+        joins = " ".join(f"LEFT JOIN {table} AS x{i} ON {match(f'x{i}', 'd')}" for i, table in moved.items())
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS
+                SELECT s."__R", {', '.join(new)} FROM __PIPE_AGG_D AS d
+                LEFT JOIN __PIPE_AGG_S AS s ON {match('s', 'd')} {joins}"""
+        )
+        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__N" < 0').fetchall()[0][0]:
+            raise Stale(f"{relation} would count a group's rows fewer than zero times")
+        for j in recheck:  # a MIN, MAX or ANY_VALUE whose value went: read it off the values left
+            kind, arg = node.aggs[j]
+            flagged = _numbers(con, f'SELECT DISTINCT "__GH" FROM __PIPE_AGG_M WHERE "__F{j}"')
+            if flagged == "NULL":
+                continue
+            _lookup(con, "__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
+            best = "max" if kind == "MAX" else "min"
+            con.execute(
+                f"""UPDATE __PIPE_AGG_M AS m SET "__S{j}" = r.v FROM (
+                        SELECT "__GH", {_group_columns(node)}, {best}("__V") AS v FROM __PIPE_AGG_R GROUP BY ALL) AS r
+                    WHERE m."__F{j}" AND {match('m', 'r')}"""
+            )
+        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
+        if rows != "NULL":
+            con.execute(f'DELETE FROM {relation} WHERE "__H" IN ({hashes}) AND rowid IN ({rows})')
+        kept = [c for c in _columns(con, relation)]
+        con.execute(f'INSERT INTO {relation} SELECT {", ".join(kept)} FROM __PIPE_AGG_M WHERE "__N" <> 0')
+        con.execute(f'CREATE OR REPLACE TEMP TABLE __PIPE_AGG_G{node.index} AS SELECT DISTINCT "__GH", {_group_columns(node)} FROM __PIPE_AGG_D')
+
+    def _replace_output(self, node: _Node) -> str:
+        """Recompute the output rows of ``node``'s affected groups; returns their change."""
+        con = self.store.con
+        out = self._out(node)
+        affected = f"__PIPE_AGG_G{node.index}"
+        match = " AND ".join(['o."__GH" = g."__GH"'] + [f'o."__G{i}" IS NOT DISTINCT FROM g."__G{i}"' for i in range(len(node.groups))])
+        groups = _numbers(con, f'SELECT DISTINCT "__GH" FROM {affected}')
+        new, old = f"__PIPE_AGG_NEW{node.index}", f"__PIPE_AGG_OLD{node.index}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS {self._evaluate(node, affected, keep_groups=True)}")
+        _lookup(con, "__PIPE_AGG_S", out, "__GH", groups)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {old} AS SELECT o.* FROM __PIPE_AGG_S AS o SEMI JOIN {affected} AS g ON {match}")
+        rows = _numbers(con, f'SELECT "__R" FROM {old}')
+        if rows != "NULL":
+            con.execute(f'DELETE FROM {out} WHERE "__GH" IN ({groups}) AND rowid IN ({rows})')
+        con.execute(f"INSERT INTO {out} SELECT * FROM {new}")
+        columns = ", ".join(quote(c) for c in node.columns)
+        return (
+            f"SELECT {columns}, 1 AS {SIGN} FROM {new} "
+            f"UNION ALL SELECT {columns}, -1 AS {SIGN} FROM {old}"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def query_for(self, affected: dict[str, list]) -> str:
+        """The query's rows whose output key is one of the ``affected`` values."""
+        con = self.store.con
+        node = self.nodes[-1]
+        key = f'"__G{self.key_group}"'
+        values = list(dict.fromkeys(affected.get(self.output, [])))
+        known = [v for v in values if v is not None]
+        terms = []
+        if known:
+            con.execute("CREATE OR REPLACE TEMP TABLE __PIPE_AGG_KEYS AS SELECT unnest(?) AS K", [known])
+            terms.append(f"{key} IN (SELECT K FROM __PIPE_AGG_KEYS)")
+        if len(known) != len(values):
+            terms.append(f"{key} IS NULL")
+        predicate = " OR ".join(terms) or "FALSE"
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", {_group_columns(node)} '
+            f"FROM {self._star(node)} WHERE {predicate}"
+        )
+        return self._evaluate(node, "__PIPE_AGG_Q", keep_groups=False)
+
+    def _evaluate(self, node: _Node, groups: str | None, *, keep_groups: bool) -> str:
+        """``node``'s output rows for the groups listed in table ``groups`` (None: every group)."""
+        con = self.store.con
+        group_columns = [f'"__G{i}"' for i in range(len(node.groups))]
+        match = lambda a, b: " AND ".join(  # noqa: E731
+            [f'{a}."__GH" = {b}."__GH"'] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in group_columns]
+        )
+        hashes = _numbers(con, f'SELECT DISTINCT "__GH" FROM {groups}') if groups else None
+
+        def rows_of(relation: str, column: str, part: str) -> str:
+            if groups is None:
+                return relation
+            _lookup(con, f"__PIPE_AGG_E{node.index}_{part}", relation, column, hashes)
+            return f"__PIPE_AGG_E{node.index}_{part}"
+
+        selected = ["s.*"]
+        joins = []
+        for j, (kind, arg) in enumerate(node.aggs):
+            if kind == "COUNT_STAR":
+                selected.append(f's."__N" AS "__A{j}"')
+            elif node.kept(j) and kind in ("SUM", "SUM_DISTINCT"):
+                selected.append(f'CASE WHEN s."__C{j}" > 0 THEN s."__S{j}" END AS "__A{j}"')
+            elif node.kept(j) and kind == "AVG":
+                selected.append(f'CASE WHEN s."__C{j}" > 0 THEN CAST(s."__S{j}" AS DOUBLE) / s."__C{j}" END AS "__A{j}"')
+            elif node.kept(j):
+                selected.append(f's."__S{j}" AS "__A{j}"')
+        for i in node.valued():
+            formulas = [
+                f'{_FROM_VALUES[kind]} AS "__A{j}"' for j, (kind, arg) in enumerate(node.aggs) if arg == i and not node.kept(j)
+            ]
+            if not formulas:
+                continue
+            joins.append(
+                f'LEFT JOIN (SELECT "__GH", {", ".join(group_columns)}, {", ".join(formulas)} '
+                f"FROM {rows_of(self._values(node, i), '__GH', f'V{i}')} GROUP BY ALL) AS a{i} ON {match(f'a{i}', 's')}"
+            )
+            selected += [f'a{i}."__A{j}"' for j, (kind, arg) in enumerate(node.aggs) if arg == i and not node.kept(j)]
+        star = rows_of(self._star(node), "__H", "STAR")
+        restrict = f"SEMI JOIN {groups} AS g ON {match('s', 'g')}" if groups else ""
+        state = f"SELECT {', '.join(selected)} FROM {star} AS s {restrict} {' '.join(joins)}"
+        lookups = " ".join(
+            f'JOIN {self._out(lookup.node)} AS {lookup.alias} ON {lookup.alias}.{quote(lookup.column)} = "__S"."__G{lookup.group}"'
+            for lookup in node.lookups
+        )
+        items = [f"{sql} AS {quote(column)}" for sql, column in zip(node.items, node.columns)]
+        if keep_groups:
+            items = ['"__S"."__GH"'] + [f'"__S".{c}' for c in group_columns] + items
+        return f"SELECT {', '.join(items)} FROM ({state}) AS \"__S\" {lookups}"
+
+
+def _columns(con, relation: str) -> list[str]:
+    return [quote(d[0]) for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+
+
+def _lookup(con, temp: str, relation: str, column: str, values: str) -> None:
+    """Copy the rows of ``relation`` whose ``column`` is in ``values`` (with their rowid) to
+    ``temp``, as a statement of its own: so DuckDB answers it from the column's index."""
+    con.execute(f'CREATE OR REPLACE TEMP TABLE {temp} AS SELECT rowid AS "__R", * FROM {relation} WHERE "{column}" IN ({values})')
+
+
+def _numbers(con, sql: str) -> str:
+    """The integers ``sql`` returns, as a list of literals for IN (…) (``NULL`` when none):
+    DuckDB answers a constant list on an indexed column by point lookups."""
+    values = [str(int(row[0])) for row in con.execute(sql).fetchall()]
+    return ", ".join(values) or "NULL"
+
+
+def _group_ref(i: int) -> exp.Column:
+    return exp.column(f"__G{i}", table="__S", quoted=True)
+
+
+def _group_columns(node: _Node) -> str:
+    return ", ".join(f'"__G{i}"' for i in range(len(node.groups)))
+
+
+def drop(store: Store, name: str) -> None:
+    """Drop every state table of dynamic table ``name``."""
+    rows = store.con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
+        "AND starts_with(table_name, ?)",
+        [META, f"AGG_{name}_N"],
+    ).fetchall()
+    for (table,) in rows:
+        store.con.execute(f"DROP TABLE IF EXISTS {META}.{quote(table)}")
+
+
+# -- recognising the queries it can maintain --------------------------------------------------
+
+
+def build(store: Store, name: str, query_sql: str, inputs: list[str], partitioning: Partitioning) -> AggregateState | None:
+    """Aggregate state for ``query_sql`` (DuckDB SQL), or None when its shape is not supported."""
+    try:
+        tree = sqlglot.parse_one(query_sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    if not isinstance(tree, exp.Select):
+        return None
+    with_ = tree.args.get("with_") or tree.args.get("with")
+    ctes = {cte.alias_or_name.upper(): cte.this for cte in (with_.expressions if with_ else [])}
+    builder = _Builder(ctes, {i.upper() for i in inputs})
+    try:
+        top = builder.node(tree, "")
+    except Unsupported:
+        return None
+    keys = {partitioning.keys[t].output for t in inputs if t in partitioning.keys}
+    if len(keys) != 1 or len(partitioning.keys) != len(inputs):
+        return None
+    output = keys.pop()
+    for sql, column in zip(top.items, top.columns):
+        match = re.fullmatch(r'"__S"\."__G(\d+)"', sql)
+        if column.upper() == output and match:
+            for node in builder.nodes:
+                node.inexact = _inexact_arguments(store, with_, node)
+            return AggregateState(store, name, builder.nodes, int(match.group(1)), output)
+    return None
+
+
+_FLOATS = {"FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8"}
+
+
+def _inexact_arguments(store: Store, with_: exp.Expression | None, node: _Node) -> set[int]:
+    """The arguments of ``node`` summed or averaged whose type is floating-point (or unknown):
+    their sums are read off the values each time rather than moved by differences, which
+    would drift."""
+    summed = sorted({a for kind, a in node.aggs if kind in _EXACT_SUMS and a is not None})
+    if not summed:
+        return set()
+    prefix = with_.sql(dialect="duckdb") + " " if with_ is not None else ""
+    source = quote(node.source_table or node.source_node.name)
+    probe = f"{prefix}SELECT {', '.join(node.args[a] for a in summed)} FROM {source} AS {node.alias} LIMIT 0"
+    try:
+        types = [str(d[1]).upper() for d in store.con.execute(probe).description]
+    except Exception:  # noqa: BLE001 - unknown types are treated as inexact
+        return set(summed)
+    return {a for a, t in zip(summed, types) if t in _FLOATS}
+
+
+class _Builder:
+    def __init__(self, ctes: dict[str, exp.Expression], inputs: set[str]):
+        self.ctes = ctes
+        self.inputs = inputs
+        self.nodes: list[_Node] = []
+        self.by_name: dict[str, _Node] = {}
+
+    def node(self, select: exp.Expression, name: str) -> _Node:
+        if name in self.by_name:
+            return self.by_name[name]
+        if not isinstance(select, exp.Select) or select.args.get("group") is None:
+            raise Unsupported("not a grouped SELECT")
+        for part in ("having", "qualify", "distinct", "order", "limit", "offset"):
+            if select.args.get(part):
+                raise Unsupported(part)
+        if name and (select.args.get("with_") or select.args.get("with")):
+            raise Unsupported("WITH inside a CTE")
+        if any(select.find_all(exp.Window, exp.Subquery, exp.Lateral, exp.Unnest)):
+            raise Unsupported("window or subquery")
+        from_ = select.args.get("from_") or select.args.get("from")
+        table = from_.this if from_ is not None else None
+        if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
+            raise Unsupported("FROM is not a table")
+        alias = table.alias or table.name
+        source_name = table.name.upper()
+        source_node = None
+        if source_name in self.ctes and not table.db:
+            source_node = self.node(self.ctes[source_name], source_name)
+        elif source_name not in self.inputs:
+            raise Unsupported(f"{source_name} is not an input")
+        lookups = self._lookups(select, alias)
+        lookup_aliases = {lk.alias.strip('"').upper() for lk in lookups}
+        node = _Node(
+            index=-1,
+            name=name,
+            source_table=None if source_node else source_name,
+            source_node=source_node,
+            alias=quote(alias),
+            where=None,
+            groups=[g.sql(dialect="duckdb") for g in select.args["group"].expressions],
+        )
+        for group in select.args["group"].expressions:
+            self._own_columns(group, alias, lookup_aliases)
+        where = select.args.get("where")
+        if where is not None:
+            self._own_columns(where.this, alias, lookup_aliases)
+            node.where = where.this.sql(dialect="duckdb")
+        for lookup in lookups:
+            on_groups = [i for i, g in enumerate(node.groups) if g == lookup.column_sql]
+            if not on_groups:
+                raise Unsupported("a lookup joined on something other than a grouping key")
+            node.lookups.append(_Lookup(lookup.node, quote(lookup.alias), lookup.column, on_groups[0]))
+        for item in select.expressions:
+            node.columns.append(item.alias_or_name)
+            node.items.append(self._item(item.this if isinstance(item, exp.Alias) else item, node, alias, lookup_aliases))
+        node.index = len(self.nodes)
+        self.nodes.append(node)
+        self.by_name[name] = node
+        return node
+
+    def _lookups(self, select: exp.Select, alias: str) -> list:
+        found = []
+        for join in select.args.get("joins") or []:
+            if join.side or (join.kind or "").upper() not in ("", "INNER") or join.args.get("using"):
+                raise Unsupported("only inner joins to grouped CTEs")
+            table = join.this
+            if not isinstance(table, exp.Table) or table.name.upper() not in self.ctes or table.db:
+                raise Unsupported("a join to something other than a grouped CTE")
+            lookup = self.node(self.ctes[table.name.upper()], table.name.upper())
+            if len(lookup.groups) != 1:
+                raise Unsupported("a lookup grouped by more than one key")
+            on = join.args.get("on")
+            if not isinstance(on, exp.EQ):
+                raise Unsupported("a lookup joined on more than one equality")
+            join_alias = (table.alias or table.name).upper()
+            sides = [on.left, on.right]
+            mine = [s for s in sides if isinstance(s, exp.Column) and s.table.upper() == join_alias]
+            if len(mine) != 1:
+                raise Unsupported("a lookup join that is not column = column")
+            other = sides[1] if mine[0] is sides[0] else sides[0]
+            column = mine[0].name
+            key_columns = [c for c, sql in zip(lookup.columns, lookup.items) if sql == '"__S"."__G0"']
+            if column.upper() not in {c.upper() for c in key_columns}:
+                raise Unsupported("a lookup joined on a column that is not its grouping key")
+            self._own_columns(other, alias, set())
+            found.append(_PendingLookup(lookup, table.alias or table.name, column, other.sql(dialect="duckdb")))
+        return found
+
+    @staticmethod
+    def _own_columns(node: exp.Expression, alias: str, lookups: set[str]) -> None:
+        for column in node.find_all(exp.Column):
+            owner = column.table.upper()
+            if owner in lookups or (owner and owner != alias.upper()):
+                raise Unsupported(f"{column.sql()} is not a column of {alias}")
+            if not owner and lookups:
+                raise Unsupported("an unqualified column next to a lookup")
+
+    def _item(self, expression: exp.Expression, node: _Node, alias: str, lookups: set[str]) -> str:
+        if node.groups and expression.sql(dialect="duckdb") in node.groups:
+            return _group_ref(node.groups.index(expression.sql(dialect="duckdb"))).sql(dialect="duckdb")
+        tree = exp.Paren(this=expression.copy())  # a parent, so that the item itself can be replaced
+        for agg in [a for a in tree.find_all(exp.AggFunc) if a.find_ancestor(exp.AggFunc) is None]:
+            call = agg.parent if isinstance(agg.parent, exp.IgnoreNulls) and isinstance(agg, exp.AnyValue) else agg
+            if isinstance(call.parent, (exp.Filter, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls)):
+                raise Unsupported("an aggregate with FILTER, WITHIN GROUP or NULLS")
+            kind, argument = _classify(agg)
+            owners = {c.table.upper() for c in (argument.find_all(exp.Column) if argument is not None else [])}
+            if owners and owners <= lookups and len(owners) == 1 and kind in ("ANY_VALUE", "MIN", "MAX"):
+                call.replace(argument.copy())  # one lookup row per group: its value
+                continue
+            if argument is not None:
+                self._own_columns(argument, alias, lookups)
+            call.replace(exp.column(f"__A{self._aggregate(node, kind, argument)}", table="__S", quoted=True))
+        for i, group in enumerate(node.groups):
+            for sub in list(tree.find_all(exp.Expression)):
+                if sub is not tree and sub.find(exp.Column) and sub.sql(dialect="duckdb") == group:
+                    sub.replace(_group_ref(i))
+        for column in tree.find_all(exp.Column):
+            if column.table != "__S" and column.table.upper() not in lookups:
+                raise Unsupported(f"{column.sql()} is neither grouped nor aggregated")
+        return tree.this.sql(dialect="duckdb")
+
+    @staticmethod
+    def _aggregate(node: _Node, kind: str, argument: exp.Expression | None) -> int:
+        if argument is None:
+            entry = (kind, None)
+        else:
+            sql = argument.sql(dialect="duckdb")
+            if sql not in node.args:
+                node.args.append(sql)
+            entry = (kind, node.args.index(sql))
+        if entry not in node.aggs:
+            node.aggs.append(entry)
+        return node.aggs.index(entry)
+
+
+@dataclass
+class _PendingLookup:
+    node: _Node
+    alias: str
+    column: str
+    column_sql: str  # the other side of the join equality, over the source
+
+
+def _classify(agg: exp.AggFunc) -> tuple[str, exp.Expression | None]:
+    """The kind of an aggregate call and its argument."""
+    this = agg.this
+    distinct = isinstance(this, exp.Distinct)
+    if distinct:
+        if len(this.expressions) != 1:
+            raise Unsupported("DISTINCT over several expressions")
+        this = this.expressions[0]
+    if isinstance(agg, exp.Count):
+        if isinstance(this, exp.Star):
+            return "COUNT_STAR", None
+        return ("COUNT_DISTINCT" if distinct else "COUNT"), this
+    if isinstance(agg, exp.Sum):
+        return ("SUM_DISTINCT" if distinct else "SUM"), this
+    if isinstance(agg, exp.Avg):
+        return ("AVG_DISTINCT" if distinct else "AVG"), this
+    if isinstance(agg, (exp.Min, exp.Max)) and not agg.expressions:
+        return type(agg).__name__.upper(), this
+    if isinstance(agg, exp.AnyValue) and not distinct:
+        return "ANY_VALUE", this
+    if isinstance(agg, exp.CountIf) and not distinct:
+        return "COUNT_IF", this
+    if isinstance(agg, exp.Mode) and isinstance(this, exp.Order) and not distinct:
+        order = this.expressions
+        if len(order) == 1 and order[0].this == this.this and not order[0].args.get("desc"):
+            return "MODE", this.this
+    raise Unsupported(f"{agg.sql(dialect='duckdb')} has no aggregate state")
