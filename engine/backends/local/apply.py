@@ -157,6 +157,7 @@ class Applier:
     def _drop_any(self, name: str) -> None:
         if self.store.table_exists(name):
             self.store.execute(f"DROP TABLE {self.store.qualified(name)}")
+        aggstate.drop(self.store, name)
 
     def _drop(self, name: str) -> None:
         self._drop_any(name)
@@ -164,7 +165,6 @@ class Applier:
         self.store.delete_object(name)
         self.refresher.log.drop(name)
         con.execute(f"DROP TABLE IF EXISTS {META}.\"PRE_{name}\"")
-        aggstate.drop(self.store, name)
         con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
 
 

@@ -158,3 +158,12 @@ def test_other_shapes_are_left_to_the_other_strategies(sql):
     columns = ["EVENT_ID", "USER_ID", "KIND", "TAG", "AMOUNT", "SCORE", "AT", "WEIGHT"]
     partitioning = analyze(sql, {"EVENTS": columns})
     assert build(None, "T", to_duckdb(sql, database="STATS", schema="AGG"), ["EVENTS"], partitioning) is None
+
+
+def test_destroy_drops_the_state_with_its_table(stats_project, tmp_path):
+    with stats_project.backend("local", db=tmp_path / "stats.duckdb") as backend:
+        api.apply(stats_project, backend)
+        tables = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_PIPE' AND starts_with(table_name, 'AGG_')"
+        assert backend.store.con.execute(tables).fetchall()[0][0] > 0
+        api.destroy(stats_project, backend)
+        assert backend.store.con.execute(tables).fetchall()[0][0] == 0
