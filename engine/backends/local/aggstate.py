@@ -45,6 +45,8 @@ _BY_VALUES = {"COUNT_DISTINCT", "SUM_DISTINCT", "MIN", "MAX", "ANY_VALUE"}
 _PAIRED = {"SUM", "AVG", "SUM_DISTINCT"}  # kept as a sum and a count of non-NULL values
 _EXTREMES = {"MIN": "least", "MAX": "greatest", "ANY_VALUE": "least"}
 _EXACT_SUMS = {"SUM", "AVG", "SUM_DISTINCT"}  # kept in the group row only for exact numbers
+# State rows are found by hash: a DuckDB whose hash function differs must rebuild them.
+_HASH_PROBE = "hash(1, 'pipe', 2.5::DOUBLE, DATE '2026-01-01', NULL::VARCHAR, [1, 2])"
 
 
 class Unsupported(Exception):
@@ -119,8 +121,11 @@ class AggregateState:
     def _out(self, node: _Node) -> str:
         return self._relation(node, "OUT")
 
+    def _hash_check(self) -> str:
+        return f"{META}.{quote(f'AGG_{self.name}_HASH')}"
+
     def relations(self) -> list[str]:
-        names = []
+        names = [self._hash_check()]
         for node in self.nodes:
             names.append(self._star(node))
             names += [self._values(node, i) for i in node.valued()]
@@ -133,6 +138,7 @@ class AggregateState:
     def rebuild(self, source_of) -> None:
         """Compute every state table from scratch; ``source_of(table)`` is a table's relation."""
         con = self.store.con
+        con.execute(f"CREATE OR REPLACE TABLE {self._hash_check()} AS SELECT {_HASH_PROBE} AS PROBE")
         for node in self.nodes:
             source = source_of(node.source_table) if node.source_table else self._out(node.source_node)
             con.execute(f"CREATE OR REPLACE TABLE {self._star(node)} AS {self._groups(node, source)}")
@@ -205,6 +211,9 @@ class AggregateState:
         for relation in self.relations():
             if relation.split(".", 1)[1].strip('"') not in existing:
                 raise Stale(f"{relation} is missing")
+        stored = self.store.con.execute(f"SELECT PROBE = {_HASH_PROBE} FROM {self._hash_check()}").fetchall()
+        if stored != [(True,)]:
+            raise Stale("the state was hashed by another version of DuckDB")
 
     def apply(self, changes: dict[str, str]) -> None:
         """Move the state by the input changes (``table -> SQL of its rows with __SIGN``)."""
@@ -455,14 +464,14 @@ def _group_columns(node: _Node) -> str:
 
 
 def drop(store: Store, name: str) -> None:
-    """Drop every state table of dynamic table ``name``."""
+    """Drop every state table of dynamic table ``name`` (and none of another's)."""
+    pattern = re.compile(rf"AGG_{re.escape(name)}_(HASH|N\d+_(STAR|OUT|V\d+))")
     rows = store.con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
-        "AND starts_with(table_name, ?)",
-        [META, f"AGG_{name}_N"],
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?", [META]
     ).fetchall()
     for (table,) in rows:
-        store.con.execute(f"DROP TABLE IF EXISTS {META}.{quote(table)}")
+        if pattern.fullmatch(table):
+            store.con.execute(f"DROP TABLE IF EXISTS {META}.{quote(table)}")
 
 
 # -- recognising the queries it can maintain --------------------------------------------------

@@ -167,3 +167,16 @@ def test_destroy_drops_the_state_with_its_table(stats_project, tmp_path):
         assert backend.store.con.execute(tables).fetchall()[0][0] > 0
         api.destroy(stats_project, backend)
         assert backend.store.con.execute(tables).fetchall()[0][0] == 0
+
+
+def test_state_hashed_by_another_duckdb_is_rebuilt(stats_project, tmp_path):
+    with stats_project.backend("local", db=tmp_path / "stats.duckdb") as backend:
+        api.apply(stats_project, backend)
+        backend.query(_statement(("insert", [(1, 1, "view", "a", 10.0, 2, 1, 0.5)])))
+        api.refresh(stats_project, backend, reporter=Reporter())
+        state = backend.refresher.incremental.plan("TAGS").state
+        backend.store.con.execute(f"UPDATE {state.relations()[0]} SET PROBE = PROBE + 1")
+        backend.query(_statement(("insert", [(2, 1, "buy", "b", 20.0, 3, 2, 0.5)])))
+        record = {r.name: r for r in api.refresh(stats_project, backend, reporter=Reporter())}["TAGS"]
+        assert_tables_equal_queries(stats_project, backend)
+    assert record.refresh_action == "FULL" and "another version of DuckDB" in record.state_message
