@@ -35,6 +35,7 @@ _FROM_VALUES = {
     "SUM_DISTINCT": 'sum("__V")',
     "AVG": 'CAST(sum("__V" * "__N") AS DOUBLE) / sum("__N") FILTER (WHERE "__V" IS NOT NULL)',
     "AVG_DISTINCT": 'avg("__V")',
+    "ARRAY_AGG_DISTINCT": 'array_agg("__V" ORDER BY "__V" ASC) FILTER (WHERE "__V" IS NOT NULL)',
     # the most frequent value, the smallest on a tie: as the translated MODE(x ORDER BY x)
     "MODE": '(list("__V" ORDER BY "__N" DESC, "__V" ASC) FILTER (WHERE "__V" IS NOT NULL))[1]',
 }
@@ -100,11 +101,11 @@ class _Node:
 class AggregateState:
     """The aggregate state of one dynamic table's grouped query."""
 
-    def __init__(self, store: Store, name: str, nodes: list[_Node], key_group: int, output: str):
+    def __init__(self, store: Store, name: str, nodes: list[_Node], key: str, output: str):
         self.store = store
         self.name = name
         self.nodes = nodes  # sources before the queries reading them; the last is the query
-        self.key_group = key_group  # the grouping key holding the output key column
+        self.key = key  # the output key column, over the query's grouping keys "__G<i>"
         self.output = output
 
     # -- relations ---------------------------------------------------------------------------
@@ -143,6 +144,8 @@ class AggregateState:
             source = source_of(node.source_table) if node.source_table else self._out(node.source_node)
             con.execute(f"CREATE OR REPLACE TABLE {self._star(node)} AS {self._groups(node, source)}")
             self._index(self._star(node), "__H")
+            if node is self.nodes[-1]:
+                self._index(self._star(node), "__KH")
             for i in node.valued():
                 relation = self._values(node, i)
                 con.execute(f"CREATE OR REPLACE TABLE {relation} AS {self._counts(node, i, source, 'count(*)')}")
@@ -184,7 +187,14 @@ class AggregateState:
                 "MAX": [f'max({x}) AS "__S{j}"'],
                 "ANY_VALUE": [f'min({x}) AS "__S{j}"'],
             }[kind]
-        return self._grouped(node, columns, source)
+        return self._keyed(node, self._grouped(node, columns, source))
+
+    def _keyed(self, node: _Node, rows: str) -> str:
+        """``rows`` of the query's group table with their output key and its hash, by which
+        the groups of changed keys are found."""
+        if node is not self.nodes[-1]:
+            return rows
+        return f'SELECT *, hash("__K") AS "__KH" FROM (SELECT *, {self.key} AS "__K" FROM ({rows}))'
 
     def _counts(self, node: _Node, arg: int, source: str, count: str, having: str = "") -> str:
         """Rows per group and value of argument ``arg`` of ``source``, with their hashes."""
@@ -341,8 +351,9 @@ class AggregateState:
         rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
         if rows != "NULL":
             con.execute(f'DELETE FROM {relation} WHERE "__H" IN ({hashes}) AND rowid IN ({rows})')
-        kept = [c for c in _columns(con, relation)]
-        con.execute(f'INSERT INTO {relation} SELECT {", ".join(kept)} FROM __PIPE_AGG_M WHERE "__N" <> 0')
+        kept = [c for c in _columns(con, relation) if c not in ('"__K"', '"__KH"')]
+        rows = self._keyed(node, f'SELECT {", ".join(kept)} FROM __PIPE_AGG_M WHERE "__N" <> 0')
+        con.execute(f"INSERT INTO {relation} {rows}")
         con.execute(f'CREATE OR REPLACE TEMP TABLE __PIPE_AGG_G{node.index} AS SELECT DISTINCT "__GH", {_group_columns(node)} FROM __PIPE_AGG_D')
 
     def _replace_output(self, node: _Node) -> str:
@@ -372,19 +383,15 @@ class AggregateState:
         """The query's rows whose output key is one of the ``affected`` values."""
         con = self.store.con
         node = self.nodes[-1]
-        key = f'"__G{self.key_group}"'
+        star = self._star(node)
+        cast = str(con.execute(f'SELECT "__K" FROM {star} LIMIT 0').description[0][1])
         values = list(dict.fromkeys(affected.get(self.output, [])))
-        known = [v for v in values if v is not None]
-        terms = []
-        if known:
-            con.execute("CREATE OR REPLACE TEMP TABLE __PIPE_AGG_KEYS AS SELECT unnest(?) AS K", [known])
-            terms.append(f"{key} IN (SELECT K FROM __PIPE_AGG_KEYS)")
-        if len(known) != len(values):
-            terms.append(f"{key} IS NULL")
-        predicate = " OR ".join(terms) or "FALSE"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_AGG_KEYS AS SELECT CAST(unnest(?) AS {cast}) AS K", [values])
+        hashes = _numbers(con, "SELECT DISTINCT hash(K) FROM __PIPE_AGG_KEYS")
+        _lookup(con, "__PIPE_AGG_Q0", star, "__KH", hashes)
         con.execute(
-            f'CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", {_group_columns(node)} '
-            f"FROM {self._star(node)} WHERE {predicate}"
+            f'CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", {_group_columns(node)} FROM __PIPE_AGG_Q0 '
+            f'WHERE "__K" IN (SELECT K FROM __PIPE_AGG_KEYS) OR "__K" IS NULL AND EXISTS (SELECT 1 FROM __PIPE_AGG_KEYS WHERE K IS NULL)'
         )
         return self._evaluate(node, "__PIPE_AGG_Q", keep_groups=False)
 
@@ -497,11 +504,17 @@ def build(store: Store, name: str, query_sql: str, inputs: list[str], partitioni
         return None
     output = keys.pop()
     for sql, column in zip(top.items, top.columns):
-        match = re.fullmatch(r'"__S"\."__G(\d+)"', sql)
-        if column.upper() == output and match:
-            for node in builder.nodes:
-                node.inexact = _inexact_arguments(store, with_, node)
-            return AggregateState(store, name, builder.nodes, int(match.group(1)), output)
+        if column.upper() != output:
+            continue
+        key = sqlglot.parse_one(sql, read="duckdb")
+        refs = list(key.find_all(exp.Column))
+        if not refs or any(c.table != "__S" or not c.name.startswith("__G") for c in refs):
+            return None  # the key is not a function of the grouping keys alone
+        for ref in refs:
+            ref.set("table", None)
+        for node in builder.nodes:
+            node.inexact = _inexact_arguments(store, with_, node)
+        return AggregateState(store, name, builder.nodes, key.sql(dialect="duckdb"), output)
     return None
 
 
@@ -628,9 +641,13 @@ class _Builder:
         tree = exp.Paren(this=expression.copy())  # a parent, so that the item itself can be replaced
         for agg in [a for a in tree.find_all(exp.AggFunc) if a.find_ancestor(exp.AggFunc) is None]:
             call = agg.parent if isinstance(agg.parent, exp.IgnoreNulls) and isinstance(agg, exp.AnyValue) else agg
-            if isinstance(call.parent, (exp.Filter, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls)):
-                raise Unsupported("an aggregate with FILTER, WITHIN GROUP or NULLS")
-            kind, argument = _classify(agg)
+            if isinstance(agg, exp.ArrayAgg):
+                kind, argument = _array_agg(agg)
+                call = agg.parent
+            else:
+                if isinstance(call.parent, (exp.Filter, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls)):
+                    raise Unsupported("an aggregate with FILTER, WITHIN GROUP or NULLS")
+                kind, argument = _classify(agg)
             owners = {c.table.upper() for c in (argument.find_all(exp.Column) if argument is not None else [])}
             if owners and owners <= lookups and len(owners) == 1 and kind in ("ANY_VALUE", "MIN", "MAX"):
                 call.replace(argument.copy())  # one lookup row per group: its value
@@ -667,6 +684,29 @@ class _PendingLookup:
     alias: str
     column: str
     column_sql: str  # the other side of the join equality, over the source
+
+
+def _array_agg(agg: exp.ArrayAgg) -> tuple[str, exp.Expression]:
+    """ARRAY_AGG(DISTINCT x ORDER BY x) FILTER (WHERE NOT x IS NULL), as ARRAY_AGG(DISTINCT x)
+    is translated: the values present, in order."""
+    order, where = agg.this, agg.parent.args.get("expression") if isinstance(agg.parent, exp.Filter) else None
+    if not isinstance(order, exp.Order) or not isinstance(order.this, exp.Distinct) or where is None:
+        raise Unsupported("ARRAY_AGG other than ARRAY_AGG(DISTINCT x)")
+    values = order.this.expressions
+    keys = order.expressions
+    condition = where.this
+    if (
+        len(values) != 1
+        or len(keys) != 1
+        or keys[0].this != values[0]
+        or keys[0].args.get("desc")
+        or not isinstance(condition, exp.Not)
+        or not isinstance(condition.this, exp.Is)
+        or condition.this.this != values[0]
+        or not isinstance(condition.this.expression, exp.Null)
+    ):
+        raise Unsupported("ARRAY_AGG other than ARRAY_AGG(DISTINCT x)")
+    return "ARRAY_AGG_DISTINCT", values[0]
 
 
 def _classify(agg: exp.AggFunc) -> tuple[str, exp.Expression | None]:
