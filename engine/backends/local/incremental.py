@@ -83,7 +83,7 @@ class Incremental:
                 f"SELECT DISTINCT {key.expression} AS K FROM __PIPE_DELTA", database=self.database, schema=self.schema
             )
             plan.filter_sql[table] = to_duckdb(
-                f"SELECT * FROM {table} WHERE ({key.expression}) IN (SELECT K FROM __PIPE_KEYS)",
+                _matching(table, _in_keys(key.expression), schema[table]),
                 database=self.database,
                 schema=self.schema,
             )
@@ -142,7 +142,7 @@ class Incremental:
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list]) -> Outcome:
         con = self.store.con
         target = self.store.qualified(name)
-        predicate = _key_predicate(con, affected)
+        predicate = _key_predicate(con, target, affected)
         restricted = self._restricted(name, plan, next(iter(affected))) if len(affected) == 1 else None
         if plan.state is not None:
             new_rows = plan.state.query_for(affected)
@@ -153,8 +153,12 @@ class Incremental:
         else:
             new_rows = f"SELECT * FROM ({self.queries[name]}) AS __Q WHERE {predicate}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {new_rows}")
+        names = self.store.columns(name)
+        if _has_rowid(names):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM {target} WHERE {predicate}")
+            predicate = "rowid IN (SELECT R FROM __PIPE_ROWS)"
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM {target} WHERE {predicate}")
-        columns = ", ".join(quote(c) for c in self.store.columns(name))
+        columns = ", ".join(quote(c) for c in names)
         con.execute(f"DELETE FROM {target} WHERE {predicate}")
         con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
         return self.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", "INCREMENTAL")
@@ -206,18 +210,42 @@ def _restrict_inputs(query: str, filters: dict[str, str]) -> str | None:
     return tree.sql(dialect="duckdb") if replaced else None
 
 
-def _key_predicate(con, affected: dict[str, list]) -> str:
-    """``O IN (SELECT K FROM __PIPE_KEYS…) OR …``: the affected keys go to temporary tables,
-    so DuckDB matches them with a hash join, however many there are."""
+def _has_rowid(columns: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``rowid`` names the row, not one of ``columns``."""
+    return all(c.upper() != "ROWID" for c in columns)
+
+
+def _matching(relation: str, condition: str, columns: list[str] | tuple[str, ...] = ()) -> str:
+    """``SELECT * FROM relation WHERE condition``, reading the other columns only for the matching rows.
+
+    A semi-join reads every column of every row before probing; matching the rowids first reads
+    only the condition's columns, and the rows are then fetched by rowid (zone maps skip the row
+    groups without any). ``columns`` are the relation's, in case one is named ROWID.
+    """
+    if not _has_rowid(columns):
+        return f"SELECT * FROM {relation} WHERE {condition}"
+    return f"SELECT * FROM {relation} WHERE rowid IN (SELECT rowid FROM {relation} WHERE {condition})"
+
+
+def _in_keys(key: str) -> str:
+    """Whether ``key`` is one of the keys in ``__PIPE_KEYS``, NULL included."""
+    null_affected = "EXISTS (SELECT 1 FROM __PIPE_KEYS WHERE K IS NULL)"
+    return f"({key}) IN (SELECT K FROM __PIPE_KEYS) OR ({key}) IS NULL AND {null_affected}"
+
+
+def _key_predicate(con, target: str, affected: dict[str, list]) -> str:
+    """``O IN (SELECT K FROM __PIPE_KEYS…) OR …``: the affected keys (NULL included) go to
+    temporary tables typed as ``target``'s columns, so DuckDB matches them with a hash join,
+    however many there are."""
     terms = []
     for i, (column, values) in enumerate(affected.items()):
         table = "__PIPE_KEYS" if i == 0 else f"__PIPE_KEYS_{i}"
         distinct = list(dict.fromkeys(values))
-        non_null = [v for v in distinct if v is not None]
-        if non_null:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT unnest(?) AS K", [non_null])
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {quote(column)} AS K FROM {target} LIMIT 0")
+        con.execute(f"INSERT INTO {table} SELECT unnest(?)", [distinct])
+        if any(v is not None for v in distinct):
             terms.append(f"{quote(column)} IN (SELECT K FROM {table})")
-        if len(non_null) != len(distinct):
+        if any(v is None for v in distinct):
             terms.append(f"{quote(column)} IS NULL")
     return " OR ".join(f"({t})" for t in terms) or "FALSE"
 
@@ -259,8 +287,12 @@ class PreAggregation:
         """Apply a base-table change (rows with ``__SIGN``) to the materialised rows."""
         con = self.store.con
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_CHG AS {changes_sql}")
-        plus = self.define.format(source=f"(SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} > 0)")
-        minus = self.define.format(source=f"(SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} < 0)")
+        # Net the change first: a row inserted and then updated or deleted before this refresh
+        # is in it both ways, and was never in the materialised rows.
+        inserted = f"SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} > 0"
+        deleted = f"SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} < 0"
+        plus = self.define.format(source=f"({inserted} EXCEPT ALL {deleted})")
+        minus = self.define.format(source=f"({deleted} EXCEPT ALL {inserted})")
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_MINUS AS {minus}")
         if con.execute("SELECT count(*) FROM __PIPE_MINUS").fetchall()[0][0]:
             # Delete one stored row per deleted row: rows are values, so any equal copy will do.
@@ -282,7 +314,7 @@ class PreAggregation:
         predicate = f"{quote(self.key_column)} IN (SELECT K FROM __PIPE_KEYS)"
         if any(v is None for v in values):
             predicate += f" OR {quote(self.key_column)} IS NULL"
-        return self.grouped.format(source=f"(SELECT * FROM {self.relation} WHERE {predicate})")
+        return self.grouped.format(source=f"({_matching(self.relation, predicate)})")
 
 
 def _split_grouped(tree: exp.Expression, key: KeyMap) -> tuple[str, str, str] | None:
