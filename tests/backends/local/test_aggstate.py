@@ -126,19 +126,31 @@ def test_grouped_queries_are_refreshed_from_their_state(stats_project, tmp_path)
     assert [tuple(r) for r in rows] == [(1, 2, 2, 70, "buy", 1), (2, 1, 1, 70, "buy", 1)]
 
 
-def test_a_lost_state_is_rebuilt_by_a_full_refresh(stats_project, tmp_path):
+def _drop_first_state_table(con, state) -> None:
+    con.execute(f"DROP TABLE {state.relations()[1]}")
+
+
+def _rehash(con, state) -> None:
+    con.execute(f"UPDATE {state.relations()[0]} SET PROBE = PROBE + 1")
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [(_drop_first_state_table, "aggregate state"), (_rehash, "another version of DuckDB")],
+    ids=["lost", "hashed-by-another-duckdb"],
+)
+def test_damaged_state_is_rebuilt_by_a_full_refresh(stats_project, tmp_path, damage, reason):
     with stats_project.backend("local", db=tmp_path / "stats.duckdb") as backend:
         api.apply(stats_project, backend)
         backend.query(_statement(("insert", [(1, 1, "view", "a", 10.0, 2, 1, 0.5)])))
         api.refresh(stats_project, backend, reporter=Reporter())
-        state = backend.refresher.incremental.plan("USER_STATS").state
-        backend.store.con.execute(f"DROP TABLE {state.relations()[0]}")
+        damage(backend.store.con, backend.refresher.incremental.plan("USER_STATS").state)
         backend.query(_statement(("insert", [(2, 1, "buy", "b", 20.0, 3, 2, 0.5)])))
         first = {r.name: r for r in api.refresh(stats_project, backend, reporter=Reporter())}["USER_STATS"]
         backend.query(_statement(("insert", [(3, 1, "buy", "b", 30.0, 3, 2, 0.5)])))
         second = {r.name: r for r in api.refresh(stats_project, backend, reporter=Reporter())}["USER_STATS"]
         assert_tables_equal_queries(stats_project, backend)
-    assert first.refresh_action == "FULL" and "aggregate state" in first.state_message
+    assert first.refresh_action == "FULL" and reason in first.state_message
     assert second.refresh_action == "INCREMENTAL"
 
 
@@ -167,16 +179,3 @@ def test_destroy_drops_the_state_with_its_table(stats_project, tmp_path):
         assert backend.store.con.execute(tables).fetchall()[0][0] > 0
         api.destroy(stats_project, backend)
         assert backend.store.con.execute(tables).fetchall()[0][0] == 0
-
-
-def test_state_hashed_by_another_duckdb_is_rebuilt(stats_project, tmp_path):
-    with stats_project.backend("local", db=tmp_path / "stats.duckdb") as backend:
-        api.apply(stats_project, backend)
-        backend.query(_statement(("insert", [(1, 1, "view", "a", 10.0, 2, 1, 0.5)])))
-        api.refresh(stats_project, backend, reporter=Reporter())
-        state = backend.refresher.incremental.plan("TAGS").state
-        backend.store.con.execute(f"UPDATE {state.relations()[0]} SET PROBE = PROBE + 1")
-        backend.query(_statement(("insert", [(2, 1, "buy", "b", 20.0, 3, 2, 0.5)])))
-        record = {r.name: r for r in api.refresh(stats_project, backend, reporter=Reporter())}["TAGS"]
-        assert_tables_equal_queries(stats_project, backend)
-    assert record.refresh_action == "FULL" and "another version of DuckDB" in record.state_message
