@@ -60,7 +60,7 @@ class Stale(Exception):
 
 @dataclass
 class _Lookup:
-    node: "_Node"
+    node: _Node
     alias: str  # the quoted alias the query gives it
     column: str  # its output column joined to a grouping key
     group: int  # index of that grouping key
@@ -73,7 +73,7 @@ class _Node:
     index: int
     name: str  # CTE name, or "" for the query itself
     source_table: str | None  # the input table it reads, or
-    source_node: "_Node | None"  # the grouped CTE it reads
+    source_node: _Node | None  # the grouped CTE it reads
     alias: str  # quoted alias of its source in the query
     where: str | None
     groups: list[str]  # grouping expressions (DuckDB SQL over the source)
@@ -253,7 +253,7 @@ class AggregateState:
         columns = [f'"__G{g}"' for g in range(len(node.groups))] + ['"__V"']
         hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
         _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
-        match = " AND ".join(['s."__H" = d."__H"'] + [f"s.{c} IS NOT DISTINCT FROM d.{c}" for c in columns])
+        match = _same("s", "d", "__H", columns)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS
                 SELECT s."__R", coalesce(s."__N", 0) AS "__OLD", coalesce(s."__N", 0) + d."__N" AS "__TOTAL", d.*
@@ -307,9 +307,9 @@ class AggregateState:
                     columns.append(f'sum({SIGN}) FILTER (WHERE {x} IS NOT NULL) AS "__C{j}"')
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS {self._grouped(node, columns, '__PIPE_AGG_IN')}")
         group_columns = [f'"__G{g}"' for g in range(len(node.groups))]
-        match = lambda a, b: " AND ".join(  # noqa: E731
-            [f'{a}."__GH" = {b}."__GH"'] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in group_columns]
-        )
+        def match(a: str, b: str) -> str:
+            return _same(a, b, "__GH", group_columns)
+
         hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
         _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
         new = ['d."__H"', 'd."__GH"'] + [f"d.{c}" for c in group_columns]
@@ -361,7 +361,7 @@ class AggregateState:
         con = self.store.con
         out = self._out(node)
         affected = f"__PIPE_AGG_G{node.index}"
-        match = " AND ".join(['o."__GH" = g."__GH"'] + [f'o."__G{i}" IS NOT DISTINCT FROM g."__G{i}"' for i in range(len(node.groups))])
+        match = _same("o", "g", "__GH", [f'"__G{i}"' for i in range(len(node.groups))])
         groups = _numbers(con, f'SELECT DISTINCT "__GH" FROM {affected}')
         new, old = f"__PIPE_AGG_NEW{node.index}", f"__PIPE_AGG_OLD{node.index}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS {self._evaluate(node, affected, keep_groups=True)}")
@@ -399,9 +399,9 @@ class AggregateState:
         """``node``'s output rows for the groups listed in table ``groups`` (None: every group)."""
         con = self.store.con
         group_columns = [f'"__G{i}"' for i in range(len(node.groups))]
-        match = lambda a, b: " AND ".join(  # noqa: E731
-            [f'{a}."__GH" = {b}."__GH"'] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in group_columns]
-        )
+        def match(a: str, b: str) -> str:
+            return _same(a, b, "__GH", group_columns)
+
         hashes = _numbers(con, f'SELECT DISTINCT "__GH" FROM {groups}') if groups else None
 
         def rows_of(relation: str, column: str, part: str) -> str:
@@ -443,6 +443,12 @@ class AggregateState:
         if keep_groups:
             items = ['"__S"."__GH"'] + [f'"__S".{c}' for c in group_columns] + items
         return f"SELECT {', '.join(items)} FROM ({state}) AS \"__S\" {lookups}"
+
+
+def _same(a: str, b: str, hashed: str, columns: list[str]) -> str:
+    """Rows ``a`` and ``b`` have the same key: equal hashes, then every key column equal, NULLs
+    included."""
+    return " AND ".join([f'{a}."{hashed}" = {b}."{hashed}"'] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in columns])
 
 
 def _columns(con, relation: str) -> list[str]:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from engine import project as api
 from engine.backends.local.aggstate import build
 from engine.report import Reporter
+
 from .test_incremental_property import assert_tables_equal_queries
 
 ROOT = Path(__file__).resolve().parents[3]
