@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from engine import console as out
+from engine.errors import is_interrupt
 import engine
 
 app = typer.Typer(
@@ -92,6 +93,13 @@ def _open(
     return project, backend
 
 
+def _ctrl_c_cancels(backend):
+    """Ctrl-C cancels the statement the backend runs at once, rather than when it ends."""
+    from engine import interrupts
+
+    return interrupts.cancelling(backend.interrupt)
+
+
 @app.command()
 def validate(file: FileArg, target: TargetOpt = Target.local, debug: DebugOpt = False) -> None:
     """Load the file, type-check it, build the graph and lint every query."""
@@ -135,7 +143,7 @@ def apply(
 ) -> None:
     """Make the target match the file (idempotent: a second apply changes nothing)."""
     project, backend = _open(file, target, db, connection, warn=True, create=True)
-    with backend:
+    with backend, _ctrl_c_cancels(backend):
         reporter = out.reporter()
         the_plan, results = engine.apply(
             project, backend, reporter=reporter, confirm=None if yes else out.confirm_plan, prune=prune
@@ -156,7 +164,7 @@ def destroy(
 ) -> None:
     """Drop everything the file declares, in reverse dependency order."""
     project, backend = _open(file, target, db, connection)
-    with backend:
+    with backend, _ctrl_c_cancels(backend):
         the_plan, results = engine.destroy(
             project, backend, reporter=out.reporter(), confirm=None if yes else out.confirm_destroy
         )
@@ -188,7 +196,8 @@ def stream(
             if ui:
                 _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
             else:
-                engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+                with _ctrl_c_cancels(backend):
+                    engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
         out.sinks(project, backend)
 
 
@@ -294,7 +303,7 @@ def refresh(
 ) -> None:
     """Refresh now, upstream first at one data timestamp, like ALTER DYNAMIC TABLE … REFRESH."""
     project, backend = _open(file, target, db, connection)
-    with backend:
+    with backend, _ctrl_c_cancels(backend):
         out.history(engine.refresh(project, backend, names or [], full=full, reporter=out.reporter()), "table")
 
 
@@ -310,7 +319,7 @@ def query(
 ) -> None:
     """Run a Snowflake SQL query against the target."""
     project, backend = _open(file, target, db, connection)
-    with backend:
+    with backend, _ctrl_c_cancels(backend):
         out.query_result(engine.query(backend, sql), format.value)
 
 
@@ -353,6 +362,9 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug, not bad input: say so in one line
+        if is_interrupt(exc):
+            out.error("interrupted")
+            sys.exit(130)
         if debug:
             raise
         out.error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")

@@ -141,3 +141,16 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     by_upper = {c.upper(): c for c in choices}
     match = difflib.get_close_matches(name.upper(), list(by_upper), n=1, cutoff=0.6)
     return f"did you mean {by_upper[match[0]]}?" if match else None
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C, raised as such or as the database's "query interrupted" error.
+
+    DuckDB answers a KeyboardInterrupt that arrives while a statement runs by cancelling the
+    statement and raising its own error instead.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    if type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).strip().lower() == "query interrupted"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import interrupts
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord, get_backend
 from engine.errors import PipeError, PlanError, SqlError
 from engine.graph import PipelineGraph, Warning_, build_graph
@@ -173,38 +174,50 @@ def stream(
     """Insert the batches, letting the target's scheduler refresh in between.
 
     Ends with every dynamic table refreshed at least once after the last batch. Stops cleanly
-    between batches on KeyboardInterrupt (re-raised after the current batch is safe).
+    between batches on Ctrl-C: the first one is honoured once the batch in progress is committed
+    (KeyboardInterrupt is raised then); a second one raises at once, rolling back what was running.
     """
     reporter = reporter or Silent()
     refreshes: list[RefreshRecord] = []
-    for batch in range(1, settings.batches + 1):
-        rows = backend.insert_batch(settings.table, settings.generator, batch_args(project, settings, batch))
-        total = backend.row_count(settings.table)
-        reporter.event("batch", batch=batch, batches=settings.batches, rows=rows, table=settings.table, total=total)
-        refreshes += backend.tick(reporter)
-        if batch < settings.batches:
-            deadline = clock() + settings.delay
-            while clock() < deadline:
-                sleep(min(0.5, max(deadline - clock(), 0)))
-                refreshes += backend.tick(reporter)
-    refreshes += backend.settle(reporter)
-    if until_fresh:
-        refreshes += _wait_until_fresh(project, backend, reporter, clock, sleep)
+    with interrupts.deferred() as stop:
+        for batch in range(1, settings.batches + 1):
+            rows = backend.insert_batch(settings.table, settings.generator, batch_args(project, settings, batch))
+            total = backend.row_count(settings.table)
+            reporter.event("batch", batch=batch, batches=settings.batches, rows=rows, table=settings.table, total=total)
+            stop.check()
+            refreshes += backend.tick(reporter)
+            stop.check()
+            if batch < settings.batches:
+                deadline = clock() + settings.delay
+                while clock() < deadline:
+                    sleep(min(0.5, max(deadline - clock(), 0)))
+                    stop.check()
+                    refreshes += backend.tick(reporter)
+                    stop.check()
+        refreshes += backend.settle(reporter)
+        stop.check()
+        if until_fresh:
+            refreshes += _wait_until_fresh(project, backend, reporter, clock, sleep, stop)
     return refreshes
 
 
-def _wait_until_fresh(project, backend, reporter, clock, sleep, timeout: float = 600) -> list[RefreshRecord]:
+def _wait_until_fresh(
+    project, backend, reporter, clock, sleep, stop: interrupts.StopRequest | None = None, timeout: float = 600
+) -> list[RefreshRecord]:
     """Let the scheduler run until every dynamic table is within its effective target lag."""
+    stop = stop or interrupts.StopRequest()
     refreshes: list[RefreshRecord] = []
     deadline = clock() + timeout
     while True:
         refreshes += backend.tick(reporter)
+        stop.check()
         behind = [s.name for s in backend.status() if _behind(project.graph, s)]
         if not behind:
             return refreshes
         if clock() >= deadline:
             raise PipeError(f"still behind the target lag after {timeout:.0f}s: {', '.join(behind)}")
         sleep(1)
+        stop.check()
 
 
 def _behind(graph: PipelineGraph, status: ObjectStatus) -> bool:

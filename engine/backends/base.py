@@ -144,6 +144,13 @@ class Backend(ABC):
     def insert_batch(self, table: str, generator: str, args: list) -> int:
         """Insert one batch of generated rows into a base table; returns the rows inserted."""
 
+    def interrupt(self) -> None:
+        """Cancel the statement running now, from any thread; nothing when none runs.
+
+        By default nothing: the driver notices a KeyboardInterrupt itself when the statement ends
+        or polls.
+        """
+
     def recover(self, reporter: Reporter) -> list[RefreshRecord]:
         """Finish work an interrupted apply left pending; nothing by default."""
         return []

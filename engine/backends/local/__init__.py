@@ -45,6 +45,11 @@ class LocalBackend(Backend):
         if self.store is not None and not read_only:
             self._detect_outside_writes()
 
+    def interrupt(self) -> None:
+        store = self.store
+        if store is not None:
+            store.con.interrupt()  # the running statement raises DuckDB's InterruptException
+
     def close(self) -> None:
         if self.store is not None:
             self.store.close()

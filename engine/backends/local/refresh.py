@@ -19,7 +19,7 @@ from engine.backends.base import RefreshRecord
 from engine.backends.local.changes import ChangeLog
 from engine.backends.local.incremental import Incremental, Outcome
 from engine.backends.local.store import META, Store, utcnow
-from engine.errors import BackendError
+from engine.errors import BackendError, is_interrupt
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
 from engine.report import Reporter
 
@@ -80,8 +80,12 @@ class Refresher:
         try:
             record = self.refresh_in_transaction(name, trigger=trigger, full=full, data_timestamp=data_timestamp)
             con.execute("COMMIT")
-        except Exception as exc:  # the refresh failed: keep the previous contents
+        except BaseException as exc:  # the refresh failed or was stopped: keep the previous contents
             con.execute("ROLLBACK")
+            if is_interrupt(exc):  # a Ctrl-C is not a failure of the table
+                raise KeyboardInterrupt from exc
+            if not isinstance(exc, Exception):
+                raise
             if _transient(exc):
                 raise BackendError(f"{name}: {exc}", transient=True) from exc
             return self._record_failure(name, trigger, data_timestamp, start, _problem(name, exc))
