@@ -9,7 +9,9 @@ difference is also the table's own change log entry, for the tables that read it
 A grouped query over a single base table also keeps its pre-aggregation rows materialised
 (``_PIPE."PRE_<NAME>"``: the grouping keys and aggregate arguments already computed, e.g.
 parsed out of VARIANT values), maintained from the base table's changes: recomputing a few
-groups then reads narrow typed columns instead of re-parsing the whole base table.
+groups then reads narrow typed columns instead of re-parsing the whole base table. Grouped
+queries with large groups keep aggregate state instead (:mod:`aggstate`), which never re-reads
+a group's rows; which one a table keeps is chosen at each full refresh (``SMALL_GROUPS``).
 
 Every refresh falls back to FULL, with the reason, when a change cannot be traced this way.
 """
@@ -30,6 +32,12 @@ from engine.sql.partition import KeyMap, Partitioning, analyze
 # Above this many affected keys, recomputing everything is as cheap and simpler.
 MAX_KEYS = 50_000
 
+# A grouped query that both pre-aggregation rows and aggregate state can maintain keeps the
+# pre-aggregation rows when its groups hold fewer input rows than this on average (measured at
+# each full refresh): recomputing a few small groups then costs less than moving the state, whose
+# value tables would hold about a row per input row, in memory and rebuild time.
+SMALL_GROUPS = 16
+
 
 @dataclass
 class Outcome:
@@ -46,8 +54,8 @@ class _Plan:
     """How one dynamic table is maintained incrementally."""
 
     partitioning: Partitioning
-    pre: "PreAggregation | None" = None
-    state: "AggregateState | None" = None
+    pre: "PreAggregation | None" = None  # the query can be kept as pre-aggregation rows …
+    state: "AggregateState | None" = None  # … or as aggregate state: one is kept, see Incremental.kept
     key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
     filter_sql: dict[str, str] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
     restricted: dict[str, str | None] = field(default_factory=dict)  # output column -> query reading only those rows
@@ -88,9 +96,16 @@ class Incremental:
                 schema=self.schema,
             )
         plan.state = aggstate.build(self.store, name, self.queries[name], inputs, partitioning)
-        if plan.state is None:
-            plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
+        plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
         return plan
+
+    def kept(self, name: str) -> "PreAggregation | AggregateState | None":
+        """What ``name`` keeps materialised now: its pre-aggregation rows when they exist, else its
+        aggregate state (missing state is found stale, and a full refresh chooses again)."""
+        plan = self.plan(name)
+        if plan.pre is not None and (plan.state is None or plan.pre.exists()):
+            return plan.pre
+        return plan.state
 
     # -- refresh ---------------------------------------------------------------------------------
 
@@ -111,12 +126,15 @@ class Incremental:
             output = plan.partitioning.keys[table].output
             values = self._key_values(plan, table, seen[table], current[table])
             affected.setdefault(output, []).extend(values)
-        if plan.pre is not None:
+        kept = self.kept(name)
+        if isinstance(kept, PreAggregation):
+            if not kept.exists():
+                return self._full(name, f"its pre-aggregation rows are rebuilt ({kept.relation} is missing)")
             for table in changed:
-                plan.pre.apply(self.log.changes(table, seen[table], current[table]))
-        if plan.state is not None:
+                kept.apply(self.log.changes(table, seen[table], current[table]))
+        elif kept is not None:
             try:
-                plan.state.apply({t: self.log.changes(t, seen[t], current[t]) for t in changed})
+                kept.apply({t: self.log.changes(t, seen[t], current[t]) for t in changed})
             except aggstate.Stale as exc:
                 return self._full(name, f"its aggregate state is rebuilt ({exc})")
         total = sum(len(set(v)) for v in affected.values())
@@ -124,7 +142,7 @@ class Incremental:
             return self._full(name, f"the change touches {total:,} keys: a full recompute is cheaper")
         if total == 0:
             return Outcome("INCREMENTAL")
-        return self._apply(name, plan, affected)
+        return self._apply(name, plan, affected, kept)
 
     def _key_values(self, plan: _Plan, table: str, after: int, upto: int) -> list:
         con = self.store.con
@@ -139,15 +157,13 @@ class Incremental:
             plan.restricted[output] = _restrict_inputs(self.queries[name], {t: plan.filter_sql[t] for t in inputs})
         return plan.restricted[output]
 
-    def _apply(self, name: str, plan: _Plan, affected: dict[str, list]) -> Outcome:
+    def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
         con = self.store.con
         target = self.store.qualified(name)
         predicate = _key_predicate(con, target, affected)
         restricted = self._restricted(name, plan, next(iter(affected))) if len(affected) == 1 else None
-        if plan.state is not None:
-            new_rows = plan.state.query_for(affected)
-        elif plan.pre is not None:
-            new_rows = plan.pre.query_for(affected)
+        if kept is not None:
+            new_rows = kept.query_for(affected)
         elif restricted is not None:
             new_rows = f"SELECT * FROM ({restricted}) AS __Q WHERE {predicate}"
         else:
@@ -181,12 +197,22 @@ class Incremental:
         return Outcome("FULL", message=f"incremental refresh not possible: {reason}")
 
     def rebuild(self, name: str) -> None:
-        """After a full recompute: rebuild the materialised pre-aggregation rows."""
+        """After a full recompute: rebuild what the table keeps materialised, choosing between
+        pre-aggregation rows and aggregate state by its groups' size when both can serve."""
         plan = self.plan(name)
-        if plan.pre is not None:
-            plan.pre.rebuild()
-        if plan.state is not None:
-            plan.state.rebuild(self.store.qualified)
+        pre, state = plan.pre, plan.state
+        if pre is not None and state is not None:
+            inputs, groups = self.store.row_count(pre.table) or 0, self.store.row_count(name) or 0
+            if inputs < SMALL_GROUPS * max(groups, 1):
+                aggstate.drop(self.store, name)
+                state = None
+            else:
+                pre.drop()
+                pre = None
+        if pre is not None:
+            pre.rebuild()
+        if state is not None:
+            state.rebuild(self.store.qualified)
 
 
 def _restrict_inputs(query: str, filters: dict[str, str]) -> str | None:
@@ -278,6 +304,17 @@ class PreAggregation:
             return None
         define, grouped, key_column = split
         return cls(store, name, inputs[0], define, grouped, key_column, partitioning.keys[inputs[0]].output)
+
+    def exists(self) -> bool:
+        row = self.store.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
+            "AND table_name = ?",
+            [META, f"PRE_{self.name}"],
+        ).fetchone()
+        return bool(row[0])
+
+    def drop(self) -> None:
+        self.store.con.execute(f"DROP TABLE IF EXISTS {self.relation}")
 
     def rebuild(self) -> None:
         source = self.store.qualified(self.table)

@@ -373,3 +373,14 @@ def check_oracles(db: Path, names=DYNAMIC_TABLES, *, avg_tolerance: float = 0.0)
     with connect(db) as con:
         materialise_oracles(con)
         return {name: compare_with_oracle(con, name, avg_tolerance=avg_tolerance) for name in names}
+
+
+@pytest.fixture(scope="module")
+def aggregate_state_kept():
+    """Grouped tables keep aggregate state even when their groups are small, as the tiny tables of
+    the tests using this are: the state's own behaviour is under test there, not the choice."""
+    from engine.backends.local import incremental
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(incremental, "SMALL_GROUPS", 0)
+        yield

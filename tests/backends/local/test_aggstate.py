@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[3]
 STATS = ROOT / "tests" / "fixtures" / "incremental" / "stats.yaml"
 TABLES = ("USER_STATS", "TAGS", "USER_PROFILE")
 
+pytestmark = pytest.mark.usefixtures("aggregate_state_kept")
+
 events = st.lists(
     st.tuples(
         st.integers(1, 30),  # event_id: repeats are allowed, the table has no key

@@ -10,6 +10,8 @@ from engine.report import Reporter
 
 from .test_incremental_property import assert_tables_equal_queries
 
+pytestmark = pytest.mark.usefixtures("aggregate_state_kept")
+
 KEYS = {
     "K_TEXT": "varchar",
     "K_INT": "number",

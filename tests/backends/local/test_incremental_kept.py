@@ -1,0 +1,104 @@
+"""What a grouped table keeps materialised: pre-aggregation rows for small groups, aggregate
+state for large ones, chosen at each full refresh, the other dropped; either one lost is rebuilt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine import project as api
+from engine.backends.local.aggstate import AggregateState
+from engine.backends.local.incremental import SMALL_GROUPS, PreAggregation
+from engine.report import Reporter
+
+from .test_incremental_property import assert_tables_equal_queries
+
+ROOT = Path(__file__).resolve().parents[3]
+STATS = ROOT / "tests" / "fixtures" / "incremental" / "stats.yaml"
+
+
+def _kept_tables(backend, name: str) -> set[str]:
+    rows = backend.store.con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = '_PIPE' AND "
+        "(table_name = ? OR starts_with(table_name, ?))",
+        [f"PRE_{name}", f"AGG_{name}_"],
+    ).fetchall()
+    return {"PRE" if table.startswith("PRE_") else "AGG" for (table,) in rows}
+
+
+def _insert_events(backend, ids: range, tags: int) -> None:
+    """Events ``ids``, spread over ``tags`` tags: TAGS has that many groups."""
+    rows = [
+        f"({i}, {i % 4}, 'view', 't{i % tags}', {i % 97}.5, {i % 7}, "
+        f"'2026-03-01'::TIMESTAMP + INTERVAL '{i} minutes', {i % 5} / 4)"
+        for i in ids
+    ]
+    backend.query("INSERT INTO EVENTS VALUES " + ", ".join(rows))
+
+
+def _refresh(project, backend, *, full: bool = False) -> str:
+    """TAGS' refresh action."""
+    records = api.refresh(project, backend, full=full, reporter=Reporter())
+    return next(r.refresh_action for r in records if r.name == "TAGS")
+
+
+def test_engagement_keeps_pre_aggregation_for_sessions_and_state_for_members(applied):
+    project = api.validate(applied.yaml)
+    with project.backend("local", db=applied.db) as backend:
+        incremental = backend.refresher.incremental
+        # MEMBER_SESSIONS: about 4 events per session; MEMBER_ENGAGEMENT_SUMMARY joins a grouped
+        # CTE, which only aggregate state maintains.
+        assert isinstance(incremental.kept("MEMBER_SESSIONS"), PreAggregation)
+        assert _kept_tables(backend, "MEMBER_SESSIONS") == {"PRE"}
+        assert isinstance(incremental.kept("MEMBER_ENGAGEMENT_SUMMARY"), AggregateState)
+        assert _kept_tables(backend, "MEMBER_ENGAGEMENT_SUMMARY") == {"AGG"}
+
+
+def test_a_full_refresh_switches_as_the_groups_grow_and_shrink(tmp_path):
+    project = api.validate(STATS)
+    with project.backend("local", db=tmp_path / "stats.duckdb") as backend:
+        api.apply(project, backend)
+        incremental = backend.refresher.incremental
+        _insert_events(backend, range(1, 61), tags=60)
+        assert _refresh(project, backend) == "INCREMENTAL"
+        assert _kept_tables(backend, "TAGS") == {"PRE"}  # chosen when the table was empty
+
+        many = SMALL_GROUPS * 2 * 60
+        _insert_events(backend, range(61, 61 + many), tags=60)
+        assert _refresh(project, backend) == "INCREMENTAL"  # kept as it was until a full refresh
+        assert _kept_tables(backend, "TAGS") == {"PRE"}
+        assert_tables_equal_queries(project, backend)
+
+        assert _refresh(project, backend, full=True) == "FULL"
+        assert _kept_tables(backend, "TAGS") == {"AGG"}  # 33 events per tag now
+        assert isinstance(incremental.kept("TAGS"), AggregateState)
+        _insert_events(backend, range(61 + many, 121 + many), tags=60)
+        backend.query("UPDATE EVENTS SET amount = amount + 1, weight = weight * 2 WHERE event_id % 10 = 0")
+        backend.query("DELETE FROM EVENTS WHERE event_id % 13 = 0")
+        assert _refresh(project, backend) == "INCREMENTAL"
+        assert_tables_equal_queries(project, backend)
+
+        backend.query("DELETE FROM EVENTS WHERE event_id % 17 <> 0")  # about 2 events per tag left
+        assert _refresh(project, backend, full=True) == "FULL"
+        assert _kept_tables(backend, "TAGS") == {"PRE"}
+        _insert_events(backend, range(5000, 5030), tags=60)
+        backend.query("DELETE FROM EVENTS WHERE tag = 't3'")
+        assert _refresh(project, backend) == "INCREMENTAL"
+        assert_tables_equal_queries(project, backend)
+
+
+def test_lost_pre_aggregation_rows_are_rebuilt_by_a_full_refresh(tmp_path):
+    project = api.validate(STATS)
+    with project.backend("local", db=tmp_path / "stats.duckdb") as backend:
+        api.apply(project, backend)
+        _insert_events(backend, range(1, 61), tags=60)
+        _refresh(project, backend)
+        backend.store.con.execute('DROP TABLE _PIPE."PRE_TAGS"')
+        _insert_events(backend, range(61, 91), tags=60)
+        records = {r.name: r for r in api.refresh(project, backend, reporter=Reporter())}
+        assert records["TAGS"].refresh_action == "FULL"
+        assert "rebuilt" in records["TAGS"].state_message
+        assert_tables_equal_queries(project, backend)
+        assert _kept_tables(backend, "TAGS") == {"PRE"}
+        backend.query("DELETE FROM EVENTS WHERE tag = 't5'")
+        assert _refresh(project, backend) == "INCREMENTAL"
+        assert_tables_equal_queries(project, backend)
