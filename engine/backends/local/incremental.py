@@ -182,11 +182,21 @@ class Incremental:
     def record_difference(self, name: str, old: str, new: str, action: str) -> Outcome:
         """Log the rows that differ between ``old`` and ``new`` as ``name``'s change."""
         columns = ", ".join(quote(c) for c in self.store.columns(name))
-        inserted = f"SELECT {columns} FROM {new} EXCEPT ALL SELECT {columns} FROM {old}"
-        deleted = f"SELECT {columns} FROM {old} EXCEPT ALL SELECT {columns} FROM {new}"
         con = self.store.con
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_INS AS {inserted}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_DEL AS {deleted}")
+        # One aggregation counts each distinct row's copies, new minus old (NULLs compare equal,
+        # as in EXCEPT ALL, but one hash table instead of two); each difference is then repeated.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
+                SELECT {columns}, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
+                    SELECT {columns}, 1 AS __PIPE_SIGN FROM {new}
+                    UNION ALL SELECT {columns}, -1 AS __PIPE_SIGN FROM {old}
+                ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0"""
+        )
+        for table, copies in (("__PIPE_INS", "__PIPE_COPIES"), ("__PIPE_DEL", "-__PIPE_COPIES")):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {columns} FROM __PIPE_DIFF, "
+                f"range({copies}) AS __PIPE_COPY(__PIPE_I) WHERE {copies} > 0"
+            )
         n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
         n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
         if n_ins or n_del:
