@@ -83,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3, help="incremental refreshes timed (their median is used)")
+    parser.add_argument("--repeat", type=int, default=5, help="incremental refreshes timed (their median is used)")
     args = parser.parse_args()
     results = [run(size, args.batch, args.repeat) for size in args.sizes]
     base = results[0]
