@@ -38,6 +38,11 @@ MAX_KEYS = 50_000
 # value tables would hold about a row per input row, in memory and rebuild time.
 SMALL_GROUPS = 16
 
+# Up to this many text or integer keys are looked up as a literal IN list, which DuckDB answers
+# from an index on the key column instead of scanning the whole column.
+MAX_LITERAL_KEYS = 2_000
+_LOOKUP_TYPES = {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"}
+
 
 @dataclass
 class Outcome:
@@ -269,6 +274,30 @@ def _in_keys(key: str) -> str:
     return f"({key}) IN (SELECT K FROM __PIPE_KEYS) OR ({key}) IS NULL AND {null_affected}"
 
 
+def _index(con, relation: str, schema: str, index: str, column: str) -> None:
+    """An index on ``relation.column`` when its type allows literal lookups (see ``_literals``)."""
+    kind = str(con.execute(f"SELECT {quote(column)} FROM {relation} LIMIT 0").description[0][1])
+    if kind in _LOOKUP_TYPES:
+        con.execute(f"DROP INDEX IF EXISTS {quote(schema)}.{quote(index)}")
+        con.execute(f"CREATE INDEX {quote(index)} ON {relation} ({quote(column)})")
+
+
+def _literals(con, relation: str, column: str, values: list) -> str | None:
+    """``(v1, v2, …)``: the keys as SQL literals of ``relation.column``'s type, when it is text
+    or an integer, none is NULL and they are few; else None."""
+    distinct = set(values)
+    if not distinct or len(distinct) > MAX_LITERAL_KEYS:
+        return None
+    kind = str(con.execute(f"SELECT {quote(column)} FROM {relation} LIMIT 0").description[0][1])
+    if kind == "VARCHAR" and all(isinstance(v, str) for v in distinct):
+        items = ["'" + v.replace("'", "''") + "'" for v in distinct]
+    elif kind in _LOOKUP_TYPES and all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
+        items = [str(v) for v in distinct]
+    else:
+        return None
+    return "(" + ", ".join(sorted(items)) + ")"
+
+
 def _key_predicate(con, target: str, affected: dict[str, list]) -> str:
     """``O IN (SELECT K FROM __PIPE_KEYS…) OR …``: the affected keys (NULL included) go to
     temporary tables typed as ``target``'s columns, so DuckDB matches them with a hash join,
@@ -329,6 +358,7 @@ class PreAggregation:
     def rebuild(self) -> None:
         source = self.store.qualified(self.table)
         self.store.con.execute(f"CREATE OR REPLACE TABLE {self.relation} AS {self.define.format(source=source)}")
+        _index(self.store.con, self.relation, META, f"PRE_{self.name}_KEY", self.key_column)
 
     def apply(self, changes_sql: str) -> None:
         """Apply a base-table change (rows with ``__SIGN``) to the materialised rows."""
@@ -358,7 +388,11 @@ class PreAggregation:
         """The grouped query, restricted to the groups whose output key is affected (the keys
         are in ``__PIPE_KEYS``)."""
         values = affected.get(self.output, [])
-        predicate = f"{quote(self.key_column)} IN (SELECT K FROM __PIPE_KEYS)"
+        literals = _literals(self.store.con, self.relation, self.key_column, values)
+        if literals is not None:
+            predicate = f"{quote(self.key_column)} IN {literals}"
+        else:
+            predicate = f"{quote(self.key_column)} IN (SELECT K FROM __PIPE_KEYS)"
         if any(v is None for v in values):
             predicate += f" OR {quote(self.key_column)} IS NULL"
         return self.grouped.format(source=f"({_matching(self.relation, predicate)})")

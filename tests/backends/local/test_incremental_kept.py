@@ -49,6 +49,11 @@ def test_engagement_keeps_pre_aggregation_for_sessions_and_state_for_members(app
         # CTE, which only aggregate state maintains.
         assert isinstance(incremental.kept("MEMBER_SESSIONS"), PreAggregation)
         assert _kept_tables(backend, "MEMBER_SESSIONS") == {"PRE"}
+        # its session keys are text: found through an index on the pre-aggregation rows
+        indexes = backend.store.con.execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE schema_name = '_PIPE' AND table_name = 'PRE_MEMBER_SESSIONS'"
+        ).fetchall()
+        assert indexes == [("PRE_MEMBER_SESSIONS_KEY",)]
         assert isinstance(incremental.kept("MEMBER_ENGAGEMENT_SUMMARY"), AggregateState)
         assert _kept_tables(backend, "MEMBER_ENGAGEMENT_SUMMARY") == {"AGG"}
 
