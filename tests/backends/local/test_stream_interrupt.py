@@ -127,6 +127,22 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path, monkeypatch):
     assert _stream_with_ctrl_c(tmp_path, monkeypatch, presses=2) == 40  # batch 2 never went in
 
 
+def _wait_for_cpu(pid: int, seconds: float, timeout: float = 60) -> None:
+    """Wait until process ``pid`` has used ``seconds`` of CPU (past its start-up, on a busy
+    machine too); where /proc is missing, wait that long."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        time.sleep(seconds + 1)
+        return
+    ticks = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / ticks >= seconds:  # utime + stime
+            return
+        time.sleep(0.2)
+
+
 def test_ctrl_c_during_pipe_refresh_stops_it_at_once_with_one_line(tmp_path):
     shutil.copy(FIXTURES / "slow.yaml", tmp_path / "slow.yaml")
     db = str(tmp_path / "slow.duckdb")
@@ -139,7 +155,7 @@ def test_ctrl_c_during_pipe_refresh_stops_it_at_once_with_one_line(tmp_path):
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(4)  # started, and well inside the minutes-long query
+    _wait_for_cpu(refresh.pid, seconds=3)  # started, and well inside the minutes-long query
     assert refresh.poll() is None
     refresh.send_signal(signal.SIGINT)
     pressed = time.monotonic()
