@@ -26,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from engine.backends.local.changes import SIGN
-from engine.backends.local.store import META, Store, quote
+from engine.backends.local.store import META, Store, column_type, quote
 from engine.sql.partition import Partitioning
 
 # Aggregates read off a value table ("__V" the value, "__N" how many rows hold it).
@@ -384,7 +384,7 @@ class AggregateState:
         con = self.store.con
         node = self.nodes[-1]
         star = self._star(node)
-        cast = str(con.execute(f'SELECT "__K" FROM {star} LIMIT 0').description[0][1])
+        cast = column_type(con, star, '"__K"')
         values = list(dict.fromkeys(affected.get(self.output, [])))
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_AGG_KEYS AS SELECT CAST(unnest(?) AS {cast}) AS K", [values])
         hashes = _numbers(con, "SELECT DISTINCT hash(K) FROM __PIPE_AGG_KEYS")

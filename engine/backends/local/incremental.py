@@ -26,7 +26,7 @@ from sqlglot import exp
 from engine.backends.local import aggstate
 from engine.backends.local.aggstate import AggregateState
 from engine.backends.local.changes import SIGN, ChangeLog
-from engine.backends.local.store import META, Store, quote
+from engine.backends.local.store import META, Store, column_type, quote
 from engine.sql.partition import KeyMap, Partitioning, analyze
 
 # Above this many affected keys, recomputing everything is as cheap and simpler.
@@ -133,7 +133,7 @@ class Incremental:
             affected.setdefault(output, []).extend(values)
         kept = self.kept(name)
         if isinstance(kept, PreAggregation):
-            if not kept.exists():
+            if plan.state is None and not kept.exists():  # with state too, kept() found the rows
                 return self._full(name, f"its pre-aggregation rows are rebuilt ({kept.relation} is missing)")
             for table in changed:
                 kept.apply(self.log.changes(table, seen[table], current[table]))
@@ -274,11 +274,9 @@ def _in_keys(key: str) -> str:
     return f"({key}) IN (SELECT K FROM __PIPE_KEYS) OR ({key}) IS NULL AND {null_affected}"
 
 
-def _index(con, relation: str, schema: str, index: str, column: str) -> None:
+def _index(con, relation: str, index: str, column: str) -> None:
     """An index on ``relation.column`` when its type allows literal lookups (see ``_literals``)."""
-    kind = str(con.execute(f"SELECT {quote(column)} FROM {relation} LIMIT 0").description[0][1])
-    if kind in _LOOKUP_TYPES:
-        con.execute(f"DROP INDEX IF EXISTS {quote(schema)}.{quote(index)}")
+    if column_type(con, relation, quote(column)) in _LOOKUP_TYPES:
         con.execute(f"CREATE INDEX {quote(index)} ON {relation} ({quote(column)})")
 
 
@@ -288,7 +286,7 @@ def _literals(con, relation: str, column: str, values: list) -> str | None:
     distinct = set(values)
     if not distinct or len(distinct) > MAX_LITERAL_KEYS:
         return None
-    kind = str(con.execute(f"SELECT {quote(column)} FROM {relation} LIMIT 0").description[0][1])
+    kind = column_type(con, relation, quote(column))
     if kind == "VARCHAR" and all(isinstance(v, str) for v in distinct):
         items = ["'" + v.replace("'", "''") + "'" for v in distinct]
     elif kind in _LOOKUP_TYPES and all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
@@ -345,12 +343,7 @@ class PreAggregation:
         return cls(store, name, inputs[0], define, grouped, key_column, partitioning.keys[inputs[0]].output)
 
     def exists(self) -> bool:
-        row = self.store.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
-            "AND table_name = ?",
-            [META, f"PRE_{self.name}"],
-        ).fetchone()
-        return bool(row[0])
+        return self.store.table_exists(f"PRE_{self.name}", schema=META)
 
     def drop(self) -> None:
         self.store.con.execute(f"DROP TABLE IF EXISTS {self.relation}")
@@ -358,7 +351,8 @@ class PreAggregation:
     def rebuild(self) -> None:
         source = self.store.qualified(self.table)
         self.store.con.execute(f"CREATE OR REPLACE TABLE {self.relation} AS {self.define.format(source=source)}")
-        _index(self.store.con, self.relation, META, f"PRE_{self.name}_KEY", self.key_column)
+        # A new table: the index of the one it replaces went with it.
+        _index(self.store.con, self.relation, f"PRE_{self.name}_KEY", self.key_column)
 
     def apply(self, changes_sql: str) -> None:
         """Apply a base-table change (rows with ``__SIGN``) to the materialised rows."""

@@ -114,10 +114,11 @@ class Store:
         ).fetchone()
         return bool(row[0])
 
-    def table_exists(self, name: str) -> bool:
+    def table_exists(self, name: str, schema: str | None = None) -> bool:
+        """Whether table ``name`` exists in the pipeline's schema, or in ``schema``."""
         row = self.con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
-            [self.database, self.schema, name],
+            [self.database, schema or self.schema, name],
         ).fetchone()
         return bool(row[0])
 
@@ -134,6 +135,11 @@ class Store:
         if not self.table_exists(name):
             return None
         return self.con.execute(f"SELECT count(*) FROM {self.qualified(name)}").fetchall()[0][0]
+
+
+def column_type(con, relation: str, column: str) -> str:
+    """DuckDB's name of the type of ``relation``'s column ``column`` (quoted as needed)."""
+    return str(con.execute(f"SELECT {column} FROM {relation} LIMIT 0").description[0][1])
 
 
 def _first_line(exc: Exception) -> str:
