@@ -51,7 +51,14 @@ def warn(text: str) -> None:
 
 
 def error(exc: Exception | str) -> None:
-    """The one red line of an error, with the SQL excerpt under it when there is one."""
+    """The one red line of an error, with the SQL excerpt under it when there is one (a line
+    each when the error holds several)."""
+    for each in getattr(exc, "errors", None) or ():
+        error(each)
+    if getattr(exc, "errors", None):
+        if exc.more:
+            stderr.print(f"error: … and {exc.more} more", style="bold red", markup=False)
+        return
     stderr.print(f"error: {exc}", style="bold red", markup=False)
     excerpt = getattr(exc, "excerpt", lambda: None)()
     if excerpt:

@@ -115,6 +115,34 @@ class SqlError(PipeError):
         return f"{line}\n{caret}"
 
 
+class Errors(PipeError):
+    """Several problems found in one pass, e.g. every query of a file that does not bind.
+
+    ``str()`` is one line per problem; ``errors`` holds them, at most ``LIMIT``.
+    """
+
+    LIMIT = 50
+
+    def __init__(self, errors: list[PipeError]):
+        self.errors = errors[: self.LIMIT]
+        self.more = max(len(errors) - self.LIMIT, 0)
+        super().__init__(f"{len(errors)} problems")
+
+    def __str__(self) -> str:
+        lines = [str(e) for e in self.errors]
+        if self.more:
+            lines.append(f"… and {self.more} more")
+        return "\n".join(lines)
+
+    @staticmethod
+    def raise_if_any(errors: list[PipeError]) -> None:
+        """Raise the one error, or :class:`Errors` holding several; nothing when there are none."""
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise Errors(errors)
+
+
 class PlanError(PipeError):
     """The plan cannot be built or applied as asked."""
 

@@ -7,11 +7,11 @@ from functools import cached_property
 
 import networkx as nx
 
-from engine.errors import CycleError, GraphError, Location, SqlError, did_you_mean
+from engine.errors import CycleError, Errors, GraphError, Location, PipeError, SqlError, did_you_mean
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
-from engine.sql.lint import RefreshDecision, analyze
-from engine.sql.parsing import parse_select, table_refs
+from engine.sql.compiler import CompiledQuery, compile_query, parse
+from engine.sql.lint import RefreshDecision
 
 TABLE = "table"
 EXTERNAL = "external"
@@ -37,6 +37,7 @@ class PipelineGraph:
     pipeline: Pipeline
     graph: nx.DiGraph
     decisions: dict[str, RefreshDecision] = field(default_factory=dict)
+    queries: dict[str, CompiledQuery] = field(default_factory=dict)
     warnings: list[Warning_] = field(default_factory=list)
 
     def kind(self, name: str) -> str:
@@ -99,12 +100,17 @@ class PipelineGraph:
 
 
 def build_graph(pipeline: Pipeline) -> PipelineGraph:
-    """Build and check the DAG of ``pipeline``.
+    """Build and check the DAG of ``pipeline``, compiling each dynamic table's query on the way.
+
+    Every query is parsed once; the graph follows the tables it names; then, in dependency order,
+    each query is bound against what it reads (base tables' columns, upstream dynamic tables'
+    output schemas) and typed.
 
     Raises:
-        SqlError: a query does not parse (table, SQL line and column).
+        SqlError: a query does not parse or does not bind (table, SQL line and column).
         GraphError: a query reads an unknown name, or a lag rule is broken.
         CycleError: the dynamic tables read each other in a cycle.
+        Errors: several of these, one per problem found.
     """
     graph = nx.DiGraph()
     for name, table in pipeline.tables.items():
@@ -112,18 +118,75 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
     for name in pipeline.dynamic_tables:
         graph.add_node(name, kind=DYNAMIC_TABLE)
     result = PipelineGraph(pipeline, graph)
+    errors: list[PipeError] = []
+    parsed = {}
     for name, dt in pipeline.dynamic_tables.items():
-        query = _parse(pipeline, name, dt.sql)
-        for ref in table_refs(query):
-            source = _resolve(pipeline, name, ref)
+        try:
+            tree, refs = _parse(pipeline, name, dt.sql)
+        except SqlError as exc:
+            errors.append(exc)
+            continue
+        resolved = True
+        for ref in refs:
+            try:
+                source = _resolve(pipeline, name, ref)
+            except GraphError as exc:
+                errors.append(exc)
+                resolved = False
+                continue
             if source == name:
                 raise CycleError([name], location=_sql_location(pipeline, name, ref.line, ref.column))
             graph.add_edge(source, name)
-        result.decisions[name] = analyze(query)
+        if resolved:
+            parsed[name] = (tree, refs)
     _check_cycles(pipeline, graph)
+    _compile(result, parsed, errors)
+    Errors.raise_if_any(errors)
     _check_refresh_modes(result)
     _check_lags(result)
     return result
+
+
+def catalog(pipeline: Pipeline) -> dict[str, dict[str, str] | None]:
+    """What the base tables offer a query: name -> columns (name -> Snowflake type), or None for an
+    external table declared without columns."""
+    entries: dict[str, dict[str, str] | None] = {}
+    for name, table in pipeline.tables.items():
+        if table.columns is not None:
+            entries[name] = {column.upper(): kind for column, kind in table.columns.items()}
+        elif table.generator is not None:
+            returns = pipeline.generator(table.generator).returns
+            entries[name] = {column.upper(): kind for column, kind in returns.items()}
+        else:
+            entries[name] = None
+    return entries
+
+
+def _compile(result: PipelineGraph, parsed: dict, errors: list[PipeError]) -> None:
+    """Compile the parsed queries in dependency order, each against what it reads."""
+    pipeline = result.pipeline
+    entries = catalog(pipeline)
+    for name in result.dynamic_tables:
+        if name not in parsed:
+            entries[name] = None  # its own error is reported; its readers bind leniently
+            continue
+        dt = pipeline.dynamic_tables[name]
+        tree, refs = parsed[name]
+        compiled = compile_query(name, dt.sql, tree, refs, entries)
+        result.queries[name] = compiled
+        result.decisions[name] = compiled.decision
+        entries[name] = compiled.column_types
+        for problem in compiled.problems:
+            errors.append(
+                SqlError(
+                    problem.message,
+                    location=_sql_location(pipeline, name, problem.line, problem.column),
+                    hint=problem.hint,
+                    sql=dt.sql,
+                    sql_line=problem.line,
+                    sql_column=problem.column,
+                )
+            )
 
 
 def _sql_location(pipeline: Pipeline, name: str, line: int | None, column: int | None = None) -> Location:
@@ -132,7 +195,7 @@ def _sql_location(pipeline: Pipeline, name: str, line: int | None, column: int |
 
 def _parse(pipeline: Pipeline, name: str, sql: str):
     try:
-        return parse_select(sql)
+        return parse(sql)
     except SqlError as exc:
         exc.location = _sql_location(pipeline, name, exc.sql_line, exc.sql_column)
         raise

@@ -59,11 +59,12 @@ class _Source:
     nullable: bool = False
 
 
-def analyze(sql: str, schema: dict[str, list[str]]) -> Partitioning:
-    """Key maps for every input of ``sql`` (a Snowflake query) given the input tables' columns."""
+def analyze(query: str | exp.Expression, schema: dict[str, list[str]]) -> Partitioning:
+    """Key maps for every input of ``query`` (a Snowflake query, parsed or as text) given the input
+    tables' columns."""
     result = Partitioning()
     try:
-        tree = sqlglot.parse_one(sql, read=DIALECT)
+        tree = sqlglot.parse_one(query, read=DIALECT) if isinstance(query, str) else query.copy()
         tree = qualify(
             tree,
             schema={t: {c: "VARCHAR" for c in cols} for t, cols in schema.items()},

@@ -1,0 +1,249 @@
+"""Binding a dynamic table's query against the pipeline's catalog, as Snowflake does at CREATE.
+
+Every column reference is resolved to the table, CTE, subquery or FLATTEN it reads; what Snowflake
+would reject (an unknown or ambiguous column, an alias that names no table of the FROM clause, set
+operations of different widths) becomes a :class:`Problem` at the position of the offending token.
+Nothing Snowflake accepts is refused: VARIANT paths are untyped, select aliases may be reused later in
+the select list and in WHERE/GROUP BY/HAVING/QUALIFY, ``USING`` joins, ``GROUP BY ALL`` and star
+expansion all bind, and a table whose columns are unknown (an external table declared without
+``columns:``) accepts any column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from engine.errors import did_you_mean
+from engine.sql.parsing import DIALECT, start_column
+
+# The columns of LATERAL FLATTEN's output (sql-reference/functions/flatten, "Output").
+FLATTEN_COLUMNS = ("SEQ", "KEY", "PATH", "INDEX", "VALUE", "THIS")
+
+Catalog = dict[str, "dict[str, str] | None"]
+"""Table name -> its columns (name -> Snowflake type), or None when they are not declared."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something Snowflake would reject, with its SQL position."""
+
+    message: str
+    hint: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
+    """Qualify every column of ``tree`` (a parsed Snowflake query) against ``catalog``.
+
+    Returns the qualified tree (a copy; identifiers normalised as Snowflake resolves them) and the
+    problems found, in the order they appear in the SQL.
+    """
+    tree = normalize_identifiers(tree.copy(), dialect=DIALECT)
+    problems = _set_operation_widths(tree)
+    problems += _qualified_references(tree, catalog)
+    if problems:
+        return tree, _ordered(problems)
+    schema = {table: columns for table, columns in catalog.items() if columns is not None}
+    try:
+        qualified = qualify(
+            tree.copy(),
+            schema=schema,
+            dialect=DIALECT,
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+            identify=False,
+        )
+    except OptimizeError as exc:
+        if any(catalog.get(t.name, {}) is None for t in tree.find_all(exp.Table)):
+            return tree, []  # it reads a table of unknown columns: Snowflake decides at CREATE
+        return tree, [Problem(f"the query does not bind: {exc}", "check its column and table names")]
+    return qualified, _ordered(_unresolved(qualified, catalog))
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _position(node: exp.Expression | None) -> tuple[int | None, int | None]:
+    if node is None:
+        return None, None
+    for sub in node.walk():
+        meta = sub.meta if sub._meta else {}
+        if "line" in meta:
+            return meta["line"], start_column(meta)
+    return None, None
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+
+def _source_columns(source: object, catalog: Catalog) -> list[str] | None:
+    """The column names a FROM source offers, or None when they cannot be known."""
+    if isinstance(source, exp.Table):
+        if _is_flatten(source):
+            return _alias_columns(source) or list(FLATTEN_COLUMNS)
+        if not isinstance(source.this, exp.Identifier):
+            return None  # a table function
+        return _table_columns(source, catalog)
+    if isinstance(source, exp.Lateral):
+        return _alias_columns(source) or (list(FLATTEN_COLUMNS) if _is_flatten(source) else None)
+    if isinstance(source, Scope):
+        expression = source.expression
+        if isinstance(expression, (exp.Lateral, exp.Table)) and _is_flatten(expression):
+            return _alias_columns(expression) or list(FLATTEN_COLUMNS)
+        if isinstance(expression, exp.Query) and not _has_star(expression):
+            names = [s.alias_or_name for s in expression.selects]
+            aliases = _alias_columns(expression.parent)
+            return aliases or names
+        return None
+    return None
+
+
+def _table_columns(table: exp.Table, catalog: Catalog) -> list[str] | None:
+    aliases = _alias_columns(table)
+    if aliases:
+        return aliases
+    if _is_flatten(table):
+        return list(FLATTEN_COLUMNS)
+    columns = catalog.get(table.name)
+    return list(columns) if columns is not None else None
+
+
+def _alias_columns(node: exp.Expression | None) -> list[str]:
+    alias = node.args.get("alias") if isinstance(node, exp.Expression) else None
+    if isinstance(alias, exp.TableAlias) and alias.columns:
+        return [c.name for c in alias.columns]
+    return []
+
+
+def _is_flatten(node: exp.Expression) -> bool:
+    return isinstance(node, (exp.Lateral, exp.Table)) and isinstance(node.this, exp.Explode)
+
+
+def _has_star(query: exp.Query) -> bool:
+    return any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in query.selects)
+
+
+def _scope_sources(scope: Scope) -> dict[str, object]:
+    """Every name a column of ``scope`` may be qualified with: its own sources, laterals, and (for
+    correlated subqueries) the sources of the queries around it."""
+    names: dict[str, object] = {}
+    current: Scope | None = scope
+    while current is not None:
+        for name, source in {**current.sources, **current.lateral_sources}.items():
+            names.setdefault(name, source)
+        for lateral in current.expression.find_all(exp.Lateral):
+            alias = lateral.args.get("alias")
+            if alias is not None and alias.name:
+                names.setdefault(alias.name, lateral)
+        current = current.parent
+    return names
+
+
+# -- checks ----------------------------------------------------------------------------------------
+
+
+def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
+    """Columns written ``alias.column``: the alias must name a source, and the source must have it."""
+    problems: list[Problem] = []
+    for scope in traverse_scope(tree):
+        sources = _scope_sources(scope)
+        for column in scope.columns:
+            qualifier = column.args.get("table")
+            if qualifier is None or column.args.get("db") is not None or column.is_star:
+                continue
+            alias = qualifier.name
+            if alias not in sources:
+                problems.append(
+                    Problem(
+                        f"unknown table alias {alias} in {alias}.{column.name}",
+                        did_you_mean(alias, list(sources)) or f"the FROM clause names {_listing(sources)}",
+                        *_position(qualifier),
+                    )
+                )
+                continue
+            offered = _source_columns(sources[alias], catalog)
+            if offered is not None and column.name not in offered:
+                problems.append(
+                    Problem(
+                        f"unknown column {alias}.{column.name}",
+                        did_you_mean(column.name, offered) or f"{alias} has {_listing(offered)}",
+                        *_position(column.this),
+                    )
+                )
+    return problems
+
+
+def _unresolved(qualified: exp.Query, catalog: Catalog) -> list[Problem]:
+    """Unqualified columns that qualification could not attribute: unknown or ambiguous."""
+    problems: list[Problem] = []
+    for scope in traverse_scope(qualified):
+        sources = _scope_sources(scope)
+        offered = {name: _source_columns(source, catalog) for name, source in sources.items()}
+        if any(columns is None for columns in offered.values()):
+            continue  # a source of unknown columns may hold it
+        select = scope.expression if isinstance(scope.expression, exp.Select) else None
+        aliases = {s.alias for s in select.selects if s.alias} if select is not None else set()
+        for column in scope.unqualified_columns:
+            name = column.name
+            if column.is_star or (name in aliases and column.find_ancestor(exp.Order) is not None):
+                continue  # ORDER BY may name a select alias
+            holders = [alias for alias, columns in offered.items() if name in columns]
+            line, col = _position(column.this)
+            if len(holders) > 1:
+                problems.append(
+                    Problem(
+                        f"ambiguous column {name}: it is in {' and '.join([', '.join(holders[:-1]), holders[-1]])}",
+                        f"qualify it, e.g. {holders[0]}.{name}",
+                        line,
+                        col,
+                    )
+                )
+            elif not holders:
+                everything = [c for columns in offered.values() for c in columns]
+                problems.append(
+                    Problem(
+                        f"unknown column {name}",
+                        did_you_mean(name, everything) or f"the query reads {_listing(everything)}",
+                        line,
+                        col,
+                    )
+                )
+    return problems
+
+
+def _set_operation_widths(tree: exp.Query) -> list[Problem]:
+    problems = []
+    for node in tree.find_all(exp.SetOperation):
+        left, right = node.left, node.right
+        if not isinstance(left, exp.Query) or not isinstance(right, exp.Query):
+            continue
+        if _has_star(left) or _has_star(right):
+            continue
+        widths = len(left.selects), len(right.selects)
+        if widths[0] != widths[1]:
+            operator = {"union": "UNION", "except": "EXCEPT", "intersect": "INTERSECT"}[node.key]
+            problems.append(
+                Problem(
+                    f"{operator} of queries with {widths[0]} and {widths[1]} columns",
+                    "make both sides select the same number of columns",
+                    *_position(right),
+                )
+            )
+    return problems
+
+
+def _listing(names, limit: int = 8) -> str:
+    names = list(dict.fromkeys(names))
+    if not names:
+        return "nothing"
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -1,0 +1,190 @@
+"""The compiled query model: each dynamic table's SQL parsed, bound, typed and analysed once.
+
+``compile_query`` is called for the dynamic tables in dependency order, each against a catalog of
+what it may read: base tables' declared columns (or their generator's ``returns``), and upstream
+dynamic tables' inferred output schemas. The result is read by every later stage: the graph, lint,
+plan, the local engine and the UI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+
+from engine.sql.binder import Catalog, Problem, bind
+from engine.sql.lint import RefreshDecision, analyze
+from engine.sql.parsing import DIALECT, TableRef, table_refs
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: its name as Snowflake shows it, and its Snowflake type (None: not known)."""
+
+    name: str
+    type: str | None
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.type or 'UNKNOWN'}"
+
+
+@dataclass(frozen=True)
+class RefreshModes:
+    """What a dynamic table's refresh mode resolves to on Snowflake and in the local engine, and why."""
+
+    snowflake: str
+    snowflake_reason: str
+    local: str
+    local_reason: str
+
+    @property
+    def differs(self) -> bool:
+        """Whether the local engine refreshes fully where Snowflake would refresh incrementally."""
+        return self.snowflake != self.local
+
+
+@dataclass
+class CompiledQuery:
+    """A dynamic table's query, compiled.
+
+    Attributes:
+        name: the dynamic table.
+        sql: the SQL as written in the file.
+        tree: the parsed Snowflake tree, as written (never mutated: copy it to transform it).
+        reads: the tables it names, as written.
+        bound: the tree with every column qualified (None when binding failed).
+        columns: the output schema (None when it cannot be known, e.g. ``*`` over an external table).
+        decision: what Snowflake's AUTO resolves to, with the lint's findings and warnings.
+        problems: what Snowflake would reject at CREATE, with SQL positions.
+    """
+
+    name: str
+    sql: str
+    tree: exp.Query
+    reads: list[TableRef]
+    bound: exp.Query | None = None
+    columns: tuple[Column, ...] | None = None
+    decision: RefreshDecision | None = None
+    problems: tuple[Problem, ...] = ()
+    partitioning: object | None = None  # engine.sql.partition.Partitioning, for the local engine
+
+    @property
+    def column_types(self) -> dict[str, str] | None:
+        """The output schema as a catalog entry (unknown types as UNKNOWN)."""
+        if self.columns is None:
+            return None
+        return {c.name: c.type or "UNKNOWN" for c in self.columns}
+
+    def modes(self, refresh_mode: str) -> RefreshModes:
+        """What ``refresh_mode`` (auto, full or incremental) resolves to, on Snowflake and locally."""
+        decision = self.decision
+        if refresh_mode != "auto":
+            mode = refresh_mode.upper()
+            reason = f"refresh_mode is {refresh_mode}"
+            snowflake = (mode, reason)
+        else:
+            snowflake = (decision.mode, decision.reason)
+        if snowflake[0] == "FULL":
+            return RefreshModes(*snowflake, *snowflake)
+        local_reason = self.local_full_reason()
+        if local_reason is None:
+            return RefreshModes(*snowflake, "INCREMENTAL", "every input's changed rows can be traced to output rows")
+        return RefreshModes(*snowflake, "FULL", local_reason)
+
+    def local_full_reason(self) -> str | None:
+        """Why the local engine cannot refresh this query incrementally, or None when it can."""
+        partitioning = self.partitioning
+        if partitioning is None:
+            return "the columns of its inputs are not known"
+        for table in sorted({*partitioning.keys, *partitioning.reasons}):
+            if table not in partitioning.keys:
+                return f"{partitioning.reasons.get(table, f'no key for {table}')}"
+        return None
+
+
+def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], catalog: Catalog) -> CompiledQuery:
+    """Bind, type and analyse one parsed query against ``catalog``."""
+    compiled = CompiledQuery(name, sql, tree, reads, decision=analyze(tree))
+    bound, problems = bind(tree, catalog)
+    compiled.problems = tuple(problems)
+    if problems:
+        return compiled
+    compiled.bound = bound
+    known = {t: c for t, c in catalog.items() if c is not None}
+    compiled.columns = _output_columns(bound, known)
+    compiled.partitioning = _partitioning(tree, [r.name for r in reads], catalog)
+    return compiled
+
+
+def parse(sql: str) -> tuple[exp.Query, list[TableRef]]:
+    """Parse a dynamic table's SQL and list the tables it names (see :func:`parsing.parse_select`)."""
+    from engine.sql.parsing import parse_select
+
+    tree = parse_select(sql)
+    return tree, table_refs(tree)
+
+
+def _output_columns(bound: exp.Query, schema: dict[str, dict[str, str]]) -> tuple[Column, ...] | None:
+    if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in bound.selects):
+        return None
+    try:
+        typed = annotate_types(bound.copy(), schema=schema, dialect=DIALECT)
+    except Exception:  # noqa: BLE001 - typing is best effort: an untyped column is still a column
+        return tuple(Column(s.alias_or_name, None) for s in bound.selects)
+    return tuple(Column(s.alias_or_name, snowflake_type(s)) for s in typed.selects)
+
+
+def _partitioning(tree: exp.Query, inputs: list[str], catalog: Catalog):
+    from engine.sql.partition import analyze as partition
+
+    schema = {}
+    for table in dict.fromkeys(inputs):
+        columns = catalog.get(table)
+        if columns is None:
+            return None
+        schema[table] = list(columns)
+    return partition(tree, schema)
+
+
+_SNOWFLAKE_NAMES = {
+    "BIGINT": "NUMBER(38,0)",
+    "INT": "NUMBER(38,0)",
+    "SMALLINT": "NUMBER(38,0)",
+    "TINYINT": "NUMBER(38,0)",
+    "DOUBLE": "FLOAT",
+    "FLOAT": "FLOAT",
+    "VARCHAR": "VARCHAR",
+    "TEXT": "VARCHAR",
+    "CHAR": "VARCHAR",
+    "BOOLEAN": "BOOLEAN",
+    "DATE": "DATE",
+    "TIME": "TIME",
+    "TIMESTAMP": "TIMESTAMP_NTZ",
+    "TIMESTAMPNTZ": "TIMESTAMP_NTZ",
+    "DATETIME": "TIMESTAMP_NTZ",
+    "TIMESTAMPTZ": "TIMESTAMP_TZ",
+    "TIMESTAMPLTZ": "TIMESTAMP_LTZ",
+    "VARIANT": "VARIANT",
+    "JSON": "VARIANT",
+    "OBJECT": "OBJECT",
+    "STRUCT": "OBJECT",
+    "MAP": "OBJECT",
+    "ARRAY": "ARRAY",
+    "BINARY": "BINARY",
+    "VARBINARY": "BINARY",
+    "GEOGRAPHY": "GEOGRAPHY",
+}
+
+
+def snowflake_type(projection: exp.Expression) -> str | None:
+    """The Snowflake name of a typed projection's type (None when it is not known)."""
+    datatype = projection.type
+    value = projection.this if isinstance(projection, exp.Alias) else projection
+    if datatype is None or datatype.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+        return "VARIANT" if isinstance(value, (exp.JSONExtract, exp.Bracket)) else None
+    if datatype.this == exp.DataType.Type.DECIMAL:
+        params = [p.name for p in datatype.expressions]
+        precision, scale = (params + ["38", "0"][len(params):])[:2]
+        return f"NUMBER({precision},{scale})"
+    return _SNOWFLAKE_NAMES.get(datatype.this.value, datatype.sql(dialect=DIALECT))
