@@ -68,8 +68,12 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
-    unique = list(dict.fromkeys(problems))
-    return sorted(unique, key=lambda p: (p.line or 0, p.column or 0))
+    """One problem per position (a subquery's column is seen from the query around it too, the
+    subquery's own scope first), in SQL order."""
+    unique = {}
+    for problem in problems:
+        unique.setdefault((problem.line, problem.column, problem.message), problem)
+    return sorted(unique.values(), key=lambda p: (p.line or 0, p.column or 0))
 
 
 def _position(node: exp.Expression | None) -> tuple[int | None, int | None]:
@@ -138,7 +142,9 @@ def _scope_sources(scope: Scope) -> dict[str, object]:
     names: dict[str, object] = {}
     current: Scope | None = scope
     while current is not None:
-        for name, source in {**current.sources, **current.lateral_sources}.items():
+        for name, (_, source) in current.selected_sources.items():
+            names.setdefault(name, source)
+        for name, source in current.lateral_sources.items():
             names.setdefault(name, source)
         for lateral in current.expression.find_all(exp.Lateral):
             alias = lateral.args.get("alias")
@@ -192,10 +198,10 @@ def _unresolved(qualified: exp.Query, catalog: Catalog) -> list[Problem]:
             continue  # a source of unknown columns may hold it
         select = scope.expression if isinstance(scope.expression, exp.Select) else None
         aliases = {s.alias for s in select.selects if s.alias} if select is not None else set()
-        for column in scope.unqualified_columns:
+        for column in _unqualified(scope, select):
             name = column.name
-            if column.is_star or (name in aliases and column.find_ancestor(exp.Order) is not None):
-                continue  # ORDER BY may name a select alias
+            if column.is_star or (name in aliases and column.find_ancestor(exp.Order, exp.Having, exp.Qualify)):
+                continue  # ORDER BY, HAVING and QUALIFY may name a select alias
             holders = [alias for alias, columns in offered.items() if name in columns]
             line, col = _position(column.this)
             if len(holders) > 1:
@@ -218,6 +224,19 @@ def _unresolved(qualified: exp.Query, catalog: Catalog) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _unqualified(scope: Scope, select: exp.Select | None) -> list[exp.Column]:
+    """The scope's unqualified columns, with those of HAVING, QUALIFY and ORDER BY (which sqlglot's
+    scope leaves out, as they may name select aliases)."""
+    columns = {id(c): c for c in scope.unqualified_columns}
+    if select is not None:
+        for clause in ("having", "qualify", "order"):
+            node = select.args.get(clause)
+            for column in node.find_all(exp.Column) if node is not None else ():
+                if not column.table and column.find_ancestor(exp.Select) is select:
+                    columns.setdefault(id(column), column)
+    return list(columns.values())
 
 
 def _set_operation_widths(tree: exp.Query) -> list[Problem]:
