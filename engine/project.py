@@ -49,7 +49,24 @@ def validate(path: str | Path, *, target: str = "local") -> Project:
     project = Project(pipeline, graph, list(graph.warnings))
     if target == "local":
         _check_local_sql(project)
+        project.warnings += _local_refresh_warnings(project)
     return project
+
+
+def _local_refresh_warnings(project: Project) -> list[Warning_]:
+    """Where the local engine refreshes fully a table Snowflake would refresh incrementally."""
+    warnings = []
+    pipeline = project.pipeline
+    for name, compiled in project.graph.queries.items():
+        modes = compiled.modes(pipeline.dynamic_tables[name].refresh_mode)
+        if modes.differs:
+            warnings.append(
+                Warning_(
+                    f"Snowflake: {modes.snowflake}; locally: {modes.local}, because {modes.local_reason}",
+                    pipeline.locate("dynamic_tables", name, "sql", table=name),
+                )
+            )
+    return warnings
 
 
 def _check_local_sql(project: Project) -> None:

@@ -9,6 +9,7 @@ plan, the local engine and the UI.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
@@ -67,7 +68,22 @@ class CompiledQuery:
     columns: tuple[Column, ...] | None = None
     decision: RefreshDecision | None = None
     problems: tuple[Problem, ...] = ()
-    partitioning: object | None = None  # engine.sql.partition.Partitioning, for the local engine
+    catalog: Catalog | None = None  # what it was bound against
+
+    @cached_property
+    def partitioning(self):
+        """How the local engine traces each input's changes to output rows
+        (:class:`engine.sql.partition.Partitioning`), or None when an input's columns are unknown.
+        Computed on first use: only the local engine and its validation need it."""
+        from engine.sql.partition import analyze as partition
+
+        schema = {}
+        for table in dict.fromkeys(r.name for r in self.reads):
+            columns = (self.catalog or {}).get(table)
+            if columns is None:
+                return None
+            schema[table] = list(columns)
+        return partition(self.tree, schema)
 
     @property
     def column_types(self) -> dict[str, str] | None:
@@ -113,7 +129,7 @@ def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], c
     compiled.bound = bound
     known = {t: c for t, c in catalog.items() if c is not None}
     compiled.columns = _output_columns(bound, known)
-    compiled.partitioning = _partitioning(tree, [r.name for r in reads], catalog)
+    compiled.catalog = dict(catalog)
     return compiled
 
 
@@ -133,18 +149,6 @@ def _output_columns(bound: exp.Query, schema: dict[str, dict[str, str]]) -> tupl
     except Exception:  # noqa: BLE001 - typing is best effort: an untyped column is still a column
         return tuple(Column(s.alias_or_name, None) for s in bound.selects)
     return tuple(Column(s.alias_or_name, snowflake_type(s)) for s in typed.selects)
-
-
-def _partitioning(tree: exp.Query, inputs: list[str], catalog: Catalog):
-    from engine.sql.partition import analyze as partition
-
-    schema = {}
-    for table in dict.fromkeys(inputs):
-        columns = catalog.get(table)
-        if columns is None:
-            return None
-        schema[table] = list(columns)
-    return partition(tree, schema)
 
 
 _SNOWFLAKE_NAMES = {

@@ -89,7 +89,10 @@ class Incremental:
         dt = self.graph.pipeline.dynamic_tables[name]
         inputs = self.graph.upstream(name)
         schema = {i: self.store.columns(i) for i in inputs}
-        partitioning = analyze(dt.sql, schema)
+        compiled = self.graph.queries.get(name)
+        partitioning = compiled.partitioning if compiled is not None else None
+        if partitioning is None:  # an input of undeclared columns: read them from the database
+            partitioning = analyze(dt.sql, schema)
         plan = _Plan(partitioning)
         for table, key in partitioning.keys.items():
             plan.key_sql[table] = to_duckdb(
