@@ -44,6 +44,7 @@ class GraphFormat(str, Enum):
     mermaid = "mermaid"
     dot = "dot"
     html = "html"
+    json = "json"
 
 
 FileArg = Annotated[Path, typer.Argument(help="The pipeline YAML file.", show_default=False)]
@@ -236,22 +237,25 @@ def ui(
 @app.command()
 def graph(
     file: FileArg,
-    format: Annotated[GraphFormat, typer.Option("--format", "-f", help="text, mermaid, dot or html.")] = GraphFormat.text,
+    format: Annotated[GraphFormat, typer.Option("--format", "-f", help="text, mermaid, dot, html or json (with columns and types).")] = GraphFormat.text,
     out_file: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of the terminal.", show_default=False)
     ] = None,
+    columns: Annotated[bool, typer.Option("--columns", help="List each dynamic table's columns and types.")] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Draw the DAG: a text diagram, or Mermaid / DOT / a self-contained HTML page."""
+    """Draw the DAG: a text diagram, or Mermaid / DOT / a self-contained HTML page / JSON."""
     from engine import diagram
 
     project = engine.validate(file, target="snowflake")
-    render = {"text": diagram.text, "mermaid": diagram.mermaid, "dot": diagram.dot}.get(format.value)
+    render = {"text": diagram.text, "mermaid": diagram.mermaid, "dot": diagram.dot, "json": diagram.as_json}.get(
+        format.value
+    )
     if render is None:
         from engine.ui.page import standalone_html
 
         render = standalone_html
-    text = render(project.graph)
+    text = diagram.text(project.graph, columns=columns) if format is GraphFormat.text else render(project.graph)
     if out_file:
         out_file.write_text(text + "\n", encoding="utf-8")
         out.note(f"wrote {out_file}")

@@ -126,6 +126,9 @@ def plan(the_plan) -> None:
     for row in rows:
         table.add_row(*row)
     stdout.print(table)
+    for action in the_plan.actions:
+        if action.columns:
+            stdout.print(f"[dim]{action.name}: {', '.join(action.columns)}[/]", markup=True, highlight=False)
     if not the_plan.has_changes:
         stdout.print("[green]no changes[/]: the target matches the file")
         return

@@ -82,6 +82,7 @@ class Action:
     reason: str = ""
     consumers: tuple[str, ...] = ()
     destroys_data: bool = False
+    columns: tuple[str, ...] = ()  # a created or replaced dynamic table's columns and types
 
     @property
     def is_change(self) -> bool:
@@ -285,16 +286,18 @@ def _dynamic_table_action(
     graph: PipelineGraph, sql: Statements, name: str, state: TargetState, reinitialised: set[str]
 ) -> Action:
     dt = graph.pipeline.dynamic_tables[name]
+    compiled = graph.queries[name]
+    columns = tuple(str(c) for c in compiled.columns or ())
     current = state.objects.get(name)
     create = (sql.create_dynamic_table(name),)
     if current is None:
-        return Action(ActionKind.CREATE, DYNAMIC_TABLE, name, create)
+        return Action(ActionKind.CREATE, DYNAMIC_TABLE, name, create, columns=columns)
     consumers = tuple(graph.all_downstream(name))
     if current.kind != DYNAMIC_TABLE:
         return _kind_change(sql, name, DYNAMIC_TABLE, current, create, consumers)
     have = current.properties
     replace = []
-    if normalize_sql(have.get("sql") or "") != normalize_sql(dt.sql):
+    if normalize_sql(have.get("sql") or "") != normalize_sql(compiled.tree):
         replace.append(Change("query", _short(have.get("sql")), _short(dt.sql)))
     if (have.get("refresh_mode") or "AUTO").upper() != dt.refresh_mode.upper():
         replace.append(Change("refresh_mode", have.get("refresh_mode"), dt.refresh_mode.upper()))
@@ -307,6 +310,7 @@ def _dynamic_table_action(
             changes=tuple(replace),
             reason="a changed query or refresh mode needs CREATE OR REPLACE: the table reinitialises",
             consumers=consumers,
+            columns=columns,
         )
     changes, statements = [], []
     lag, warehouse = format_lag(dt.target_lag), sql.warehouse(name)

@@ -139,7 +139,7 @@ class Table(Spec):
     order_by: list[str] = []
     """Columns the generated rows are ordered by."""
     columns: dict[Name, SnowflakeType] | None = None
-    """Columns of an empty table: name -> Snowflake type."""
+    """Columns of an empty table, or of an external one so queries reading it are checked: name -> Snowflake type."""
     external: bool = False
     """The table already exists on the target: never created or dropped."""
     comment: str | None = None
@@ -147,7 +147,7 @@ class Table(Spec):
 
     @model_validator(mode="after")
     def _one_form(self) -> Table:
-        forms = [self.generator is not None, self.columns is not None, self.external]
+        forms = [self.generator is not None, self.columns is not None and not self.external, self.external]
         if sum(forms) != 1:
             raise ValueError("a table needs exactly one of generator, columns or external: true")
         if self.generator is None and (self.args or self.order_by):

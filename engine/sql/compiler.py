@@ -187,8 +187,26 @@ def snowflake_type(projection: exp.Expression) -> str | None:
     value = projection.this if isinstance(projection, exp.Alias) else projection
     if datatype is None or datatype.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
         return "VARIANT" if isinstance(value, (exp.JSONExtract, exp.Bracket)) else None
+    if isinstance(value, exp.Round) and isinstance(value.args.get("decimals"), exp.Literal) and _fixed(value.this):
+        return f"NUMBER(38,{value.args['decimals'].name})"  # ROUND of a fixed-point value keeps n decimals
+    if isinstance(value, (exp.Avg, exp.Div)) and _fixed(value):
+        return None  # Snowflake gives these a fixed-point scale that is not modelled here
     if datatype.this == exp.DataType.Type.DECIMAL:
         params = [p.name for p in datatype.expressions]
         precision, scale = (params + ["38", "0"][len(params):])[:2]
         return f"NUMBER({precision},{scale})"
     return _SNOWFLAKE_NAMES.get(datatype.this.value, datatype.sql(dialect=DIALECT))
+
+
+_ARITHMETIC = (exp.Avg, exp.Sum, exp.Min, exp.Max, exp.Div, exp.Mul, exp.Add, exp.Sub, exp.Paren, exp.Neg)
+
+
+def _fixed(node: exp.Expression) -> bool:
+    """Whether a numeric expression is fixed-point on Snowflake (NUMBER), even where sqlglot's typing
+    guessed a DOUBLE for an average or a quotient of NUMBERs."""
+    if isinstance(node, _ARITHMETIC):
+        return all(_fixed(arg) for arg in node.iter_expressions())
+    if isinstance(node, exp.Literal):
+        return node.is_number and "e" not in node.name.lower()
+    datatype = node.type
+    return datatype is not None and datatype.is_type(*exp.DataType.INTEGER_TYPES, exp.DataType.Type.DECIMAL)

@@ -104,14 +104,17 @@ def start_column(meta: dict) -> int | None:
     return col
 
 
-def normalize_sql(sql: str) -> str:
-    """A canonical form of a query for comparisons: whitespace, keyword and identifier case,
-    comments and a trailing semicolon do not matter.
+def normalize_sql(sql: str | exp.Expression) -> str:
+    """A canonical form of a query (as text, or already parsed) for comparisons: whitespace,
+    keyword and identifier case, comments and a trailing semicolon do not matter.
     """
     try:
         from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-        tree = sqlglot.parse_one(sql.strip().rstrip(";"), read=DIALECT)
+        if isinstance(sql, exp.Expression):
+            tree = sql.copy()
+        else:
+            tree = sqlglot.parse_one(sql.strip().rstrip(";"), read=DIALECT)
         tree = normalize_identifiers(tree, dialect=DIALECT)
         for node in tree.walk():
             node.comments = None

@@ -99,7 +99,12 @@ def test_generator_defaults():
 
 @pytest.mark.parametrize(
     ("spec", "kind"),
-    [({"generator": "g", "args": [1]}, "generated"), ({"columns": {"a": "number"}}, "empty"), ({"external": True}, "external")],
+    [
+        ({"generator": "g", "args": [1]}, "generated"),
+        ({"columns": {"a": "number"}}, "empty"),
+        ({"external": True}, "external"),
+        ({"external": True, "columns": {"a": "number"}}, "external"),  # columns checked by the compiler
+    ],
 )
 def test_table_forms(spec, kind):
     assert Table.model_validate(spec).kind == kind
@@ -110,7 +115,7 @@ def test_table_forms(spec, kind):
     [
         ({}, "exactly one of generator, columns or external"),
         ({"generator": "g", "external": True}, "exactly one of"),
-        ({"columns": {"a": "number"}, "external": True}, "exactly one of"),
+        ({"generator": "g", "columns": {"a": "number"}}, "exactly one of"),
         ({"columns": {"a": "number"}, "args": [1]}, "args and order_by go with generator"),
         ({"external": True, "order_by": ["a"]}, "args and order_by go with generator"),
         ({"columns": {}}, "at least one column"),
