@@ -1,0 +1,40 @@
+"""Binding queries against a catalog: what Snowflake accepts binds, what it rejects is a Problem.
+
+Each accepted query here is one the binder once rejected although Snowflake's documentation runs it
+(the page is cited); the rejected twin shows the check still works there.
+"""
+
+from __future__ import annotations
+
+from engine.sql.binder import bind
+from engine.sql.parsing import parse_select
+
+# sql-reference/constructs/unpivot.md, "Use UNPIVOT with joins"
+MONTHLY_SALES = {
+    "MONTHLY_SALES": {"EMPID": "INT", "DEPT": "TEXT", "JAN": "INT", "FEB": "INT", "MAR": "INT", "APR": "INT"},
+    "EMPLOYEES": {"EMPID": "INT", "LAST_NAME": "TEXT", "REGION": "TEXT"},
+}
+
+
+def problems(sql: str, catalog) -> list[str]:
+    _, found = bind(parse_select(sql), catalog)
+    return [p.message for p in found]
+
+
+def test_an_unpivot_alias_names_the_unpivoted_rows():
+    sql = """
+        SELECT e.region, u.month, SUM(u.sales) AS total_sales
+          FROM monthly_sales
+            UNPIVOT (sales FOR month IN (jan, feb, mar, apr)) u
+          JOIN employees e
+            ON u.empid = e.empid
+          GROUP BY e.region, u.month
+          ORDER BY e.region, u.month"""
+    assert problems(sql, MONTHLY_SALES) == []
+
+
+def test_an_unpivot_alias_offers_the_kept_name_and_value_columns_only():
+    sql = """
+        SELECT u.dept, u.jan, u.salez
+          FROM monthly_sales UNPIVOT (sales FOR month IN (jan, feb, mar, apr)) u"""
+    assert problems(sql, MONTHLY_SALES) == ["unknown column U.JAN", "unknown column U.SALEZ"]
