@@ -214,6 +214,8 @@ def _unresolved(qualified: exp.Query, catalog: Catalog) -> list[Problem]:
             continue  # a source of unknown columns may hold it
         select = scope.expression if isinstance(scope.expression, exp.Select) else None
         aliases = {s.alias for s in select.selects if s.alias} if select is not None else set()
+        if isinstance(scope.expression, exp.SetOperation):
+            aliases = set(scope.expression.named_selects)  # ORDER BY after UNION/INTERSECT names its columns
         for column in scope.unqualified_columns:
             name = column.name
             if column.is_star or (name in aliases and column.find_ancestor(exp.Order) is not None):

@@ -38,3 +38,27 @@ def test_an_unpivot_alias_offers_the_kept_name_and_value_columns_only():
         SELECT u.dept, u.jan, u.salez
           FROM monthly_sales UNPIVOT (sales FOR month IN (jan, feb, mar, apr)) u"""
     assert problems(sql, MONTHLY_SALES) == ["unknown column U.JAN", "unknown column U.SALEZ"]
+
+
+# sql-reference/constructs/with.md: the music tables its examples read
+MUSIC = {
+    "MUSICIANS": {"MUSICIAN_ID": "INT", "MUSICIAN_NAME": "TEXT"},
+    "MUSICIANS_AND_ALBUMS": {"MUSICIAN_ID": "INT", "ALBUM_ID": "INT"},
+}
+
+
+def test_order_by_after_intersect_names_the_output_columns():
+    sql = """
+        select distinct musicians.musician_id, musician_name
+         from musicians inner join musicians_and_albums
+         where musicians.musician_ID = musicians_and_albums.musician_ID
+        intersect
+        select distinct musicians.musician_id, musician_name
+         from musicians
+        order by musician_ID"""
+    assert problems(sql, MUSIC) == []
+
+
+def test_order_by_after_union_still_rejects_a_name_it_does_not_output():
+    sql = "select musician_id from musicians union select musician_id from musicians order by musician_name"
+    assert problems(sql, MUSIC) == ["unknown column MUSICIAN_NAME"]
