@@ -62,3 +62,27 @@ def test_order_by_after_intersect_names_the_output_columns():
 def test_order_by_after_union_still_rejects_a_name_it_does_not_output():
     sql = "select musician_id from musicians union select musician_id from musicians order by musician_name"
     assert problems(sql, MUSIC) == ["unknown column MUSICIAN_NAME"]
+
+
+# sql-reference/sql/select.md: employee_table and department_table as the examples create them
+EMPLOYEES = {
+    "EMPLOYEE_TABLE": {"EMPLOYEE_ID": "INT", "LAST_NAME": "TEXT", "FIRST_NAME": "TEXT", "DEPARTMENT_ID": "INT"},
+    "DEPARTMENT_TABLE": {"DEPARTMENT_ID": "INT", "DEPARTMENT_NAME": "TEXT"},
+}
+
+
+def test_a_select_alias_is_usable_in_later_expressions_and_every_clause():
+    # select.md, usage notes: a column alias may be used "in other parts of the same query (in JOIN,
+    # FROM, WHERE, GROUP BY, other column expressions, etc.)"
+    sql = """
+        SELECT employee_id * 2 AS doubled, doubled + 1 AS next_one
+          FROM employee_table
+          WHERE next_one > 3
+          GROUP BY doubled, next_one
+          HAVING next_one > 1"""
+    assert problems(sql, EMPLOYEES) == []
+
+
+def test_a_select_alias_does_not_hide_an_unknown_column():
+    sql = "SELECT employee_id * 2 AS doubled, doubled + salary AS pay FROM employee_table"
+    assert problems(sql, EMPLOYEES) == ["unknown column SALARY"]

@@ -38,6 +38,8 @@ SOURCE = re.compile(r"^\s*# source: markdown/en/[\w./-]+\.md\s*$")
 LOCAL_REFUSALS = {
     ("aggregate_functions.yaml", "CLERK_WINDOWS"): "ARRAY_AGG as a window function",
     ("aggregate_functions.yaml", "OBJECT_PAIRS"): "FLATTEN column SEQ",
+    ("lambda_functions.yaml", "LARGE_LINES"): "function FILTER",
+    ("lambda_functions.yaml", "LOWER_VALUES"): "function FILTER",
     ("pivot_and_unpivot.yaml", "THREE_QUARTERS"): "PIVOT / UNPIVOT",
     ("pivot_and_unpivot.yaml", "FOUR_QUARTERS"): "PIVOT / UNPIVOT",
     ("pivot_and_unpivot.yaml", "QUARTER_ALIASES"): "PIVOT / UNPIVOT",
@@ -68,6 +70,7 @@ DOCUMENTED_COLUMNS = {
     ("select.yaml", "REPLACE_ONE"): ["EMPLOYEE_ID", "LAST_NAME", "FIRST_NAME", "DEPARTMENT_ID"],
     ("select.yaml", "REPLACE_AND_RENAME"): ["EMPLOYEE_ID", "LAST_NAME", "FIRST_NAME", "DEPARTMENT"],
     ("select.yaml", "ILIKE_AND_REPLACE"): ["EMPLOYEE_ID", "DEPARTMENT_ID"],
+    ("select.yaml", "EXCLUDE_AND_REPLACE"): ["LAST_NAME", "FIRST_NAME", "DEPARTMENT_ID"],
     ("select.yaml", "QUALIFIED_STARS"): ["EMPLOYEE_ID", "LAST_NAME", "FIRST_NAME", "DEPARTMENT_ID", "DEPARTMENT"],
     # sql-reference/constructs/join.md
     ("joins.yaml", "NATURAL_INNER"): ["ID", "NAME", "VALUE"],
