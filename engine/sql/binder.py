@@ -91,6 +91,8 @@ def _position(node: exp.Expression | None) -> tuple[int | None, int | None]:
 
 def _source_columns(source: object, catalog: Catalog) -> list[str] | None:
     """The column names a FROM source offers, or None when they cannot be known."""
+    if isinstance(source, exp.Pivot):
+        return _unpivot_columns(source, catalog)
     if isinstance(source, exp.Table):
         if _is_flatten(source):
             return _alias_columns(source) or list(FLATTEN_COLUMNS)
@@ -109,6 +111,22 @@ def _source_columns(source: object, catalog: Catalog) -> list[str] | None:
             return aliases or names
         return None
     return None
+
+
+def _unpivot_columns(pivot: exp.Pivot, catalog: Catalog) -> list[str] | None:
+    """What an aliased UNPIVOT of a table offers: the table's columns but the unpivoted ones, then
+    the name and value columns (sql-reference/constructs/unpivot). None for a PIVOT, whose columns
+    come from the values it pivots on."""
+    table = pivot.parent
+    if not pivot.unpivot or not isinstance(table, exp.Table) or len(pivot.fields) != 1:
+        return None
+    columns = _table_columns(table, catalog)
+    field = pivot.fields[0]
+    if columns is None or not isinstance(field, exp.In):
+        return None
+    unpivoted = {c.name for c in field.expressions}
+    values = [e.name for e in pivot.expressions]
+    return [c for c in columns if c not in unpivoted] + [field.this.name, *values]
 
 
 def _table_columns(table: exp.Table, catalog: Catalog) -> list[str] | None:
@@ -144,6 +162,10 @@ def _scope_sources(scope: Scope) -> dict[str, object]:
     while current is not None:
         for name, (_, source) in current.selected_sources.items():
             names.setdefault(name, source)
+            pivots = source.args.get("pivots") if isinstance(source, exp.Table) else None
+            for pivot in pivots or []:
+                if pivot.alias:  # FROM t UNPIVOT (...) u: u names the pivot's result
+                    names.setdefault(pivot.alias, pivot)
         for name, source in current.lateral_sources.items():
             names.setdefault(name, source)
         for lateral in current.expression.find_all(exp.Lateral):
@@ -198,6 +220,8 @@ def _unresolved(qualified: exp.Query, catalog: Catalog) -> list[Problem]:
             continue  # a source of unknown columns may hold it
         select = scope.expression if isinstance(scope.expression, exp.Select) else None
         aliases = {s.alias for s in select.selects if s.alias} if select is not None else set()
+        if isinstance(scope.expression, exp.SetOperation):
+            aliases = set(scope.expression.named_selects)  # ORDER BY after UNION/INTERSECT names its columns
         for column in _unqualified(scope, select):
             name = column.name
             if column.is_star or (name in aliases and column.find_ancestor(exp.Order, exp.Having, exp.Qualify)):

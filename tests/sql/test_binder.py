@@ -1,0 +1,88 @@
+"""Binding queries against a catalog: what Snowflake accepts binds, what it rejects is a Problem.
+
+Each accepted query here is one the binder once rejected although Snowflake's documentation runs it
+(the page is cited); the rejected twin shows the check still works there.
+"""
+
+from __future__ import annotations
+
+from engine.sql.binder import bind
+from engine.sql.parsing import parse_select
+
+# sql-reference/constructs/unpivot.md, "Use UNPIVOT with joins"
+MONTHLY_SALES = {
+    "MONTHLY_SALES": {"EMPID": "INT", "DEPT": "TEXT", "JAN": "INT", "FEB": "INT", "MAR": "INT", "APR": "INT"},
+    "EMPLOYEES": {"EMPID": "INT", "LAST_NAME": "TEXT", "REGION": "TEXT"},
+}
+
+
+def problems(sql: str, catalog) -> list[str]:
+    _, found = bind(parse_select(sql), catalog)
+    return [p.message for p in found]
+
+
+def test_an_unpivot_alias_names_the_unpivoted_rows():
+    sql = """
+        SELECT e.region, u.month, SUM(u.sales) AS total_sales
+          FROM monthly_sales
+            UNPIVOT (sales FOR month IN (jan, feb, mar, apr)) u
+          JOIN employees e
+            ON u.empid = e.empid
+          GROUP BY e.region, u.month
+          ORDER BY e.region, u.month"""
+    assert problems(sql, MONTHLY_SALES) == []
+
+
+def test_an_unpivot_alias_offers_the_kept_name_and_value_columns_only():
+    sql = """
+        SELECT u.dept, u.jan, u.salez
+          FROM monthly_sales UNPIVOT (sales FOR month IN (jan, feb, mar, apr)) u"""
+    assert problems(sql, MONTHLY_SALES) == ["unknown column U.JAN", "unknown column U.SALEZ"]
+
+
+# sql-reference/constructs/with.md: the music tables its examples read
+MUSIC = {
+    "MUSICIANS": {"MUSICIAN_ID": "INT", "MUSICIAN_NAME": "TEXT"},
+    "MUSICIANS_AND_ALBUMS": {"MUSICIAN_ID": "INT", "ALBUM_ID": "INT"},
+}
+
+
+def test_order_by_after_intersect_names_the_output_columns():
+    sql = """
+        select distinct musicians.musician_id, musician_name
+         from musicians inner join musicians_and_albums
+         where musicians.musician_ID = musicians_and_albums.musician_ID
+        intersect
+        select distinct musicians.musician_id, musician_name
+         from musicians
+        order by musician_ID"""
+    assert problems(sql, MUSIC) == []
+
+
+def test_order_by_after_union_still_rejects_a_name_it_does_not_output():
+    sql = "select musician_id from musicians union select musician_id from musicians order by musician_name"
+    assert problems(sql, MUSIC) == ["unknown column MUSICIAN_NAME"]
+
+
+# sql-reference/sql/select.md: employee_table and department_table as the examples create them
+EMPLOYEES = {
+    "EMPLOYEE_TABLE": {"EMPLOYEE_ID": "INT", "LAST_NAME": "TEXT", "FIRST_NAME": "TEXT", "DEPARTMENT_ID": "INT"},
+    "DEPARTMENT_TABLE": {"DEPARTMENT_ID": "INT", "DEPARTMENT_NAME": "TEXT"},
+}
+
+
+def test_a_select_alias_is_usable_in_later_expressions_and_every_clause():
+    # select.md, usage notes: a column alias may be used "in other parts of the same query (in JOIN,
+    # FROM, WHERE, GROUP BY, other column expressions, etc.)"
+    sql = """
+        SELECT employee_id * 2 AS doubled, doubled + 1 AS next_one
+          FROM employee_table
+          WHERE next_one > 3
+          GROUP BY doubled, next_one
+          HAVING next_one > 1"""
+    assert problems(sql, EMPLOYEES) == []
+
+
+def test_a_select_alias_does_not_hide_an_unknown_column():
+    sql = "SELECT employee_id * 2 AS doubled, doubled + salary AS pay FROM employee_table"
+    assert problems(sql, EMPLOYEES) == ["unknown column SALARY"]
