@@ -132,12 +132,8 @@ class LocalBackend(Backend):
         check_not_external(store, self.graph)
         applier = Applier(store, self.graph, self.refresher, self.queries)
         timestamp = utcnow()
-        results = []
         with reporter.progress("applying", total=len(plan.changes)) as progress:
-            for action in plan.changes:
-                progress.advance(0, description=f"{action.kind.value} {action.name}")
-                results.append(applier.run(action, timestamp))
-                progress.advance(1)
+            results = applier.run_all(plan.changes, timestamp, progress)
         self.recover(reporter, data_timestamp=timestamp)
         return results
 

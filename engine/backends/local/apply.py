@@ -1,7 +1,8 @@
-"""Carrying out plan actions on the local database, one transaction per object.
+"""Carrying out plan actions on the local database, all of them in one transaction.
 
-Each action commits as a whole or not at all, so an apply killed at any point leaves every
-object either as it was or as declared, and the next apply converges.
+DuckDB's DDL is transactional: an apply commits as a whole or not at all, so an apply that fails,
+is interrupted or is killed at any point leaves a new database empty and an existing one as it
+was, and the next apply starts from there.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import time
 
 from engine.backends.base import ActionResult
 from engine.backends.local import aggstate
-from engine.backends.local.refresh import Refresher
+from engine.backends.local.refresh import Refresher, problem
 from engine.backends.local.store import META, Store
-from engine.errors import BackendError
+from engine.errors import BackendError, is_interrupt
 from engine.graph import PipelineGraph
 from engine.lag import format_lag
 from engine.planner import DATABASE, DYNAMIC_TABLE, FUNCTION, SCHEMA, TABLE, Action, ActionKind
 from engine.sql.render import Statements
+
+
+_SECTIONS = {TABLE: "tables", DYNAMIC_TABLE: "dynamic_tables", FUNCTION: "generators"}
 
 
 class Applier:
@@ -30,8 +34,42 @@ class Applier:
         self.queries = queries
         self.statements = Statements(self.pipeline)
 
+    def run_all(self, actions, data_timestamp, progress) -> list[ActionResult]:
+        """Carry out ``actions`` in one transaction: all of them, or none when one fails."""
+        self._outer = True
+        try:
+            return self._transaction(lambda: self._run_each(actions, data_timestamp, progress), outer=True)
+        finally:
+            self._outer = False
+
+    def _run_each(self, actions, data_timestamp, progress) -> list[ActionResult]:
+        results = []
+        for action in actions:
+            progress.advance(0, description=f"{action.kind.value} {action.name}")
+            results.append(self.run(action, data_timestamp))
+            progress.advance(1)
+        return results
+
     def run(self, action: Action, data_timestamp) -> ActionResult:
-        """Carry out one action; returns what it did."""
+        """Carry out one action; returns what it did.
+
+        Raises:
+            BackendError: the database refused it (naming the object and the problem).
+        """
+        import duckdb
+
+        try:
+            return self._run(action, data_timestamp)
+        except duckdb.Error as exc:
+            if is_interrupt(exc):
+                raise
+            raise BackendError(
+                f"{action.kind.value} failed: {problem(action.name, exc).removeprefix(action.name + ': ')}",
+                location=self.pipeline.locate(_SECTIONS.get(action.object_type, "tables"), action.name, table=action.name),
+                hint="nothing was applied; fix it and apply again",
+            ) from exc
+
+    def _run(self, action: Action, data_timestamp) -> ActionResult:
         start = time.perf_counter()
         rows, refresh_action = None, None
         if action.object_type in (DATABASE, SCHEMA):
@@ -44,7 +82,11 @@ class Applier:
             rows, refresh_action = self._transaction(lambda: self._dynamic_table(action, data_timestamp)) or (None, None)
         return ActionResult(action, rows, time.perf_counter() - start, refresh_action)
 
-    def _transaction(self, work):
+    _outer = False  # inside run_all's transaction: each action joins it
+
+    def _transaction(self, work, *, outer: bool = False):
+        if self._outer and not outer:
+            return work()
         con = self.store.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -52,7 +94,10 @@ class Applier:
             con.execute("COMMIT")
             return result
         except BaseException:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the error that made the rollback necessary is the one to report
+                pass
             raise
 
     # -- functions: locally the generator module is the function; only its fingerprint is kept

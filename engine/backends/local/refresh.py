@@ -88,7 +88,7 @@ class Refresher:
                 raise
             if _transient(exc):
                 raise BackendError(f"{name}: {exc}", transient=True) from exc
-            return self._record_failure(name, trigger, data_timestamp, start, _problem(name, exc))
+            return self._record_failure(name, trigger, data_timestamp, start, problem(name, exc))
         return record
 
     def refresh_in_transaction(
@@ -222,7 +222,7 @@ def _transient(exc: Exception) -> bool:
     return isinstance(exc, duckdb.TransactionException)
 
 
-def _problem(name: str, exc: Exception) -> str:
+def problem(name: str, exc: Exception) -> str:
     """One line naming the table and the SQL problem."""
     cause = exc.__cause__ or exc
     text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
