@@ -64,7 +64,27 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
         if any(catalog.get(t.name, {}) is None for t in tree.find_all(exp.Table)):
             return tree, []  # it reads a table of unknown columns: Snowflake decides at CREATE
         return tree, [Problem(f"the query does not bind: {exc}", "check its column and table names")]
-    return qualified, _ordered(_unresolved(qualified, catalog))
+    problems = _unresolved(qualified, catalog)
+    if not problems:
+        problems = _ungrouped(qualified) + _duplicate_outputs(qualified)
+    return qualified, _ordered(problems)
+
+
+def _duplicate_outputs(qualified: exp.Query) -> list[Problem]:
+    """A dynamic table is a table: two output columns of one name are rejected at CREATE."""
+    problems, seen = [], set()
+    for projection in qualified.selects:
+        name = projection.alias_or_name
+        if name in seen:
+            problems.append(
+                Problem(
+                    f"duplicate column name {name} in the output",
+                    "give one of them another name with AS",
+                    *_start(projection),
+                )
+            )
+        seen.add(name)
+    return problems
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
@@ -74,6 +94,14 @@ def _ordered(problems: list[Problem]) -> list[Problem]:
     for problem in problems:
         unique.setdefault((problem.line, problem.column, problem.message), problem)
     return sorted(unique.values(), key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _start(node: exp.Expression) -> tuple[int | None, int | None]:
+    """Where the text of ``node`` starts: the earliest position recorded beneath it."""
+    found = [
+        (sub.meta["line"], start_column(sub.meta)) for sub in node.walk() if sub._meta and "line" in sub.meta
+    ]
+    return min(found) if found else (None, None)
 
 
 def _position(node: exp.Expression | None) -> tuple[int | None, int | None]:
@@ -278,7 +306,7 @@ def _set_operation_widths(tree: exp.Query) -> list[Problem]:
                 Problem(
                     f"{operator} of queries with {widths[0]} and {widths[1]} columns",
                     "make both sides select the same number of columns",
-                    *_position(right),
+                    *_start(right.selects[0]),
                 )
             )
     return problems
@@ -290,3 +318,73 @@ def _listing(names, limit: int = 8) -> str:
         return "nothing"
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# -- grouping --------------------------------------------------------------------------------------
+
+# Snowflake's aggregate functions (sql-reference/functions-aggregation) that sqlglot may parse as
+# plain function calls rather than as aggregates.
+AGGREGATES = frozenset(
+    """ANY_VALUE APPROX_COUNT_DISTINCT APPROX_PERCENTILE APPROX_PERCENTILE_ACCUMULATE APPROX_TOP_K
+    APPROXIMATE_JACCARD_INDEX APPROXIMATE_SIMILARITY ARRAY_AGG ARRAY_UNION_AGG ARRAY_UNIQUE_AGG AVG
+    BITAND_AGG BITOR_AGG BITXOR_AGG BOOLAND_AGG BOOLOR_AGG BOOLXOR_AGG CORR COUNT COUNT_IF COVAR_POP
+    COVAR_SAMP GROUPING GROUPING_ID HASH_AGG HLL HLL_ACCUMULATE HLL_COMBINE KURTOSIS LISTAGG MAX MAX_BY
+    MEDIAN MIN MIN_BY MINHASH MINHASH_COMBINE MODE OBJECT_AGG PERCENTILE_CONT PERCENTILE_DISC REGR_AVGX
+    REGR_AVGY REGR_COUNT REGR_INTERCEPT REGR_R2 REGR_SLOPE REGR_SXX REGR_SXY REGR_SYY SKEW STDDEV
+    STDDEV_POP STDDEV_SAMP SUM VAR_POP VAR_SAMP VARIANCE VARIANCE_POP VARIANCE_SAMP""".split()
+)
+
+
+def _ungrouped(qualified: exp.Query) -> list[Problem]:
+    """A grouped query's select list and HAVING may name only grouping keys and aggregates:
+    Snowflake rejects anything else ("is not a valid group by expression")."""
+    problems = []
+    for select in qualified.find_all(exp.Select):
+        group = select.args.get("group")
+        if group is not None and group.args.get("all"):
+            continue
+        if group is None and not any(_aggregates(p) for p in select.selects):
+            continue
+        keys = {node.sql() for node in (group.find_all(exp.Expression) if group is not None else ())}
+        having = select.args.get("having")
+        for expression in [*select.selects, *([having.this] if having is not None else [])]:
+            column = _first_ungrouped(expression.unalias() if isinstance(expression, exp.Alias) else expression, keys)
+            if column is not None:
+                problems.append(
+                    Problem(
+                        f"{column.name} is neither grouped nor aggregated (Snowflake: not a valid group by expression)",
+                        f"add it to GROUP BY, or aggregate it, e.g. ANY_VALUE({column.name})",
+                        *_position(column.this),
+                    )
+                )
+    return problems
+
+
+def _is_aggregate(node: exp.Expression) -> bool:
+    if isinstance(node, exp.AggFunc):
+        return True
+    return isinstance(node, exp.Anonymous) and node.name.upper() in AGGREGATES
+
+
+def _aggregates(node: exp.Expression) -> bool:
+    """Whether ``node`` holds an aggregate of its own query (not of a subquery, not a window)."""
+    if _is_aggregate(node) and not isinstance(node.parent, exp.Window):
+        return True
+    if isinstance(node, (exp.Subquery, exp.Select, exp.Window)):
+        return False
+    return any(_aggregates(child) for child in node.iter_expressions())
+
+
+def _first_ungrouped(node: exp.Expression, keys: set[str]) -> exp.Column | None:
+    """The first column of ``node`` that is neither a grouping key, nor inside one, nor aggregated."""
+    if node.sql() in keys or _is_aggregate(node):
+        return None
+    if isinstance(node, (exp.Window, exp.Subquery, exp.Select, exp.Lambda, exp.WithinGroup)):
+        return None  # evaluated after grouping, or a query of its own
+    if isinstance(node, exp.Column):
+        return node
+    for child in node.iter_expressions():
+        found = _first_ungrouped(child, keys)
+        if found is not None:
+            return found
+    return None
