@@ -33,13 +33,24 @@ class LocalBackend(Backend):
     name = "local"
     capabilities = frozenset({"scheduler", "incremental", "full_refresh"})
 
-    def __init__(self, graph: PipelineGraph, *, db: str | Path, read_only: bool = False, create: bool = True, **options):
+    def __init__(
+        self,
+        graph: PipelineGraph,
+        *,
+        db: str | Path,
+        read_only: bool = False,
+        create: bool = True,
+        memory_limit: str | None = None,
+        **options,
+    ):
         super().__init__(graph, **options)
         target = self.pipeline.snowflake
         self.path = Path(db)
         if not read_only and not create and not self.path.exists():
             raise BackendError(f"the local database {self.path} does not exist yet", hint="run pipe apply first")
-        self.store: Store | None = open_store(self.path, target.database, target.schema_name, read_only=read_only)
+        self.store: Store | None = open_store(
+            self.path, target.database, target.schema_name, read_only=read_only, memory_limit=memory_limit
+        )
         self._queries: dict[str, str] | None = None
         self._refresher: Refresher | None = None
         if self.store is not None and not read_only:

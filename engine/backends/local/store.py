@@ -17,6 +17,10 @@ from typing import Any
 from engine.errors import BackendError, InUseError, Location
 
 META = "_PIPE"
+# DuckDB's own default is 80% of the machine's memory; pipe keeps well under a laptop's and lets
+# DuckDB spill the rest to a folder beside the database. PIPE_MEMORY_LIMIT or --memory-limit
+# change it (any size DuckDB reads, e.g. 8GB or 500MB).
+DEFAULT_MEMORY_LIMIT = "3GB"
 FORMAT = 1  # the layout of the _PIPE schema; a database of another layout is refused, not misread
 
 _DDL = [
@@ -146,8 +150,12 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def open_store(path: Path, database: str, schema: str, *, read_only: bool = False) -> Store | None:
-    """Open the local database at ``path``.
+def open_store(
+    path: Path, database: str, schema: str, *, read_only: bool = False, memory_limit: str | None = None
+) -> Store | None:
+    """Open the local database at ``path``, with DuckDB's memory held to ``memory_limit``
+    (default: $PIPE_MEMORY_LIMIT, else :data:`DEFAULT_MEMORY_LIMIT`) and spilling to
+    ``<path>.tmp/`` beyond it.
 
     Read-only opening of a missing file returns None (nothing exists yet); otherwise the file
     and its folder are created.
@@ -164,6 +172,7 @@ def open_store(path: Path, database: str, schema: str, *, read_only: bool = Fals
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
+        _limit_memory(con, path, memory_limit)
         mode = " (READ_ONLY)" if read_only else ""
         con.execute(f"ATTACH '{_sql_path(path)}' AS {quote(database)}{mode}")
         if not read_only:
@@ -199,6 +208,21 @@ def open_store(path: Path, database: str, schema: str, *, read_only: bool = Fals
             hint="is it a DuckDB file? pass another --db",
         ) from None
     return Store(con, path, database, schema, read_only)
+
+
+def _limit_memory(con, path: Path, memory_limit: str | None) -> None:
+    import os
+
+    import duckdb
+
+    limit = memory_limit or os.environ.get("PIPE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    try:
+        con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
+    except duckdb.Error as exc:
+        raise BackendError(
+            f"memory limit {limit!r} is not a size: {_first_line(exc)}", hint="write it like 4GB or 500MB"
+        ) from None
+    con.execute(f"SET temp_directory = '{_sql_path(path.parent / (path.name + '.tmp'))}'")
 
 
 def _check_format(con, path: Path, *, create: bool) -> None:
