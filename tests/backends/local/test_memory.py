@@ -25,7 +25,7 @@ def test_the_default_limit_is_three_gigabytes_and_spills_beside_the_database(tmp
     monkeypatch.delenv("PIPE_MEMORY_LIMIT", raising=False)
     store = open_store(tmp_path / "p.duckdb", "DB", "SC")
     try:
-        assert abs(_bytes(_setting(store, "memory_limit")) - 3e9) <= 0.05 * GIB  # shown to one decimal of a GiB
+        assert abs(_bytes(_setting(store, "memory_limit")) - 3e9) < 0.1 * GIB  # shown cut to one decimal of a GiB
         assert _setting(store, "temp_directory") == str(tmp_path / "p.duckdb.tmp")
     finally:
         store.close()
@@ -40,7 +40,7 @@ def test_the_limit_comes_from_the_argument_or_the_environment(tmp_path, monkeypa
         store.close()
     store = open_store(tmp_path / "p.duckdb", "DB", "SC", memory_limit="8GB")
     try:
-        assert abs(_bytes(_setting(store, "memory_limit")) - 8e9) <= 0.05 * GIB  # shown to one decimal of a GiB
+        assert abs(_bytes(_setting(store, "memory_limit")) - 8e9) < 0.1 * GIB  # shown cut to one decimal of a GiB
     finally:
         store.close()
 
