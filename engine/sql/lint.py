@@ -86,6 +86,10 @@ def _blocker(node: exp.Expression) -> Finding | None:
             return Finding("subquery", "subquery outside FROM", *_position(node))
     if isinstance(node, exp.Exists):
         return Finding("EXISTS", "subquery outside FROM", *_position(node))
+    if isinstance(node, exp.AnyValue) and not isinstance(node.parent, exp.Window):
+        # Release note 2026-09-23 (non-deterministic aggregates in incremental refresh):
+        # "ANY_VALUE remains unsupported".
+        return Finding("ANY_VALUE", "ANY_VALUE", *_position(node))
     if isinstance(node, exp.TableFromRows) or (isinstance(node, exp.Lateral) and not isinstance(node.this, exp.Explode)):
         fn = node.this
         if not isinstance(fn, exp.Explode):
