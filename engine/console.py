@@ -369,7 +369,9 @@ class StreamReporter(CliReporter):
             counts = ""
             if record.inserted_rows is not None:
                 counts = f" +{record.inserted_rows:,}/-{record.deleted_rows or 0:,}"
-            message = f" — {record.state_message}" if record.state_message and record.state != "SUCCEEDED" else ""
+            # a failure says why; so does a FULL refresh of a table that is otherwise incremental
+            explained = record.state != "SUCCEEDED" or record.refresh_action in ("FULL", "REINITIALIZE")
+            message = f" — {record.state_message}" if record.state_message and explained else ""
             stdout.print(
                 f"  ↳ {record.name:<28} [{style}]{record.state}[/] {record.refresh_action or ''}{counts}{ms}{message}"
             )
