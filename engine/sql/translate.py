@@ -31,13 +31,16 @@ _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete)
 _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # sqlglot's token repr
 
 
-def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None) -> str:
+def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None,
+              catalog: dict[str, dict[str, str]] | None = None) -> str:
     """Translate one Snowflake statement (SELECT, WITH…SELECT, INSERT, UPDATE, DELETE) to DuckDB SQL.
 
     Args:
         sql: the Snowflake statement.
         database: the pipeline's database; ``DATABASE.SCHEMA.T`` is reduced to ``T``.
         schema: the pipeline's schema; ``SCHEMA.T`` is reduced to ``T``.
+        catalog: the Snowflake types of the tables the statement reads, ``{table: {column: type}}``
+            (e.g. ``{"T": {"D": "DATE"}}``); rules that depend on a column's type use it.
 
     Returns:
         DuckDB SQL giving the same rows, with the column names Snowflake would return.

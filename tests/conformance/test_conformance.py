@@ -1,0 +1,62 @@
+"""Snowflake's documentation examples give, locally, the output the documentation prints.
+
+A case listed in expectations.yaml must still give what is recorded there (a refusal, or the
+pinned observed rows of a known difference or a not yet fixed defect): a regression fails, and
+so does a fix that is not recorded (remove the entry).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import suite
+
+CASES = suite.load_cases()
+EXPECTATIONS = suite.load_expectations()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_case_gives_documented_output(case: suite.Case) -> None:
+    outcome = suite.run_pipe(case)
+    expected = EXPECTATIONS.get(case.id)
+    if expected is None:
+        assert outcome.equal, f"{case.id}: {outcome.detail}"
+        return
+    assert not outcome.equal, f"{case.id} is now equal: remove it from expectations.yaml"
+    if expected["status"] == "refused":
+        assert outcome.detail.startswith("refused:"), outcome.detail
+    observed = outcome.detail if outcome.status == "error" else outcome.observed
+    assert observed == expected["observed"], f"{case.id} changed: {outcome.detail}"
+
+
+def test_every_expectation_names_a_case() -> None:
+    ids = {c.id for c in CASES}
+    assert sorted(set(EXPECTATIONS) - ids) == []
+    assert {e["status"] for e in EXPECTATIONS.values()} <= {"refused", "known_difference", "failing"}
+
+
+def test_case_names_are_unique() -> None:
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids)) and ids
+
+
+@pytest.mark.parametrize(("value", "text", "equal"), [
+    (2 / 7, "0.285714", True),
+    (5.0, "5", True),
+    (5.4, "5.5", False),
+    (None, None, True),
+    (0, None, False),
+    (True, "True", True),
+])
+def test_comparator_reads_numbers_at_the_printed_scale(value, text, equal) -> None:
+    assert suite.cell_equal(value, text) is equal
+
+
+def test_comparator_tells_a_date_from_a_timestamp() -> None:
+    import datetime as dt
+
+    assert suite.cell_equal(dt.date(2024, 5, 8), "2024-05-08")
+    assert not suite.cell_equal(dt.datetime(2024, 5, 8), "2024-05-08")
+    assert suite.cell_equal(dt.datetime(2022, 4, 5, 2, 0, 0, 123456), "2022-04-05 02:00:00.123")
+    assert not suite.cell_equal(dt.datetime(2022, 4, 5, 2, 0, 1), "2022-04-05 02:00:00.000")
+    assert suite.cell_equal('{"a": [1, 2]}', '{\n  "a": [\n    1,\n    2\n  ]\n}')
