@@ -54,6 +54,8 @@ _OUTPUT_PARAMETERS = re.compile(r"^(TIMESTAMP(_NTZ|_LTZ|_TZ)?|DATE|TIME)_OUTPUT_
 _TIMESTAMP = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
+# Layouts examples set with TIMESTAMP_*_OUTPUT_FORMAT ('DY, DD MON YYYY HH24:MI:SS', ...).
+_OTHER_TIMESTAMP_LAYOUTS = ("%a, %d %b %Y %H:%M:%S", "%a, %d %b %Y %H:%M:%S %z")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$")
 
@@ -277,7 +279,7 @@ def cell_equal(value: object, text: str | None) -> bool:
     if isinstance(value, dt.datetime):
         return _timestamp_equal(value, text)
     if isinstance(value, dt.date):
-        return value.isoformat() == text
+        return value.isoformat() == text or value.strftime("%d-%b-%Y") == text  # or DATE_OUTPUT_FORMAT DD-MON-YYYY
     if isinstance(value, dt.time):
         return _time_equal(value, text)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -313,6 +315,11 @@ def _fraction(value: dt.datetime | dt.time, digits: str | None) -> bool:
 def _timestamp_equal(value: dt.datetime, text: str) -> bool:
     match = _TIMESTAMP.match(text)
     if not match:
+        for layout in _OTHER_TIMESTAMP_LAYOUTS:
+            try:
+                return value.replace(tzinfo=None, microsecond=0) == dt.datetime.strptime(text, layout)
+            except ValueError:
+                pass
         return False
     year, month, day, hour, minute, second, digits, offset = match.groups()
     wall = (int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
