@@ -51,6 +51,10 @@ DEFAULT_TIMEZONE = "America/Los_Angeles"
 # Snowflake's default layouts, so these need no local equivalent.
 _OUTPUT_PARAMETERS = re.compile(r"^(TIMESTAMP(_NTZ|_LTZ|_TZ)?|DATE|TIME)_OUTPUT_FORMAT$|^TIMEZONE$", re.I)
 
+# Session parameters an example may set to their default value, which the local engine follows
+# (docs: sql-reference/parameters, WEEK_START and WEEK_OF_YEAR_POLICY default to 0).
+_DEFAULTS = {"WEEK_START": "0", "WEEK_OF_YEAR_POLICY": "0", "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ"}
+
 _TIMESTAMP = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -130,7 +134,8 @@ def run_pipe(case: Case) -> Outcome:
     """Run ``case`` as ``pipe query`` would on the local target, in a throwaway database."""
     from engine.errors import PipeError
 
-    unsupported = [k for k in case.session if not _OUTPUT_PARAMETERS.match(k)]
+    unsupported = [k for k, v in case.session.items()
+                   if not _OUTPUT_PARAMETERS.match(k) and _DEFAULTS.get(k) != v.upper()]
     if unsupported:
         return Outcome("error", f"session parameter {unsupported[0]} is not supported locally")
     con = duckdb.connect()
