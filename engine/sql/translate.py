@@ -52,7 +52,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
     tree = _parse(sql)
     try:
         dialect_functions.reject_unsupported(tree)
-        dialect_names.name_outputs(tree)
+        dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
