@@ -17,6 +17,8 @@ from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.time import format_time
 
+from engine.sql import dialect_dates
+from engine.sql.dialect_annotate import DATE, is_type
 from engine.sql.dialect_common import (
     Untranslatable,
     duck,
@@ -134,6 +136,9 @@ def _division(node: exp.Expression) -> exp.Expression:
 
 
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
+    dated = dialect_dates.rewrite_node(node)
+    if dated is not node:
+        return dated
     if isinstance(node, exp.Round) and isinstance(node.this, exp.Avg):
         # Snowflake's AVG of a NUMBER is an exact NUMBER, so ROUND(AVG(x), 1) of 1.15 is 1.2;
         # DuckDB's AVG is a DOUBLE (1.1499…), which rounds down. Rounding the average as a
@@ -148,8 +153,6 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
         # incremental recompute of a group gives the same value as a full one.
         value = node.this
         return exp.Mode(this=exp.Order(this=value.copy(), expressions=[exp.Ordered(this=value.copy(), nulls_first=False)]))
-    if isinstance(node, exp.Anonymous) and node.name.upper() in _TIMESTAMP_FUNCTIONS:
-        return _to_timestamp(node)
     if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and _unit(node) in _BUCKETS:
         # DuckDB's date_trunc turns a DATE into a TIMESTAMP; time_bucket keeps the input type,
         # as Snowflake's DATE_TRUNC does (its default origin starts weeks on a Monday).
@@ -174,13 +177,6 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _to_timestamp(node: exp.Anonymous) -> exp.Expression:
-    name = node.name.upper()
-    if len(node.expressions) != 1:
-        raise Untranslatable(f"{name} with a format", node, hint="use TO_TIMESTAMP(text, format)")
-    return exp.Cast(this=node.expressions[0], to=exp.DataType.build(_TIMESTAMP_FUNCTIONS[name]))
-
-
 def _to_char(node: exp.ToChar) -> exp.Expression:
     """TO_CHAR / TO_VARCHAR with a date or time format -> strftime with the same format."""
     fmt = node.args["format"]
@@ -197,13 +193,15 @@ def _unit(node: exp.Expression) -> str:
 
 
 def _returns_date_in_snowflake(node: exp.DateAdd) -> bool:
-    return _unit(node) in _DATE_UNITS and _is_date(node.this)
+    return _unit(node) in _DATE_UNITS and (_is_date(node.this) or dialect_dates.returns_date(node, _unit(node)))
 
 
 def _is_date(node: exp.Expression) -> bool:
-    """Whether ``node`` is a DATE by its form alone (a cast, CURRENT_DATE, TO_DATE, ...)."""
+    """Whether ``node`` is a DATE: by its annotated type, or its form (a cast, CURRENT_DATE, TO_DATE, ...)."""
     while isinstance(node, exp.Paren):
         node = node.this
+    if is_type(node, DATE):
+        return True
     if isinstance(node, exp.Cast):
         return node.to.this == exp.DataType.Type.DATE
     if isinstance(node, (exp.CurrentDate, exp.TsOrDsToDate, exp.DateFromParts, exp.Date)):

@@ -24,7 +24,14 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from engine.errors import SqlError
-from engine.sql import dialect_flatten, dialect_functions, dialect_names, dialect_types, dialect_variant
+from engine.sql import (
+    dialect_annotate,
+    dialect_flatten,
+    dialect_functions,
+    dialect_names,
+    dialect_types,
+    dialect_variant,
+)
 from engine.sql.dialect_common import Untranslatable, start_offset
 
 _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete)
@@ -54,6 +61,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         dialect_functions.reject_unsupported(tree)
         dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
+        dialect_annotate.annotate(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
         tree = dialect_functions.rewrite(tree)
