@@ -55,6 +55,8 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
         return _with_format(node)
     if isinstance(node, exp.TsOrDsToDate):
         return _cast_text(node.this, "DATE", node)
+    if isinstance(node, exp.TsOrDsToTime) and node.args.get("format") is None:
+        return _cast_text(node.this, "TIME", node)
     if isinstance(node, (exp.Cast, exp.TryCast)) and not is_native(node):
         return _cast(node)
     if isinstance(node, exp.Time) and len(node.expressions or []) <= 1 and node.this is not None:
@@ -166,7 +168,11 @@ def _cast_text(value: exp.Expression, target: str, original: exp.Expression) -> 
         text = _auto_literal(value.name)
         return exp.Cast(this=exp.Literal.string(text) if text else value, to=to)
     if is_type(value, TEXT):
-        return exp.Cast(this=duck(_FROM_EPOCH_TEXT, x=value), to=to)
+        # both branches of the CASE give the target type: a time string is no timestamp
+        name = to.sql(dialect="duckdb")
+        return duck(_FROM_EPOCH_TEXT.replace("THEN make_timestamp(", "THEN CAST(make_timestamp(")
+                    .replace(" AS BIGINT)) ELSE CAST(__X AS TIMESTAMP)", f" AS BIGINT)) AS {name}) ELSE CAST(__X AS {name})"),
+                    x=value)
     if isinstance(original, exp.Cast):
         return original
     return exp.Cast(this=value, to=to)

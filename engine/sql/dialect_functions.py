@@ -17,7 +17,7 @@ from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.time import format_time
 
-from engine.sql import dialect_dates
+from engine.sql import dialect_dates, dialect_numbers
 from engine.sql.dialect_annotate import DATE, is_type
 from engine.sql.dialect_common import (
     Untranslatable,
@@ -136,9 +136,10 @@ def _division(node: exp.Expression) -> exp.Expression:
 
 
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
-    dated = dialect_dates.rewrite_node(node)
-    if dated is not node:
-        return dated
+    for rule in (dialect_dates.rewrite_node, dialect_numbers.rewrite_node):
+        new = rule(node)
+        if new is not node:
+            return new
     if isinstance(node, exp.Round) and isinstance(node.this, exp.Avg):
         # Snowflake's AVG of a NUMBER is an exact NUMBER, so ROUND(AVG(x), 1) of 1.15 is 1.2;
         # DuckDB's AVG is a DOUBLE (1.1499…), which rounds down. Rounding the average as a
@@ -180,6 +181,9 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
 def _to_char(node: exp.ToChar) -> exp.Expression:
     """TO_CHAR / TO_VARCHAR with a date or time format -> strftime with the same format."""
     fmt = node.args["format"]
+    binary = dialect_numbers.binary_to_text(node)
+    if binary is not None:
+        return binary
     if not (fmt.is_string and _DATE_FORMAT.search(fmt.name)):
         raise Untranslatable("TO_CHAR / TO_VARCHAR with a numeric format", node, keyword="TO_",
                              hint="use ROUND and || instead, or a date format")
