@@ -6,6 +6,9 @@
   Formats with other elements are refused.
 * TRUNC(x, scale) of a FLOAT (trunc): toward zero at ``scale`` decimals, negative scales too.
 * MD5_NUMBER_LOWER64 / _UPPER64 (md5_number_lower64): the low / high 64 bits of the digest.
+* A FLOAT cast to NUMBER(p, s): the double's exact binary value rounded half away from zero at
+  ``s`` decimals (to_double example: ``TO_DOUBLE(1.1)::NUMBER(38, 18)`` is 1.100000000000000089);
+  DuckDB's own cast multiplies in floating point and is off in the last digits.
 * TO_CHAR / TO_VARCHAR of a BINARY with 'HEX', 'BASE64' or 'UTF-8' (to_char, binary-input-output).
 """
 
@@ -26,6 +29,9 @@ _FLOATS = {exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE}
 
 def rewrite_node(node: exp.Expression) -> exp.Expression:
     """One node's rewrite (called bottom-up by dialect_functions.rewrite)."""
+    if isinstance(node, exp.Cast) and _decimal_scale(node.to) and is_type(node.this, _FLOATS):
+        exact = duck("format('{:.30f}', CAST(__X AS DOUBLE))", x=node.this)
+        return node.__class__(this=exact, to=node.to.copy())
     if isinstance(node, exp.ToNumber) and node.args.get("format") is not None:
         return _to_number(node)
     if isinstance(node, exp.Trunc) and node.args.get("decimals") is not None and _is_float(node.this):
@@ -48,6 +54,15 @@ def binary_to_text(node: exp.ToChar) -> exp.Expression | None:
     fmt = node.args.get("format")
     template = _BINARY_FORMATS.get(fmt.name.upper()) if fmt is not None and fmt.is_string else None
     return duck(template, x=node.this) if template else None
+
+
+def _decimal_scale(datatype: exp.DataType) -> int:
+    """The scale of a NUMBER(p, s) type, 0 for any other type."""
+    if datatype.this != exp.DataType.Type.DECIMAL or len(datatype.expressions) < 2:
+        return 0
+    param = datatype.expressions[1]
+    value = param.this if isinstance(param, exp.DataTypeParam) else param
+    return int(value.name) if isinstance(value, exp.Literal) and value.is_int else 0
 
 
 def _is_float(node: exp.Expression) -> bool:
