@@ -73,5 +73,20 @@ def is_type(node: exp.Expression, kinds: set) -> bool:
     return datatype is not None and datatype.this in kinds
 
 
+FLOATS = {T.FLOAT, T.DOUBLE}
+_DERIVED = (exp.Literal, exp.Binary, exp.Paren, exp.Neg)
+
+
+def is_float(node: exp.Expression) -> bool:
+    """Whether ``node`` is a FLOAT computed from a FLOAT value (a column, a cast, a function).
+
+    sqlglot types a decimal literal such as ``1.005`` as DOUBLE, and arithmetic on it too;
+    Snowflake reads it as an exact NUMBER, so such expressions do not count.
+    """
+    if not is_type(node, FLOATS):
+        return False
+    return any(is_type(n, FLOATS) and not isinstance(n, _DERIVED) for n in node.walk())
+
+
 def _name(name: str) -> str:
     return name if name.startswith('"') else name.upper()

@@ -18,18 +18,17 @@ import re
 
 from sqlglot import exp
 
-from engine.sql.dialect_annotate import is_type
+from engine.sql.dialect_annotate import is_float, is_type
 from engine.sql.dialect_common import Untranslatable, duck
 
 _DECIMAL_FORMAT = re.compile(r"^(?i:\$?S?[90,.DG]*|TM9|TME|TM)$")
 _HEX_FORMAT = re.compile(r"^(?i:0*X+)$")
 _BINARY_FORMATS = {"HEX": "upper(hex(__X))", "BASE64": "to_base64(__X)", "UTF-8": "decode(__X)", "UTF8": "decode(__X)"}
-_FLOATS = {exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE}
 
 
 def rewrite_node(node: exp.Expression) -> exp.Expression:
     """One node's rewrite (called bottom-up by dialect_functions.rewrite)."""
-    if isinstance(node, exp.Cast) and _decimal_scale(node.to) and is_type(node.this, _FLOATS):
+    if isinstance(node, exp.Cast) and _decimal_scale(node.to) and is_float(node.this):
         exact = duck("format('{:.30f}', CAST(__X AS DOUBLE))", x=node.this)
         return node.__class__(this=exact, to=node.to.copy())
     if isinstance(node, exp.ToNumber) and node.args.get("format") is not None:
@@ -66,7 +65,7 @@ def _decimal_scale(datatype: exp.DataType) -> int:
 
 
 def _is_float(node: exp.Expression) -> bool:
-    return is_type(node, _FLOATS) or not is_type(node, {exp.DataType.Type.DECIMAL, exp.DataType.Type.INT,
+    return is_float(node) or not is_type(node, {exp.DataType.Type.DECIMAL, exp.DataType.Type.INT,
                                                           exp.DataType.Type.BIGINT})
 
 

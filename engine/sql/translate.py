@@ -77,6 +77,15 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
     return duck_sql
 
 
+def snowflake_type(duckdb_type: str) -> str | None:
+    """The Snowflake type a local (DuckDB) column of type ``duckdb_type`` holds, for a catalog.
+
+    ``BIGINT`` gives ``NUMBER(38,0)``, ``DECIMAL(p,s)`` ``NUMBER(p,s)``, ``JSON`` ``VARIANT``, ...;
+    None for a type the local engine does not store.
+    """
+    return dialect_types.snowflake_type_name(duckdb_type)
+
+
 def check_translatable(sql: str) -> None:
     """Raise SqlError naming the construct (and SQL line/col) if the local engine cannot run it.
 

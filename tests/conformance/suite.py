@@ -137,7 +137,7 @@ def run_pipe(case: Case) -> Outcome:
     unsupported = [k for k, v in case.session.items()
                    if not _OUTPUT_PARAMETERS.match(k) and _DEFAULTS.get(k) != v.upper()]
     if unsupported:
-        return Outcome("error", f"session parameter {unsupported[0]} is not supported locally")
+        return Outcome("error", f"refused: session parameter {unsupported[0]} is not supported locally")
     con = duckdb.connect()
     con.execute(f"SET TimeZone = '{case.session.get('TIMEZONE', DEFAULT_TIMEZONE)}'")
     catalog: dict[str, dict[str, str]] = {}

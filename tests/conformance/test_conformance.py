@@ -60,3 +60,34 @@ def test_comparator_tells_a_date_from_a_timestamp() -> None:
     assert suite.cell_equal(dt.datetime(2022, 4, 5, 2, 0, 0, 123456), "2022-04-05 02:00:00.123")
     assert not suite.cell_equal(dt.datetime(2022, 4, 5, 2, 0, 1), "2022-04-05 02:00:00.000")
     assert suite.cell_equal('{"a": [1, 2]}', '{\n  "a": [\n    1,\n    2\n  ]\n}')
+
+
+def test_readme_lists_the_differences_of_the_expectations_file() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(suite.HERE))
+    import run
+
+    readme = (suite.HERE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = run.readme_section(EXPECTATIONS)
+    assert section in readme, "regenerate README.md's section with python tests/conformance/run.py --readme"
+    assert Path(run.__file__).parent == suite.HERE
+
+
+def test_every_known_difference_names_a_construct_validate_warns_about() -> None:
+    from engine.sql import dialect_differences
+
+    constructs = {d.construct for d in vars(dialect_differences).values() if isinstance(d, dialect_differences.Difference)}
+    known = [e for e in EXPECTATIONS.values() if e["status"] == "known_difference"]
+    assert known and all(e["construct"] in constructs for e in known)
+
+
+def test_validate_warns_at_the_line_of_a_known_difference() -> None:
+    import sqlglot
+
+    from engine.sql.lint import analyze
+
+    query = sqlglot.parse_one("SELECT a,\n       HASH(a) AS h,\n       TO_VARCHAR(SQRT(2)) AS s\nFROM t", read="snowflake")
+    warnings = {(w.construct, w.line) for w in analyze(query).warnings}
+    assert ("HASH", 2) in warnings and ("FLOAT as text", 3) in warnings
