@@ -12,10 +12,6 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from engine.sql.dialect_annotate import is_float, is_type
-
-_TEXT = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR}
-
 
 @dataclass(frozen=True)
 class Difference:
@@ -30,19 +26,10 @@ HASH = Difference(
     "HASH runs locally but its values differ from Snowflake's: Snowflake's algorithm is not "
     "published; equal inputs still hash equal, so grouping and joining on HASH work",
 )
-FLOAT_TO_TEXT = Difference(
-    "FLOAT as text",
-    "a FLOAT turned into text is written with all its digits locally (1.2618595071429148, 5.0) "
-    "where Snowflake writes at most 10 significant digits (1.261859507, 5)",
-)
 
 
 def find(node: exp.Expression) -> Difference | None:
     """The known difference ``node`` is an instance of, if any."""
     if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
         return HASH
-    if isinstance(node, exp.ToChar) and node.args.get("format") is None and is_float(node.this):
-        return FLOAT_TO_TEXT
-    if isinstance(node, exp.Cast) and node.to.this in _TEXT and is_float(node.this):
-        return FLOAT_TO_TEXT
     return None

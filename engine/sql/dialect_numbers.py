@@ -9,6 +9,9 @@
 * A FLOAT cast to NUMBER(p, s): the double's exact binary value rounded half away from zero at
   ``s`` decimals (to_double example: ``TO_DOUBLE(1.1)::NUMBER(38, 18)`` is 1.100000000000000089);
   DuckDB's own cast multiplies in floating point and is off in the last digits.
+* A FLOAT as text (TO_VARCHAR, ``::VARCHAR``, ``||``): at most 10 significant digits, no trailing
+  zeros (to_char example: ``TO_VARCHAR(LOG(3,4))`` is ``1.261859507``; ``5``, not ``5.0``). Only
+  where the FLOAT is known from the query or the catalog; an untyped column keeps DuckDB's text.
 * TO_CHAR / TO_VARCHAR of a BINARY with 'HEX', 'BASE64' or 'UTF-8' (to_char, binary-input-output).
 """
 
@@ -23,6 +26,7 @@ from engine.sql.dialect_common import Untranslatable, duck
 
 _DECIMAL_FORMAT = re.compile(r"^(?i:\$?S?[90,.DG]*|TM9|TME|TM)$")
 _HEX_FORMAT = re.compile(r"^(?i:0*X+)$")
+_TEXT = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR}
 _BINARY_FORMATS = {"HEX": "upper(hex(__X))", "BASE64": "to_base64(__X)", "UTF-8": "decode(__X)", "UTF8": "decode(__X)"}
 
 
@@ -31,6 +35,15 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Cast) and _decimal_scale(node.to) and is_float(node.this):
         exact = duck("format('{:.30f}', CAST(__X AS DOUBLE))", x=node.this)
         return node.__class__(this=exact, to=node.to.copy())
+    if isinstance(node, exp.ToChar) and node.args.get("format") is None and is_float(node.this):
+        return _float_text(node.this)
+    if isinstance(node, exp.Cast) and node.to.this in _TEXT and is_float(node.this):
+        return _float_text(node.this)
+    if isinstance(node, exp.DPipe):
+        for key in ("this", "expression"):
+            if is_float(node.args[key]):
+                node.set(key, _float_text(node.args[key]))
+        return node
     if isinstance(node, exp.ToNumber) and node.args.get("format") is not None:
         return _to_number(node)
     if isinstance(node, exp.Trunc) and node.args.get("decimals") is not None and _is_float(node.this):
@@ -46,6 +59,10 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.MD5NumberUpper64):
         return duck("CAST('0x' || substr(md5(__X), 1, 16) AS UBIGINT)", x=node.this)
     return node
+
+
+def _float_text(value: exp.Expression) -> exp.Expression:
+    return duck("printf('%.10g', CAST(__X AS DOUBLE))", x=value)
 
 
 def binary_to_text(node: exp.ToChar) -> exp.Expression | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from engine.sql import dialect_annotate, dialect_differences
+from engine.sql import dialect_differences
 from engine.sql.parsing import start_column
 
 # sqlglot parses Snowflake's CURRENT_TIME as Localtime (where it has that class).
@@ -51,7 +51,6 @@ def analyze(query: exp.Expression) -> RefreshDecision:
     """Decide the refresh mode AUTO would pick for ``query`` and collect warnings."""
     findings: list[Finding] = []
     warnings: list[Finding] = []
-    dialect_annotate.annotate(query, None)  # literal and function types, for the known differences
     for node in query.walk():
         difference = dialect_differences.find(node)
         if difference is not None:
