@@ -67,6 +67,11 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
         return _timestamps_from_text(node, ("this", "expression"))
     if isinstance(node, exp.MonthsBetween):
         return _months_between(node)
+    if isinstance(node, exp.TimestampTzFromParts) and (node.args.get("zone") or node.args.get("nano")):
+        raise Untranslatable("TIMESTAMP_TZ_FROM_PARTS with nanoseconds or a time zone", node,
+                             keyword="TIMESTAMP_TZ_FROM_PARTS",
+                             hint="a TIMESTAMP_TZ keeps its own offset, which the local engine cannot store; "
+                                  "use TIMESTAMP_NTZ_FROM_PARTS or CONVERT_TIMEZONE")
     if isinstance(node, exp.TimestampFromParts) and node.args.get("sec") is not None and not node.args.get("zone"):
         return _timestamp_from_parts(node)
     return node
