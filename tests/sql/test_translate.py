@@ -5,6 +5,7 @@ Each file in tests/fixtures/translate/ is one case, in sections::
     -- name: what the case shows
     -- setup:           DuckDB SQL building the local tables (upper-case names, JSON for VARIANT)
     -- database: DB     optional, passed to to_duckdb (also ``-- schema:``)
+    -- catalog: JSON    optional, the tables' Snowflake column types passed to to_duckdb
     -- snowflake:       the Snowflake statement under test
     -- check:           optional DuckDB query whose result is compared (for INSERT/UPDATE/DELETE)
     -- expected:        header line of column names, then one line per row, cells split on '|'
@@ -33,7 +34,7 @@ from engine.errors import SqlError
 from engine.sql.translate import check_translatable, duckdb_type, to_duckdb
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "translate"
-_SECTION = re.compile(r"^-- (name|setup|database|schema|snowflake|check|expected|error|error-at):[ \t]*(.*)$")
+_SECTION = re.compile(r"^-- (name|setup|database|schema|catalog|snowflake|check|expected|error|error-at):[ \t]*(.*)$")
 
 
 @dataclass
@@ -112,7 +113,9 @@ def _run(case: Case) -> tuple[list[str], list[str], list[tuple]]:
     connection = duckdb.connect()
     if case["setup"]:
         connection.execute(case["setup"])
-    sql = to_duckdb(case["snowflake"], database=case["database"] or None, schema=case["schema"] or None)
+    catalog = json.loads(case["catalog"]) if case["catalog"] else None
+    sql = to_duckdb(case["snowflake"], database=case["database"] or None, schema=case["schema"] or None,
+                    catalog=catalog)
     result = connection.execute(sql)
     if case["check"]:
         result = connection.execute(case["check"])
@@ -218,43 +221,3 @@ def test_syntax_error_is_a_sql_error_not_a_sqlglot_one() -> None:
     assert raised.value.sql_line == 2 and raised.value.sql_column == 8
     assert "^" in raised.value.excerpt()
 
-
-def _run_with_catalog(setup: str, sql: str, catalog: dict) -> list[tuple]:
-    with duckdb.connect() as connection:
-        connection.execute(setup)
-        return connection.execute(to_duckdb(sql, catalog=catalog)).fetchall()
-
-
-def test_dateadd_on_a_date_column_stays_a_date_given_the_catalog() -> None:
-    import datetime
-
-    # Snowflake's DATEADD on a DATE by days or more returns a DATE (sql-reference/functions/dateadd,
-    # "Returns"); by hours, a TIMESTAMP_NTZ.
-    rows = _run_with_catalog(
-        'CREATE TABLE "T" ("D" DATE); INSERT INTO "T" VALUES (DATE \'2022-04-05\')',
-        "SELECT DATEADD(year, 2, d), DATEADD(day, 1, d), DATEADD(hour, 2, d), TIME_SLICE(d, 2, 'WEEK', 'END') FROM t",
-        {"T": {"D": "DATE"}},
-    )
-    assert rows == [(datetime.date(2024, 4, 5), datetime.date(2022, 4, 6), datetime.datetime(2022, 4, 5, 2, 0),
-                     datetime.date(2022, 4, 11))]
-
-
-def test_text_given_to_datediff_is_read_as_a_timestamp() -> None:
-    rows = _run_with_catalog(
-        'CREATE TABLE "T" ("A" VARCHAR, "B" VARCHAR); INSERT INTO "T" VALUES (\'2015-12-31\', \'2016-01-01\')',
-        "SELECT DATEDIFF(year, a, b), DATEDIFF(day, a, b) FROM t",
-        {"T": {"A": "VARCHAR", "B": "VARCHAR"}},
-    )
-    assert rows == [(1, 1)]
-
-
-def test_integer_strings_are_epochs_by_magnitude() -> None:
-    import datetime
-
-    # to_timestamp, "Usage notes": below 31536000000 seconds, then milliseconds, microseconds, nanoseconds
-    rows = _run_with_catalog(
-        'CREATE TABLE "T" ("V" VARCHAR); INSERT INTO "T" VALUES (\'31536000\'), (\'31536000000\'), (\'2024-01-02 03:04:05\')',
-        "SELECT TO_TIMESTAMP(v) FROM t",
-        {"T": {"V": "VARCHAR"}},
-    )
-    assert sorted(r[0] for r in rows) == [datetime.datetime(1971, 1, 1)] * 2 + [datetime.datetime(2024, 1, 2, 3, 4, 5)]
