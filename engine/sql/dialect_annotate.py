@@ -14,7 +14,6 @@ rules then fall back to what the query text shows.
 from __future__ import annotations
 
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
@@ -44,11 +43,13 @@ def annotate(tree: exp.Expression, catalog: dict[str, dict[str, str]] | None) ->
     try:
         copy = qualify(copy, schema=schema or None, dialect="snowflake", validate_qualify_columns=False,
                        quote_identifiers=False, identify=False, expand_stars=False)
-    except SqlglotError:
-        pass  # unqualified columns stay untyped
+    except Exception:  # noqa: BLE001 - best effort: unqualified columns stay untyped
+        pass
     try:
         annotate_types(copy, schema=schema or None, dialect="snowflake")
-    except (SqlglotError, KeyError, ValueError, TypeError):
+    except Exception:  # noqa: BLE001 - the optimizer's internals on any SQL: no types, the rules fall back
+        for node in tree.walk():
+            node.meta.pop(_ID, None)
         return
     for node in copy.walk():
         original = originals.get(node.meta.get(_ID))
