@@ -9,6 +9,8 @@ Each rule follows the Snowflake reference page of its function (sql-reference/fu
 * TO_TIMESTAMP*(number [, scale]): seconds (or 10^-scale seconds) since the epoch, in UTC.
 * DATEADD / TIME_SLICE on a DATE give a DATE (dateadd, time_slice: "Returns"); DATEDIFF and
   MONTHS_BETWEEN given text read it as a timestamp.
+* CONVERT_TIMEZONE(target, ts) is the instant ``ts`` stands for (convert_timezone, "Usage notes");
+  a TIMESTAMP_TZ's own offset cannot be stored locally, so it shows in the session's time zone.
 * TIMESTAMP_FROM_PARTS / TIME(text) / MONTHS_BETWEEN: values outside the normal ranges carry over;
   the fraction of a month counts 31-day months and the time of day (months_between).
 """
@@ -67,11 +69,20 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
         return _timestamps_from_text(node, ("this", "expression"))
     if isinstance(node, exp.MonthsBetween):
         return _months_between(node)
+    if isinstance(node, exp.ConvertTimezone) and node.args.get("source_tz") is None:
+        # CONVERT_TIMEZONE(target, ts) is the same instant (a TIMESTAMP_NTZ or DATE read in the
+        # session's time zone, text with its own offset); only its display zone changes
+        return exp.Cast(this=node.args["timestamp"], to=exp.DataType.build("TIMESTAMPTZ"))
     if isinstance(node, exp.TimestampTzFromParts) and (node.args.get("zone") or node.args.get("nano")):
-        raise Untranslatable("TIMESTAMP_TZ_FROM_PARTS with nanoseconds or a time zone", node,
-                             keyword="TIMESTAMP_TZ_FROM_PARTS",
-                             hint="a TIMESTAMP_TZ keeps its own offset, which the local engine cannot store; "
-                                  "use TIMESTAMP_NTZ_FROM_PARTS or CONVERT_TIMEZONE")
+        # the instant of those parts in the zone given (else the session's); its offset is not kept
+        parts = [node.args.get(k) for k in ("year", "month", "day", "hour", "min", "sec")]
+        nano = node.args.get("nano") or exp.Literal.number(0)
+        zone = node.args.get("zone")
+        if zone is None:
+            return duck("make_timestamptz(__Y, __MO, __D, __H, __MI, __S + __N / 1e9)",
+                        y=parts[0], mo=parts[1], d=parts[2], h=parts[3], mi=parts[4], s=parts[5], n=nano)
+        return duck("make_timestamptz(__Y, __MO, __D, __H, __MI, __S + __N / 1e9, __Z)",
+                    y=parts[0], mo=parts[1], d=parts[2], h=parts[3], mi=parts[4], s=parts[5], n=nano, z=zone)
     if isinstance(node, exp.TimestampFromParts) and node.args.get("sec") is not None and not node.args.get("zone"):
         return _timestamp_from_parts(node)
     return node

@@ -16,8 +16,9 @@ returned:
   many decimals as the page prints, so ``0.285714`` equals 2/7 and ``5`` equals 5.0;
 * dates, times and timestamps are compared by value, the printed text read in Snowflake's
   default output formats (``YYYY-MM-DD``, ``HH24:MI:SS.FF``, ``YYYY-MM-DD HH24:MI:SS.FF TZHTZM``);
-  fractions of a second are compared to the printed precision, an offset when both sides
-  have one; a DATE never equals a TIMESTAMP, whatever its time;
+  fractions of a second are compared to the printed precision; a printed offset with a time zone
+  aware value compares instants (a TIMESTAMP_TZ's own offset is not stored locally), otherwise
+  wall-clock times; a DATE never equals a TIMESTAMP, whatever its time;
 * booleans equal ``true``/``false`` in any case;
 * text that differs as text is compared as parsed JSON when both sides parse as a JSON array
   or object (a VARIANT printed over several lines), otherwise exactly;
@@ -60,6 +61,7 @@ _TIMESTAMP = re.compile(
 )
 # Layouts examples set with TIMESTAMP_*_OUTPUT_FORMAT ('DY, DD MON YYYY HH24:MI:SS', ...).
 _OTHER_TIMESTAMP_LAYOUTS = ("%a, %d %b %Y %H:%M:%S", "%a, %d %b %Y %H:%M:%S %z")
+_TIMESTAMP_WITH_OFFSET = re.compile(r".*\d\s*(Z|[+-]\d{2}:?\d{2})$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$")
 
@@ -282,7 +284,8 @@ def cell_equal(value: object, text: str | None) -> bool:
     if isinstance(value, (int, float, decimal.Decimal)):
         return _number_equal(value, text)
     if isinstance(value, dt.datetime):
-        return _timestamp_equal(value, text)
+        return _instant_equal(value, text) or (value.tzinfo is None and _timestamp_equal(value, text)) or (
+            value.tzinfo is not None and not _TIMESTAMP_WITH_OFFSET.match(text) and _timestamp_equal(value, text))
     if isinstance(value, dt.date):
         return value.isoformat() == text or value.strftime("%d-%b-%Y") == text  # or DATE_OUTPUT_FORMAT DD-MON-YYYY
     if isinstance(value, dt.time):
@@ -332,11 +335,20 @@ def _timestamp_equal(value: dt.datetime, text: str) -> bool:
         return False
     if not _fraction(value, digits):
         return False
-    if offset and value.tzinfo is not None and offset != "Z":
-        minutes = int(value.utcoffset().total_seconds() // 60)
-        sign, hours, mins = offset[0], int(offset[1:3]), int(offset[-2:])
-        return minutes == (1 if sign == "+" else -1) * (hours * 60 + mins)
     return True
+
+
+def _instant_equal(value: dt.datetime, text: str) -> bool:
+    """A time zone aware value against a printed timestamp with an offset: the same instant."""
+    match = _TIMESTAMP.match(text)
+    if not match or not match.group(8) or value.tzinfo is None:
+        return False
+    year, month, day, hour, minute, second, digits, offset = match.groups()
+    sign, hours, mins = (1, 0, 0) if offset == "Z" else (1 if offset[0] == "+" else -1, int(offset[1:3]), int(offset[-2:]))
+    zone = dt.timezone(sign * dt.timedelta(hours=hours, minutes=mins))
+    printed = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=zone)
+    instant = value.astimezone(zone)
+    return instant.replace(microsecond=0) == printed and _fraction(instant, digits)
 
 
 def _time_equal(value: dt.time, text: str) -> bool:

@@ -91,3 +91,12 @@ def test_validate_warns_at_the_line_of_a_known_difference() -> None:
     query = sqlglot.parse_one("SELECT a,\n       TO_VARCHAR(SQRT(2)) AS s,\n       HASH(a) AS h\nFROM t", read="snowflake")
     warnings = {(w.construct, w.line) for w in analyze(query).warnings}
     assert warnings == {("HASH", 3)}
+
+
+def test_comparator_reads_a_printed_offset_as_an_instant() -> None:
+    import datetime as dt
+
+    la = dt.timezone(dt.timedelta(hours=-7))
+    assert suite.cell_equal(dt.datetime(2024, 4, 5, 12, 0, tzinfo=la), "2024-04-05 19:00:00.000 +0000")
+    assert not suite.cell_equal(dt.datetime(2024, 4, 5, 12, 0, tzinfo=la), "2024-04-05 12:00:00.000 +0000")
+    assert suite.cell_equal(dt.datetime(2024, 4, 5, 12, 0), "2024-04-05 12:00:00.000")
