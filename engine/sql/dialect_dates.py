@@ -72,7 +72,10 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.ConvertTimezone) and node.args.get("source_tz") is None:
         # CONVERT_TIMEZONE(target, ts) is the same instant (a TIMESTAMP_NTZ or DATE read in the
         # session's time zone, text with its own offset); only its display zone changes
-        return exp.Cast(this=node.args["timestamp"], to=exp.DataType.build("TIMESTAMPTZ"))
+        value = node.args["timestamp"]
+        if value.is_string:  # '2024-04-05 12:00:00 +02:00': DuckDB reads the offset without the blank
+            value = exp.Literal.string(re.sub(r"\s+([+-]\d{2}:?\d{2})$", r"\1", value.name))
+        return exp.Cast(this=value, to=exp.DataType.build("TIMESTAMPTZ"))
     if isinstance(node, exp.TimestampTzFromParts) and (node.args.get("zone") or node.args.get("nano")):
         # the instant of those parts in the zone given (else the session's); its offset is not kept
         parts = [node.args.get(k) for k in ("year", "month", "day", "hour", "min", "sec")]
