@@ -100,3 +100,15 @@ def test_comparator_reads_a_printed_offset_as_an_instant() -> None:
     assert suite.cell_equal(dt.datetime(2024, 4, 5, 12, 0, tzinfo=la), "2024-04-05 19:00:00.000 +0000")
     assert not suite.cell_equal(dt.datetime(2024, 4, 5, 12, 0, tzinfo=la), "2024-04-05 12:00:00.000 +0000")
     assert suite.cell_equal(dt.datetime(2024, 4, 5, 12, 0), "2024-04-05 12:00:00.000")
+
+
+def test_pipe_validate_warns_at_a_known_difference_and_refuses_with_one_line(run_pipe) -> None:
+    fixtures = suite.HERE / "fixtures"
+    warned = run_pipe("validate", "known_difference.yaml", cwd=fixtures)
+    assert warned.code == 0
+    assert "warning: known_difference.yaml:11:14: D: HASH runs locally but its values differ" in warned.stderr
+    refused = run_pipe("validate", "refused.yaml", cwd=fixtures)
+    assert refused.code == 1
+    first = refused.stderr.splitlines()[0]
+    assert first.startswith("error: refused.yaml:11:14: D: function SYSTEM$TYPEOF is not supported by the local engine")
+    assert "Traceback" not in refused.stderr
