@@ -5,13 +5,18 @@ The same SQL the pipeline file declares for Snowflake runs locally on DuckDB. sq
 what sqlglot's output would get wrong for Snowflake semantics:
 
 1. ``dialect_functions.reject_unsupported`` -- refuse what DuckDB cannot run, naming it;
-2. ``dialect_names`` -- result column names as Snowflake returns them, identifier case,
-   local qualified names reduced to bare table names;
-3. ``dialect_functions.rewrite`` -- functions sqlglot leaves unmapped or maps loosely;
-4. ``dialect_variant`` -- VARIANT/OBJECT/ARRAY as DuckDB JSON with Snowflake behaviour;
-5. ``dialect_functions.rewrite_divisions`` -- the scale Snowflake gives a quotient;
-6. ``dialect_flatten`` -- ``LATERAL FLATTEN`` as a lateral subquery over ``json_each``.
+2. ``dialect_names`` -- result column names as Snowflake returns them (an expression is named
+   after its text), identifier case, local qualified names reduced to bare table names;
+3. ``dialect_annotate`` -- the Snowflake type of every expression (sqlglot's annotate_types over
+   the catalog of the tables read), for the rules below that depend on a type;
+4. ``dialect_functions.rewrite`` -- functions sqlglot leaves unmapped or maps loosely, with
+   ``dialect_dates`` (conversions and arithmetic of dates and times) and ``dialect_numbers``
+   (number formats, FLOAT text, digests);
+5. ``dialect_variant`` -- VARIANT/OBJECT/ARRAY as DuckDB JSON with Snowflake behaviour;
+6. ``dialect_functions.rewrite_divisions`` -- the scale Snowflake gives a quotient;
+7. ``dialect_flatten`` -- ``LATERAL FLATTEN`` as a lateral subquery over ``json_each``.
 
+What runs but cannot give Snowflake's value is named in ``dialect_differences`` (validate warns).
 The translation is checked on results, not text: see tests/fixtures/translate/.
 """
 
