@@ -18,7 +18,7 @@ from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.time import format_time
 
 from engine.sql import dialect_dates, dialect_numbers
-from engine.sql.dialect_annotate import DATE, is_type
+from engine.sql.dialect_annotate import DATE, is_type, snowflake_type
 from engine.sql.dialect_common import (
     Untranslatable,
     duck,
@@ -131,8 +131,38 @@ def rewrite_divisions(tree: exp.Expression) -> exp.Expression:
 
 def _division(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Div) and not is_native(node):
+        numerator, denominator = _fixed_scale(node.this), _fixed_scale(node.expression)
+        if numerator is not None and denominator is not None:
+            # Both NUMBERs of known scale: the quotient is a NUMBER of scale max(S1, min(S1 + 6, 12))
+            # (sql-reference/operators-arithmetic, "Division"), so it prints 3.500000 for 7 / 2.
+            scale = max(numerator, min(numerator + 6, 12))
+            return duck(f"CAST(round(__A / __B, {scale}) AS DECIMAL(38, {scale}))", a=node.this, b=node.expression)
         return duck(_DIVISION, a=node.this, b=node.expression)
     return node
+
+
+_INTEGER_TYPES = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
+                  exp.DataType.Type.BIGINT, exp.DataType.Type.INT128}
+
+
+def _fixed_scale(node: exp.Expression) -> int | None:
+    """The scale of a NUMBER operand known from the query or the catalog, None if not a known NUMBER."""
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string:
+        if "e" in node.name.lower():
+            return None  # scientific notation is a FLOAT
+        return len(node.name.split(".", 1)[1]) if "." in node.name else 0
+    datatype = snowflake_type(node)
+    if datatype is None:
+        return None
+    if datatype.this in _INTEGER_TYPES:
+        return 0
+    if datatype.this == exp.DataType.Type.DECIMAL and len(datatype.expressions) == 2:
+        param = datatype.expressions[1]
+        value = param.this if isinstance(param, exp.DataTypeParam) else param
+        return int(value.name) if isinstance(value, exp.Literal) and value.is_int else None
+    return None
 
 
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
