@@ -17,6 +17,8 @@ from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.time import format_time
 
+from engine.sql import dialect_dates, dialect_numbers
+from engine.sql.dialect_annotate import DATE, is_type, snowflake_type
 from engine.sql.dialect_common import (
     Untranslatable,
     duck,
@@ -129,11 +131,45 @@ def rewrite_divisions(tree: exp.Expression) -> exp.Expression:
 
 def _division(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Div) and not is_native(node):
+        numerator, denominator = _fixed_scale(node.this), _fixed_scale(node.expression)
+        if numerator is not None and denominator is not None:
+            # Both NUMBERs of known scale: the quotient is a NUMBER of scale max(S1, min(S1 + 6, 12))
+            # (sql-reference/operators-arithmetic, "Division"), so it prints 3.500000 for 7 / 2.
+            scale = max(numerator, min(numerator + 6, 12))
+            return duck(f"CAST(round(__A / __B, {scale}) AS DECIMAL(38, {scale}))", a=node.this, b=node.expression)
         return duck(_DIVISION, a=node.this, b=node.expression)
     return node
 
 
+_INTEGER_TYPES = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
+                  exp.DataType.Type.BIGINT, exp.DataType.Type.INT128}
+
+
+def _fixed_scale(node: exp.Expression) -> int | None:
+    """The scale of a NUMBER operand known from the query or the catalog, None if not a known NUMBER."""
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string:
+        if "e" in node.name.lower():
+            return None  # scientific notation is a FLOAT
+        return len(node.name.split(".", 1)[1]) if "." in node.name else 0
+    datatype = snowflake_type(node)
+    if datatype is None:
+        return None
+    if datatype.this in _INTEGER_TYPES:
+        return 0
+    if datatype.this == exp.DataType.Type.DECIMAL and len(datatype.expressions) == 2:
+        param = datatype.expressions[1]
+        value = param.this if isinstance(param, exp.DataTypeParam) else param
+        return int(value.name) if isinstance(value, exp.Literal) and value.is_int else None
+    return None
+
+
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
+    for rule in (dialect_dates.rewrite_node, dialect_numbers.rewrite_node):
+        new = rule(node)
+        if new is not node:
+            return new
     if isinstance(node, exp.Round) and isinstance(node.this, exp.Avg):
         # Snowflake's AVG of a NUMBER is an exact NUMBER, so ROUND(AVG(x), 1) of 1.15 is 1.2;
         # DuckDB's AVG is a DOUBLE (1.1499…), which rounds down. Rounding the average as a
@@ -148,8 +184,6 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
         # incremental recompute of a group gives the same value as a full one.
         value = node.this
         return exp.Mode(this=exp.Order(this=value.copy(), expressions=[exp.Ordered(this=value.copy(), nulls_first=False)]))
-    if isinstance(node, exp.Anonymous) and node.name.upper() in _TIMESTAMP_FUNCTIONS:
-        return _to_timestamp(node)
     if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and _unit(node) in _BUCKETS:
         # DuckDB's date_trunc turns a DATE into a TIMESTAMP; time_bucket keeps the input type,
         # as Snowflake's DATE_TRUNC does (its default origin starts weeks on a Monday).
@@ -174,16 +208,12 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _to_timestamp(node: exp.Anonymous) -> exp.Expression:
-    name = node.name.upper()
-    if len(node.expressions) != 1:
-        raise Untranslatable(f"{name} with a format", node, hint="use TO_TIMESTAMP(text, format)")
-    return exp.Cast(this=node.expressions[0], to=exp.DataType.build(_TIMESTAMP_FUNCTIONS[name]))
-
-
 def _to_char(node: exp.ToChar) -> exp.Expression:
     """TO_CHAR / TO_VARCHAR with a date or time format -> strftime with the same format."""
     fmt = node.args["format"]
+    binary = dialect_numbers.binary_to_text(node)
+    if binary is not None:
+        return binary
     if not (fmt.is_string and _DATE_FORMAT.search(fmt.name)):
         raise Untranslatable("TO_CHAR / TO_VARCHAR with a numeric format", node, keyword="TO_",
                              hint="use ROUND and || instead, or a date format")
@@ -197,13 +227,15 @@ def _unit(node: exp.Expression) -> str:
 
 
 def _returns_date_in_snowflake(node: exp.DateAdd) -> bool:
-    return _unit(node) in _DATE_UNITS and _is_date(node.this)
+    return _unit(node) in _DATE_UNITS and (_is_date(node.this) or dialect_dates.returns_date(node, _unit(node)))
 
 
 def _is_date(node: exp.Expression) -> bool:
-    """Whether ``node`` is a DATE by its form alone (a cast, CURRENT_DATE, TO_DATE, ...)."""
+    """Whether ``node`` is a DATE: by its annotated type, or its form (a cast, CURRENT_DATE, TO_DATE, ...)."""
     while isinstance(node, exp.Paren):
         node = node.this
+    if is_type(node, DATE):
+        return True
     if isinstance(node, exp.Cast):
         return node.to.this == exp.DataType.Type.DATE
     if isinstance(node, (exp.CurrentDate, exp.TsOrDsToDate, exp.DateFromParts, exp.Date)):

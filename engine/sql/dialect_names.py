@@ -10,19 +10,23 @@ from __future__ import annotations
 
 from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 
-def name_outputs(tree: exp.Expression) -> None:
+def name_outputs(tree: exp.Expression, sql: str | None = None) -> None:
     """Alias each projection of each SELECT with the column name Snowflake would give it.
 
     Must run on the Snowflake tree, before identifiers are normalized: whether a name was
-    quoted decides its case.
+    quoted decides its case. Given the statement's text, an expression is named after its
+    text as written, upper-cased, as Snowflake names it (``TO_VARCHAR(LOG(3,4))``).
     """
     for select in list(tree.find_all(exp.Select)):
+        texts = _projection_texts(select, sql) if sql else None
         named = []
-        for projection in select.expressions:
-            name = _output_name(projection)
+        for index, projection in enumerate(select.expressions):
+            name = _output_name(projection, texts[index] if texts else None)
             if name is not None:
                 projection = exp.alias_(projection.unalias(), exp.to_identifier(name, quoted=True))
             named.append(projection)
@@ -46,7 +50,49 @@ def name_values_columns(tree: exp.Expression) -> None:
         values.set("alias", exp.TableAlias(this=name, columns=columns))
 
 
-def _output_name(projection: exp.Expression) -> str | None:
+_CLAUSE_ENDS = {
+    TokenType.FROM, TokenType.WHERE, TokenType.GROUP_BY, TokenType.HAVING, TokenType.QUALIFY,
+    TokenType.ORDER_BY, TokenType.LIMIT, TokenType.UNION, TokenType.EXCEPT, TokenType.INTERSECT,
+    TokenType.WINDOW, TokenType.INTO, TokenType.SEMICOLON,
+}
+_OPENING = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
+_CLOSING = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+
+
+def _projection_texts(select: exp.Select, sql: str) -> list[str] | None:
+    """The source text of each projection of ``select``, or None when it cannot be told apart."""
+    starts = [n.meta["start"] for p in select.expressions for n in p.walk() if "start" in n.meta]
+    if not starts:
+        return None
+    try:
+        tokens = Snowflake().tokenize(sql)
+    except TokenError:
+        return None
+    first = min(starts)
+    heads = [i for i, t in enumerate(tokens) if t.token_type == TokenType.SELECT and t.end < first]
+    if not heads:
+        return None
+    pieces: list[list[Token]] = [[]]
+    depth = 0
+    for token in tokens[heads[-1] + 1:]:
+        if depth == 0 and (token.token_type in _CLAUSE_ENDS or token.token_type in _CLOSING):
+            break
+        if token.token_type in _OPENING:
+            depth += 1
+        elif token.token_type in _CLOSING:
+            depth -= 1
+        if depth == 0 and token.token_type == TokenType.COMMA:
+            pieces.append([])
+        else:
+            pieces[-1].append(token)
+    if pieces and pieces[0] and pieces[0][0].token_type in (TokenType.DISTINCT, TokenType.ALL):
+        pieces[0] = pieces[0][1:]
+    if len(pieces) != len(select.expressions) or not all(pieces):
+        return None
+    return [sql[piece[0].start:piece[-1].end + 1] for piece in pieces]
+
+
+def _output_name(projection: exp.Expression, text: str | None = None) -> str | None:
     if isinstance(projection, exp.Alias):
         return _identifier_name(projection.args["alias"])
     if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star):
@@ -55,6 +101,8 @@ def _output_name(projection: exp.Expression) -> str | None:
         return _identifier_name(projection.this)
     # Snowflake names an expression column after its text, upper-cased (quoted parts too:
     # `v:"Loan Number"::VARCHAR` comes back as V:"LOAN NUMBER"::VARCHAR).
+    if text is not None:
+        return text.upper()
     return _Writer().generate(projection).upper()
 
 

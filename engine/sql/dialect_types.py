@@ -103,3 +103,18 @@ def _precision_scale(datatype: exp.DataType) -> tuple[int, int]:
     precision = params[0] if params else 38
     scale = params[1] if len(params) > 1 else 0
     return precision, scale
+
+
+_BACK = {"DOUBLE": "FLOAT", "FLOAT": "FLOAT", "JSON": "VARIANT", "TIMESTAMP": "TIMESTAMP_NTZ",
+         "TIMESTAMP WITH TIME ZONE": "TIMESTAMP_TZ", "BLOB": "BINARY", "BOOLEAN": "BOOLEAN", "DATE": "DATE",
+         "TIME": "TIME", "VARCHAR": "VARCHAR"}
+
+
+def snowflake_type_name(duckdb_type: str) -> str | None:
+    """The Snowflake type a local column of DuckDB type ``duckdb_type`` stores (inverse of the above)."""
+    name = duckdb_type.upper()
+    if name in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT"):
+        return "NUMBER(38,0)"
+    if name.startswith("DECIMAL"):
+        return "NUMBER" + name[len("DECIMAL"):]
+    return _BACK.get(name)

@@ -75,6 +75,15 @@ def rewrite(tree: exp.Expression, flatten: FlattenColumns) -> exp.Expression:
     return tree
 
 
+def _text_length(datatype: exp.DataType) -> int | None:
+    """The length of a VARCHAR(n) / CHAR(n) type, if it has one."""
+    if datatype.this not in (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR) or not datatype.expressions:
+        return None
+    param = datatype.expressions[0]
+    value = param.this if isinstance(param, exp.DataTypeParam) else param
+    return int(value.name) if isinstance(value, exp.Literal) and value.is_int else None
+
+
 class _Rules:
     """The per-node rewrite, called children first (see ``rewrite_bottom_up``)."""
 
@@ -130,6 +139,9 @@ class _Rules:
             return duck(_ARRAY_SIZE, x=node.this)
         if isinstance(node, exp.Typeof):
             return duck(_TYPEOF, x=node.this)
+        if isinstance(node, exp.ParseJSON) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+            # PARSE_JSON(0): Snowflake reads the number's text
+            return mark_variant(exp.ParseJSON(this=exp.Literal.string(node.this.name)))
         if isinstance(node, (exp.ParseJSON, exp.JSONObject)):
             return mark_variant(node)
         if isinstance(node, exp.Paren) and self.is_variant(node.this):
@@ -144,6 +156,14 @@ class _Rules:
             if is_json(target):
                 return source
             text = json_text(source)
+            if target.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.TIMESTAMPTZ):
+                # a number in a VARIANT is seconds since the epoch, read in the session's time
+                # zone (to_timestamp, "Usage notes")
+                number = "json_type(__V) IN ('UBIGINT', 'BIGINT', 'DOUBLE')"
+                name = target.sql(dialect="duckdb")
+                return duck(f"CASE WHEN {number} THEN CAST(to_timestamp(CAST(__T AS DOUBLE)) AS {name}) "
+                            f"ELSE {make.key.upper()}(CASE WHEN {number} THEN NULL ELSE __T END AS {name}) END",
+                            v=source, t=text)
             return text if is_text(target) else make(this=text, to=target)
         if is_json(target):
             return mark_variant(exp.Anonymous(this="to_json", expressions=[source]))
@@ -151,6 +171,10 @@ class _Rules:
             # DuckDB casts a DOUBLE to an integer rounding half to even; Snowflake rounds half
             # away from zero, as DuckDB's DECIMAL cast does.
             source = make(this=source, to=exp.DataType.build("DECIMAL(38, 0)"))
+        length = _text_length(node.to)
+        if isinstance(node, exp.TryCast) and length is not None:
+            # TRY_CAST to VARCHAR(n) / CHAR(n) of a longer text is NULL (try_cast examples)
+            return duck(f"CASE WHEN length(CAST(__X AS VARCHAR)) <= {length} THEN CAST(__X AS VARCHAR) END", x=source)
         return make(this=source, to=target)
 
     def _compare(self, node: exp.Binary) -> exp.Expression:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from engine.sql import dialect_differences
 from engine.sql.parsing import start_column
 
 # sqlglot parses Snowflake's CURRENT_TIME as Localtime (where it has that class).
@@ -51,6 +52,9 @@ def analyze(query: exp.Expression) -> RefreshDecision:
     findings: list[Finding] = []
     warnings: list[Finding] = []
     for node in query.walk():
+        difference = dialect_differences.find(node)
+        if difference is not None:
+            warnings.append(Finding(difference.construct, f"{difference.reason} (local engine)", *_position(node)))
         finding = _blocker(node)
         if finding:
             findings.append(finding)

@@ -5,13 +5,18 @@ The same SQL the pipeline file declares for Snowflake runs locally on DuckDB. sq
 what sqlglot's output would get wrong for Snowflake semantics:
 
 1. ``dialect_functions.reject_unsupported`` -- refuse what DuckDB cannot run, naming it;
-2. ``dialect_names`` -- result column names as Snowflake returns them, identifier case,
-   local qualified names reduced to bare table names;
-3. ``dialect_functions.rewrite`` -- functions sqlglot leaves unmapped or maps loosely;
-4. ``dialect_variant`` -- VARIANT/OBJECT/ARRAY as DuckDB JSON with Snowflake behaviour;
-5. ``dialect_functions.rewrite_divisions`` -- the scale Snowflake gives a quotient;
-6. ``dialect_flatten`` -- ``LATERAL FLATTEN`` as a lateral subquery over ``json_each``.
+2. ``dialect_names`` -- result column names as Snowflake returns them (an expression is named
+   after its text), identifier case, local qualified names reduced to bare table names;
+3. ``dialect_annotate`` -- the Snowflake type of every expression (sqlglot's annotate_types over
+   the catalog of the tables read), for the rules below that depend on a type;
+4. ``dialect_functions.rewrite`` -- functions sqlglot leaves unmapped or maps loosely, with
+   ``dialect_dates`` (conversions and arithmetic of dates and times) and ``dialect_numbers``
+   (number formats, FLOAT text, digests);
+5. ``dialect_variant`` -- VARIANT/OBJECT/ARRAY as DuckDB JSON with Snowflake behaviour;
+6. ``dialect_functions.rewrite_divisions`` -- the scale Snowflake gives a quotient;
+7. ``dialect_flatten`` -- ``LATERAL FLATTEN`` as a lateral subquery over ``json_each``.
 
+What runs but cannot give Snowflake's value is named in ``dialect_differences`` (validate warns).
 The translation is checked on results, not text: see tests/fixtures/translate/.
 """
 
@@ -24,20 +29,30 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from engine.errors import SqlError
-from engine.sql import dialect_flatten, dialect_functions, dialect_names, dialect_types, dialect_variant
+from engine.sql import (
+    dialect_annotate,
+    dialect_flatten,
+    dialect_functions,
+    dialect_names,
+    dialect_types,
+    dialect_variant,
+)
 from engine.sql.dialect_common import Untranslatable, start_offset
 
 _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete)
 _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # sqlglot's token repr
 
 
-def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None) -> str:
+def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None,
+              catalog: dict[str, dict[str, str]] | None = None) -> str:
     """Translate one Snowflake statement (SELECT, WITH…SELECT, INSERT, UPDATE, DELETE) to DuckDB SQL.
 
     Args:
         sql: the Snowflake statement.
         database: the pipeline's database; ``DATABASE.SCHEMA.T`` is reduced to ``T``.
         schema: the pipeline's schema; ``SCHEMA.T`` is reduced to ``T``.
+        catalog: the Snowflake types of the tables the statement reads, ``{table: {column: type}}``
+            (e.g. ``{"T": {"D": "DATE"}}``); rules that depend on a column's type use it.
 
     Returns:
         DuckDB SQL giving the same rows, with the column names Snowflake would return.
@@ -49,8 +64,9 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
     tree = _parse(sql)
     try:
         dialect_functions.reject_unsupported(tree)
-        dialect_names.name_outputs(tree)
+        dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
+        dialect_annotate.annotate(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
         tree = dialect_functions.rewrite(tree)
@@ -64,6 +80,15 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
     except UnsupportedError as err:
         raise SqlError(f"cannot run locally: {err}", sql=sql, hint="rewrite it or run on Snowflake") from None
     return duck_sql
+
+
+def snowflake_type(duckdb_type: str) -> str | None:
+    """The Snowflake type a local (DuckDB) column of type ``duckdb_type`` holds, for a catalog.
+
+    ``BIGINT`` gives ``NUMBER(38,0)``, ``DECIMAL(p,s)`` ``NUMBER(p,s)``, ``JSON`` ``VARIANT``, ...;
+    None for a type the local engine does not store.
+    """
+    return dialect_types.snowflake_type_name(duckdb_type)
 
 
 def check_translatable(sql: str) -> None:

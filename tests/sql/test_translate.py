@@ -5,6 +5,7 @@ Each file in tests/fixtures/translate/ is one case, in sections::
     -- name: what the case shows
     -- setup:           DuckDB SQL building the local tables (upper-case names, JSON for VARIANT)
     -- database: DB     optional, passed to to_duckdb (also ``-- schema:``)
+    -- catalog: JSON    optional, the tables' Snowflake column types passed to to_duckdb
     -- snowflake:       the Snowflake statement under test
     -- check:           optional DuckDB query whose result is compared (for INSERT/UPDATE/DELETE)
     -- expected:        header line of column names, then one line per row, cells split on '|'
@@ -33,7 +34,7 @@ from engine.errors import SqlError
 from engine.sql.translate import check_translatable, duckdb_type, to_duckdb
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "translate"
-_SECTION = re.compile(r"^-- (name|setup|database|schema|snowflake|check|expected|error|error-at):[ \t]*(.*)$")
+_SECTION = re.compile(r"^-- (name|setup|database|schema|catalog|snowflake|check|expected|error|error-at):[ \t]*(.*)$")
 
 
 @dataclass
@@ -112,7 +113,9 @@ def _run(case: Case) -> tuple[list[str], list[str], list[tuple]]:
     connection = duckdb.connect()
     if case["setup"]:
         connection.execute(case["setup"])
-    sql = to_duckdb(case["snowflake"], database=case["database"] or None, schema=case["schema"] or None)
+    catalog = json.loads(case["catalog"]) if case["catalog"] else None
+    sql = to_duckdb(case["snowflake"], database=case["database"] or None, schema=case["schema"] or None,
+                    catalog=catalog)
     result = connection.execute(sql)
     if case["check"]:
         result = connection.execute(case["check"])
@@ -217,3 +220,4 @@ def test_syntax_error_is_a_sql_error_not_a_sqlglot_one() -> None:
         to_duckdb("SELECT a,\n  FROM WHERE x")
     assert raised.value.sql_line == 2 and raised.value.sql_column == 8
     assert "^" in raised.value.excerpt()
+

@@ -93,7 +93,8 @@ class LocalBackend(Backend):
             queries = {}
             for name, dt in self.pipeline.dynamic_tables.items():
                 try:
-                    queries[name] = to_duckdb(dt.sql, database=target.database, schema=target.schema_name)
+                    queries[name] = to_duckdb(dt.sql, database=target.database, schema=target.schema_name,
+                                              catalog=_catalog(self.pipeline))
                 except SqlError as exc:
                     exc.location = self.pipeline.locate(
                         "dynamic_tables", name, "sql", table=name, sql_line=exc.sql_line, sql_column=exc.sql_column
@@ -295,3 +296,13 @@ class LocalBackend(Backend):
 
 
 __all__ = ["LocalBackend"]
+
+
+def _catalog(pipeline) -> dict[str, dict[str, str]]:
+    """The Snowflake column types the file declares for its base tables (generators' returns, columns)."""
+    catalog = {}
+    for name, table in pipeline.tables.items():
+        columns = table.columns or (pipeline.generators[table.generator].returns if table.generator else None)
+        if columns:
+            catalog[name] = {column.upper(): kind for column, kind in columns.items()}
+    return catalog

@@ -29,7 +29,7 @@ def run_query(backend, sql: str) -> QueryResult:
     written = _written_table(sql)
     if written is not None:
         _check_writable(backend, written)
-    translated = to_duckdb(sql, database=target.database, schema=target.schema_name)
+    translated = to_duckdb(sql, database=target.database, schema=target.schema_name, catalog=_catalog(store))
     con = store.con
     if written is None:
         cursor = store.execute(translated)
@@ -42,6 +42,22 @@ def run_query(backend, sql: str) -> QueryResult:
         con.execute("ROLLBACK")
         raise
     return result
+
+
+def _catalog(store) -> dict[str, dict[str, str]]:
+    """The Snowflake types of the local schema's tables, for the rules of the translation that need them."""
+    from engine.sql.translate import snowflake_type
+
+    rows = store.con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ?",
+        [store.database, store.schema],
+    ).fetchall()
+    catalog: dict[str, dict[str, str]] = {}
+    for table, column, duckdb_type in rows:
+        kind = snowflake_type(duckdb_type)
+        if kind is not None:
+            catalog.setdefault(table, {})[column] = kind
+    return catalog
 
 
 def _write(backend, store, table: str, translated: str) -> QueryResult:

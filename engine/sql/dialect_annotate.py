@@ -1,0 +1,93 @@
+"""Snowflake types of a query's expressions, for the translation rules that depend on them.
+
+sqlglot's optimizer qualifies a copy of the Snowflake tree against a catalog
+(``{table: {column: snowflake_type}}``) and annotates every node with its type
+(``sqlglot.optimizer.annotate_types``); each type is then recorded on the matching node of the
+tree being translated, so that a rule can ask :func:`snowflake_type` of any node: "is this a
+DATE?" (DATEADD by days on a DATE stays a DATE), "is this text?" (a string given to a date
+function is cast the way Snowflake casts it), "is this a number?".
+
+A node the annotation cannot type (a column of a table missing from the catalog) has no type;
+rules then fall back to what the query text shows.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+_TYPE = "pipe_type"
+_ID = "pipe_node"
+
+T = exp.DataType.Type
+TEXT = {T.VARCHAR, T.CHAR, T.TEXT, T.NVARCHAR, T.NCHAR}
+DATE = {T.DATE}
+TIMESTAMPS = {T.TIMESTAMP, T.TIMESTAMPNTZ, T.DATETIME, T.TIMESTAMPLTZ, T.TIMESTAMPTZ}
+NUMBERS = {T.TINYINT, T.SMALLINT, T.INT, T.BIGINT, T.INT128, T.DECIMAL, T.FLOAT, T.DOUBLE, T.BIGDECIMAL}
+
+
+def annotate(tree: exp.Expression, catalog: dict[str, dict[str, str]] | None) -> None:
+    """Record on each node of ``tree`` its Snowflake type, where sqlglot can tell it.
+
+    Args:
+        tree: a Snowflake statement, as parsed (before any translation pass).
+        catalog: the Snowflake types of the tables it reads, ``{table: {column: type}}``.
+    """
+    originals = {}
+    for node in tree.walk():
+        originals[id(node)] = node
+        node.meta[_ID] = id(node)
+    schema = {_name(t): {_name(c): ty for c, ty in cols.items()} for t, cols in (catalog or {}).items()}
+    copy = tree.copy()
+    try:
+        copy = qualify(copy, schema=schema or None, dialect="snowflake", validate_qualify_columns=False,
+                       quote_identifiers=False, identify=False, expand_stars=False)
+    except Exception:  # noqa: BLE001 - best effort: unqualified columns stay untyped
+        pass
+    try:
+        annotate_types(copy, schema=schema or None, dialect="snowflake")
+    except Exception:  # noqa: BLE001 - the optimizer's internals on any SQL: no types, the rules fall back
+        for node in tree.walk():
+            node.meta.pop(_ID, None)
+        return
+    for node in copy.walk():
+        original = originals.get(node.meta.get(_ID))
+        if original is not None and node.type is not None and node.type.this != T.UNKNOWN:
+            original.meta[_TYPE] = node.type
+    for node in tree.walk():
+        node.meta.pop(_ID, None)
+
+
+def snowflake_type(node: exp.Expression) -> exp.DataType | None:
+    """The Snowflake type :func:`annotate` found for ``node`` (under parentheses), if any."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Cast):
+        return node.to
+    return node.meta.get(_TYPE)
+
+
+def is_type(node: exp.Expression, kinds: set) -> bool:
+    """Whether ``node`` is known to be of one of the type ``kinds`` (e.g. :data:`DATE`)."""
+    datatype = snowflake_type(node)
+    return datatype is not None and datatype.this in kinds
+
+
+FLOATS = {T.FLOAT, T.DOUBLE}
+_DERIVED = (exp.Literal, exp.Binary, exp.Paren, exp.Neg)
+
+
+def is_float(node: exp.Expression) -> bool:
+    """Whether ``node`` is a FLOAT computed from a FLOAT value (a column, a cast, a function).
+
+    sqlglot types a decimal literal such as ``1.005`` as DOUBLE, and arithmetic on it too;
+    Snowflake reads it as an exact NUMBER, so such expressions do not count.
+    """
+    if not is_type(node, FLOATS):
+        return False
+    return any(is_type(n, FLOATS) and not isinstance(n, _DERIVED) for n in node.walk())
+
+
+def _name(name: str) -> str:
+    return name if name.startswith('"') else name.upper()
