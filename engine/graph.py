@@ -80,6 +80,39 @@ class PipelineGraph:
         anc = nx.ancestors(self.graph, name)
         return [n for n in self.create_order if n in anc]
 
+    def types(self) -> dict[str, dict[str, str]]:
+        """The Snowflake column types of every object whose columns are known: base tables as
+        declared, dynamic tables as their compiled queries infer them."""
+        known = {name: columns for name, columns in catalog(self.pipeline).items() if columns is not None}
+        for name, compiled in self.queries.items():
+            if compiled.column_types is not None:
+                known[name] = compiled.column_types
+        return known
+
+    def duckdb_sql(self, name: str) -> str:
+        """Dynamic table ``name``'s query translated for the local engine (once), typed by
+        :meth:`types`.
+
+        Raises:
+            SqlError: the local engine cannot run it (at its YAML line and column).
+        """
+        compiled = self.queries[name]
+        if compiled.duckdb is None:
+            from engine.sql.translate import to_duckdb
+
+            target = self.pipeline.snowflake
+            try:
+                compiled.duckdb = to_duckdb(
+                    compiled.sql, database=target.database, schema=target.schema_name,
+                    catalog=self.types(), parsed=compiled.tree,
+                )
+            except SqlError as exc:
+                exc.location = _sql_location(self.pipeline, name, exc.sql_line, exc.sql_column)
+                if not exc.hint:
+                    exc.hint = "the local engine cannot run this; rewrite it or use --target snowflake"
+                raise
+        return compiled.duckdb
+
     def levels(self) -> dict[str, int]:
         """Depth of each object: 0 for base tables, 1 + the deepest input otherwise."""
         depth: dict[str, int] = {}

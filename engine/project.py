@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine import interrupts
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord, get_backend
-from engine.errors import PipeError, PlanError, SqlError
+from engine.errors import PipeError, PlanError
 from engine.graph import PipelineGraph, Warning_, build_graph
 from engine.planner import Plan, TargetState, build_destroy_plan, build_plan
 from engine.report import Reporter, Silent
@@ -70,19 +70,8 @@ def _local_refresh_warnings(project: Project) -> list[Warning_]:
 
 
 def _check_local_sql(project: Project) -> None:
-    from engine.sql.translate import check_translatable
-
-    pipeline = project.pipeline
-    for name, dt in pipeline.dynamic_tables.items():
-        try:
-            check_translatable(dt.sql)
-        except SqlError as exc:
-            exc.location = pipeline.locate(
-                "dynamic_tables", name, "sql", table=name, sql_line=exc.sql_line, sql_column=exc.sql_column
-            )
-            if not exc.hint:
-                exc.hint = "the local engine cannot run this; rewrite it or use --target snowflake"
-            raise
+    for name in project.graph.dynamic_tables:
+        project.graph.duckdb_sql(name)
 
 
 def plan(project: Project, backend: Backend | None = None, *, prune: bool = False) -> Plan:

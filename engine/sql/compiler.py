@@ -69,6 +69,7 @@ class CompiledQuery:
     decision: RefreshDecision | None = None
     problems: tuple[Problem, ...] = ()
     catalog: Catalog | None = None  # what it was bound against
+    duckdb: str | None = None  # the local engine's translation, made on first use (PipelineGraph.duckdb_sql)
 
     @cached_property
     def partitioning(self):

@@ -44,7 +44,7 @@ _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # 
 
 
 def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None,
-              catalog: dict[str, dict[str, str]] | None = None) -> str:
+              catalog: dict[str, dict[str, str]] | None = None, parsed: exp.Expression | None = None) -> str:
     """Translate one Snowflake statement (SELECT, WITH…SELECT, INSERT, UPDATE, DELETE) to DuckDB SQL.
 
     Args:
@@ -53,6 +53,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         schema: the pipeline's schema; ``SCHEMA.T`` is reduced to ``T``.
         catalog: the Snowflake types of the tables the statement reads, ``{table: {column: type}}``
             (e.g. ``{"T": {"D": "DATE"}}``); rules that depend on a column's type use it.
+        parsed: ``sql`` already parsed (a compiled query's tree): it is copied, not parsed again.
 
     Returns:
         DuckDB SQL giving the same rows, with the column names Snowflake would return.
@@ -61,7 +62,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         SqlError: the SQL does not parse, is not one such statement, or uses something the local
             engine cannot run (the error names it and gives its line and column).
     """
-    tree = _parse(sql)
+    tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
         dialect_functions.reject_unsupported(tree)
         dialect_names.name_outputs(tree, sql)

@@ -10,7 +10,7 @@ from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResul
 from engine.backends.local.apply import Applier, check_not_external
 from engine.backends.local.refresh import Refresher
 from engine.backends.local.store import META, Store, open_store, utcnow
-from engine.errors import BackendError, SqlError
+from engine.errors import BackendError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
 from engine.lag import format_lag
 from engine.planner import TABLE, ObjectState, Plan, TargetState
@@ -87,19 +87,7 @@ class LocalBackend(Backend):
     def queries(self) -> dict[str, str]:
         """Each dynamic table's query, translated to DuckDB."""
         if self._queries is None:
-            from engine.sql.translate import to_duckdb
-
-            target = self.pipeline.snowflake
-            queries = {}
-            for name, dt in self.pipeline.dynamic_tables.items():
-                try:
-                    queries[name] = to_duckdb(dt.sql, database=target.database, schema=target.schema_name,
-                                              catalog=_catalog(self.pipeline))
-                except SqlError as exc:
-                    exc.location = self.pipeline.locate(
-                        "dynamic_tables", name, "sql", table=name, sql_line=exc.sql_line, sql_column=exc.sql_column
-                    )
-                    raise
+            queries = {name: self.graph.duckdb_sql(name) for name in self.pipeline.dynamic_tables}
             self._queries = queries
         return self._queries
 
@@ -296,13 +284,3 @@ class LocalBackend(Backend):
 
 
 __all__ = ["LocalBackend"]
-
-
-def _catalog(pipeline) -> dict[str, dict[str, str]]:
-    """The Snowflake column types the file declares for its base tables (generators' returns, columns)."""
-    catalog = {}
-    for name, table in pipeline.tables.items():
-        columns = table.columns or (pipeline.generators[table.generator].returns if table.generator else None)
-        if columns:
-            catalog[name] = {column.upper(): kind for column, kind in columns.items()}
-    return catalog
