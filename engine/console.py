@@ -50,6 +50,16 @@ def warn(text: str) -> None:
     stderr.print(f"warning: {text}", style="yellow", markup=False)
 
 
+def warnings(found, *, full: bool) -> None:
+    """Lint warnings: each in full, or one line counting them."""
+    if full:
+        for warning in found:
+            warn(str(warning))
+    elif found:
+        n = len(found)
+        stderr.print(f"{n} lint warning{'s' if n > 1 else ''} (pipe validate shows them)", style="yellow", markup=False)
+
+
 def error(exc: Exception | str) -> None:
     """The one red line of an error, with the SQL excerpt under it when there is one."""
     stderr.print(f"error: {exc}", style="bold red", markup=False)
@@ -345,9 +355,12 @@ class StreamReporter(CliReporter):
 
     def __init__(self, project, settings):
         self.project, self.settings = project, settings
+        self.batches_done, self.rows_kept = 0, 0
 
     def event(self, kind: str, **data: Any) -> None:
         if kind == "batch":
+            self.batches_done = data["batch"]
+            self.rows_kept += data["rows"]
             stdout.print(
                 f"[bold]batch {data['batch']}/{data['batches']}[/]: inserted {data['rows']:,} rows into "
                 f"{data['table']}" + (f" (now {data['total']:,})" if data.get("total") is not None else "")
@@ -373,3 +386,14 @@ def stream_display(project, settings) -> Iterator[Reporter]:
         f"{settings.delay:g}s apart (Ctrl-C stops between batches)"
     )
     yield StreamReporter(project, settings)
+
+
+def stream_stopped(reporter: StreamReporter, settings) -> None:
+    """The line a Ctrl-C of ``pipe stream`` ends with: what it kept."""
+    if reporter.batches_done:
+        stderr.print(
+            f"stopped after batch {reporter.batches_done} of {settings.batches}; {reporter.rows_kept:,} rows kept",
+            markup=False,
+        )
+    else:
+        stderr.print("stopped before the first batch; nothing was inserted", markup=False)

@@ -204,3 +204,85 @@ def test_schema(run_pipe):
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert {"version", "name", "snowflake", "generators", "tables", "dynamic_tables", "stream"} <= set(schema["properties"])
+
+
+# -- habits: version, completion, query input, lint warnings ------------------------------------
+
+
+def test_version_is_the_installed_distributions(run_pipe):
+    from importlib.metadata import version
+
+    result = run_pipe("--version", subprocess=True)
+    assert result.code == 0
+    assert result.stdout == f"pipe {version('pipe')}\n"
+
+
+def test_shell_completion_is_offered_and_completes_commands_and_options(run_pipe):
+    result = run_pipe("--help", subprocess=True)
+    assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
+    env = {**os.environ, "_PIPE_COMPLETE": "complete_bash", "COMP_WORDS": "pipe va", "COMP_CWORD": "1"}
+    proc = subprocess.run([sys.executable, "-m", "engine.cli"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["validate"]
+    env.update(COMP_WORDS="pipe query x.yaml --for", COMP_CWORD="3")
+    proc = subprocess.run([sys.executable, "-m", "engine.cli"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["--format"]
+
+
+@pytest.fixture
+def tiny_db(tmp_path, run_pipe):
+    """tests/fixtures/cli/tiny.yaml applied to a fresh database, with three ITEMS rows."""
+    import shutil
+
+    shutil.copy(FIXTURES / "cli" / "tiny.yaml", tmp_path / "tiny.yaml")
+    db = tmp_path / "tiny.duckdb"
+    assert run_pipe("apply", "tiny.yaml", "--db", db, cwd=tmp_path).code == 0
+    insert = "INSERT INTO ITEMS VALUES (1, 'red'), (2, 'red'), (3, 'blue')"
+    assert run_pipe("query", "tiny.yaml", insert, "--db", db, cwd=tmp_path).code == 0
+    return tmp_path, db
+
+
+def test_query_takes_sql_that_starts_with_a_comment(tiny_db, run_pipe):
+    folder, db = tiny_db
+    sql = "-- how many red items?\nSELECT COUNT(*) AS n FROM ITEMS WHERE colour = 'red'"
+    result = run_pipe("query", "tiny.yaml", sql, "--db", db, "--format", "csv", cwd=folder, subprocess=True)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == ["N", "2"]
+
+
+def test_query_reads_sql_from_a_file_and_from_stdin(tiny_db, run_pipe):
+    folder, db = tiny_db
+    (folder / "q.sql").write_text("-- all of them\nSELECT COUNT(*) AS n FROM ITEMS;\n")
+    result = run_pipe("query", "tiny.yaml", "-f", "q.sql", "--db", db, "--format", "csv", cwd=folder)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == ["N", "3"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "query", "tiny.yaml", "-", "--db", str(db), "--format", "csv"],
+        input="SELECT id FROM ITEMS WHERE colour = 'blue'", cwd=folder, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["ID", "3"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((), "error: pipe query needs the SQL once (give it as an argument"),
+    (("SELECT 1", "-f", "q.sql"), "error: pipe query needs the SQL once"),
+    (("-f", "missing.sql"), "error: cannot read missing.sql: No such file or directory (check the path)"),
+    (("   ",), "error: the SQL is empty"),
+])
+def test_query_without_one_sql_says_how_to_give_it(args, message, run_pipe, tmp_path):
+    (tmp_path / "q.sql").write_text("SELECT 1")
+    (tmp_path / "tiny.yaml").write_text((FIXTURES / "cli" / "tiny.yaml").read_text())
+    result = run_pipe("query", "tiny.yaml", *args, "--db", tmp_path / "x.duckdb", cwd=tmp_path)
+    assert result.code == 1
+    assert len(result.error_lines) == 1 and result.error_lines[0].startswith(message)
+
+
+def test_lint_warnings_are_counted_outside_validate_and_plan(run_pipe, engagement_dir, tmp_path):
+    db = tmp_path / "e.duckdb"
+    plan = run_pipe("plan", "engagement.yaml", "--db", db, cwd=engagement_dir)
+    assert len([l for l in plan.stderr.splitlines() if l.startswith("warning: ")]) == 2
+    graph = run_pipe("graph", "engagement.yaml", cwd=engagement_dir)
+    assert graph.stderr.splitlines() == ["2 lint warnings (pipe validate shows them)"]
+    status = run_pipe("status", "engagement.yaml", "--db", db, cwd=engagement_dir)
+    assert "2 lint warnings (pipe validate shows them)" in status.stderr.splitlines()
+    assert "warning: " not in status.stderr
