@@ -163,6 +163,7 @@ class Applier:
         self._drop_any(name)
         con = self.store.con
         self.store.delete_object(name)
+        self.store.delete_history(name)
         self.refresher.log.drop(name)
         con.execute(f"DROP TABLE IF EXISTS {META}.\"PRE_{name}\"")
         con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
