@@ -139,13 +139,14 @@ def plan(
         Optional[Path], typer.Option("--out", "-o", help="Also write the SQL script to this file.", show_default=False)
     ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Also drop objects the file no longer declares.")] = False,
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="table (with the SQL) or json.")] = TableFormat.table,
     debug: DebugOpt = False,
 ) -> None:
     """Show what apply would do, and the Snowflake SQL of it, in order."""
-    project, backend = _open(file, target, db, connection, read_only=True, warn=True)
+    project, backend = _open(file, target, db, connection, read_only=True, warn=format is TableFormat.table)
     with backend:
         the_plan = engine.plan(project, backend, prune=prune)
-    out.plan(the_plan)
+    out.plan(the_plan, format.value)
     if out_file:
         out_file.write_text(the_plan.script(), encoding="utf-8")
         out.note(f"wrote {out_file}")

@@ -171,6 +171,83 @@ def test_plan_on_a_terminal_is_highlighted(engagement_dir, tmp_path):
     output = b"".join(chunks).decode("utf-8", "replace")
     assert ANSI.search(output)
     assert "DYNAMIC" in output
+    # Each function body (the whole generator module) is one line on a terminal.
+    module_lines = (engagement_dir / "generators" / "engagement.py").read_text().rstrip().count("\n") + 1
+    plain_output = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    # The body is the module, a blank line and SEED = …: two lines more than the module.
+    assert plain_output.count(f"# … {module_lines + 2} lines: the generator module") == 3
+    assert "class Members" not in plain_output
+
+
+def test_plan_piped_keeps_the_function_bodies(run_pipe, engagement_dir, tmp_path):
+    result = run_pipe("plan", "engagement.yaml", "--db", tmp_path / "none.duckdb", cwd=engagement_dir, subprocess=True)
+    assert result.stdout.count("class Members:") == 3  # the module, once per function
+    assert "lines: the generator module" not in result.stdout
+
+
+def _tiny(tmp_path, run_pipe):
+    import shutil
+
+    shutil.copy(FIXTURES / "cli" / "tiny.yaml", tmp_path / "tiny.yaml")
+    assert run_pipe("apply", "tiny.yaml", "--db", tmp_path / "t.duckdb", cwd=tmp_path).code == 0
+    return tmp_path / "tiny.yaml"
+
+
+def test_plan_shows_a_changed_query_as_a_diff_of_the_normalised_sql(run_pipe, tmp_path):
+    path = _tiny(tmp_path, run_pipe)
+    text = path.read_text()
+    # Layout and keyword case only: not a change.
+    path.write_text(text.replace("SELECT colour, COUNT(*) AS n FROM ITEMS GROUP BY colour",
+                                 "select colour,\n      count(*) as n\n      from ITEMS group by colour"))
+    assert "no changes" in run_pipe("plan", "tiny.yaml", "--db", tmp_path / "t.duckdb", cwd=tmp_path).stdout
+    path.write_text(text.replace("FROM ITEMS GROUP BY", "FROM ITEMS WHERE id > 1 GROUP BY"))
+    result = run_pipe("plan", "tiny.yaml", "--db", tmp_path / "t.duckdb", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.search(r"^ replace +│ dynamic table │ COLOURS +│ query changed \(diff below\)", result.stdout, re.M)
+    start = lines.index("--- COLOURS query on the target")
+    assert lines[start + 1] == "+++ COLOURS query in the file"
+    diff = lines[start + 2:lines.index("", start)]
+    assert diff[0].startswith("@@")
+    added = [l for l in diff if l.startswith("+")]
+    removed = [l for l in diff if l.startswith("-")]
+    # Only the new WHERE clause is added, nothing removed: the query gained one clause.
+    assert removed == []
+    assert " ".join(l[1:].strip() for l in added) == "WHERE id > 1"
+
+
+def test_plan_shows_a_changed_generator_module_once_for_all_its_functions(run_pipe, engagement_dir, tmp_path):
+    db = tmp_path / "e.duckdb"
+    assert run_pipe("apply", "engagement.yaml", "--db", db, cwd=engagement_dir).code == 0
+    module = engagement_dir / "generators" / "engagement.py"
+    module.write_text(module.read_text().replace("class Members:", "class Members:  # people", 1))
+    result = run_pipe("plan", "engagement.yaml", "--db", db, cwd=engagement_dir)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = "--- GEN_MEMBERS, GEN_RESOURCES, GEN_INTERACTIONS module on the target"
+    assert lines.count(header) == 1
+    start = lines.index(header)
+    diff = lines[start + 2:lines.index("", start)]
+    assert [l for l in diff if l[:1] in "+-"] == ["-class Members:", "+class Members:  # people"]
+
+
+def test_plan_json_is_for_tools(run_pipe, tmp_path):
+    path = _tiny(tmp_path, run_pipe)
+    path.write_text(path.read_text().replace("target_lag: 1 minute", "target_lag: 5 minutes")
+                    .replace("GROUP BY colour", "WHERE colour <> 'green' GROUP BY colour"))
+    result = run_pipe("plan", "tiny.yaml", "--db", tmp_path / "t.duckdb", "--format", "json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["pipeline"] == "tiny" and record["summary"] == {"replace": 1}
+    by_name = {a["name"]: a for a in record["actions"]}
+    assert by_name["ITEMS"]["action"] == "unchanged"
+    colours = by_name["COLOURS"]
+    assert colours["action"] == "replace" and colours["kind"] == "dynamic_table"
+    (query,) = [c for c in colours["changes"] if c["property"] == "query"]
+    assert "+" in query["diff"] and "<> 'green'" in query["diff"]
+    assert colours["statements"][0].startswith("CREATE OR REPLACE DYNAMIC TABLE COLOURS")
+    assert "TARGET_LAG = '5 minutes'" in colours["statements"][0]
+    assert record["script"].startswith("-- pipe plan: tiny (1 change(s))")
 
 
 # -- graph and schema -------------------------------------------------------------------------

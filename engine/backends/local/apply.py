@@ -16,7 +16,7 @@ from engine.errors import BackendError
 from engine.graph import PipelineGraph
 from engine.lag import format_lag
 from engine.planner import DATABASE, DYNAMIC_TABLE, FUNCTION, SCHEMA, TABLE, Action, ActionKind
-from engine.sql.render import Statements
+from engine.sql.render import Statements, function_source
 
 
 class Applier:
@@ -67,7 +67,12 @@ class Applier:
             f"function:{action.name}",
             action.name,
             FUNCTION,
-            {"fingerprint": self.statements.function_fingerprint(generator), "arg_types": args},
+            {
+                "fingerprint": self.statements.function_fingerprint(generator),
+                "arg_types": args,
+                # Kept so that pipe plan can show how the module changed.
+                "source": function_source(self.pipeline, generator),
+            },
         )
 
     # -- base tables ---------------------------------------------------------------------------
