@@ -380,6 +380,21 @@ def _read_sql(sql: str | None, sql_file: Path | None) -> str:
 
 
 @app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="The new pipeline's name (letters, digits and _).", show_default=False)],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write NAME.yaml and generators/NAME.py.", file_okay=False)
+    ] = Path("."),
+    debug: DebugOpt = False,
+) -> None:
+    """Start a new pipeline: NAME.yaml and its generator module, ready to validate, apply and stream."""
+    from engine.scaffold import init_pipeline
+
+    written = init_pipeline(name, directory)
+    out.initialised(written)
+
+
+@app.command()
 def schema(debug: DebugOpt = False) -> None:
     """Print the JSON Schema of the pipeline file, for editors."""
     import json

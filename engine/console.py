@@ -469,3 +469,10 @@ def stream_stopped(reporter: StreamReporter, settings) -> None:
         )
     else:
         stderr.print("stopped before the first batch; nothing was inserted", markup=False)
+
+
+def initialised(paths) -> None:
+    """What ``pipe init`` wrote, and what to run next."""
+    for path in paths:
+        stdout.print(f"[green]wrote[/] {path}")
+    stdout.print(f"next: pipe validate {paths[0]} && pipe apply {paths[0]} && pipe stream {paths[0]}", markup=False)
