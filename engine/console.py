@@ -372,8 +372,17 @@ def status(statuses, fmt: str) -> None:
     if fmt == "json":
         plain(json.dumps(records, default=_json_default, indent=2))
         return
-    columns = ["name", "kind", "rows", "target_lag", "refresh_mode", "data_timestamp", "lag_seconds", "state", "last_refresh_action"]
-    stdout.print(_table(columns, [[r[c] for c in columns] for r in records]))
+    columns = ["name", "kind", "rows", "target_lag", "refresh_mode", "data_timestamp", "lag", "state", "last_refresh_action"]
+    shown = {
+        "rows": lambda v: "" if v is None else f"{v:,}",
+        "lag": lambda v: "" if v is None else f"{v:.1f}s",
+        "kind": lambda v: v.replace("_", " "),
+    }
+    rows = []
+    for r in records:
+        values = {**r, "lag": r["lag_seconds"]}
+        rows.append([shown[c](values[c]) if c in shown else values[c] for c in columns])
+    stdout.print(_table(columns, rows))
     for r in records:
         if r["refresh_mode_reason"]:
             stdout.print(f"[dim]{r['name']}: {r['refresh_mode']} — {r['refresh_mode_reason']}[/]", markup=True)
