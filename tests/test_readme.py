@@ -26,6 +26,18 @@ def test_every_command_written_in_the_readme_is_accepted_by_the_cli(command):
     assert readme.parse_error(readme.as_arguments(command)) is None
 
 
+def _notebook_markdown() -> str:
+    import json
+
+    notebook = json.loads((ROOT / "notebooks" / "engagement_demo.ipynb").read_text(encoding="utf-8"))
+    return "\n\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+
+
+@pytest.mark.parametrize("command", sorted(set(readme.written_commands(_notebook_markdown()))))
+def test_every_command_written_in_the_notebook_is_accepted_by_the_cli(command):
+    assert readme.parse_error(readme.as_arguments(command)) is None
+
+
 def test_the_readme_links_only_inside_the_repository():
     anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", TEXT, re.M)}
     for target in re.findall(r"\]\(([^)]+)\)", TEXT):
