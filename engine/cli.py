@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -17,7 +18,7 @@ app = typer.Typer(
     name="pipe",
     help="Declare Snowflake Dynamic Table pipelines in YAML; plan, run locally on DuckDB, deploy to Snowflake.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -65,6 +66,27 @@ PortOpt = Annotated[
 NoBrowserOpt = Annotated[bool, typer.Option("--no-browser", help="Do not open the page in a browser.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.plain(f"pipe {version('pipe')}")
+        except PackageNotFoundError:
+            out.plain("pipe (not installed: run pip install -e .)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Declare Snowflake Dynamic Table pipelines in YAML; plan, run locally on DuckDB, deploy to Snowflake."""
+
+
 def _options(
     target: Target, db: Path | None, connection: str | None, project, *, read_only: bool = False, create: bool = False
 ) -> dict:
@@ -84,11 +106,10 @@ def _open(
     warn: bool = False,
     create: bool = False,
 ):
-    """Validate the file and open the target. Warnings are shown by the commands that change
-    or plan the target, not repeated by every status or query."""
+    """Validate the file and open the target. ``plan`` shows the lint warnings in full; the other
+    commands count them in one line rather than repeating them before every output."""
     project = engine.validate(file, target=target.value)
-    for warning in project.warnings if warn else ():
-        out.warn(str(warning))
+    out.warnings(project.warnings, full=warn)
     options = _options(target, db, connection, project, read_only=read_only, create=create)
     backend = project.backend(target.value, **options)
     return project, backend
@@ -105,8 +126,7 @@ def _ctrl_c_cancels(backend):
 def validate(file: FileArg, target: TargetOpt = Target.local, debug: DebugOpt = False) -> None:
     """Load the file, type-check it, build the graph and lint every query."""
     project = engine.validate(file, target=target.value)
-    for warning in project.warnings:
-        out.warn(str(warning))
+    out.warnings(project.warnings, full=True)
     out.validated(project)
 
 
@@ -120,13 +140,14 @@ def plan(
         Optional[Path], typer.Option("--out", "-o", help="Also write the SQL script to this file.", show_default=False)
     ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Also drop objects the file no longer declares.")] = False,
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="table (with the SQL) or json.")] = TableFormat.table,
     debug: DebugOpt = False,
 ) -> None:
     """Show what apply would do, and the Snowflake SQL of it, in order."""
-    project, backend = _open(file, target, db, connection, read_only=True, warn=True)
+    project, backend = _open(file, target, db, connection, read_only=True, warn=format is TableFormat.table)
     with backend:
         the_plan = engine.plan(project, backend, prune=prune)
-    out.plan(the_plan)
+    out.plan(the_plan, format.value)
     if out_file:
         out_file.write_text(the_plan.script(), encoding="utf-8")
         out.note(f"wrote {out_file}")
@@ -143,7 +164,7 @@ def apply(
     debug: DebugOpt = False,
 ) -> None:
     """Make the target match the file (idempotent: a second apply changes nothing)."""
-    project, backend = _open(file, target, db, connection, warn=True, create=True)
+    project, backend = _open(file, target, db, connection, create=True)
     with backend, _ctrl_c_cancels(backend):
         reporter = out.reporter()
         the_plan, results = engine.apply(
@@ -194,11 +215,18 @@ def stream(
     settings = engine.stream_settings(project, batches=batches, records=records, delay=delay)
     with backend:
         with out.stream_display(project, settings) as reporter:
-            if ui:
-                _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
-            else:
-                with _ctrl_c_cancels(backend):
-                    engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+            try:
+                if ui:
+                    _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
+                else:
+                    with _ctrl_c_cancels(backend):
+                        engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+            except BaseException as exc:
+                if not (isinstance(exc, KeyboardInterrupt) or is_interrupt(exc)):
+                    raise
+                # A clean stop, not a failure: say what was kept.
+                out.stream_stopped(reporter, settings)
+                sys.exit(130)
         out.sinks(project, backend)
 
 
@@ -248,6 +276,7 @@ def graph(
     from engine import diagram
 
     project = engine.validate(file, target="snowflake")
+    out.warnings(project.warnings, full=False)
     render = {"text": diagram.text, "mermaid": diagram.mermaid, "dot": diagram.dot, "json": diagram.as_json}.get(
         format.value
     )
@@ -314,17 +343,59 @@ def refresh(
 @app.command()
 def query(
     file: FileArg,
-    sql: Annotated[str, typer.Argument(help="A Snowflake SQL statement.", show_default=False)],
+    sql: Annotated[
+        Optional[str],
+        typer.Argument(help="A Snowflake SQL statement, or - to read it from stdin.", show_default=False),
+    ] = None,
+    sql_file: Annotated[
+        Optional[Path],
+        typer.Option("--filename", "-f", help="Read the SQL from this file.", show_default=False, dir_okay=False),
+    ] = None,
     target: TargetOpt = Target.local,
     db: DbOpt = None,
     connection: ConnOpt = None,
-    format: Annotated[QueryFormat, typer.Option("--format", "-f", help="table, csv or json.")] = QueryFormat.table,
+    format: Annotated[QueryFormat, typer.Option("--format", help="table, csv or json.")] = QueryFormat.table,
     debug: DebugOpt = False,
 ) -> None:
-    """Run a Snowflake SQL query against the target."""
+    """Run a Snowflake SQL query against the target (SQL as an argument, from -f FILE or from - for stdin)."""
+    text = _read_sql(sql, sql_file)
     project, backend = _open(file, target, db, connection)
     with backend, _ctrl_c_cancels(backend):
-        out.query_result(engine.query(backend, sql), format.value)
+        out.query_result(engine.query(backend, text), format.value)
+
+
+def _read_sql(sql: str | None, sql_file: Path | None) -> str:
+    if (sql is None) == (sql_file is None):
+        raise engine.PlanError(
+            "pipe query needs the SQL once", hint='give it as an argument ("SELECT …"), with -f FILE, or - for stdin'
+        )
+    if sql_file is not None:
+        try:
+            text = sql_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise engine.PlanError(f"cannot read {sql_file}: {exc.strerror or exc}", hint="check the path") from None
+    elif sql == "-":
+        text = sys.stdin.read()
+    else:
+        text = sql
+    if not text.strip():
+        raise engine.PlanError("the SQL is empty", hint="write a statement, e.g. SELECT COUNT(*) FROM MY_TABLE")
+    return text
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="The new pipeline's name (letters, digits and _).", show_default=False)],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write NAME.yaml and generators/NAME.py.", file_okay=False)
+    ] = Path("."),
+    debug: DebugOpt = False,
+) -> None:
+    """Start a new pipeline: NAME.yaml and its generator module, ready to validate, apply and stream."""
+    from engine.scaffold import init_pipeline
+
+    written = init_pipeline(name, directory)
+    out.initialised(written)
 
 
 @app.command()
@@ -346,12 +417,18 @@ def _usage_error_class() -> type[Exception]:
     return ClickException
 
 
+def _sql_comments_are_arguments(args: list[str]) -> list[str]:
+    """SQL that opens with a ``-- comment`` is an argument, not an unknown option: a leading
+    newline (which SQL ignores) keeps the parser from reading it as one."""
+    return ["\n" + a if re.match(r"--\s", a) else a for a in args]
+
+
 def main() -> None:
     """Entry point: run the app, turning library errors into one red line and exit code 1."""
     usage_error = _usage_error_class()
     debug = "--debug" in sys.argv
     try:
-        code = app(standalone_mode=False)
+        code = app(args=_sql_comments_are_arguments(sys.argv[1:]), prog_name="pipe", standalone_mode=False)
     except engine.PipeError as exc:
         if debug:
             raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from contextlib import contextmanager
 from collections.abc import Iterator
@@ -48,6 +49,16 @@ def note(text: str) -> None:
 def warn(text: str) -> None:
     """A warning on stderr."""
     stderr.print(f"warning: {text}", style="yellow", markup=False)
+
+
+def warnings(found, *, full: bool) -> None:
+    """Lint warnings: each in full, or one line counting them."""
+    if full:
+        for warning in found:
+            warn(str(warning))
+    elif found:
+        n = len(found)
+        stderr.print(f"{n} lint warning{'s' if n > 1 else ''} (pipe validate shows them)", style="yellow", markup=False)
 
 
 def error(exc: Exception | str) -> None:
@@ -109,22 +120,48 @@ def validated(project) -> None:
     stdout.print(f"create order: {' → '.join(graph.create_order)}", markup=False)
 
 
-def plan(the_plan) -> None:
-    """The actions of a plan, then its SQL."""
-    rows = []
-    for action in the_plan.actions:
-        detail = "; ".join(str(c) for c in action.changes)
-        if action.consumers:
-            detail = (detail + "; " if detail else "") + "reinitialises " + ", ".join(action.consumers)
-        if action.reason and not action.changes:
-            detail = (detail + "; " if detail else "") + action.reason
-        style = _ACTION_STYLE[action.kind.value]
-        rows.append([f"[{style}]{action.kind.value}[/]", action.object_type.replace("_", " "), action.name, detail])
+def _detail(action) -> str:
+    """The detail column of a plan row: what changed, what it reinitialises, why."""
+    parts = []
+    for change in action.changes:
+        if change.after is not None and change.before is not None:
+            parts.append(f"{change.property} changed (diff below)")
+        else:
+            parts.append(str(change))
+    if action.consumers:
+        parts.append("reinitialises " + ", ".join(action.consumers))
+    if action.reason and not action.changes:
+        parts.append(action.reason)
+    return "; ".join(parts)
+
+
+_FUNCTION_BODY = re.compile(r"^AS \$\$\n(.*?)\n\$\$", re.S | re.M)
+
+
+def collapse_function_bodies(script: str) -> str:
+    """The script with each UDTF body (a whole generator module) shortened to one line."""
+
+    def one_line(match: re.Match) -> str:
+        lines = match.group(1).count("\n") + 1
+        return f"AS $$\n# … {lines} lines: the generator module (pipe plan --out FILE writes them)\n$$"
+
+    return _FUNCTION_BODY.sub(one_line, script)
+
+
+def plan(the_plan, fmt: str = "table") -> None:
+    """A plan: a summary table, the diff of each changed query or module, then the SQL.
+
+    On a terminal, function bodies are collapsed; piped output has the full script.
+    """
+    if fmt == "json":
+        plain(json.dumps(plan_record(the_plan), indent=2))
+        return
     table = Table(show_edge=False, header_style="bold")
     for column in ("action", "kind", "object", "detail"):
         table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
+    for action in the_plan.actions:
+        style = _ACTION_STYLE[action.kind.value]
+        table.add_row(f"[{style}]{action.kind.value}[/]", action.object_type.replace("_", " "), action.name, _detail(action))
     stdout.print(table)
     for action in the_plan.actions:
         if action.columns:
@@ -132,18 +169,64 @@ def plan(the_plan) -> None:
     if not the_plan.has_changes:
         stdout.print("[green]no changes[/]: the target matches the file")
         return
-    counts = {}
+    counts: dict[str, int] = {}
     for action in the_plan.changes:
         counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
     stdout.print(", ".join(f"{n} to {k}" for k, n in counts.items()))
+    from engine.plandiff import plan_diffs
+
+    for what, lines in plan_diffs(the_plan):
+        stdout.print()
+        stdout.print(f"--- {what} on the target", style="red", markup=False)
+        stdout.print(f"+++ {what} in the file", style="green", markup=False)
+        for line in lines:
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else ""
+            stdout.print(line, style=style or None, markup=False, highlight=False)
     stdout.print()
     script = the_plan.script()
     if stdout.is_terminal:
         from rich.syntax import Syntax
 
-        stdout.print(Syntax(script, "sql", theme="ansi_dark", word_wrap=True))
+        stdout.print(Syntax(collapse_function_bodies(script).rstrip(), "sql", theme="ansi_dark", word_wrap=True))
     else:
         plain(script.rstrip())
+
+
+def plan_record(the_plan) -> dict:
+    """A plan as plain data, for ``pipe plan --format json``."""
+    from engine.plandiff import change_diff
+
+    counts: dict[str, int] = {}
+    for action in the_plan.changes:
+        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
+    return {
+        "pipeline": the_plan.pipeline_name,
+        "target": the_plan.target,
+        "summary": counts,
+        "actions": [
+            {
+                "action": a.kind.value,
+                "kind": a.object_type,
+                "name": a.name,
+                "changes": [
+                    {
+                        "property": c.property,
+                        "current": c.current,
+                        "desired": c.desired,
+                        "diff": "\n".join(change_diff(a.name, c) or []) or None,
+                    }
+                    for c in a.changes
+                ],
+                "reason": a.reason or None,
+                "reinitialises": list(a.consumers),
+                "destroys_data": a.destroys_data,
+                "columns": list(a.columns),
+                "statements": list(a.statements),
+            }
+            for a in the_plan.actions
+        ],
+        "script": the_plan.script() if the_plan.has_changes else "",
+    }
 
 
 class _RichProgress(Progress):
@@ -300,8 +383,17 @@ def status(statuses, fmt: str) -> None:
     if fmt == "json":
         plain(json.dumps(records, default=_json_default, indent=2))
         return
-    columns = ["name", "kind", "rows", "target_lag", "refresh_mode", "data_timestamp", "lag_seconds", "state", "last_refresh_action"]
-    stdout.print(_table(columns, [[r[c] for c in columns] for r in records]))
+    columns = ["name", "kind", "rows", "target_lag", "refresh_mode", "data_timestamp", "lag", "state", "last_refresh_action"]
+    shown = {
+        "rows": lambda v: "" if v is None else f"{v:,}",
+        "lag": lambda v: "" if v is None else f"{v:.1f}s",
+        "kind": lambda v: v.replace("_", " "),
+    }
+    rows = []
+    for r in records:
+        values = {**r, "lag": r["lag_seconds"]}
+        rows.append([shown[c](values[c]) if c in shown else values[c] for c in columns])
+    stdout.print(_table(columns, rows))
     for r in records:
         if r["refresh_mode_reason"]:
             stdout.print(f"[dim]{r['name']}: {r['refresh_mode']} — {r['refresh_mode_reason']}[/]", markup=True)
@@ -355,9 +447,12 @@ class StreamReporter(CliReporter):
 
     def __init__(self, project, settings):
         self.project, self.settings = project, settings
+        self.batches_done, self.rows_kept = 0, 0
 
     def event(self, kind: str, **data: Any) -> None:
         if kind == "batch":
+            self.batches_done = data["batch"]
+            self.rows_kept += data["rows"]
             stdout.print(
                 f"[bold]batch {data['batch']}/{data['batches']}[/]: inserted {data['rows']:,} rows into "
                 f"{data['table']}" + (f" (now {data['total']:,})" if data.get("total") is not None else "")
@@ -385,3 +480,21 @@ def stream_display(project, settings) -> Iterator[Reporter]:
         f"{settings.delay:g}s apart (Ctrl-C stops between batches)"
     )
     yield StreamReporter(project, settings)
+
+
+def stream_stopped(reporter: StreamReporter, settings) -> None:
+    """The line a Ctrl-C of ``pipe stream`` ends with: what it kept."""
+    if reporter.batches_done:
+        stderr.print(
+            f"stopped after batch {reporter.batches_done} of {settings.batches}; {reporter.rows_kept:,} rows kept",
+            markup=False,
+        )
+    else:
+        stderr.print("stopped before the first batch; nothing was inserted", markup=False)
+
+
+def initialised(paths) -> None:
+    """What ``pipe init`` wrote, and what to run next."""
+    for path in paths:
+        stdout.print(f"[green]wrote[/] {path}")
+    stdout.print(f"next: pipe validate {paths[0]} && pipe apply {paths[0]} && pipe stream {paths[0]}", markup=False)

@@ -13,7 +13,7 @@ from enum import Enum
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
 from engine.lag import format_lag, parse_lag
 from engine.sql.parsing import normalize_sql
-from engine.sql.render import Statements
+from engine.sql.render import Statements, function_source
 
 FUNCTION = "function"
 TABLE = "table"
@@ -65,6 +65,11 @@ class Change:
     property: str
     current: str | None
     desired: str | None
+    # The whole old and new text (a query, a generator module) when the values above are a
+    # summary of it: ``pipe plan`` shows their diff. ``before`` is None when the target does
+    # not keep it.
+    before: str | None = None
+    after: str | None = None
 
     def __str__(self) -> str:
         return f"{self.property}: {self.current} → {self.desired}"
@@ -217,7 +222,15 @@ def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
         FUNCTION,
         fn,
         statement,
-        changes=(Change("definition", have, desired),),
+        changes=(
+            Change(
+                "definition",
+                have,
+                desired,
+                before=current.properties.get("source"),
+                after=function_source(sql.pipeline, name),
+            ),
+        ),
         reason="the generator's definition or code changed",
     )
 
@@ -298,7 +311,7 @@ def _dynamic_table_action(
     have = current.properties
     replace = []
     if normalize_sql(have.get("sql") or "") != normalize_sql(compiled.tree):
-        replace.append(Change("query", _short(have.get("sql")), _short(dt.sql)))
+        replace.append(Change("query", _short(have.get("sql")), _short(dt.sql), before=have.get("sql"), after=dt.sql))
     if (have.get("refresh_mode") or "AUTO").upper() != dt.refresh_mode.upper():
         replace.append(Change("refresh_mode", have.get("refresh_mode"), dt.refresh_mode.upper()))
     if replace:

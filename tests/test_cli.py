@@ -171,6 +171,83 @@ def test_plan_on_a_terminal_is_highlighted(engagement_dir, tmp_path):
     output = b"".join(chunks).decode("utf-8", "replace")
     assert ANSI.search(output)
     assert "DYNAMIC" in output
+    # Each function body (the whole generator module) is one line on a terminal.
+    module_lines = (engagement_dir / "generators" / "engagement.py").read_text().rstrip().count("\n") + 1
+    plain_output = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    # The body is the module, a blank line and SEED = …: two lines more than the module.
+    assert plain_output.count(f"# … {module_lines + 2} lines: the generator module") == 3
+    assert "class Members" not in plain_output
+
+
+def test_plan_piped_keeps_the_function_bodies(run_pipe, engagement_dir, tmp_path):
+    result = run_pipe("plan", "engagement.yaml", "--db", tmp_path / "none.duckdb", cwd=engagement_dir, subprocess=True)
+    assert result.stdout.count("class Members:") == 3  # the module, once per function
+    assert "lines: the generator module" not in result.stdout
+
+
+def _tiny(tmp_path, run_pipe):
+    import shutil
+
+    shutil.copy(FIXTURES / "cli" / "tiny.yaml", tmp_path / "tiny.yaml")
+    assert run_pipe("apply", "tiny.yaml", "--db", tmp_path / "t.duckdb", cwd=tmp_path).code == 0
+    return tmp_path / "tiny.yaml"
+
+
+def test_plan_shows_a_changed_query_as_a_diff_of_the_normalised_sql(run_pipe, tmp_path):
+    path = _tiny(tmp_path, run_pipe)
+    text = path.read_text()
+    # Layout and keyword case only: not a change.
+    path.write_text(text.replace("SELECT colour, COUNT(*) AS n FROM ITEMS GROUP BY colour",
+                                 "select colour,\n      count(*) as n\n      from ITEMS group by colour"))
+    assert "no changes" in run_pipe("plan", "tiny.yaml", "--db", tmp_path / "t.duckdb", cwd=tmp_path).stdout
+    path.write_text(text.replace("FROM ITEMS GROUP BY", "FROM ITEMS WHERE id > 1 GROUP BY"))
+    result = run_pipe("plan", "tiny.yaml", "--db", tmp_path / "t.duckdb", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.search(r"^ replace +│ dynamic table │ COLOURS +│ query changed \(diff below\)", result.stdout, re.M)
+    start = lines.index("--- COLOURS query on the target")
+    assert lines[start + 1] == "+++ COLOURS query in the file"
+    diff = lines[start + 2:lines.index("", start)]
+    assert diff[0].startswith("@@")
+    added = [l for l in diff if l.startswith("+")]
+    removed = [l for l in diff if l.startswith("-")]
+    # Only the new WHERE clause is added, nothing removed: the query gained one clause.
+    assert removed == []
+    assert " ".join(l[1:].strip() for l in added) == "WHERE id > 1"
+
+
+def test_plan_shows_a_changed_generator_module_once_for_all_its_functions(run_pipe, engagement_dir, tmp_path):
+    db = tmp_path / "e.duckdb"
+    assert run_pipe("apply", "engagement.yaml", "--db", db, cwd=engagement_dir).code == 0
+    module = engagement_dir / "generators" / "engagement.py"
+    module.write_text(module.read_text().replace("class Members:", "class Members:  # people", 1))
+    result = run_pipe("plan", "engagement.yaml", "--db", db, cwd=engagement_dir)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = "--- GEN_MEMBERS, GEN_RESOURCES, GEN_INTERACTIONS module on the target"
+    assert lines.count(header) == 1
+    start = lines.index(header)
+    diff = lines[start + 2:lines.index("", start)]
+    assert [l for l in diff if l[:1] in "+-"] == ["-class Members:", "+class Members:  # people"]
+
+
+def test_plan_json_is_for_tools(run_pipe, tmp_path):
+    path = _tiny(tmp_path, run_pipe)
+    path.write_text(path.read_text().replace("target_lag: 1 minute", "target_lag: 5 minutes")
+                    .replace("GROUP BY colour", "WHERE colour <> 'green' GROUP BY colour"))
+    result = run_pipe("plan", "tiny.yaml", "--db", tmp_path / "t.duckdb", "--format", "json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["pipeline"] == "tiny" and record["summary"] == {"replace": 1}
+    by_name = {a["name"]: a for a in record["actions"]}
+    assert by_name["ITEMS"]["action"] == "unchanged"
+    colours = by_name["COLOURS"]
+    assert colours["action"] == "replace" and colours["kind"] == "dynamic_table"
+    (query,) = [c for c in colours["changes"] if c["property"] == "query"]
+    assert "+" in query["diff"] and "<> 'green'" in query["diff"]
+    assert colours["statements"][0].startswith("CREATE OR REPLACE DYNAMIC TABLE COLOURS")
+    assert "TARGET_LAG = '5 minutes'" in colours["statements"][0]
+    assert record["script"].startswith("-- pipe plan: tiny (1 change(s))")
 
 
 # -- graph and schema -------------------------------------------------------------------------
@@ -204,3 +281,85 @@ def test_schema(run_pipe):
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert {"version", "name", "snowflake", "generators", "tables", "dynamic_tables", "stream"} <= set(schema["properties"])
+
+
+# -- habits: version, completion, query input, lint warnings ------------------------------------
+
+
+def test_version_is_the_installed_distributions(run_pipe):
+    from importlib.metadata import version
+
+    result = run_pipe("--version", subprocess=True)
+    assert result.code == 0
+    assert result.stdout == f"pipe {version('pipe')}\n"
+
+
+def test_shell_completion_is_offered_and_completes_commands_and_options(run_pipe):
+    result = run_pipe("--help", subprocess=True)
+    assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
+    env = {**os.environ, "_PIPE_COMPLETE": "complete_bash", "COMP_WORDS": "pipe va", "COMP_CWORD": "1"}
+    proc = subprocess.run([sys.executable, "-m", "engine.cli"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["validate"]
+    env.update(COMP_WORDS="pipe query x.yaml --for", COMP_CWORD="3")
+    proc = subprocess.run([sys.executable, "-m", "engine.cli"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["--format"]
+
+
+@pytest.fixture
+def tiny_db(tmp_path, run_pipe):
+    """tests/fixtures/cli/tiny.yaml applied to a fresh database, with three ITEMS rows."""
+    import shutil
+
+    shutil.copy(FIXTURES / "cli" / "tiny.yaml", tmp_path / "tiny.yaml")
+    db = tmp_path / "tiny.duckdb"
+    assert run_pipe("apply", "tiny.yaml", "--db", db, cwd=tmp_path).code == 0
+    insert = "INSERT INTO ITEMS VALUES (1, 'red'), (2, 'red'), (3, 'blue')"
+    assert run_pipe("query", "tiny.yaml", insert, "--db", db, cwd=tmp_path).code == 0
+    return tmp_path, db
+
+
+def test_query_takes_sql_that_starts_with_a_comment(tiny_db, run_pipe):
+    folder, db = tiny_db
+    sql = "-- how many red items?\nSELECT COUNT(*) AS n FROM ITEMS WHERE colour = 'red'"
+    result = run_pipe("query", "tiny.yaml", sql, "--db", db, "--format", "csv", cwd=folder, subprocess=True)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == ["N", "2"]
+
+
+def test_query_reads_sql_from_a_file_and_from_stdin(tiny_db, run_pipe):
+    folder, db = tiny_db
+    (folder / "q.sql").write_text("-- all of them\nSELECT COUNT(*) AS n FROM ITEMS;\n")
+    result = run_pipe("query", "tiny.yaml", "-f", "q.sql", "--db", db, "--format", "csv", cwd=folder)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == ["N", "3"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "query", "tiny.yaml", "-", "--db", str(db), "--format", "csv"],
+        input="SELECT id FROM ITEMS WHERE colour = 'blue'", cwd=folder, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["ID", "3"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((), "error: pipe query needs the SQL once (give it as an argument"),
+    (("SELECT 1", "-f", "q.sql"), "error: pipe query needs the SQL once"),
+    (("-f", "missing.sql"), "error: cannot read missing.sql: No such file or directory (check the path)"),
+    (("   ",), "error: the SQL is empty"),
+])
+def test_query_without_one_sql_says_how_to_give_it(args, message, run_pipe, tmp_path):
+    (tmp_path / "q.sql").write_text("SELECT 1")
+    (tmp_path / "tiny.yaml").write_text((FIXTURES / "cli" / "tiny.yaml").read_text())
+    result = run_pipe("query", "tiny.yaml", *args, "--db", tmp_path / "x.duckdb", cwd=tmp_path)
+    assert result.code == 1
+    assert len(result.error_lines) == 1 and result.error_lines[0].startswith(message)
+
+
+def test_lint_warnings_are_counted_outside_validate_and_plan(run_pipe, engagement_dir, tmp_path):
+    db = tmp_path / "e.duckdb"
+    plan = run_pipe("plan", "engagement.yaml", "--db", db, cwd=engagement_dir)
+    assert len([l for l in plan.stderr.splitlines() if l.startswith("warning: ")]) == 2
+    graph = run_pipe("graph", "engagement.yaml", cwd=engagement_dir)
+    assert graph.stderr.splitlines() == ["2 lint warnings (pipe validate shows them)"]
+    status = run_pipe("status", "engagement.yaml", "--db", db, cwd=engagement_dir)
+    assert "2 lint warnings (pipe validate shows them)" in status.stderr.splitlines()
+    assert "warning: " not in status.stderr

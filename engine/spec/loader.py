@@ -200,11 +200,34 @@ def _spec_error(exc: ValidationError, source: SourceMap) -> SpecError:
     if error["type"] == "missing":
         # Point at the entry that lacks the key (its name), or the document's start.
         where = source.locate(loc[:-1], key=True) if loc[:-1] else source.locate(())
-        return SpecError(f"missing required key '{loc[-1]}'", location=where, hint=f"add {loc[-1]}:")
+        owner = ".".join(str(p) for p in loc[:-1]) or "the file"
+        return SpecError(f"{owner}: missing required key '{loc[-1]}'", location=where, hint=f"add {loc[-1]}:")
     if error["type"] == "string_too_short" and error.get("ctx", {}).get("min_length") == 1:
         return SpecError(f"{field} is empty", location=location, hint=f"write a value for {loc[-1]}")
     message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("literal_error", "enum"):
+        expected = error.get("ctx", {}).get("expected", "")
+        return SpecError(
+            f"{field}: {_shown(error.get('input'))} is not one of {expected}",
+            location=location,
+            hint=f"write one of {expected}",
+        )
+    if error["type"] != "value_error" and "input" in error and not isinstance(error["input"], (dict, list)):
+        # A type error: echo the value it got, so the user sees what was read.
+        return SpecError(f"{field}: {message}; got {_shown(error['input'])}", location=location)
+    if error["type"].endswith("_type") and isinstance(error.get("input"), (dict, list)):
+        got = "a mapping" if isinstance(error["input"], dict) else "a list"
+        return SpecError(f"{field}: {message}; got {got}", location=location)
     return SpecError(f"{field}: {message}", location=location)
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it, for an error message."""
+    if isinstance(value, str):
+        return repr(value)
+    if value is None:
+        return "nothing (null)"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _model_at(model: type[BaseModel], path: tuple) -> type[BaseModel] | None:

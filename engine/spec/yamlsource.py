@@ -103,15 +103,45 @@ def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"invalid YAML: {problem}", location=where, hint="fix the YAML syntax") from None
+        raise _syntax_error(exc, file) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", location=Location(file)) from None
     if node is None:
         return None, source
     return _build(node, (), source, [0]), source
+
+
+# Constructs that must be closed: an error inside one points where it opens, since a missing
+# closing quote or bracket is only noticed lines later (often at the end of the file).
+_OPENERS = {
+    "while scanning a quoted scalar": ("quoted string", "close the quote"),
+    "while parsing a flow mapping": ("{…} mapping", "close it with }, or quote a value that holds a ':' or ','"),
+    "while parsing a flow sequence": ("[…] list", "close it with ], or quote a value that holds a ':' or ','"),
+}
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
+    """One line for a YAML syntax error, pointing where the broken construct opens."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    problem_at = exc.problem_mark
+    opened = _OPENERS.get(exc.context or "")
+    if opened and exc.context_mark is not None:
+        what, hint = opened
+        mark = exc.context_mark
+        found = "the file ends" if "end of stream" in problem else problem
+        if problem_at is not None and "end of stream" not in problem:
+            found += f" on line {problem_at.line + 1}, column {problem_at.column + 1}"
+        message = f"invalid YAML: the {what} that opens here is not closed ({found})"
+        return SpecError(message, location=Location(file, mark.line + 1, mark.column + 1), hint=hint)
+    mark = problem_at or exc.context_mark
+    where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+    if problem.startswith("expected <block end>"):
+        return SpecError(
+            "invalid YAML: this line is indented differently from the keys above it",
+            location=where,
+            hint="indent it like the other keys of its mapping, with spaces",
+        )
+    return SpecError(f"invalid YAML: {problem}", location=where, hint="fix the YAML syntax")
 
 
 _constructor = yaml.SafeLoader(stream="")

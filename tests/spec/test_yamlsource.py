@@ -86,12 +86,20 @@ def test_duplicate_keys_in_nested_flow_mapping():
         parse_yaml("t: {x: 1, x: 3}\n", "d.yaml")
 
 
-def test_syntax_error_has_a_position():
+def test_syntax_error_points_where_the_unclosed_construct_opens():
+    # The '[' opens on line 1, column 4; the error is only noticed at 'b:' on line 2.
     with pytest.raises(SpecError) as info:
         parse_yaml("a: [1, 2\nb: 3\n", "s.yaml")
     assert info.value.location.file == "s.yaml"
-    assert info.value.location.line == 2
-    assert "invalid YAML" in info.value.message
+    assert (info.value.location.line, info.value.location.column) == (1, 4)
+    assert "invalid YAML" in info.value.message and "line 2, column 2" in info.value.message
+
+
+def test_unterminated_quote_points_at_the_opening_quote():
+    with pytest.raises(SpecError) as info:
+        parse_yaml("a: 1\nb: 'open\nc: 2\n", "q.yaml")
+    assert (info.value.location.line, info.value.location.column) == (2, 4)
+    assert "quoted string" in info.value.message
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from engine.errors import BackendError, is_interrupt
 from engine.graph import PipelineGraph
 from engine.lag import format_lag
 from engine.planner import DATABASE, DYNAMIC_TABLE, FUNCTION, SCHEMA, TABLE, Action, ActionKind
-from engine.sql.render import Statements
+from engine.sql.render import Statements, function_source
 
 
 _SECTIONS = {TABLE: "tables", DYNAMIC_TABLE: "dynamic_tables", FUNCTION: "generators"}
@@ -112,7 +112,12 @@ class Applier:
             f"function:{action.name}",
             action.name,
             FUNCTION,
-            {"fingerprint": self.statements.function_fingerprint(generator), "arg_types": args},
+            {
+                "fingerprint": self.statements.function_fingerprint(generator),
+                "arg_types": args,
+                # Kept so that pipe plan can show how the module changed.
+                "source": function_source(self.pipeline, generator),
+            },
         )
 
     # -- base tables ---------------------------------------------------------------------------
@@ -208,6 +213,7 @@ class Applier:
         self._drop_any(name)
         con = self.store.con
         self.store.delete_object(name)
+        self.store.delete_history(name)
         self.refresher.log.drop(name)
         con.execute(f"DROP TABLE IF EXISTS {META}.\"PRE_{name}\"")
         con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])

@@ -104,6 +104,10 @@ class Store:
     def delete_object(self, key: str) -> None:
         self.con.execute(f"DELETE FROM {META}.OBJECTS WHERE KEY = ?", [key])
 
+    def delete_history(self, name: str) -> None:
+        """Forget the refreshes of ``name``: a table dropped and created again starts a new history."""
+        self.con.execute(f"DELETE FROM {META}.REFRESH_HISTORY WHERE NAME = ?", [name])
+
     def has_meta(self) -> bool:
         row = self.con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = 'OBJECTS'",

@@ -281,3 +281,23 @@ def test_destroy_with_yes_drops_everything_in_reverse_dependency_order(applied):
     again = applied.pipe("apply", "--yes", ok=True)  # and the pipeline can be applied again
     assert "create" in again.stdout
     assert table_names(applied.db) == ENGAGEMENT_TABLES
+
+
+def test_destroy_forgets_the_refresh_history_of_what_it_dropped(tmp_path):
+    """After destroy and apply, the history holds the new tables' refreshes only."""
+    from pathlib import Path
+
+    from engine import project as api
+
+    tiny = Path(__file__).resolve().parents[2] / "fixtures" / "cli" / "tiny.yaml"
+    project = api.validate(tiny)
+    with project.backend("local", db=tmp_path / "tiny.duckdb", create=True) as backend:
+        api.apply(project, backend)
+        api.refresh(project, backend)
+        assert [(r.name, r.refresh_trigger) for r in api.history(backend)] == [
+            ("COLOURS", "MANUAL"), ("COLOURS", "CREATION")
+        ]
+        api.destroy(project, backend)
+        assert api.history(backend) == []
+        api.apply(project, backend)
+        assert [(r.name, r.refresh_trigger) for r in api.history(backend)] == [("COLOURS", "CREATION")]
