@@ -16,7 +16,7 @@ _SCRIPT_TAG = '<script src="/static/app.js"></script>'
 
 
 def _asset(name: str) -> str:
-    from engine.ui.server import static_file
+    from engine.ui.routes import static_file
 
     return static_file(name).decode("utf-8")
 

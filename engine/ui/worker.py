@@ -4,6 +4,10 @@ A DuckDB connection is not thread-safe and a DuckDB file has one writer, so the 
 serves the page is the writer: every backend call from any thread goes through one lock
 (:class:`Serialized`), the scheduler ticks in a background thread, and streams of batches run in
 a thread of their own (or in the caller's, for ``pipe stream --ui``).
+
+What the page reads is a snapshot: a thread of its own rebuilds it after every batch and refresh
+(and twice a second otherwise), taking the lock between backend calls; readers take the latest
+one without waiting, so a long batch never freezes the page.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from engine.backends.base import Backend
 from engine.errors import PipeError
 from engine.project import Project, StreamSettings
 from engine.report import Reporter, Silent
+from engine.ui.state import SnapshotBuilder
+
+SNAPSHOT_EVERY = 0.5
+"""Seconds between snapshots when nothing happens (a batch or a refresh takes one at once)."""
 
 
 class Stopped(Exception):
@@ -53,13 +61,16 @@ class Serialized:
 class Activity(Reporter):
     """Keeps the stream's progress for the page and passes events on to another reporter."""
 
-    def __init__(self, inner: Reporter | None, on_batch: Callable[[dict], None]):
+    def __init__(self, inner: Reporter | None, on_batch: Callable[[dict], None], on_change: Callable[[], None]):
         self.inner = inner or Silent()
         self.on_batch = on_batch
+        self.on_change = on_change
 
     def event(self, kind: str, **data: Any) -> None:
         if kind == "batch":
             self.on_batch(data)
+        if kind in ("batch", "refresh"):
+            self.on_change()
         self.inner.event(kind, **data)
 
     def warn(self, message: str) -> None:
@@ -88,7 +99,11 @@ class Worker:
         self._stop_stream = threading.Event()
         self._stream_thread: threading.Thread | None = None
         self._ticker: threading.Thread | None = None
-        self.reporter = Activity(reporter, self._on_batch)
+        self._snapshotter: threading.Thread | None = None
+        self._changed = threading.Event()
+        self._builder = SnapshotBuilder(project.graph)
+        self._snapshot: dict[str, Any] | None = None
+        self.reporter = Activity(reporter, self._on_batch, self._changed.set)
         self.backend = Serialized(backend, self.lock, self._check_open)
         self.stream = self._idle_stream()
         self.error: str | None = None
@@ -96,17 +111,21 @@ class Worker:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the scheduler thread."""
+        """Take the first snapshot, then start the scheduler and snapshot threads."""
+        self._take_snapshot()
         self._ticker = threading.Thread(target=self._tick_loop, name="pipe-ui-scheduler", daemon=True)
         self._ticker.start()
+        self._snapshotter = threading.Thread(target=self._snapshot_loop, name="pipe-ui-snapshot", daemon=True)
+        self._snapshotter.start()
 
     def close(self, timeout: float = 30) -> None:
         """Stop the stream and the scheduler; no backend call starts after this returns."""
         self._stop_stream.set()
         self._closing.set()
+        self._changed.set()
         with self.lock:  # waits for the call in flight, if any
             pass
-        for thread in (self._stream_thread, self._ticker):
+        for thread in (self._stream_thread, self._ticker, self._snapshotter):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout)
 
@@ -136,9 +155,45 @@ class Worker:
             self._check_open()
             return build(self._raw)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The latest state of the pipeline, as the page shows it; never waits for the backend."""
+        snapshot = self._snapshot
+        if snapshot is None:  # before start(): build one now
+            snapshot = self._take_snapshot()
+        return snapshot
+
+    def _take_snapshot(self) -> dict[str, Any]:
+        try:
+            snapshot = self.read(self._builder.build)
+        except Stopped:
+            raise
+        except PipeError as exc:
+            snapshot = self._builder.unreadable(str(exc), self._raw.name)
+        except Exception as exc:  # keep serving; the page shows what went wrong
+            snapshot = self._builder.unreadable(f"internal error: {type(exc).__name__}: {exc}", self._raw.name)
+        self._snapshot = snapshot
+        return snapshot
+
+    def _snapshot_loop(self) -> None:
+        while not self._closing.is_set():
+            self._changed.wait(SNAPSHOT_EVERY)
+            self._changed.clear()
+            try:
+                self._take_snapshot()
+            except Stopped:
+                return
+
     def refresh(self) -> int:
         """Refresh every dynamic table now (MANUAL), upstream first; returns the refreshes made."""
-        return len(engine.refresh(self.project, self.backend, reporter=self.reporter))
+        count = len(engine.refresh(self.project, self.backend, reporter=self.reporter))
+        self._fresh_snapshot()
+        return count
+
+    def _fresh_snapshot(self) -> None:
+        try:
+            self._take_snapshot()
+        except Stopped:
+            pass
 
     # -- streams ------------------------------------------------------------------------------
 
@@ -232,6 +287,7 @@ class Worker:
             self.stream.update(error=f"internal error: {type(exc).__name__}: {exc}", message="stream failed")
             raise
         finally:
+            self._fresh_snapshot()  # the page sees the stream's last refreshes when it sees it end
             self.stream["running"] = False
 
     def _on_batch(self, data: dict) -> None:
