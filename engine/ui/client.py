@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.backends.base import ObjectStatus, QueryResult, RefreshRecord
-from engine.errors import BackendError, InUseError
+from engine.errors import BackendError, InUseError, Location
 from engine.ui import owner, wire
 from engine.ui.routes import TOKEN_HEADER
 
@@ -77,7 +77,7 @@ class OwnerBackend:
         return f"{self.owner.command} (pid {self.owner.pid}, {self.owner.url}), which holds {self.path},"
 
     def _how(self) -> str:
-        return f"stop it (Ctrl-C where it runs, or kill {self.owner.pid}) and run the command again"
+        return f"stop it with Ctrl-C (or kill {self.owner.pid}) and run the command again"
 
 
 def through_owner(db: str | Path, exc: InUseError, *, read: bool) -> OwnerBackend:
@@ -93,9 +93,9 @@ def through_owner(db: str | Path, exc: InUseError, *, read: bool) -> OwnerBacken
     if read:
         return OwnerBackend(found, Path(db))
     raise InUseError(
-        f"the local database {db} is held by {found.command} (pid {found.pid}, {found.url})",
-        location=exc.location,
-        hint="stream or refresh from that page, or stop it (Ctrl-C where it runs) and run this command again",
+        f"the local database is held by {found.command} (pid {found.pid}, {found.url})",
+        location=exc.location if str(exc.location) else Location(str(db)),
+        hint="stream or refresh from that page, or stop it with Ctrl-C and run this command again",
     )
 
 
