@@ -226,7 +226,7 @@ class SnapshotBuilder:
         """The declared DAG with ``message``, for when the backend cannot be read."""
         state = graph_state(self.graph)
         state.update(history=[], dashboard=[], target=target, generated_at=None, error=message)
-        state["details"] = self._details or _declared_details(self.graph, {})
+        state["details"] = self._details or declared_details(self.graph, {})
         return state
 
     def _read_details(self, backend: Backend, state: dict[str, Any]):
@@ -240,7 +240,7 @@ class SnapshotBuilder:
             if name in created and name not in by_name:
                 by_name[name] = backend.history(names=[name], limit=NODE_HISTORY)
         columns = {name: _columns(backend, name) for name in created}
-        details = _declared_details(self.graph, columns)
+        details = declared_details(self.graph, columns)
         for name, records in by_name.items():
             if name in details:
                 details[name]["history"] = [jsonable(r.as_snowflake_row()) for r in records]
@@ -260,7 +260,7 @@ def _columns(backend: Backend, name: str) -> list[dict[str, str]]:
     return [{"name": column, "type": kind} for column, kind in zip(result.columns, types)]
 
 
-def _declared_details(graph: PipelineGraph, columns: dict[str, list]) -> dict[str, dict[str, Any]]:
+def declared_details(graph: PipelineGraph, columns: dict[str, list]) -> dict[str, dict[str, Any]]:
     """Each node's side panel as the file declares it: SQL or definition, lineage, mode and why."""
     pipeline = graph.pipeline
     details = {}
