@@ -93,10 +93,11 @@
     }
     var r = n.last_refresh;
     var ran = r ? (r.action || r.state) + " " + changes(r.inserted, r.deleted) : "no refresh yet";
+    var missing = !n.state || n.state === "NOT CREATED";
     return [
       ran,
       rowCount(n.rows) + " · lag " + (n.target_lag || "—"),
-      n.data_timestamp ? "data " + fmtTime(n.data_timestamp) + " · " + fmtAgo(n.lag_seconds) : "no data timestamp yet",
+      n.data_timestamp ? "data " + fmtTime(n.data_timestamp) + " · " + fmtAgo(n.lag_seconds) : (missing ? "" : "no data timestamp yet"),
     ];
   }
 
@@ -137,10 +138,9 @@
     state.appendChild(el("span", { "class": "pill " + r.STATE.toLowerCase(), title: r.STATE }, ok ? (r.REFRESH_ACTION || r.STATE) : r.STATE));
     tr.appendChild(state);
     tr.appendChild(el("td", {}, r.REFRESH_TRIGGER));
-    tr.appendChild(el("td", { "class": "num" }, fmtNumber(stats.numInsertedRows)));
-    tr.appendChild(el("td", { "class": "num" }, fmtNumber(stats.numDeletedRows)));
-    tr.appendChild(el("td", { "class": "num" }, ms === null ? "" : fmtNumber(ms)));
-    if (r.STATE_MESSAGE) tr.title = r.STATE_MESSAGE;
+    tr.appendChild(el("td", { "class": "num" }, changes(stats.numInsertedRows, stats.numDeletedRows)));
+    tr.title = r.NAME + ": " + r.STATE + (ms === null ? "" : " in " + fmtNumber(ms) + " ms") +
+      (r.STATE_MESSAGE ? " · " + r.STATE_MESSAGE : "");
     return tr;
   }
 
@@ -156,7 +156,7 @@
       });
       if (!rows.length) {
         var empty = el("tr", { "class": "empty" });
-        empty.appendChild(el("td", { colspan: "7" }, "no refreshes yet"));
+        empty.appendChild(el("td", { colspan: "5" }, "no refreshes yet"));
         body.appendChild(empty);
       }
       body.setAttribute("data-keys", keys.join("\n"));

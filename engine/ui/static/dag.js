@@ -3,8 +3,8 @@
 (function () {
   "use strict";
 
-  var MIN_W = 232, PAD_X = 14, GAP_X = 28, GAP_Y = 46, MARGIN = 24, LINE = 17;
-  var H_DYNAMIC = 92, H_BASE = 74, MIN_SCALE = 0.2, MAX_SCALE = 2.5, READABLE = 0.93;
+  var MIN_W = 262, MIN_W_BASE = 196, PAD_X = 14, GAP_X = 28, GAP_Y = 46, MARGIN = 24, LINE = 17;
+  var H_DYNAMIC = 100, H_BASE = 74, MIN_SCALE = 0.2, MAX_SCALE = 2.5, READABLE = 0.93;
 
   function Dag(svg, options) {
     this.svg = svg;
@@ -78,16 +78,18 @@
     var badge = this.el("text", { "class": "badge", y: 22, "text-anchor": "end" }, g);
     badge.textContent = dynamic ? "DT" : (n.kind === "external" ? "EXT" : "TABLE");
     var count = dynamic ? 3 : 2, lines = [];
-    for (var i = 0; i < count; i++) lines.push(this.el("text", { "class": "line" + (i === 0 ? " first" : ""), x: PAD_X, y: 45 + i * LINE }, g));
-    var width = Math.max(MIN_W, measure(name) + measure(badge) + 3 * PAD_X);
+    for (var i = 0; i < count; i++) lines.push(this.el("text", { "class": "line" + (i === 0 ? " first" : ""), x: PAD_X, y: 46 + i * LINE }, g));
+    // The state shares a line: the first of a base table, the last (data timestamp) of a dynamic table.
+    var stateLine = dynamic ? count - 1 : 0;
+    var width = Math.max(dynamic ? MIN_W : MIN_W_BASE, measure(name) + measure(badge) + 3 * PAD_X);
     var height = dynamic ? H_DYNAMIC : H_BASE;
     card.setAttribute("width", width); card.setAttribute("height", height);
     accent.setAttribute("height", height);
     badge.setAttribute("x", width - PAD_X);
-    var state = this.el("text", { "class": "state", x: width - PAD_X, y: 45, "text-anchor": "end" }, g);
+    var state = this.el("text", { "class": "state", x: width - PAD_X, y: 46 + stateLine * LINE, "text-anchor": "end" }, g);
     var self = this;
     g.addEventListener("keydown", function (ev) { if (ev.key === "Enter" || ev.key === " ") self.onSelect(n.name); });
-    return { g: g, tip: tip, lines: lines, state: state, width: width, height: height, x: 0, y: 0 };
+    return { g: g, tip: tip, lines: lines, state: state, stateLine: stateLine, width: width, height: height, x: 0, y: 0 };
   };
 
   function measure(text) {
@@ -102,14 +104,15 @@
     var keep = ["node", dynamic ? "dynamic" : "base", "state-" + cls];
     ["selected", "lineage", "dimmed"].forEach(function (c) { if (v.g.classList.contains(c)) keep.push(c); });
     v.g.setAttribute("class", keep.join(" "));
+    var stateChanged = v.state.textContent !== stateText;
+    v.state.textContent = stateText;
     v.lines.forEach(function (line, i) {
       var text = lines[i] || "";
-      if (line.getAttribute("data-full") === text) return;  // unchanged: keep the cut version
+      if (line.getAttribute("data-full") === text && !(stateChanged && i === v.stateLine)) return;  // keep the cut version
       line.setAttribute("data-full", text);
       line.textContent = text;
-      cut(line, v.width - 2 * PAD_X - (i === 0 ? measure(v.state) + 10 : 0));
+      cut(line, v.width - 2 * PAD_X - (i === v.stateLine && stateText ? measure(v.state) + 10 : 0));
     });
-    v.state.textContent = stateText;
     v.tip.textContent = tip;
   };
 

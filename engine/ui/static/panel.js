@@ -157,11 +157,15 @@
       return;
     }
     var t = el("table", { "class": "node-history" });
-    t.appendChild(row("th", ["started", "action", "state", "trigger", "+rows", "−rows", "why / message"]));
+    t.appendChild(row("th", ["started", "action", "state", "trigger", "rows in / out", "ms", "why / message"]));
     history.forEach(function (r) {
       var stats = r.STATISTICS || {};
+      var ms = r.REFRESH_START_TIME && r.REFRESH_END_TIME
+        ? fmtNumber(Math.round(new Date(r.REFRESH_END_TIME) - new Date(r.REFRESH_START_TIME))) : "";
+      var io = stats.numInsertedRows === null || stats.numInsertedRows === undefined ? ""
+        : "+" + fmtNumber(stats.numInsertedRows) + " −" + fmtNumber(stats.numDeletedRows || 0);
       var tr = row("td", [fmtTime(r.REFRESH_START_TIME), r.REFRESH_ACTION || "", r.STATE, r.REFRESH_TRIGGER,
-        fmtNumber(stats.numInsertedRows), fmtNumber(stats.numDeletedRows), why(r, detail)],
+        io, ms, why(r, detail)],
         { "data-action": r.REFRESH_ACTION || "", "data-state": r.STATE });
       if (isFull(r.REFRESH_ACTION)) tr.classList.add("full");
       t.appendChild(tr);
