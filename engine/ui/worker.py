@@ -297,3 +297,6 @@ class Worker:
             rows=self.stream["rows"] + data["rows"],
             message=f"batch {data['batch']}/{data['batches']}: inserted {data['rows']:,} rows into {data['table']}",
         )
+        # Snapshot now, in the stream's thread, before its refreshes take the lock: the page shows
+        # the batch landing first, then the cascade.
+        self._fresh_snapshot()

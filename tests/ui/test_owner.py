@@ -124,3 +124,9 @@ def test_the_cli_endpoints_need_the_owner_token(held):
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(request, timeout=10)
         assert info.value.code == 403
+
+
+def test_the_cli_loads_the_page_server_only_when_it_serves():
+    code = "import sys, engine.cli; print(sorted(m for m in ('waitress', 'engine.ui', 'engine.ui.server') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"

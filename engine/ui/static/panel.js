@@ -178,8 +178,8 @@
   function why(r, detail) {
     if (r.STATE_MESSAGE) return r.STATE_MESSAGE;
     if (!isFull(r.REFRESH_ACTION)) return "";
-    if (r.REFRESH_TRIGGER === "CREATION") return "initial refresh at creation: every row is computed";
     if (detail.refresh_mode === "FULL") return "refresh mode FULL: " + (detail.refresh_mode_reason || "");
+    if (r.REFRESH_TRIGGER === "CREATION") return "initial refresh at creation: every row is computed";
     return "";
   }
 
