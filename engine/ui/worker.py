@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ from engine.ui.state import SnapshotBuilder
 
 SNAPSHOT_EVERY = 0.5
 """Seconds between snapshots when nothing happens (a batch or a refresh takes one at once)."""
+IDLE_AFTER = 5.0
+"""Seconds after the last read when the idle snapshots stop (the page polls every second)."""
 
 
 class Stopped(Exception):
@@ -103,6 +106,7 @@ class Worker:
         self._changed = threading.Event()
         self._builder = SnapshotBuilder(project.graph)
         self._snapshot: dict[str, Any] | None = None
+        self._last_read = time.monotonic()
         self.reporter = Activity(reporter, self._on_batch, self._changed.set)
         self.backend = Serialized(backend, self.lock, self._check_open)
         self.stream = self._idle_stream()
@@ -157,6 +161,10 @@ class Worker:
 
     def snapshot(self) -> dict[str, Any]:
         """The latest state of the pipeline, as the page shows it; never waits for the backend."""
+        now = time.monotonic()
+        if now - self._last_read > IDLE_AFTER:
+            self._changed.set()  # a reader is back: refresh the snapshot at once
+        self._last_read = now
         snapshot = self._snapshot
         if snapshot is None:  # before start(): build one now
             snapshot = self._take_snapshot()
@@ -176,8 +184,10 @@ class Worker:
 
     def _snapshot_loop(self) -> None:
         while not self._closing.is_set():
-            self._changed.wait(SNAPSHOT_EVERY)
+            changed = self._changed.wait(SNAPSHOT_EVERY)
             self._changed.clear()
+            if not changed and time.monotonic() - self._last_read > IDLE_AFTER:
+                continue  # nobody is looking: only changes are worth a snapshot
             try:
                 self._take_snapshot()
             except Stopped:
