@@ -141,6 +141,8 @@ class Worker:
 
     def _tick_loop(self) -> None:
         while not self._closing.wait(self.interval):
+            if self.streaming:
+                continue  # a stream ticks the scheduler itself, between its batches
             try:
                 self.backend.tick(self.reporter)
                 self.error = None

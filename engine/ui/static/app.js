@@ -86,7 +86,7 @@
     if (n.kind !== "dynamic_table") {
       var what = n.kind === "external" ? "external table" : "base table";
       if (embedded) return [what, n.comment || ""];
-      return [n.rows === null || n.rows === undefined ? "not created" : rowCount(n.rows), what];
+      return [n.rows === null || n.rows === undefined ? "" : rowCount(n.rows), what];  // the state says NOT CREATED
     }
     if (embedded) {
       return ["lag " + (n.target_lag || "—"), "mode " + (n.refresh_mode || "—") + " (predicted)", "reads " + n.reads.join(", ")];
@@ -96,7 +96,7 @@
     var missing = !n.state || n.state === "NOT CREATED";
     return [
       ran,
-      rowCount(n.rows) + " · lag " + (n.target_lag || "—"),
+      (n.rows === null || n.rows === undefined ? "" : rowCount(n.rows) + " · ") + "lag " + (n.target_lag || "—"),
       n.data_timestamp ? "data " + fmtTime(n.data_timestamp) + " · " + fmtAgo(n.lag_seconds) : (missing ? "" : "no data timestamp yet"),
     ];
   }
@@ -282,10 +282,10 @@
     if (!name) return closePanel();
     opened = name;
     openedJson = null;
+    $("node-panel").hidden = false;
+    document.body.classList.add("node-open");  // offline, this narrows the DAG: reveal after it
     dag.focus(name);
     dag.reveal(name);
-    $("node-panel").hidden = false;
-    document.body.classList.add("node-open");
     loadPanel();
   }
 
