@@ -130,15 +130,12 @@ def test_a_node_shows_its_last_refresh_until_the_next_one(page, serve, project, 
 
     rows_before = server.backend.row_count("MEMBER_SESSIONS")
     page.click("#stream-button")
-    page.wait_for_function(
-        "() => /^INCREMENTAL \\+[\\d,]+ −[\\d,]+$/.test(document.querySelector("
-        "'[data-node=\"MEMBER_SESSIONS\"] .line.first').textContent)", timeout=30_000)
     page.wait_for_selector("#stream-status:has-text('done')", timeout=30_000)
     screenshot(page, "last-refresh-after-a-batch")
     ran = wait_for(shows_the_latest, timeout=10, every=0.3)
     since = [r for r in server.backend.history(names=["MEMBER_SESSIONS"], limit=50)
              if r.refresh_start_time > created.refresh_start_time]
-    assert "INCREMENTAL" in {r.refresh_action for r in since}
+    assert "INCREMENTAL" in {r.refresh_action for r in since}  # what the page showed, at least until the next one
     # An independent count: the table grew by what its refreshes inserted less what they deleted.
     grown = server.backend.row_count("MEMBER_SESSIONS") - rows_before
     assert grown == sum(r.inserted_rows - r.deleted_rows for r in since) > 0

@@ -96,8 +96,11 @@ def test_a_streamed_batch_shows_up_as_new_refreshes(server):
     assert rows_after == rows_before + 40
     new = [r for r in after["history"] if (r["NAME"], r["REFRESH_START_TIME"]) not in history_keys(before)]
     assert {r["NAME"] for r in new} == set(DYNAMIC)  # the whole cascade refreshed
-    sessions = next(r for r in new if r["NAME"] == "MEMBER_SESSIONS")
-    assert sessions["STATE"] == "SUCCEEDED" and sessions["REFRESH_ACTION"] in ("INCREMENTAL", "FULL")
+    # A batch changes MEMBER_SESSIONS' input: one of its refreshes since then did work (a later one
+    # may find nothing new, when the scheduler's tick after the batch already refreshed it).
+    sessions = [r for r in new if r["NAME"] == "MEMBER_SESSIONS"]
+    assert all(r["STATE"] == "SUCCEEDED" for r in sessions)
+    assert {r["REFRESH_ACTION"] for r in sessions} & {"INCREMENTAL", "FULL"}
 
 
 def test_one_stream_at_a_time_and_stop(server):
