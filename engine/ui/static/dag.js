@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  var MIN_W = 262, MIN_W_BASE = 196, PAD_X = 14, GAP_X = 28, GAP_Y = 46, MARGIN = 24, LINE = 17;
+  var MIN_W = 262, MIN_W_BASE = 180, PAD_X = 14, GAP_X = 28, GAP_Y = 46, MARGIN = 24, LINE = 17;
   var H_DYNAMIC = 100, H_BASE = 74, MIN_SCALE = 0.2, MAX_SCALE = 2.5, READABLE = 0.93;
 
   function Dag(svg, options) {
