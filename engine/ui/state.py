@@ -272,7 +272,7 @@ def declared_details(graph: PipelineGraph, columns: dict[str, list]) -> dict[str
             "read_by": graph.downstream(name),
             "sql": None,
             "definition": None,
-            "columns": columns.get(name, []),
+            "columns": columns.get(name) or _declared_columns(graph, name),
             "history": [],
         }
         if graph.kind(name) == DYNAMIC_TABLE:
@@ -298,3 +298,19 @@ def declared_details(graph: PipelineGraph, columns: dict[str, list]) -> dict[str
                 detail["definition"] = "an empty table with the declared columns"
         details[name] = detail
     return details
+
+
+def _declared_columns(graph: PipelineGraph, name: str) -> list[dict[str, str]]:
+    """Columns known without a target, with Snowflake types: a base table's declared columns or its
+    generator's ``returns``; a dynamic table's output as its compiled query infers it, when the
+    graph carries compiled queries."""
+    pipeline = graph.pipeline
+    if graph.kind(name) == DYNAMIC_TABLE:
+        compiled = (getattr(graph, "queries", None) or {}).get(name)
+        inferred = getattr(compiled, "columns", None) or []
+        return [{"name": str(c.name), "type": str(c.type)} for c in inferred]
+    table = pipeline.tables[name]
+    declared = table.columns
+    if declared is None and table.generator in pipeline.generators:
+        declared = pipeline.generators[table.generator].returns
+    return [{"name": column.upper(), "type": str(kind).upper()} for column, kind in (declared or {}).items()]

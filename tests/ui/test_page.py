@@ -286,6 +286,8 @@ def test_the_offline_graph_opens_a_node_too(page, run_pipe, tmp_path):
     page.click('svg#dag [data-node="EVENTS"]')  # in the starting view
     page.wait_for_selector("#node-panel:not([hidden])")
     assert "filled from generator gen_events" in page.locator("#node-body").text_content()
+    columns = page.eval_on_selector_all("#node-body tr[data-column]", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+    assert columns == [["EVENT_ID", "NUMBER"], ["ACCOUNT_ID", "NUMBER"], ["PRODUCT_ID", "NUMBER"], ["AMOUNT", "NUMBER"]]
     screenshot(page, "offline-node")
     assert page.requests == [out.as_uri()] and page.problems == []
 

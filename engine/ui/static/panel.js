@@ -142,8 +142,7 @@
     }
     var cols = boxes.columns;
     if (!detail.columns.length) {
-      cols.appendChild(el("p", { "class": "note" }, options.embedded ? "known once the table exists: run pipe ui"
-        : "not created on this target yet"));
+      cols.appendChild(el("p", { "class": "note" }, "not known until the table exists on the target"));
     } else {
       var table = el("table", { "class": "columns" });
       table.appendChild(row("th", ["column", "type"]));
