@@ -287,20 +287,23 @@ class Worker:
                 raise Stopped("stopped")
 
         backend = Serialized(self._raw, self.lock, check)
+        # The outcome is shown with the snapshot after the last refreshes: a page (or a test) that
+        # sees "done" sees what the stream did, and the stream is over by then.
+        outcome: dict[str, Any] = {}
         try:
             engine.stream(self.project, backend, settings, reporter=self.reporter, until_fresh=until_fresh, sleep=sleep)
-            self.stream.update(message=f"done: {self.stream['rows']:,} rows in {self.stream['batch']} batch(es)")
+            outcome = {"message": f"done: {self.stream['rows']:,} rows in {self.stream['batch']} batch(es)"}
         except Stopped:
-            self.stream.update(message=f"stopped after {self.stream['batch']} batch(es)")
+            outcome = {"message": f"stopped after {self.stream['batch']} batch(es)"}
         except PipeError as exc:
-            self.stream.update(error=str(exc), message="stream failed")
+            outcome = {"error": str(exc), "message": "stream failed"}
             raise
         except Exception as exc:
-            self.stream.update(error=f"internal error: {type(exc).__name__}: {exc}", message="stream failed")
+            outcome = {"error": f"internal error: {type(exc).__name__}: {exc}", "message": "stream failed"}
             raise
         finally:
-            self._fresh_snapshot()  # the page sees the stream's last refreshes when it sees it end
-            self.stream["running"] = False
+            self._fresh_snapshot()
+            self.stream.update(outcome, running=False)
 
     def _on_batch(self, data: dict) -> None:
         self.stream.update(
