@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from engine import console as out
-from engine.errors import is_interrupt
+from engine.errors import InUseError, is_interrupt
 import engine
 
 app = typer.Typer(
@@ -105,13 +105,22 @@ def _open(
     read_only: bool = False,
     warn: bool = False,
     create: bool = False,
+    forward: bool = False,
 ):
     """Validate the file and open the target. ``plan`` shows the lint warnings in full; the other
-    commands count them in one line rather than repeating them before every output."""
+    commands count them in one line rather than repeating them before every output.
+
+    A local database held by pipe ui is read through it when ``forward`` (status, history, query);
+    other commands are told how to go on."""
     project = engine.validate(file, target=target.value)
     out.warnings(project.warnings, full=warn)
     options = _options(target, db, connection, project, read_only=read_only, create=create)
-    backend = project.backend(target.value, **options)
+    try:
+        backend = project.backend(target.value, **options)
+    except InUseError as exc:
+        from engine.ui.client import through_owner
+
+        backend = through_owner(options["db"], exc, read=forward)
     return project, backend
 
 
@@ -233,7 +242,8 @@ def stream(
 def _serve_page(project, backend, reporter, port, browser: bool, settings=None, until_fresh: bool = False) -> None:
     from engine.ui import UiServer
 
-    with UiServer(project, backend, port=port, reporter=reporter) as server:
+    command = "pipe stream --ui" if settings is not None else "pipe ui"
+    with UiServer(project, backend, port=port, reporter=reporter, command=command) as server:
         out.plain(f"pipe ui: serving {server.url} (Ctrl-C stops)")
         if browser and not server.open_browser():
             out.note("no desktop browser here: open the address above")
@@ -302,7 +312,7 @@ def status(
     debug: DebugOpt = False,
 ) -> None:
     """Each object's rows, target lag, refresh mode, data timestamp and state."""
-    project, backend = _open(file, target, db, connection, read_only=True)
+    project, backend = _open(file, target, db, connection, read_only=True, forward=True)
     with backend:
         out.status(engine.status(backend), format.value)
 
@@ -319,7 +329,7 @@ def history(
     debug: DebugOpt = False,
 ) -> None:
     """The refresh history, newest first."""
-    project, backend = _open(file, target, db, connection, read_only=True)
+    project, backend = _open(file, target, db, connection, read_only=True, forward=True)
     with backend:
         out.history(engine.history(backend, names=names or [], limit=limit), format.value)
 
@@ -359,7 +369,7 @@ def query(
 ) -> None:
     """Run a Snowflake SQL query against the target (SQL as an argument, from -f FILE or from - for stdin)."""
     text = _read_sql(sql, sql_file)
-    project, backend = _open(file, target, db, connection)
+    project, backend = _open(file, target, db, connection, forward=True)
     with backend, _ctrl_c_cancels(backend):
         out.query_result(engine.query(backend, text), format.value)
 

@@ -8,9 +8,13 @@
     ...         print(server.url)
     ...         server.wait()  # until Ctrl-C
 
-Modules: :mod:`~engine.ui.state` (the JSON the page shows), :mod:`~engine.ui.worker` (the one
-writer: lock, scheduler thread, streams), :mod:`~engine.ui.server` (HTTP on 127.0.0.1),
-:mod:`~engine.ui.page` (the self-contained HTML), ``static/`` (the page: HTML, CSS, vanilla JS).
+Modules: :mod:`~engine.ui.state` (the JSON the page shows, and its snapshots),
+:mod:`~engine.ui.worker` (the one writer: lock, scheduler thread, snapshot thread, streams),
+:mod:`~engine.ui.server` (waitress on 127.0.0.1), :mod:`~engine.ui.routes` (the HTTP routes),
+:mod:`~engine.ui.owner` / :mod:`~engine.ui.client` / :mod:`~engine.ui.wire` (other pipe commands
+reading the database through the process that holds it), :mod:`~engine.ui.page` (the
+self-contained HTML), ``static/`` (the page: HTML, CSS, vanilla JS: ``dag.js``, ``panel.js``,
+``app.js``).
 """
 
 from __future__ import annotations

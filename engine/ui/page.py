@@ -1,22 +1,24 @@
 """``pipe graph --format html``: the page of ``pipe ui`` as one self-contained, offline file.
 
-The same ``index.html``, ``style.css`` and ``app.js`` as the live page, inlined, with the
-declared DAG embedded as JSON: the script draws it once instead of polling a server.
+The same ``index.html``, ``style.css`` and scripts as the live page, inlined, with the
+declared DAG (and each node's SQL and lineage, for its side panel) embedded as JSON: the script
+draws it once instead of polling a server.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from engine.graph import PipelineGraph
-from engine.ui.state import graph_state
+from engine.ui.state import declared_details, graph_state
 
 _STYLE_LINK = '<link rel="stylesheet" href="/static/style.css">'
-_SCRIPT_TAG = '<script src="/static/app.js"></script>'
+_SCRIPT_TAG = re.compile(r'<script src="/static/([a-z]+\.js)"></script>')
 
 
 def _asset(name: str) -> str:
-    from engine.ui.server import static_file
+    from engine.ui.routes import static_file
 
     return static_file(name).decode("utf-8")
 
@@ -32,17 +34,22 @@ def standalone_html(graph: PipelineGraph) -> str:
     It loads nothing from anywhere: styles, script and data are inline.
     """
     page = _asset("index.html")
-    for marker in (_STYLE_LINK, _SCRIPT_TAG):
-        if marker not in page:  # pragma: no cover - guards edits of index.html
-            raise RuntimeError(f"index.html no longer contains {marker}")
+    if _STYLE_LINK not in page or not _SCRIPT_TAG.search(page):  # pragma: no cover - guards edits of index.html
+        raise RuntimeError("index.html no longer links style.css and its scripts")
     style = _asset("style.css").replace("</style", "<\\/style")
-    script = _asset("app.js").replace("</script", "<\\/script")
-    state = _script_json(graph_state(graph))
+    state = graph_state(graph)
+    state["details"] = declared_details(graph, {})
+    first = True
+
+    def inline(match: re.Match) -> str:
+        nonlocal first
+        script = _asset(match.group(1)).replace("</script", "<\\/script")
+        data = f'<script id="pipe-state" type="application/json">{_script_json(state)}</script>\n' if first else ""
+        first = False
+        return f"{data}<script>\n{script}</script>"
+
     page = page.replace(_STYLE_LINK, f"<style>\n{style}</style>")
-    page = page.replace(
-        _SCRIPT_TAG,
-        f'<script id="pipe-state" type="application/json">{state}</script>\n<script>\n{script}</script>',
-    )
+    page = _SCRIPT_TAG.sub(inline, page)
     title = f"<title>pipe · {_escape(graph.pipeline.name)}</title>"
     return page.replace("<title>pipe ui</title>", title).rstrip("\n")
 

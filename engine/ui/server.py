@@ -1,28 +1,27 @@
-"""``pipe ui``: a small HTTP server on 127.0.0.1 serving the live page and its JSON.
+"""``pipe ui``: the live page and its JSON, served on 127.0.0.1 by waitress.
 
-Routes:
-    ``GET /``                 the page (``static/index.html``), its assets under ``/static/``
-    ``GET /api/state``        the DAG, states, latest refreshes, dashboard and stream progress
-    ``POST /api/stream``      start a stream: JSON body ``{"batches": n, "records": n, "delay": s}``
-    ``POST /api/stream/stop`` stop the running stream before its next batch
-    ``POST /api/refresh``     refresh every dynamic table now (MANUAL)
+Waitress (a maintained, pure-Python WSGI server) parses requests in one event loop and runs the
+application in a fixed pool of threads: a malformed request gets a 400, a body over the limit a
+413, a client that stalls or disconnects costs neither a thread nor a traceback, and the number of
+connections is capped. The routes are in :mod:`engine.ui.routes`.
 
-The process serving the page is the database's only writer (see :mod:`engine.ui.worker`).
-Every asset ships in the package: the page needs no network. Requests must name a loopback
-host (no DNS rebinding) and POSTs must be JSON from the page's own origin (no cross-site writes).
+The process serving the page is the database's only writer (see :mod:`engine.ui.worker`); while it
+runs, other ``pipe`` commands find it through the owner file (:mod:`engine.ui.owner`) and send
+their read commands here. State reads never touch the backend: they return the snapshot the
+worker keeps, so the page stays live while a long batch or refresh runs.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
+import secrets
 import signal
 import sys
 import threading
-import time
+from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import engine
@@ -30,30 +29,39 @@ from engine.backends.base import Backend
 from engine.errors import PipeError
 from engine.project import Project, StreamSettings
 from engine.report import Reporter
-from engine.ui.state import build_state, graph_state
+from engine.ui import owner, wire
+from engine.ui.routes import Application, HttpError, number, static_file
 from engine.ui.worker import Stopped, Worker
+
+__all__ = ["DEFAULT_PORT", "HOST", "Limits", "UiServer", "static_file"]
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
-_MAX_BODY = 64 * 1024
 
 
-def static_file(name: str) -> bytes:
-    """The bytes of one packaged asset of the page.
+@dataclass(frozen=True)
+class Limits:
+    """What one client may cost the server.
 
-    Raises:
-        FileNotFoundError: there is no such asset.
+    Attributes:
+        max_body: largest request body in bytes (larger: 413).
+        max_header: largest request header block in bytes (larger: 431).
+        connections: open connections at most; more wait in the listen queue.
+        threads: application threads (requests being answered at once).
+        timeout: seconds a connection may stay idle, or stall mid-request, before it is closed.
+        cleanup: seconds between checks for such connections.
     """
-    folder = resources.files("engine.ui") / "static"
-    names = {entry.name for entry in folder.iterdir() if entry.is_file()}
-    if name not in names:  # also refuses "../" and anything not shipped
-        raise FileNotFoundError(name)
-    return (folder / name).read_bytes()
+
+    max_body: int = 64 * 1024
+    max_header: int = 16 * 1024
+    connections: int = 64
+    threads: int = 4
+    timeout: int = 30
+    cleanup: int = 5
 
 
 class UiServer:
-    """The page's server: HTTP threads in front of one :class:`~engine.ui.worker.Worker`.
+    """The page's server: waitress in front of one :class:`~engine.ui.worker.Worker`.
 
     Use as a context manager, or call :meth:`start` and :meth:`close`.
 
@@ -63,6 +71,8 @@ class UiServer:
         port: the loopback port; ``None`` tries 8765 then any free port, 0 picks a free port.
         reporter: receives batch and refresh events (the CLI prints them).
         interval: seconds between scheduler ticks (default: 1 for a local target, 5 for remote).
+        limits: what one client may cost (defaults suit a browser tab and a few pipe commands).
+        command: how the owner file names this process to other pipe commands.
     """
 
     def __init__(
@@ -73,22 +83,26 @@ class UiServer:
         port: int | None = None,
         reporter: Reporter | None = None,
         interval: float | None = None,
+        limits: Limits | None = None,
+        command: str = "pipe ui",
     ):
         self.project = project
         self.graph = project.graph
+        self.limits = limits or Limits()
         if interval is None:
             interval = 1.0 if "scheduler" in backend.capabilities else 5.0
         self.worker = Worker(project, backend, reporter=reporter, interval=interval)
-        self._min_state_age = min(interval / 2, 1.0)
-        self._cache: tuple[float, dict[str, Any]] | None = None
-        self._cache_lock = threading.Lock()
-        self._httpd = _bind(port, self)
+        self.token = secrets.token_urlsafe(24)
+        self.command = command
+        self._db = getattr(backend, "path", None)
+        self._owner_file: Path | None = None
+        self._httpd = _bind(port, Application(self, max_body=self.limits.max_body), self.limits)
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
         """The port the server listens on."""
-        return self._httpd.server_address[1]
+        return self._httpd.effective_port
 
     @property
     def url(self) -> str:
@@ -113,18 +127,19 @@ class UiServer:
         self.close()
 
     def start(self) -> None:
-        """Serve in background threads and start the scheduler."""
+        """Take the first snapshot, serve in background threads, start the scheduler."""
         self.worker.start()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="pipe-ui-http", daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.run, name="pipe-ui-http", daemon=True)
         self._thread.start()
+        if self._db is not None:
+            self._owner_file = owner.claim(self._db, port=self.port, token=self.token, command=self.command)
 
     def close(self) -> None:
         """Stop serving, stop the stream and the scheduler. The backend stays open."""
-        if self._thread is not None and self._thread.is_alive():
-            self._httpd.shutdown()
-        self._httpd.server_close()
+        if self._owner_file is not None:
+            owner.release(self._owner_file)
+            self._owner_file = None
+        _stop(self._httpd, self._thread)
         self.worker.close()
 
     def wait(self) -> None:
@@ -160,42 +175,31 @@ class UiServer:
     # -- what the routes do -------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """The payload of ``GET /api/state`` (rebuilt at most every half interval)."""
-        with self._cache_lock:
-            now = time.monotonic()
-            if self._cache is None or now - self._cache[0] >= self._min_state_age:
-                self._cache = (now, self._build())
-            state = dict(self._cache[1])
+        """The payload of ``GET /api/state``: the latest snapshot, with the stream's live progress."""
+        state = dict(self.worker.snapshot())
+        state.pop("details", None)
         state["stream"] = dict(self.worker.stream)
         if self.worker.error and not state.get("error"):
             state["error"] = self.worker.error
         return state
 
-    def _build(self) -> dict[str, Any]:
-        try:
-            state = self.worker.read(lambda backend: build_state(self.graph, backend))
-            state["error"] = None
-            return state
-        except Stopped:
-            raise
-        except PipeError as exc:
-            message = str(exc)
-        except Exception as exc:  # keep serving; the page shows what went wrong
-            message = f"internal error: {type(exc).__name__}: {exc}"
-        state = graph_state(self.graph)
-        state.update(history=[], dashboard=[], target=self.worker.backend.name, generated_at=None, error=message)
-        return state
+    def node(self, name: str) -> dict[str, Any]:
+        """The payload of ``GET /api/node?name=N``: one object's SQL, columns and history."""
+        details = self.worker.snapshot().get("details") or {}
+        if name not in details:
+            raise HttpError(HTTPStatus.NOT_FOUND, f"{name or '(no name)'} is not an object of {self.project.pipeline.name}")
+        return details[name]
 
     def stream(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a stream in the background (``POST /api/stream``)."""
-        settings = engine.stream_settings(
-            self.project,
-            batches=_number(body, "batches", int),
-            records=_number(body, "records", int),
-            delay=_number(body, "delay", float),
-        )
+        batches = number(body, "batches", int, low=1, high=10_000)
+        records = number(body, "records", int, low=1, high=10_000_000)
+        delay = number(body, "delay", float, low=0, high=86_400)
+        try:
+            settings = engine.stream_settings(self.project, batches=batches, records=records, delay=delay)
+        except PipeError as exc:
+            raise HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from None
         self.worker.start_stream(settings)
-        self._cache = None
         return {"stream": dict(self.worker.stream)}
 
     def stop_stream(self) -> dict[str, Any]:
@@ -205,9 +209,21 @@ class UiServer:
 
     def refresh(self) -> dict[str, Any]:
         """Refresh every dynamic table now (``POST /api/refresh``)."""
-        count = self.worker.refresh()
-        self._cache = None
-        return {"refreshes": count}
+        try:
+            return {"refreshes": self.worker.refresh()}
+        except Stopped:
+            raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is stopping") from None
+
+    def forwarded(self, command: str, body: dict[str, Any]) -> bytes:
+        """Answer a read command of another pipe process (``POST /api/cli/<command>``)."""
+        try:
+            return wire.answer(command, body, self.worker)
+        except Stopped:
+            raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "the server is stopping") from None
+        except wire.NotReadOnly as exc:
+            raise HttpError(HTTPStatus.CONFLICT, str(exc)) from None
+        except PipeError as exc:
+            return wire.error(exc)
 
 
 def _stop_on_signals() -> dict:
@@ -229,143 +245,51 @@ def _stop_on_signals() -> dict:
     return replaced
 
 
-def _number(body: dict[str, Any], key: str, kind: type) -> Any:
-    value = body.get(key)
-    if value is None or value == "":
-        return None
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise PipeError(f"{key} must be a number, not {value!r}") from None
+def _quiet_waitress() -> None:
+    """Waitress logs client errors and queue depth; the page's users need none of it."""
+    log = logging.getLogger("waitress")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
 
 
-def _bind(port: int | None, app: UiServer) -> ThreadingHTTPServer:
+def _bind(port: int | None, app: Application, limits: Limits):
+    from waitress.server import create_server  # imported here: pipe --help stays fast
+
+    _quiet_waitress()
     candidates = [DEFAULT_PORT, 0] if port is None else [port]
     for candidate in candidates:
         try:
-            httpd = _HTTPServer((HOST, candidate), _Handler)
+            return create_server(
+                app,
+                host=HOST,
+                port=candidate,
+                threads=limits.threads,
+                connection_limit=limits.connections,
+                channel_timeout=limits.timeout,
+                cleanup_interval=limits.cleanup,
+                max_request_body_size=limits.max_body,
+                max_request_header_size=limits.max_header,
+                ident="pipe-ui",
+                expose_tracebacks=False,
+                clear_untrusted_proxy_headers=True,
+            )
         except OSError as exc:
             if candidate == candidates[-1]:
                 raise PipeError(
                     f"cannot listen on {HOST}:{candidate}: {exc.strerror or exc}",
                     hint="pass --port with another number, or --port 0 for any free port",
                 ) from None
-            continue
-        httpd.app = app
-        return httpd
     raise AssertionError("unreachable")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    app: UiServer
+def _stop(httpd, thread: threading.Thread | None) -> None:
+    """Close every connection from inside waitress's loop, so it returns; then stop its threads."""
+    from waitress import wasyncore
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-    server_version = "pipe-ui"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the page polls every second."""
-
-    # -- routing ------------------------------------------------------------------------------
-
-    def do_GET(self) -> None:
-        if not self._loopback_host():
-            return
-        path = self.path.split("?", 1)[0]
-        if path in ("/", "/index.html"):
-            return self._asset("index.html")
-        if path.startswith("/static/"):
-            return self._asset(path[len("/static/"):])
-        if path == "/api/state":
-            try:
-                return self._json(self.server.app.state())
-            except Stopped:
-                return self._json({"error": "the server is stopping"}, HTTPStatus.SERVICE_UNAVAILABLE)
-        self._json({"error": f"no such page: {path}"}, HTTPStatus.NOT_FOUND)
-
-    def do_POST(self) -> None:
-        if not self._loopback_host() or not self._same_origin_json():
-            return
-        path = self.path.split("?", 1)[0]
-        app = self.server.app
-        routes = {
-            "/api/stream": lambda body: (app.stream(body), HTTPStatus.ACCEPTED),
-            "/api/stream/stop": lambda body: (app.stop_stream(), HTTPStatus.OK),
-            "/api/refresh": lambda body: (app.refresh(), HTTPStatus.OK),
-        }
-        if path not in routes:
-            return self._json({"error": f"no such action: {path}"}, HTTPStatus.NOT_FOUND)
-        try:
-            body = self._body()
-            payload, status = routes[path](body)
-        except Stopped:
-            return self._json({"error": "the server is stopping"}, HTTPStatus.SERVICE_UNAVAILABLE)
-        except PipeError as exc:
-            return self._json({"error": str(exc)}, HTTPStatus.CONFLICT)
-        except Exception as exc:  # a bug: say so to the page instead of dropping the connection
-            message = f"internal error: {type(exc).__name__}: {exc}"
-            return self._json({"error": message}, HTTPStatus.INTERNAL_SERVER_ERROR)
-        self._json(payload, status)
-
-    # -- checks -------------------------------------------------------------------------------
-
-    def _loopback_host(self) -> bool:
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
-        if host in ("127.0.0.1", "localhost", "::1"):
-            return True
-        self._json({"error": "pipe ui answers only to 127.0.0.1 / localhost"}, HTTPStatus.FORBIDDEN)
-        return False
-
-    def _same_origin_json(self) -> bool:
-        origin = self.headers.get("Origin")
-        host = self.headers.get("Host", "")
-        if origin is not None and origin not in (f"http://{host}",):
-            self._json({"error": "cross-origin requests are refused"}, HTTPStatus.FORBIDDEN)
-            return False
-        if not (self.headers.get("Content-Type") or "").startswith("application/json"):
-            self._json({"error": "send JSON (Content-Type: application/json)"}, HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
-            return False
-        return True
-
-    def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
-            raise PipeError("request body too large")
-        raw = self.rfile.read(length) if length else b""
-        if not raw.strip():
-            return {}
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise PipeError("the request body is not JSON") from None
-        if not isinstance(body, dict):
-            raise PipeError("the request body must be a JSON object")
-        return body
-
-    # -- responses ----------------------------------------------------------------------------
-
-    def _asset(self, name: str) -> None:
-        try:
-            data = static_file(name)
-        except FileNotFoundError:
-            return self._json({"error": f"no such file: {name}"}, HTTPStatus.NOT_FOUND)
-        kind = _TYPES.get(os.path.splitext(name)[1], "application/octet-stream")
-        self._send(data, f"{kind}; charset=utf-8")
-
-    def _json(self, payload: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
-        self._send(json.dumps(payload, default=str).encode(), "application/json", status)
-
-    def _send(self, data: bytes, content_type: str, status: HTTPStatus = HTTPStatus.OK) -> None:
-        if status >= 400:
-            self.close_connection = True  # a refused request's body may be unread
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.end_headers()
-        self.wfile.write(data)
+    if thread is not None and thread.is_alive():
+        httpd.trigger.pull_trigger(lambda: wasyncore.close_all(httpd._map))
+        thread.join(10)
+    else:
+        wasyncore.close_all(httpd._map)
+    httpd.task_dispatcher.shutdown(timeout=5)

@@ -21,6 +21,10 @@ HISTORY_LIMIT = 40
 """Refresh history rows sent to the page, newest first."""
 DASHBOARD_MAX_ROWS = 5
 """A sink with more rows than this is too big to show as a dashboard."""
+NODE_HISTORY = 25
+"""Refreshes kept per object for its side panel."""
+HISTORY_SCAN = 1000
+"""Refreshes read at once to find each object's latest ones (older ones are asked per object)."""
 
 
 def graph_state(graph: PipelineGraph) -> dict[str, Any]:
@@ -50,6 +54,7 @@ def graph_state(graph: PipelineGraph) -> dict[str, Any]:
             "lag_seconds": None,
             "state": None,
             "last_refresh_action": None,
+            "last_refresh": None,
         }
         if graph.kind(name) == DYNAMIC_TABLE:
             dt = pipeline.dynamic_tables[name]
@@ -169,3 +174,143 @@ def _iso(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def last_refresh(record) -> dict[str, Any]:
+    """What the page shows of a node's latest refresh: action, state, rows in and out, why."""
+    return {
+        "action": record.refresh_action,
+        "state": record.state,
+        "trigger": record.refresh_trigger,
+        "inserted": record.inserted_rows,
+        "deleted": record.deleted_rows,
+        "started": _iso(record.refresh_start_time),
+        "message": record.state_message,
+    }
+
+
+class SnapshotBuilder:
+    """Builds what the page reads, keeping the slow parts (columns, per-node history) until they change.
+
+    Args:
+        graph: the pipeline's graph.
+    """
+
+    def __init__(self, graph: PipelineGraph):
+        self.graph = graph
+        self._key: Any = None
+        self._details: dict[str, dict[str, Any]] = {}
+        self._latest: dict[str, dict[str, Any] | None] = {}
+
+    def build(self, backend: Backend) -> dict[str, Any]:
+        """:func:`build_state` plus, per node, its last refresh; ``details`` holds each node's panel.
+
+        The caller holds the backend's lock.
+        """
+        state = build_state(self.graph, backend)
+        newest = state["history"][0] if state["history"] else None
+        key = (
+            None if newest is None else (newest["NAME"], newest["REFRESH_START_TIME"], newest["REFRESH_END_TIME"]),
+            tuple((n["name"], n["state"], n["rows"]) for n in state["nodes"]),
+        )
+        if key != self._key:
+            self._details, self._latest = self._read_details(backend, state)
+            self._key = key
+        for node in state["nodes"]:
+            node["last_refresh"] = self._latest.get(node["name"])
+        state["details"] = self._details
+        state["error"] = None
+        return state
+
+    def unreadable(self, message: str, target: str) -> dict[str, Any]:
+        """The declared DAG with ``message``, for when the backend cannot be read."""
+        state = graph_state(self.graph)
+        state.update(history=[], dashboard=[], target=target, generated_at=None, error=message)
+        state["details"] = self._details or declared_details(self.graph, {})
+        return state
+
+    def _read_details(self, backend: Backend, state: dict[str, Any]):
+        by_name: dict[str, list] = {}
+        for record in backend.history(limit=HISTORY_SCAN):
+            records = by_name.setdefault(record.name, [])
+            if len(records) < NODE_HISTORY:
+                records.append(record)
+        created = {n["name"] for n in state["nodes"] if n["state"] not in (None, "NOT CREATED")}
+        for name in self.graph.dynamic_tables:
+            if name in created and name not in by_name:
+                by_name[name] = backend.history(names=[name], limit=NODE_HISTORY)
+        columns = {name: _columns(backend, name) for name in created}
+        details = declared_details(self.graph, columns)
+        for name, records in by_name.items():
+            if name in details:
+                details[name]["history"] = [jsonable(r.as_snowflake_row()) for r in records]
+        latest = {name: last_refresh(records[0]) for name, records in by_name.items() if records}
+        return details, latest
+
+
+def _columns(backend: Backend, name: str) -> list[dict[str, str]]:
+    """``[{name, type}]`` of a table as the target's catalog describes it (locally: DuckDB's types)."""
+    from engine.generators.values import quote_identifier
+
+    try:
+        result = backend.query(f"SELECT * FROM {quote_identifier(name)} LIMIT 0")
+    except PipeError:
+        return []
+    types = list(result.types) or [None] * len(result.columns)
+    return [{"name": column, "type": kind} for column, kind in zip(result.columns, types)]
+
+
+def declared_details(graph: PipelineGraph, columns: dict[str, list]) -> dict[str, dict[str, Any]]:
+    """Each node's side panel as the file declares it: SQL or definition, lineage, mode and why."""
+    pipeline = graph.pipeline
+    details = {}
+    for name in graph.create_order:
+        detail: dict[str, Any] = {
+            "name": name,
+            "kind": graph.kind(name),
+            "reads": graph.upstream(name),
+            "read_by": graph.downstream(name),
+            "sql": None,
+            "definition": None,
+            "columns": columns.get(name) or _declared_columns(graph, name),
+            "history": [],
+        }
+        if graph.kind(name) == DYNAMIC_TABLE:
+            dt = pipeline.dynamic_tables[name]
+            decision = graph.decisions[name]
+            detail.update(
+                sql=dt.sql.strip(),
+                comment=dt.comment,
+                target_lag=format_lag(dt.target_lag),
+                declared_mode=dt.refresh_mode.upper(),
+                refresh_mode=decision.mode if dt.refresh_mode == "auto" else dt.refresh_mode.upper(),
+                refresh_mode_reason=decision.reason if dt.refresh_mode == "auto" else "declared in the file",
+            )
+        else:
+            table = pipeline.tables[name]
+            detail["comment"] = table.comment
+            if table.external:
+                detail["definition"] = "external: an existing table pipe never creates or drops"
+            elif table.generator:
+                args = ", ".join(json.dumps(a) if isinstance(a, str) else str(a) for a in table.args)
+                detail["definition"] = f"filled from generator {table.generator}({args})"
+            else:
+                detail["definition"] = "an empty table with the declared columns"
+        details[name] = detail
+    return details
+
+
+def _declared_columns(graph: PipelineGraph, name: str) -> list[dict[str, str]]:
+    """Columns known without a target, with Snowflake types: a base table's declared columns or its
+    generator's ``returns``; a dynamic table's output as its compiled query infers it, when the
+    graph carries compiled queries."""
+    pipeline = graph.pipeline
+    if graph.kind(name) == DYNAMIC_TABLE:
+        compiled = (getattr(graph, "queries", None) or {}).get(name)
+        inferred = getattr(compiled, "columns", None) or []
+        return [{"name": str(c.name), "type": str(c.type)} for c in inferred]
+    table = pipeline.tables[name]
+    declared = table.columns
+    if declared is None and table.generator in pipeline.generators:
+        declared = pipeline.generators[table.generator].returns
+    return [{"name": column.upper(), "type": str(kind).upper()} for column, kind in (declared or {}).items()]

@@ -4,12 +4,17 @@ A DuckDB connection is not thread-safe and a DuckDB file has one writer, so the 
 serves the page is the writer: every backend call from any thread goes through one lock
 (:class:`Serialized`), the scheduler ticks in a background thread, and streams of batches run in
 a thread of their own (or in the caller's, for ``pipe stream --ui``).
+
+What the page reads is a snapshot: a thread of its own rebuilds it after every batch and refresh
+(and twice a second otherwise), taking the lock between backend calls; readers take the latest
+one without waiting, so a long batch never freezes the page.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +23,12 @@ from engine.backends.base import Backend
 from engine.errors import PipeError
 from engine.project import Project, StreamSettings
 from engine.report import Reporter, Silent
+from engine.ui.state import SnapshotBuilder
+
+SNAPSHOT_EVERY = 0.5
+"""Seconds between snapshots when nothing happens (a batch or a refresh takes one at once)."""
+IDLE_AFTER = 5.0
+"""Seconds after the last read when the idle snapshots stop (the page polls every second)."""
 
 
 class Stopped(Exception):
@@ -53,13 +64,16 @@ class Serialized:
 class Activity(Reporter):
     """Keeps the stream's progress for the page and passes events on to another reporter."""
 
-    def __init__(self, inner: Reporter | None, on_batch: Callable[[dict], None]):
+    def __init__(self, inner: Reporter | None, on_batch: Callable[[dict], None], on_change: Callable[[], None]):
         self.inner = inner or Silent()
         self.on_batch = on_batch
+        self.on_change = on_change
 
     def event(self, kind: str, **data: Any) -> None:
         if kind == "batch":
             self.on_batch(data)
+        if kind in ("batch", "refresh"):
+            self.on_change()
         self.inner.event(kind, **data)
 
     def warn(self, message: str) -> None:
@@ -88,7 +102,12 @@ class Worker:
         self._stop_stream = threading.Event()
         self._stream_thread: threading.Thread | None = None
         self._ticker: threading.Thread | None = None
-        self.reporter = Activity(reporter, self._on_batch)
+        self._snapshotter: threading.Thread | None = None
+        self._changed = threading.Event()
+        self._builder = SnapshotBuilder(project.graph)
+        self._snapshot: dict[str, Any] | None = None
+        self._last_read = time.monotonic()
+        self.reporter = Activity(reporter, self._on_batch, self._changed.set)
         self.backend = Serialized(backend, self.lock, self._check_open)
         self.stream = self._idle_stream()
         self.error: str | None = None
@@ -96,17 +115,21 @@ class Worker:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the scheduler thread."""
+        """Take the first snapshot, then start the scheduler and snapshot threads."""
+        self._take_snapshot()
         self._ticker = threading.Thread(target=self._tick_loop, name="pipe-ui-scheduler", daemon=True)
         self._ticker.start()
+        self._snapshotter = threading.Thread(target=self._snapshot_loop, name="pipe-ui-snapshot", daemon=True)
+        self._snapshotter.start()
 
     def close(self, timeout: float = 30) -> None:
         """Stop the stream and the scheduler; no backend call starts after this returns."""
         self._stop_stream.set()
         self._closing.set()
+        self._changed.set()
         with self.lock:  # waits for the call in flight, if any
             pass
-        for thread in (self._stream_thread, self._ticker):
+        for thread in (self._stream_thread, self._ticker, self._snapshotter):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout)
 
@@ -118,6 +141,8 @@ class Worker:
 
     def _tick_loop(self) -> None:
         while not self._closing.wait(self.interval):
+            if self.streaming:
+                continue  # a stream ticks the scheduler itself, between its batches
             try:
                 self.backend.tick(self.reporter)
                 self.error = None
@@ -136,9 +161,51 @@ class Worker:
             self._check_open()
             return build(self._raw)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The latest state of the pipeline, as the page shows it; never waits for the backend."""
+        now = time.monotonic()
+        if now - self._last_read > IDLE_AFTER:
+            self._changed.set()  # a reader is back: refresh the snapshot at once
+        self._last_read = now
+        snapshot = self._snapshot
+        if snapshot is None:  # before start(): build one now
+            snapshot = self._take_snapshot()
+        return snapshot
+
+    def _take_snapshot(self) -> dict[str, Any]:
+        try:
+            snapshot = self.read(self._builder.build)
+        except Stopped:
+            raise
+        except PipeError as exc:
+            snapshot = self._builder.unreadable(str(exc), self._raw.name)
+        except Exception as exc:  # keep serving; the page shows what went wrong
+            snapshot = self._builder.unreadable(f"internal error: {type(exc).__name__}: {exc}", self._raw.name)
+        self._snapshot = snapshot
+        return snapshot
+
+    def _snapshot_loop(self) -> None:
+        while not self._closing.is_set():
+            changed = self._changed.wait(SNAPSHOT_EVERY)
+            self._changed.clear()
+            if not changed and time.monotonic() - self._last_read > IDLE_AFTER:
+                continue  # nobody is looking: only changes are worth a snapshot
+            try:
+                self._take_snapshot()
+            except Stopped:
+                return
+
     def refresh(self) -> int:
         """Refresh every dynamic table now (MANUAL), upstream first; returns the refreshes made."""
-        return len(engine.refresh(self.project, self.backend, reporter=self.reporter))
+        count = len(engine.refresh(self.project, self.backend, reporter=self.reporter))
+        self._fresh_snapshot()
+        return count
+
+    def _fresh_snapshot(self) -> None:
+        try:
+            self._take_snapshot()
+        except Stopped:
+            pass
 
     # -- streams ------------------------------------------------------------------------------
 
@@ -220,19 +287,23 @@ class Worker:
                 raise Stopped("stopped")
 
         backend = Serialized(self._raw, self.lock, check)
+        # The outcome is shown with the snapshot after the last refreshes: a page (or a test) that
+        # sees "done" sees what the stream did, and the stream is over by then.
+        outcome: dict[str, Any] = {}
         try:
             engine.stream(self.project, backend, settings, reporter=self.reporter, until_fresh=until_fresh, sleep=sleep)
-            self.stream.update(message=f"done: {self.stream['rows']:,} rows in {self.stream['batch']} batch(es)")
+            outcome = {"message": f"done: {self.stream['rows']:,} rows in {self.stream['batch']} batch(es)"}
         except Stopped:
-            self.stream.update(message=f"stopped after {self.stream['batch']} batch(es)")
+            outcome = {"message": f"stopped after {self.stream['batch']} batch(es)"}
         except PipeError as exc:
-            self.stream.update(error=str(exc), message="stream failed")
+            outcome = {"error": str(exc), "message": "stream failed"}
             raise
         except Exception as exc:
-            self.stream.update(error=f"internal error: {type(exc).__name__}: {exc}", message="stream failed")
+            outcome = {"error": f"internal error: {type(exc).__name__}: {exc}", "message": "stream failed"}
             raise
         finally:
-            self.stream["running"] = False
+            self._fresh_snapshot()
+            self.stream.update(outcome, running=False)
 
     def _on_batch(self, data: dict) -> None:
         self.stream.update(
@@ -241,3 +312,6 @@ class Worker:
             rows=self.stream["rows"] + data["rows"],
             message=f"batch {data['batch']}/{data['batches']}: inserted {data['rows']:,} rows into {data['table']}",
         )
+        # Snapshot now, in the stream's thread, before its refreshes take the lock: the page shows
+        # the batch landing first, then the cascade.
+        self._fresh_snapshot()

@@ -6,25 +6,14 @@ system ``chromium``. Skipped, with the reason shown, when either is missing.
 
 from __future__ import annotations
 
-import shutil
 import signal
-from pathlib import Path
 
 import pytest
 
 from helpers import ENGAGEMENT
 
-from .conftest import DYNAMIC, EDGES, NODES, start_pipe
+from .conftest import DYNAMIC, EDGES, NODES, new_page, start_pipe
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-)
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 LEVELS = [
     {"MEMBERS", "RESOURCES", "RAW_INTERACTIONS"},
     {"MEMBER_SESSIONS", "RESOURCE_CATALOG"},
@@ -33,30 +22,12 @@ LEVELS = [
     {"ENGAGEMENT_DASHBOARD"},
 ]
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    page.problems = []  # type: ignore[attr-defined]
-    page.requests = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.problems.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and page.problems.append(msg.text))
-    page.on("request", lambda request: page.requests.append(request.url))
+    page = new_page(browser, 1440, 1000)
     yield page
-    context.close()
+    page.context.close()
 
 
 @pytest.fixture

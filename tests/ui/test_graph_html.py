@@ -21,7 +21,7 @@ def test_writes_one_self_contained_file(run_pipe, tmp_path):
     assert html.lstrip().lower().startswith("<!doctype html>")
     assert not re.search(r"https?://", html), "no reference to any host"
     assert not re.search(r"""\b(src|href)\s*=\s*["'](?!data:|#)""", html), "nothing loaded from a file or URL"
-    assert "@import" not in html and "url(" not in html.replace("url(#arrow)", "")
+    assert "@import" not in html and "url(" not in re.sub(r"url\(#[a-z-]+\)", "", html)  # only in-page markers
     assert "<style>" in html and '<script id="pipe-state" type="application/json">' in html
     for name in NODES:
         assert name in html
@@ -33,7 +33,7 @@ def test_embedded_state_is_the_dag(project):
     state = json.loads(blob)
     assert {n["name"] for n in state["nodes"]} == NODES
     assert {(e["source"], e["target"]) for e in state["edges"]} == EDGES
-    assert html.count("</script>") == 2  # the data and the script: nothing closes early
+    assert html.count("</script>") == 4  # the data and the three scripts: nothing closes early
 
 
 def test_text_cannot_break_out_of_the_page(project):
@@ -41,4 +41,4 @@ def test_text_cannot_break_out_of_the_page(project):
     graph = type(project.graph)(pipeline, project.graph.graph, project.graph.decisions)
     html = standalone_html(graph)
     assert "alert(1)</script>" not in html
-    assert html.count("</script>") == 2
+    assert html.count("</script>") == 4

@@ -62,7 +62,7 @@ def server(project, applied_db):
 
 def test_serves_the_page_and_its_assets(server):
     assert server.url.startswith("http://127.0.0.1:")
-    assert server._httpd.server_address[0] == "127.0.0.1"
+    assert server._httpd.effective_host == "127.0.0.1"
     status, kind, body = get(server.url)
     assert status == 200 and kind.startswith("text/html")
     assert b"/static/app.js" in body and b"/static/style.css" in body
@@ -96,8 +96,11 @@ def test_a_streamed_batch_shows_up_as_new_refreshes(server):
     assert rows_after == rows_before + 40
     new = [r for r in after["history"] if (r["NAME"], r["REFRESH_START_TIME"]) not in history_keys(before)]
     assert {r["NAME"] for r in new} == set(DYNAMIC)  # the whole cascade refreshed
-    sessions = next(r for r in new if r["NAME"] == "MEMBER_SESSIONS")
-    assert sessions["STATE"] == "SUCCEEDED" and sessions["REFRESH_ACTION"] in ("INCREMENTAL", "FULL")
+    # A batch changes MEMBER_SESSIONS' input: one of its refreshes since then did work (a later one
+    # may find nothing new, when the scheduler's tick after the batch already refreshed it).
+    sessions = [r for r in new if r["NAME"] == "MEMBER_SESSIONS"]
+    assert all(r["STATE"] == "SUCCEEDED" for r in sessions)
+    assert {r["REFRESH_ACTION"] for r in sessions} & {"INCREMENTAL", "FULL"}
 
 
 def test_one_stream_at_a_time_and_stop(server):
@@ -113,9 +116,9 @@ def test_one_stream_at_a_time_and_stop(server):
 
 def test_bad_stream_requests_are_refused(server):
     status, answer = post(server.url + "api/stream", {"batches": 0})
-    assert status == 409 and "--batches" in answer["error"]
+    assert status == 400 and answer["error"] == "batches must be between 1 and 10000, not 0"
     status, answer = post(server.url + "api/stream", {"batches": "many"})
-    assert status == 409 and "number" in answer["error"]
+    assert status == 400 and answer["error"] == "batches must be a whole number, not 'many'"
 
 
 def test_refresh_now(server):

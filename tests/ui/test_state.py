@@ -94,3 +94,31 @@ def test_jsonable():
     assert jsonable("[1, 2]") == [1, 2]
     assert jsonable("{not json") == "{not json"
     assert jsonable({"a": (Decimal(1), None)}) == {"a": [1, None]}
+
+
+def test_a_snapshot_gives_each_node_its_last_refresh_and_each_panel_its_details(project, applied_db):
+    from engine.ui.state import SnapshotBuilder
+
+    with project.backend("local", db=applied_db) as backend:
+        snapshot = SnapshotBuilder(project.graph).build(backend)
+        latest = {name: backend.history(names=[name], limit=1)[0] for name in DYNAMIC}
+        sessions_history = backend.history(names=["MEMBER_SESSIONS"], limit=25)
+    json.dumps(snapshot, allow_nan=False)
+    for node in snapshot["nodes"]:
+        if node["name"] not in DYNAMIC:
+            assert node["last_refresh"] is None
+            continue
+        record = latest[node["name"]]
+        assert node["last_refresh"]["action"] == record.refresh_action
+        assert (node["last_refresh"]["inserted"], node["last_refresh"]["deleted"]) == (record.inserted_rows, record.deleted_rows)
+    details = snapshot["details"]
+    assert set(details) == NODES
+    dashboard = details["ENGAGEMENT_DASHBOARD"]
+    assert dashboard["sql"] == project.pipeline.dynamic_tables["ENGAGEMENT_DASHBOARD"].sql.strip()
+    assert [c["name"] for c in dashboard["columns"]][:3] == ["REPORT_GENERATED_AT", "ACTIVE_MEMBERS", "TOTAL_SESSIONS"]
+    assert all(set(c) == {"name", "type"} and c["type"] for c in dashboard["columns"])
+    assert dashboard["reads"] == ["MEMBER_ENGAGEMENT_SUMMARY"] and dashboard["read_by"] == []
+    assert [r["REFRESH_START_TIME"] for r in details["MEMBER_SESSIONS"]["history"]] == [
+        jsonable(r.refresh_start_time) for r in sessions_history
+    ]
+    assert details["MEMBERS"]["definition"] == "filled from generator gen_members(1000)"

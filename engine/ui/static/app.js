@@ -1,53 +1,45 @@
-// pipe ui: draws the pipeline's DAG as SVG, laid out by dependency level, and keeps it live by
-// polling /api/state. With an embedded state (pipe graph --format html) it draws once, offline.
+// pipe ui: keeps the page live by polling /api/state — the DAG (dag.js), the sinks, the refresh
+// history and the side panel of the table clicked. With an embedded state (pipe graph --format
+// html) it draws the declared DAG once, offline, and the side panel shows what the file declares.
 (function () {
   "use strict";
 
-  var NODE_W = 262, NODE_H = 98, GAP_X = 30, GAP_Y = 52, PAD = 16, POLL_MS = 1000;
-  var svg = document.getElementById("dag");
-  var SVG_NS = svg.namespaceURI; // the HTML parser set it: no namespace URL spelled out here
+  var POLL_MS = 1000;
   var embedded = document.getElementById("pipe-state");
+  var dag = new window.PipeDag(document.getElementById("dag"), { onSelect: select, staticPage: !!embedded });
 
-  var signature = null;       // the DAG drawn, to redraw only when it changes
-  var views = {};             // node name -> its SVG elements
-  var edgeViews = [];         // {source, target, path}
+  var last = null;            // the latest state
   var seen = null;            // history keys already shown (null before the first poll)
   var lastRows = {};          // base table rows at the previous poll
-  var lastKpis = {};          // dashboard values at the previous poll
+  var lastKpis = {};          // sink values at the previous poll
   var lastStamp = {};         // data timestamp of each dynamic table at the previous poll
+  var opened = null;          // the node whose side panel is open
+  var openedJson = null;      // what the side panel shows, to redraw only on change
 
   // -- small helpers -------------------------------------------------------------------------
 
   function $(id) { return document.getElementById(id); }
 
-  function svgEl(tag, attrs, parent) {
-    var node = document.createElementNS(SVG_NS, tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (parent) parent.appendChild(node);
-    return node;
-  }
-
-  function htmlEl(tag, attrs, text) {
+  function el(tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
   }
 
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+
   function fmtNumber(value) {
     if (value === null || value === undefined) return "—";
     return Number(value).toLocaleString("en-US", { maximumFractionDigits: 2 });
   }
 
-  function isTimestamp(value) {
-    return typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value);
-  }
+  function isTimestamp(value) { return typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value); }
 
   function fmtTime(iso) {
     if (!iso) return "—";
     var d = new Date(iso);
-    if (isNaN(d.getTime())) return iso;
-    return d.toLocaleTimeString([], { hour12: false });
+    return isNaN(d.getTime()) ? iso : d.toLocaleTimeString([], { hour12: false });
   }
 
   function fmtAgo(seconds) {
@@ -62,6 +54,18 @@
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
+  function plural(n, one, many) { return n === 1 ? one : many; }
+
+  function rowCount(rows) {
+    if (rows === null || rows === undefined) return "—";
+    return fmtNumber(rows) + plural(rows, " row", " rows");
+  }
+
+  function changes(inserted, deleted) {
+    if (inserted === null || inserted === undefined) return "";
+    return "+" + fmtNumber(inserted) + " −" + fmtNumber(deleted || 0);
+  }
+
   function stateClass(node) {
     var state = (node.state || "").toUpperCase();
     if (!node.state && embedded) return "declared";
@@ -69,212 +73,90 @@
     if (state === "FAILED" || state === "UPSTREAM_FAILED") return "failed";
     if (state === "SUSPENDED") return "behind";
     if (node.kind !== "dynamic_table") return node.kind === "external" ? "external" : "table";
+    if (node.last_refresh && node.last_refresh.state === "FAILED") return "failed";
     if (node.effective_lag_seconds && node.lag_seconds > node.effective_lag_seconds) return "behind";
     return "active";
   }
 
-  // -- layout: one row per dependency level, each node near the middle of what it reads -------
+  // -- the DAG's text --------------------------------------------------------------------------
 
-  function layout(state) {
-    var byLevel = [];
-    state.nodes.forEach(function (n, i) {
-      (byLevel[n.level] = byLevel[n.level] || []).push({ node: n, order: i });
-    });
-    var widest = Math.max.apply(null, byLevel.map(function (row) { return row.length; }));
-    var width = widest * NODE_W + (widest - 1) * GAP_X + 2 * PAD;
-    var pos = {};
-    byLevel.forEach(function (row, level) {
-      row.forEach(function (item) {
-        var parents = item.node.reads.filter(function (r) { return pos[r]; });
-        item.want = parents.length
-          ? parents.reduce(function (s, r) { return s + pos[r].cx; }, 0) / parents.length
-          : null;
-      });
-      if (row.every(function (item) { return item.want === null; })) {
-        var start = (width - (row.length * NODE_W + (row.length - 1) * GAP_X)) / 2 + NODE_W / 2;
-        row.forEach(function (item, i) { item.want = start + i * (NODE_W + GAP_X); });
-      }
-      row.forEach(function (item) { if (item.want === null) item.want = width / 2; });
-      row.sort(function (a, b) { return a.want - b.want || a.order - b.order; });
-      var step = NODE_W + GAP_X, lo = PAD + NODE_W / 2, hi = width - PAD - NODE_W / 2;
-      for (var i = 0; i < row.length; i++) {  // push right to avoid overlaps …
-        row[i].cx = Math.max(row[i].want, i ? row[i - 1].cx + step : lo);
-      }
-      for (var j = row.length - 1; j >= 0; j--) {  // … then back left to stay inside
-        row[j].cx = Math.min(row[j].cx, j < row.length - 1 ? row[j + 1].cx - step : hi);
-      }
-      row.forEach(function (item) {
-        pos[item.node.name] = { cx: item.cx, x: item.cx - NODE_W / 2, y: PAD + level * (NODE_H + GAP_Y) };
-      });
-    });
-    return { pos: pos, width: width, height: 2 * PAD + byLevel.length * NODE_H + (byLevel.length - 1) * GAP_Y };
-  }
-
-  // -- drawing ---------------------------------------------------------------------------------
-
-  function draw(state) {
-    var plan = layout(state);
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
-    svg.setAttribute("viewBox", "0 0 " + plan.width + " " + plan.height);
-    svg.style.maxWidth = plan.width + "px";
-    var defs = svgEl("defs", {}, svg);
-    var marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5",
-      markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" }, defs);
-    svgEl("path", { d: "M 0 0 L 10 5 L 0 10 z", "class": "arrow-head" }, marker);
-
-    var edgesLayer = svgEl("g", { "class": "edges" }, svg);
-    var nodesLayer = svgEl("g", { "class": "nodes" }, svg);
-    edgeViews = [];
-    state.edges.forEach(function (e) {
-      var path = svgEl("path", { "class": "edge", "data-edge": e.source + "->" + e.target,
-        "data-source": e.source, "data-target": e.target, "marker-end": "url(#arrow)",
-        d: edgePath(state, plan.pos, e) }, edgesLayer);
-      svgEl("title", {}, path).textContent = e.target + " reads " + e.source;
-      edgeViews.push({ source: e.source, target: e.target, path: path });
-    });
-    views = {};
-    state.nodes.forEach(function (n) { views[n.name] = drawNode(nodesLayer, n, plan.pos[n.name]); });
-  }
-
-  // Spread the ends of several edges meeting at one node so that each stays visible.
-  function edgePath(state, pos, e) {
-    function spread(name, others, key) {
-      var list = others.slice().sort(function (a, b) { return pos[a].cx - pos[b].cx; });
-      if (list.length < 2) return pos[name].cx;
-      var width = Math.min(NODE_W * 0.6, 40 * (list.length - 1));
-      return pos[name].cx - width / 2 + list.indexOf(key) * width / (list.length - 1);
+  // What a node says: for a dynamic table, the action its last refresh ran (not the mode predicted)
+  // and the rows it inserted and deleted, kept until the next refresh.
+  function nodeLines(n) {
+    if (n.kind !== "dynamic_table") {
+      var what = n.kind === "external" ? "external table" : "base table";
+      if (embedded) return [what, n.comment || ""];
+      return [n.rows === null || n.rows === undefined ? "" : rowCount(n.rows), what];  // the state says NOT CREATED
     }
-    var ins = state.edges.filter(function (x) { return x.target === e.target; }).map(function (x) { return x.source; });
-    var outs = state.edges.filter(function (x) { return x.source === e.source; }).map(function (x) { return x.target; });
-    var sx = spread(e.source, outs, e.target), sy = pos[e.source].y + NODE_H;
-    var tx = spread(e.target, ins, e.source), ty = pos[e.target].y - 2;
-    var start = "M " + sx + " " + sy;
-    // An edge skipping levels drops straight down past them when that lane is free of nodes.
-    var drop = ty - GAP_Y + 2;
-    var free = Object.keys(pos).every(function (name) {
-      var p = pos[name];
-      return p.y + NODE_H <= sy || p.y >= drop || sx < p.x - 8 || sx > p.x + NODE_W + 8;
-    });
-    if (drop > sy + 1 && free) { start += " L " + sx + " " + drop; sy = drop; }
-    var dy = Math.max(24, (ty - sy) / 2);
-    return start + " C " + sx + " " + (sy + dy) + ", " + tx + " " + (ty - dy) + ", " + tx + " " + ty;
-  }
-
-  function drawNode(layer, n, p) {
-    var dynamic = n.kind === "dynamic_table";
-    var g = svgEl("g", { "class": "node " + (dynamic ? "dynamic" : "base"), "data-node": n.name,
-      "data-kind": n.kind, transform: "translate(" + p.x + "," + p.y + ")" }, layer);
-    var tip = svgEl("title", {}, g);
-    svgEl("rect", { "class": "card", width: NODE_W, height: NODE_H, rx: 10, ry: 10 }, g);
-    svgEl("rect", { "class": "accent", x: 0, y: 0, width: 6, height: NODE_H, rx: 3, ry: 3 }, g);
-    var name = svgEl("text", { "class": "name", x: 16, y: 22 }, g);
-    name.textContent = n.name;
-    var badge = svgEl("text", { "class": "badge", x: NODE_W - 12, y: 21, "text-anchor": "end" }, g);
-    badge.textContent = dynamic ? "DT" : (n.kind === "external" ? "EXT" : "TABLE");
-    var lines = [];
-    for (var i = 0; i < 4; i++) lines.push(svgEl("text", { "class": "line", x: 16, y: 41 + i * 16 }, g));
-    var state = svgEl("text", { "class": "state", x: NODE_W - 12, y: 41 + 16 * 1, "text-anchor": "end" }, g);
-    fit(name, NODE_W - 56);
-    return { g: g, tip: tip, lines: lines, state: state, node: n };
-  }
-
-  // Make an SVG text fit ``width``: squeeze it a little (names), or cut it with an ellipsis.
-  function fit(text, width, cut) {
-    try {
-      text.removeAttribute("textLength");
-      if (text.getComputedTextLength() <= width) return;
-      if (!cut) {
-        text.setAttribute("textLength", width);
-        text.setAttribute("lengthAdjust", "spacingAndGlyphs");
-        return;
-      }
-      var full = text.textContent;
-      for (var n = full.length - 1; n > 0 && text.getComputedTextLength() > width; n--) {
-        text.textContent = full.slice(0, n).replace(/[\s,·]+$/, "") + "…";
-      }
-    } catch (err) { /* not rendered (hidden): leave it */ }
-  }
-
-  function updateNode(view, n) {
-    var dynamic = n.kind === "dynamic_table";
-    var cls = stateClass(n);
-    view.g.setAttribute("class", "node " + (dynamic ? "dynamic" : "base") + " state-" + cls);
-    var text;
-    if (dynamic) {
-      text = [
-        "lag " + (n.target_lag || "—") + " · " + (n.refresh_mode || "—"),
-        "rows " + fmtNumber(n.rows),
-        n.data_timestamp ? "data " + fmtTime(n.data_timestamp) + " · " + fmtAgo(n.lag_seconds) : "no data timestamp yet",
-        "last refresh " + (n.last_refresh_action || "—"),
-      ];
-      if (embedded) text = ["target lag " + (n.target_lag || "—"), "refresh mode " + (n.refresh_mode || "—"),
-        "reads " + n.reads.join(", "), n.comment || ""];
-    } else {
-      text = [n.kind === "external" ? "external table" : "base table", "rows " + fmtNumber(n.rows), n.comment || "", ""];
-      if (embedded) text = [text[0], n.comment || "", "", ""];
+    if (embedded) {
+      return ["lag " + (n.target_lag || "—"), "mode " + (n.refresh_mode || "—") + " (predicted)", "reads " + n.reads.join(", ")];
     }
-    text.forEach(function (t, i) {
-      if (view.lines[i].getAttribute("data-full") === t) return;  // unchanged: keep the cut version
-      view.lines[i].setAttribute("data-full", t);
-      view.lines[i].textContent = t;
-      fit(view.lines[i], NODE_W - (i === 1 ? 80 : 28), true);
-    });
-    view.state.textContent = embedded ? "" : (n.state || "");
+    var r = n.last_refresh;
+    var ran = r ? (r.action || r.state) + " " + changes(r.inserted, r.deleted) : "no refresh yet";
+    var missing = !n.state || n.state === "NOT CREATED";
+    return [
+      ran,
+      (n.rows === null || n.rows === undefined ? "" : rowCount(n.rows) + " · ") + "lag " + (n.target_lag || "—"),
+      n.data_timestamp ? "data " + fmtTime(n.data_timestamp) + " · " + fmtAgo(n.lag_seconds) : (missing ? "" : "no data timestamp yet"),
+    ];
+  }
+
+  function nodeTip(n) {
     var tip = [n.name + " (" + n.kind.replace("_", " ") + ")"];
     if (n.comment) tip.push(n.comment);
+    if (n.last_refresh) tip.push("last refresh " + (n.last_refresh.action || "") + " " + n.last_refresh.state +
+      (n.last_refresh.message ? ": " + n.last_refresh.message : ""));
     if (n.refresh_mode) tip.push("refresh mode " + n.refresh_mode + (n.refresh_mode_reason ? ": " + n.refresh_mode_reason : ""));
     if (n.reads.length) tip.push("reads " + n.reads.join(", "));
-    view.tip.textContent = tip.join("\n");
+    tip.push("click for its SQL, columns and refreshes");
+    return tip.join("\n");
   }
 
-  function pulse(name, quiet) {
-    var view = views[name];
-    if (!view) return;
-    var cls = quiet ? "pulse-quiet" : "pulse";
-    view.g.classList.remove("pulse", "pulse-quiet");
-    void view.g.getBoundingClientRect(); // restart the animation
-    view.g.classList.add(cls);
-    setTimeout(function () { view.g.classList.remove(cls); }, 1800);
-    if (quiet) return;
-    edgeViews.forEach(function (e) {
-      if (e.target !== name) return;
-      e.path.classList.add("flow");
-      setTimeout(function () { e.path.classList.remove("flow"); }, 1800);
+  function drawNodes(state) {
+    state.nodes.forEach(function (n) {
+      var stateText = embedded ? "" : (n.state || "");
+      dag.update(n.name, nodeLines(n), stateText, stateClass(n), nodeTip(n));
     });
   }
 
-  // -- the live panels -------------------------------------------------------------------------
+  // -- the refresh history -----------------------------------------------------------------------
 
   function historyKey(r) { return [r.NAME, r.REFRESH_START_TIME, r.REFRESH_TRIGGER, r.DATA_TIMESTAMP].join("|"); }
 
+  function historyRow(r, key, isNew) {
+    var tr = el("tr", { "data-key": key, "data-name": r.NAME, "data-action": r.REFRESH_ACTION || "",
+      "data-state": r.STATE, "class": isNew ? "new" : "" });
+    var stats = r.STATISTICS || {};
+    var ms = r.REFRESH_START_TIME && r.REFRESH_END_TIME
+      ? Math.round(new Date(r.REFRESH_END_TIME) - new Date(r.REFRESH_START_TIME)) : null;
+    tr.appendChild(el("td", {}, fmtTime(r.REFRESH_START_TIME)));
+    var name = el("td", { "class": "name", title: r.NAME });
+    name.appendChild(el("a", { href: "#", "data-open": r.NAME }, r.NAME));
+    tr.appendChild(name);
+    var state = el("td"), ok = r.STATE === "SUCCEEDED";
+    // The action that ran, coloured by how it ended; the state itself when it did not succeed.
+    state.appendChild(el("span", { "class": "pill " + r.STATE.toLowerCase(), title: r.STATE }, ok ? (r.REFRESH_ACTION || r.STATE) : r.STATE));
+    tr.appendChild(state);
+    tr.appendChild(el("td", {}, r.REFRESH_TRIGGER));
+    tr.appendChild(el("td", { "class": "num" }, changes(stats.numInsertedRows, stats.numDeletedRows)));
+    tr.title = r.NAME + ": " + r.STATE + (ms === null ? "" : " in " + fmtNumber(ms) + " ms") +
+      (r.STATE_MESSAGE ? " · " + r.STATE_MESSAGE : "");
+    return tr;
+  }
+
   function renderHistory(rows) {
     var body = $("history").tBodies[0];
-    var fresh = [];
-    var keys = rows.map(historyKey);
+    var fresh = [], keys = rows.map(historyKey);
     if (body.getAttribute("data-keys") !== keys.join("\n")) {
-      while (body.firstChild) body.removeChild(body.firstChild);
+      clear(body);
       rows.forEach(function (r, i) {
         var isNew = seen !== null && !seen.has(keys[i]);
         if (isNew) fresh.push(r);
-        var tr = htmlEl("tr", { "data-key": keys[i], "data-name": r.NAME, "data-action": r.REFRESH_ACTION || "",
-          "data-state": r.STATE, "class": isNew ? "new" : "" });
-        var stats = r.STATISTICS || {};
-        var ms = r.REFRESH_START_TIME && r.REFRESH_END_TIME
-          ? Math.round(new Date(r.REFRESH_END_TIME) - new Date(r.REFRESH_START_TIME)) : null;
-        [fmtTime(r.REFRESH_START_TIME), r.NAME, null, r.REFRESH_ACTION || "", r.REFRESH_TRIGGER,
-          fmtTime(r.DATA_TIMESTAMP), ms === null ? "" : fmtNumber(ms), fmtNumber(stats.numInsertedRows),
-          fmtNumber(stats.numDeletedRows), r.STATE_MESSAGE || ""].forEach(function (value, c) {
-          var td = htmlEl("td", { "class": c >= 6 && c <= 8 ? "num" : "" });
-          if (c === 2) td.appendChild(htmlEl("span", { "class": "pill " + r.STATE.toLowerCase() }, r.STATE));
-          else td.textContent = value;
-          if (c === 9 && value) td.title = value;
-          tr.appendChild(td);
-        });
-        body.appendChild(tr);
+        body.appendChild(historyRow(r, keys[i], isNew));
       });
       if (!rows.length) {
-        var empty = htmlEl("tr", { "class": "empty" });
-        empty.appendChild(htmlEl("td", { colspan: "10" }, "no refreshes yet"));
+        var empty = el("tr", { "class": "empty" });
+        empty.appendChild(el("td", { colspan: "5" }, "no refreshes yet"));
         body.appendChild(empty);
       }
       body.setAttribute("data-keys", keys.join("\n"));
@@ -283,116 +165,107 @@
     return fresh;
   }
 
-  function renderDashboard(boards) {
-    var root = $("dashboard");
-    $("dashboard-title").textContent = boards.length ? boards.map(function (b) { return b.name; }).join(", ") : "Dashboard";
-    $("dashboard-note").textContent = boards.length ? "the dynamic table nothing reads" : "";
-    var signature = JSON.stringify(boards.map(function (b) { return [b.name, b.columns, b.rows.length]; }));
-    if (root.getAttribute("data-shape") !== signature) {
-      while (root.firstChild) root.removeChild(root.firstChild);
-      root.setAttribute("data-shape", signature);
-      if (!boards.length) root.appendChild(htmlEl("p", { "class": "note" }, "No small sink table yet (apply the pipeline first)."));
+  // -- the sinks: dynamic tables nothing reads -------------------------------------------------
+
+  function sinkNames(state) {
+    var read = {};
+    state.edges.forEach(function (e) { read[e.source] = true; });
+    return state.nodes.filter(function (n) { return n.kind === "dynamic_table" && !read[n.name]; })
+      .map(function (n) { return n.name; });
+  }
+
+  function sinksMessage(state, boards) {
+    var sinks = sinkNames(state);
+    var created = state.nodes.filter(function (n) { return n.kind === "dynamic_table" && n.state && n.state !== "NOT CREATED"; });
+    if (!sinks.length) return "This pipeline has no dynamic table that nothing reads.";
+    if (!created.length) return "No dynamic table exists on this target yet: run pipe apply on the pipeline file.";
+    var shown = boards.map(function (b) { return b.name; });
+    var rest = sinks.filter(function (s) { return shown.indexOf(s) < 0; });
+    if (!rest.length) return "";
+    return rest.join(", ") + (rest.length === 1 ? " has" : " have") +
+      " no rows or more than 5: query " + plural(rest.length, "it", "them") + " with pipe query, or open " +
+      plural(rest.length, "it", "them") + " from the DAG.";
+  }
+
+  function renderSinks(state) {
+    var boards = state.dashboard || [], root = $("dashboard");
+    var sinks = sinkNames(state);
+    $("sinks-title").textContent = sinks.length === 1 ? sinks[0] : "Sinks";
+    $("sinks-note").textContent = sinks.length === 1 ? "the dynamic table nothing reads"
+      : sinks.length + " dynamic tables nothing reads";
+    var message = sinksMessage(state, boards);
+    var shape = JSON.stringify([message, boards.map(function (b) { return [b.name, b.columns, b.rows.length]; })]);
+    if (root.getAttribute("data-shape") !== shape) {
+      clear(root).setAttribute("data-shape", shape);
+      if (message) root.appendChild(el("p", { "class": "note sinks-message" }, message));
       boards.forEach(function (b) {
-        var grid = htmlEl("div", { "class": b.rows.length === 1 ? "kpis" : "kpi-table", "data-board": b.name });
+        if (boards.length > 1) root.appendChild(el("h3", {}, b.name));
+        var grid = el("div", { "class": b.rows.length === 1 ? "kpis" : "kpi-table", "data-board": b.name });
         root.appendChild(grid);
         if (b.rows.length !== 1) return;
         b.columns.forEach(function (c) {
-          var tile = htmlEl("div", { "class": "kpi", "data-kpi": c });
-          tile.appendChild(htmlEl("div", { "class": "kpi-label" }, pretty(c)));
-          tile.appendChild(htmlEl("div", { "class": "kpi-value" }));
-          tile.appendChild(htmlEl("div", { "class": "kpi-delta" }));
+          var tile = el("div", { "class": "kpi", "data-kpi": c });
+          tile.appendChild(el("div", { "class": "kpi-label" }, pretty(c)));
+          tile.appendChild(el("div", { "class": "kpi-value" }));
+          tile.appendChild(el("div", { "class": "kpi-delta" }));
           grid.appendChild(tile);
         });
       });
     }
     boards.forEach(function (b) {
-      var grid = root.querySelector('[data-board="' + b.name + '"]');
+      var grid = root.querySelector('[data-board="' + CSS.escape(b.name) + '"]');
       if (b.rows.length !== 1) return renderRows(grid, b);
-      b.columns.forEach(function (c, i) {
-        var tile = grid.querySelector('[data-kpi="' + c + '"]');
-        var value = b.rows[0][i], key = b.name + "." + c, before = lastKpis[key];
-        var text = JSON.stringify(value);
-        if (before !== undefined && before.text === text) return;
-        fillValue(tile.querySelector(".kpi-value"), value);
-        var delta = tile.querySelector(".kpi-delta");
-        if (before !== undefined && typeof value === "number" && typeof before.value === "number" && value !== before.value) {
-          var d = value - before.value;
-          delta.textContent = (d > 0 ? "▲ " : "▼ ") + fmtNumber(Math.abs(d));
-          delta.className = "kpi-delta " + (d > 0 ? "up" : "down");
-        }
-        if (before !== undefined) {
-          tile.classList.remove("changed");
-          void tile.offsetWidth;
-          tile.classList.add("changed");
-        }
-        lastKpis[key] = { text: text, value: value };
-      });
+      b.columns.forEach(function (c, i) { updateKpi(grid.querySelector('[data-kpi="' + CSS.escape(c) + '"]'), b.name + "." + c, b.rows[0][i]); });
     });
   }
 
-  function fillValue(box, value) {
-    while (box.firstChild) box.removeChild(box.firstChild);
-    box.classList.remove("small");
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      var entries = Object.keys(value).map(function (k) { return [k, value[k]]; });
-      var numeric = entries.every(function (e) { return typeof e[1] === "number"; });
-      if (numeric) {
-        var max = Math.max.apply(null, entries.map(function (e) { return e[1]; }).concat([1]));
-        entries.sort(function (a, b) { return b[1] - a[1]; });
-        var bars = htmlEl("div", { "class": "bars" });
-        entries.forEach(function (e) {
-          var row = htmlEl("div", { "class": "bar-row" });
-          row.appendChild(htmlEl("span", { "class": "bar-key" }, e[0]));
-          var track = htmlEl("span", { "class": "bar-track" });
-          var bar = htmlEl("span", { "class": "bar" });
-          bar.style.width = (100 * e[1] / max).toFixed(1) + "%";
-          track.appendChild(bar);
-          row.appendChild(track);
-          row.appendChild(htmlEl("span", { "class": "bar-value" }, fmtNumber(e[1])));
-          bars.appendChild(row);
-        });
-        box.appendChild(bars);
-        return;
-      }
-      box.classList.add("small");
-      box.textContent = JSON.stringify(value);
-      return;
+  function updateKpi(tile, key, value) {
+    var before = lastKpis[key], text = JSON.stringify(value);
+    if (before !== undefined && before.text === text) return;
+    window.PipeValues.fill(tile.querySelector(".kpi-value"), value);
+    var delta = tile.querySelector(".kpi-delta");
+    if (before !== undefined && typeof value === "number" && typeof before.value === "number" && value !== before.value) {
+      var d = value - before.value;
+      delta.textContent = (d > 0 ? "▲ " : "▼ ") + fmtNumber(Math.abs(d));
+      delta.className = "kpi-delta " + (d > 0 ? "up" : "down");
     }
-    if (Array.isArray(value)) { box.classList.add("small"); box.textContent = value.join(", "); return; }
-    if (typeof value === "number") { box.textContent = fmtNumber(value); return; }
-    if (isTimestamp(value)) { box.classList.add("small"); box.textContent = fmtTime(value); return; }
-    box.textContent = value === null ? "—" : String(value);
+    if (before !== undefined) {
+      tile.classList.remove("changed");
+      void tile.offsetWidth;
+      tile.classList.add("changed");
+    }
+    lastKpis[key] = { text: text, value: value };
   }
 
   function renderRows(grid, b) {
-    while (grid.firstChild) grid.removeChild(grid.firstChild);
-    var table = htmlEl("table");
-    var head = htmlEl("tr");
-    b.columns.forEach(function (c) { head.appendChild(htmlEl("th", {}, c)); });
+    clear(grid);
+    var table = el("table"), head = el("tr");
+    b.columns.forEach(function (c) { head.appendChild(el("th", {}, c)); });
     table.appendChild(head);
     b.rows.forEach(function (r) {
-      var tr = htmlEl("tr");
+      var tr = el("tr");
       r.forEach(function (v) {
-        tr.appendChild(htmlEl("td", {}, isTimestamp(v) ? fmtTime(v) : (v && typeof v === "object" ? JSON.stringify(v) : v)));
+        tr.appendChild(el("td", {}, isTimestamp(v) ? fmtTime(v) : (v && typeof v === "object" ? JSON.stringify(v) : v)));
       });
       table.appendChild(tr);
     });
     grid.appendChild(table);
   }
 
+  // -- the stream controls -------------------------------------------------------------------------
+
   function renderStream(stream) {
-    var button = $("stream-button"), stop = $("stop-button");
+    var button = $("stream-button"), stop = $("stop-button"), status = $("stream-status");
     if (!stream || !stream.available) {
       button.disabled = true;
-      button.title = "the pipeline file has no stream: block";
-      $("stream-status").textContent = "";
+      button.title = "the pipeline file declares no stream";
+      status.textContent = "no stream: declared in this file";
       return;
     }
     var records = $("records");
     if (!records.value && stream.records) records.placeholder = String(stream.records);
     button.disabled = !!stream.running;
     stop.hidden = !stream.running;
-    var status = $("stream-status");
     status.textContent = stream.message || ("streams go into " + stream.table);
     status.className = "stream-status" + (stream.running ? " running" : "");
   }
@@ -403,44 +276,85 @@
     box.textContent = message || "";
   }
 
+  // -- the side panel of one node ----------------------------------------------------------------
+
+  function select(name) {
+    if (!name) return closePanel();
+    opened = name;
+    openedJson = null;
+    $("node-panel").hidden = false;
+    document.body.classList.add("node-open");  // offline, this narrows the DAG: reveal after it
+    dag.focus(name);
+    dag.reveal(name);
+    loadPanel();
+  }
+
+  function closePanel() {
+    opened = null;
+    openedJson = null;
+    dag.focus(null);
+    $("node-panel").hidden = true;
+    document.body.classList.remove("node-open");
+  }
+
+  function loadPanel() {
+    var name = opened;
+    if (!name) return;
+    if (embedded) return showPanel(last.details[name]);
+    fetch("/api/node?name=" + encodeURIComponent(name), { cache: "no-store" })
+      .then(function (r) { return r.json(); })
+      .then(function (detail) { if (opened === name && !detail.error) showPanel(detail); })
+      .catch(function () { /* the next poll tries again */ });
+  }
+
+  function showPanel(detail) {
+    var text = JSON.stringify(detail);
+    if (text === openedJson) return;
+    openedJson = text;
+    var node = (last.nodes || []).filter(function (n) { return n.name === detail.name; })[0] || {};
+    window.PipePanel.render($("node-body"), detail, node, { embedded: !!embedded, open: select });
+    $("node-title").textContent = detail.name;
+    $("node-kind").textContent = detail.kind.replace("_", " ") + (node.state ? " · " + node.state : "");
+  }
+
   // -- one poll ------------------------------------------------------------------------------
 
   function apply(state) {
-    var sig = JSON.stringify([state.nodes.map(function (n) { return [n.name, n.level]; }), state.edges]);
-    if (sig !== signature) { draw(state); signature = sig; }
-    var first = seen === null;
-    state.nodes.forEach(function (n) { updateNode(views[n.name], n); });
+    last = state;
+    dag.draw(state);
+    drawNodes(state);
     $("pipeline-name").textContent = state.pipeline.name;
     $("pipeline-where").textContent = state.pipeline.database + "." + state.pipeline.schema +
       (state.target ? " · target " + state.target : "");
     $("pipeline-description").textContent = state.pipeline.description || "";
+    $("pipeline-description").title = state.pipeline.description || "";
     document.title = "pipe · " + state.pipeline.name;
     if (embedded) return;
 
-    // A batch lands in a base table first, then the refreshes cascade in the order they ran.
-    state.nodes.forEach(function (n) {
+    var first = seen === null;
+    state.nodes.forEach(function (n) {  // a batch lands in a base table first …
       if (n.kind !== "dynamic_table") {
-        if (!first && lastRows[n.name] !== undefined && n.rows !== lastRows[n.name]) pulse(n.name);
+        if (!first && lastRows[n.name] !== undefined && n.rows !== lastRows[n.name]) dag.pulse(n.name);
         lastRows[n.name] = n.rows;
       }
     });
-    var fresh = renderHistory(state.history || []);
+    var fresh = renderHistory(state.history || []);  // … then the refreshes cascade in the order they ran
     fresh.sort(function (a, b) { return (a.REFRESH_START_TIME || "").localeCompare(b.REFRESH_START_TIME || ""); });
     fresh.forEach(function (r, i) {
-      setTimeout(function () { pulse(r.NAME, r.REFRESH_ACTION === "NO_DATA" || r.STATE !== "SUCCEEDED"); }, 250 + i * 220);
+      setTimeout(function () { dag.pulse(r.NAME, r.REFRESH_ACTION === "NO_DATA" || r.STATE !== "SUCCEEDED"); }, 250 + i * 220);
     });
     state.nodes.forEach(function (n) {  // refreshed but beyond the history shown: pulse anyway
       if (n.kind !== "dynamic_table") return;
-      if (!first && lastStamp[n.name] !== n.data_timestamp && !fresh.some(function (r) { return r.NAME === n.name; })) pulse(n.name);
+      if (!first && lastStamp[n.name] !== n.data_timestamp && !fresh.some(function (r) { return r.NAME === n.name; })) dag.pulse(n.name);
       lastStamp[n.name] = n.data_timestamp;
     });
-    renderDashboard(state.dashboard || []);
+    renderSinks(state);
     renderStream(state.stream);
-    var stream = state.stream || {};
-    showError(state.error || stream.error || null);
+    showError(state.error || (state.stream || {}).error || null);
     var live = $("live");
     live.textContent = "live · " + fmtTime(state.generated_at);
     live.className = "live on";
+    if (opened) loadPanel();
   }
 
   function poll() {
@@ -481,10 +395,31 @@
     $("refresh-button").addEventListener("click", function () { post("/api/refresh"); });
   }
 
+  function wireCommon() {
+    $("zoom-in").addEventListener("click", function () { dag.zoom(1.25); });
+    $("zoom-out").addEventListener("click", function () { dag.zoom(0.8); });
+    $("zoom-fit").addEventListener("click", function () { dag.fit(); });
+    $("zoom-reset").addEventListener("click", function () { dag.reset(); });
+    $("node-close").addEventListener("click", closePanel);
+    document.addEventListener("keydown", function (ev) { if (ev.key === "Escape" && opened) closePanel(); });
+    document.addEventListener("click", function (ev) {
+      var link = ev.target.closest ? ev.target.closest("[data-open]") : null;
+      if (!link) return;
+      ev.preventDefault();
+      select(link.getAttribute("data-open"));
+    });
+    var resizing = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizing);
+      resizing = setTimeout(function () { if (last) dag.reset(); }, 150);
+    });
+  }
+
+  wireCommon();
   if (embedded) {
     document.body.classList.add("static");
-    $("footer").textContent = "The DAG as declared in the pipeline file, drawn by pipe graph --format html. " +
-      "Run pipe ui for live row counts, refreshes and the dashboard.";
+    $("dag-hint").textContent = "The DAG as declared in the pipeline file (pipe graph --format html): click a table " +
+      "for its SQL. Run pipe ui for live rows, refreshes and the sinks.";
     apply(JSON.parse(embedded.textContent));
   } else {
     wire();
