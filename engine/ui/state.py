@@ -239,7 +239,9 @@ class SnapshotBuilder:
         for name in self.graph.dynamic_tables:
             if name in created and name not in by_name:
                 by_name[name] = backend.history(names=[name], limit=NODE_HISTORY)
-        columns = {name: _columns(backend, name) for name in created}
+        # Snowflake's types as the file declares them or the compiled queries infer them; the
+        # local catalog only for a table whose columns the file does not say (e.g. external)
+        columns = {name: _columns(backend, name) for name in created if not _declared_columns(self.graph, name)}
         details = declared_details(self.graph, columns)
         for name, records in by_name.items():
             if name in details:
@@ -272,7 +274,7 @@ def declared_details(graph: PipelineGraph, columns: dict[str, list]) -> dict[str
             "read_by": graph.downstream(name),
             "sql": None,
             "definition": None,
-            "columns": columns.get(name) or _declared_columns(graph, name),
+            "columns": _declared_columns(graph, name) or columns.get(name) or [],
             "history": [],
         }
         if graph.kind(name) == DYNAMIC_TABLE:
@@ -306,9 +308,9 @@ def _declared_columns(graph: PipelineGraph, name: str) -> list[dict[str, str]]:
     graph carries compiled queries."""
     pipeline = graph.pipeline
     if graph.kind(name) == DYNAMIC_TABLE:
-        compiled = (getattr(graph, "queries", None) or {}).get(name)
-        inferred = getattr(compiled, "columns", None) or []
-        return [{"name": str(c.name), "type": str(c.type)} for c in inferred]
+        compiled = graph.queries.get(name)
+        inferred = compiled.columns if compiled is not None else None
+        return [{"name": c.name, "type": c.type or "UNKNOWN"} for c in inferred or ()]
     table = pipeline.tables[name]
     declared = table.columns
     if declared is None and table.generator in pipeline.generators:
