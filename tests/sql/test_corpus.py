@@ -38,6 +38,8 @@ SOURCE = re.compile(r"^\s*# source: markdown/en/[\w./-]+\.md\s*$")
 LOCAL_REFUSALS = {
     ("aggregate_functions.yaml", "CLERK_WINDOWS"): "ARRAY_AGG as a window function",
     ("aggregate_functions.yaml", "OBJECT_PAIRS"): "FLATTEN column SEQ",
+    ("dynamic_tables_data_consistency.yaml", "DT_ENRICHED_ORDERS"): "function DYNAMIC_TABLE_REFRESH_BOUNDARY",
+    ("dynamic_tables_data_consistency.yaml", "DT_COMPLETED_ORDER_SUMMARY"): "function DYNAMIC_TABLE_REFRESH_BOUNDARY",
     ("lambda_functions.yaml", "LARGE_LINES"): "function FILTER",
     ("lambda_functions.yaml", "LOWER_VALUES"): "function FILTER",
     ("pivot_and_unpivot.yaml", "THREE_QUARTERS"): "PIVOT / UNPIVOT",
