@@ -46,6 +46,7 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
     problems found, in the order they appear in the SQL.
     """
     tree = normalize_identifiers(tree.copy(), dialect=DIALECT)
+    _name_values_columns(tree)
     problems = _set_operation_widths(tree)
     problems += _qualified_references(tree, catalog)
     if problems:
@@ -65,6 +66,21 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
             return tree, []  # it reads a table of unknown columns: Snowflake decides at CREATE
         return tree, [Problem(f"the query does not bind: {exc}", "check its column and table names")]
     return qualified, _ordered(_unresolved(qualified, catalog))
+
+
+def _name_values_columns(tree: exp.Query) -> None:
+    """Name the columns of each aliased VALUES clause without a column list as Snowflake does:
+    COLUMN1, COLUMN2, … (sql-reference/constructs/values)."""
+    for values in tree.find_all(exp.Values):
+        alias = values.args.get("alias")
+        rows = values.expressions
+        if (isinstance(alias, exp.TableAlias) and alias.columns) or not rows:
+            continue
+        if not isinstance(alias, exp.TableAlias):
+            alias = exp.TableAlias()
+            values.set("alias", alias)
+        width = len(rows[0].expressions) if isinstance(rows[0], exp.Tuple) else 1
+        alias.set("columns", [exp.to_identifier(f"COLUMN{i}") for i in range(1, width + 1)])
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
@@ -101,6 +117,8 @@ def _source_columns(source: object, catalog: Catalog) -> list[str] | None:
         expression = source.expression
         if isinstance(expression, (exp.Lateral, exp.Table)) and _is_flatten(expression):
             return _alias_columns(expression) or list(FLATTEN_COLUMNS)
+        if isinstance(expression, exp.Values):
+            return _alias_columns(expression) or None
         if isinstance(expression, exp.Query) and not _has_star(expression):
             names = [s.alias_or_name for s in expression.selects]
             aliases = _alias_columns(expression.parent)
@@ -182,6 +200,7 @@ def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
             qualifier = column.args.get("table")
             if qualifier is None or column.args.get("db") is not None or column.is_star:
                 continue
+            positional = not isinstance(column.this, exp.Identifier)  # alias.$2
             alias = qualifier.name
             if alias not in sources:
                 problems.append(
@@ -193,7 +212,7 @@ def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
                 )
                 continue
             offered = _source_columns(sources[alias], catalog)
-            if offered is not None and column.name not in offered:
+            if offered is not None and not positional and column.name not in offered:
                 problems.append(
                     Problem(
                         f"unknown column {alias}.{column.name}",

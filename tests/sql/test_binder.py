@@ -86,3 +86,28 @@ def test_a_select_alias_is_usable_in_later_expressions_and_every_clause():
 def test_a_select_alias_does_not_hide_an_unknown_column():
     sql = "SELECT employee_id * 2 AS doubled, doubled + salary AS pay FROM employee_table"
     assert problems(sql, EMPLOYEES) == ["unknown column SALARY"]
+
+
+# sql-reference/constructs/values.md: "You can reference values either by column name (implicit) or
+# column position"; the implicit names are COLUMN1, COLUMN2, …
+def test_values_columns_are_named_column1_column2_with_or_without_a_table_alias():
+    assert problems("SELECT column1, $2 FROM (VALUES (1, 'one'), (2, 'two'))", {}) == []
+    assert problems("SELECT v1.column2 FROM (VALUES (1, 'one'), (2, 'two')) AS v1", {}) == []
+    assert problems("SELECT e.*, v.column2 FROM employee_table e JOIN (VALUES (101, 'x')) v "
+                    "ON v.column1 = e.employee_id", EMPLOYEES) == []
+
+
+def test_a_values_clause_offers_only_as_many_columns_as_its_rows_hold():
+    assert problems("SELECT column3 FROM (VALUES (1, 'one'))", {}) == ["unknown column COLUMN3"]
+    assert problems("SELECT v.column3 FROM (VALUES (1, 'one')) v", {}) == ["unknown column V.COLUMN3"]
+    assert problems("SELECT c3 FROM (VALUES (1, 'one')) AS v (c1, c2)", {}) == ["unknown column C3"]
+
+
+def test_a_column_position_may_be_qualified_by_its_table_alias():
+    sql = """
+        SELECT v1.$2, v2.$2
+          FROM (VALUES (1, 'one'), (2, 'two')) AS v1
+                INNER JOIN (VALUES (1, 'One'), (3, 'three')) AS v2
+          WHERE v2.$1 = v1.$1"""
+    assert problems(sql, {}) == []
+    assert problems("SELECT e.$2 FROM employee_table e", EMPLOYEES) == []

@@ -94,6 +94,9 @@ DOCUMENTED_COLUMNS = {
     ("semistructured.yaml", "EXTRAS"): ["MAKE", "MODEL", "Extras Purchased"],
     ("semistructured.yaml", "CONTACTS"): ["ID", "Contact", "Type", "Details"],
     ("semistructured.yaml", "DOG_PAIRS"): ["V", "KEY", "VALUE"],
+    # sql-reference/constructs/values.md
+    ("values.yaml", "NUMBERS"): ["COLUMN1", "COLUMN2"],
+    ("values.yaml", "NUMBERS_RENAMED"): ["C1", "C2"],
     # user-guide/functions-window-using.md
     ("window_functions.yaml", "STORE_RANKS"): ["CITY", "BRANCH_ID", "NET_PROFIT", "RANK"],
     ("window_functions.yaml", "SALES_SO_FAR"): ["DAY", "SALES_TODAY", "SALES SO FAR THIS WEEK"],
