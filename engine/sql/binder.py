@@ -25,6 +25,10 @@ from engine.sql.parsing import DIALECT, start_column
 # The columns of LATERAL FLATTEN's output (sql-reference/functions/flatten, "Output").
 FLATTEN_COLUMNS = ("SEQ", "KEY", "PATH", "INDEX", "VALUE", "THIS")
 
+# Metadata columns (METADATA$ROW_LAST_COMMIT_TIME, user-guide/data-engineering/row-timestamps; and the
+# like) are not declared with a table's columns: any source may offer them.
+METADATA_PREFIX = "METADATA$"
+
 Catalog = dict[str, "dict[str, str] | None"]
 """Table name -> its columns (name -> Snowflake type), or None when they are not declared."""
 
@@ -58,6 +62,7 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
             schema=schema,
             dialect=DIALECT,
             validate_qualify_columns=False,
+            allow_partial_qualification=True,  # alias.column is checked above; METADATA$… binds anywhere
             quote_identifiers=False,
             identify=False,
         )
@@ -200,7 +205,7 @@ def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
             qualifier = column.args.get("table")
             if qualifier is None or column.args.get("db") is not None or column.is_star:
                 continue
-            positional = not isinstance(column.this, exp.Identifier)  # alias.$2
+            unchecked = not isinstance(column.this, exp.Identifier) or column.name.startswith(METADATA_PREFIX)
             alias = qualifier.name
             if alias not in sources:
                 problems.append(
@@ -212,7 +217,17 @@ def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
                 )
                 continue
             offered = _source_columns(sources[alias], catalog)
-            if offered is not None and not positional and column.name not in offered:
+            position = column.this.this if isinstance(column.this, exp.Parameter) else None
+            beyond = isinstance(position, exp.Literal) and position.is_int and int(position.name) > len(offered or ())
+            if offered is not None and beyond:
+                problems.append(
+                    Problem(
+                        f"unknown column {alias}.${position.name}",
+                        f"{alias} has {len(offered)} columns",
+                        *_position(column.this),
+                    )
+                )
+            if offered is not None and not unchecked and column.name not in offered:  # alias.$2, alias.METADATA$…
                 problems.append(
                     Problem(
                         f"unknown column {alias}.{column.name}",
@@ -237,7 +252,9 @@ def _unresolved(qualified: exp.Query, catalog: Catalog) -> list[Problem]:
             aliases = set(scope.expression.named_selects)  # ORDER BY after UNION/INTERSECT names its columns
         for column in scope.unqualified_columns:
             name = column.name
-            if column.is_star or (name in aliases and column.find_ancestor(exp.Order) is not None):
+            if column.is_star or name.startswith(METADATA_PREFIX):
+                continue
+            if name in aliases and column.find_ancestor(exp.Order) is not None:
                 continue  # ORDER BY may name a select alias
             holders = [alias for alias, columns in offered.items() if name in columns]
             line, col = _position(column.this)

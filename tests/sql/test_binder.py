@@ -111,3 +111,25 @@ def test_a_column_position_may_be_qualified_by_its_table_alias():
           WHERE v2.$1 = v1.$1"""
     assert problems(sql, {}) == []
     assert problems("SELECT e.$2 FROM employee_table e", EMPLOYEES) == []
+
+
+# user-guide/data-engineering/row-timestamps.md: a dynamic table selects its source's
+# METADATA$ROW_LAST_COMMIT_TIME, a column no table declares
+RAW_EVENTS = {"RAW_EVENTS": {"EVENT_ID": "INT", "EVENT_TYPE": "TEXT", "EVENT_DATA": "TEXT"}}
+
+
+def test_metadata_columns_bind_without_being_declared():
+    sql = """
+        SELECT event_id, METADATA$ROW_LAST_COMMIT_TIME AS source_last_commit_time,
+               e.METADATA$ROW_LAST_COMMIT_TIME AS qualified
+          FROM raw_events e"""
+    assert problems(sql, RAW_EVENTS) == []
+
+
+def test_metadata_columns_do_not_hide_an_unknown_column():
+    sql = "SELECT event_idd, METADATA$ROW_LAST_COMMIT_TIME FROM raw_events"
+    assert problems(sql, RAW_EVENTS) == ["unknown column EVENT_IDD"]
+
+
+def test_a_qualified_column_position_beyond_the_source_is_reported():
+    assert problems("SELECT e.$5 FROM employee_table e", EMPLOYEES) == ["unknown column E.$5"]

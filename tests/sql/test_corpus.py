@@ -97,16 +97,22 @@ DOCUMENTED_COLUMNS = {
     # sql-reference/constructs/values.md
     ("values.yaml", "NUMBERS"): ["COLUMN1", "COLUMN2"],
     ("values.yaml", "NUMBERS_RENAMED"): ["C1", "C2"],
+    # user-guide/data-engineering/row-timestamps.md
+    ("row_timestamps.yaml", "PROCESSED_EVENTS"): ["EVENT_ID", "EVENT_TYPE", "EVENT_DATA", "SOURCE_LAST_COMMIT_TIME"],
     # user-guide/functions-window-using.md
     ("window_functions.yaml", "STORE_RANKS"): ["CITY", "BRANCH_ID", "NET_PROFIT", "RANK"],
     ("window_functions.yaml", "SALES_SO_FAR"): ["DAY", "SALES_TODAY", "SALES SO FAR THIS WEEK"],
     # user-guide/dynamic-tables/create.md ("Query the pipeline output")
-    ("dynamic_tables_create.yaml", "DT_ORDERS_DAILY"): ["ORDER_DAY", "REGION", "SEGMENT", "ORDER_COUNT", "DAILY_REVENUE"],
+    ("dynamic_tables_create.yaml", "DT_ORDERS_DAILY"): [
+        "ORDER_DAY", "REGION", "SEGMENT", "ORDER_COUNT", "DAILY_REVENUE",
+    ],
     # user-guide/dynamic-tables/migrate-streams-tasks.md
     ("dynamic_tables_migrate.yaml", "DT_CLEAN_ORDERS"): [
         "ORDER_ID", "CUSTOMER_ID", "ORDER_DATE", "PRODUCT_NAME", "QUANTITY", "UNIT_PRICE", "LINE_TOTAL", "ORDER_STATUS",
     ],
-    ("dynamic_tables_migrate.yaml", "DT_DIM_CUSTOMERS_SCD1"): ["CUSTOMER_ID", "CUSTOMER_NAME", "REGION", "SEGMENT", "UPDATED_AT"],
+    ("dynamic_tables_migrate.yaml", "DT_DIM_CUSTOMERS_SCD1"): [
+        "CUSTOMER_ID", "CUSTOMER_NAME", "REGION", "SEGMENT", "UPDATED_AT",
+    ],
 }
 
 
