@@ -38,6 +38,10 @@ SOURCE = re.compile(r"^\s*# source: markdown/en/[\w./-]+\.md\s*$")
 LOCAL_REFUSALS = {
     ("aggregate_functions.yaml", "CLERK_WINDOWS"): "ARRAY_AGG as a window function",
     ("aggregate_functions.yaml", "OBJECT_PAIRS"): "FLATTEN column SEQ",
+    ("connect_by.yaml", "MANAGEMENT"): "CONNECT BY",
+    ("connect_by.yaml", "MANAGEMENT_PATHS"): "function SYS_CONNECT_BY_PATH",
+    ("connect_by.yaml", "MANAGEMENT_ROOTS"): "CONNECT BY",
+    ("connect_by.yaml", "PARTS"): "CONNECT BY",
     ("dynamic_tables_data_consistency.yaml", "DT_ENRICHED_ORDERS"): "function DYNAMIC_TABLE_REFRESH_BOUNDARY",
     ("dynamic_tables_data_consistency.yaml", "DT_COMPLETED_ORDER_SUMMARY"): "function DYNAMIC_TABLE_REFRESH_BOUNDARY",
     ("lambda_functions.yaml", "LARGE_LINES"): "function FILTER",
@@ -94,6 +98,12 @@ DOCUMENTED_COLUMNS = {
     ("semistructured.yaml", "EXTRAS"): ["MAKE", "MODEL", "Extras Purchased"],
     ("semistructured.yaml", "CONTACTS"): ["ID", "Contact", "Type", "Details"],
     ("semistructured.yaml", "DOG_PAIRS"): ["V", "KEY", "VALUE"],
+    ("semistructured.yaml", "CONTACT_TYPES"): ["ID", "CONTACT_TYPE", "CONTACT_DETAILS"],
+    # sql-reference/constructs/connect-by.md
+    ("connect_by.yaml", "MANAGEMENT_ROOTS"): ["EMPLOYEE_ID", "MANAGER_ID", "TITLE", "ROOT_TITLE"],
+    ("connect_by.yaml", "PARTS"): ["DESCRIPTION", "QUANTITY", "COMPONENT_ID", "PARENT_COMPONENT_ID", "PATH"],
+    # sql-reference/constructs/group-by-rollup.md
+    ("group_by_and_qualify.yaml", "PROFIT_ROLLUP"): ["STATE", "CITY", "PROFIT"],
     # sql-reference/constructs/values.md
     ("values.yaml", "NUMBERS"): ["COLUMN1", "COLUMN2"],
     ("values.yaml", "NUMBERS_RENAMED"): ["C1", "C2"],
