@@ -109,6 +109,11 @@ DOCUMENTED_COLUMNS = {
     ("values.yaml", "NUMBERS_RENAMED"): ["C1", "C2"],
     # user-guide/data-engineering/row-timestamps.md
     ("row_timestamps.yaml", "PROCESSED_EVENTS"): ["EVENT_ID", "EVENT_TYPE", "EVENT_DATA", "SOURCE_LAST_COMMIT_TIME"],
+    # user-guide/querying-time-series-data.md
+    ("time_series.yaml", "DAILY_AMOUNTS"): ["SLICED_TS", "TRUCK_ID", "LOCATION_ID", "AVG_AMOUNT"],
+    ("time_series.yaml", "MOVING_PRECIPITATION"): ["CITY", "START_TIME", "PRECIP", "MOVING_SUM_PRECIP"],
+    ("time_series.yaml", "LAST_OBSERVATION"): ["START_TIME", "PRECIP", "CITY", "COUNTY"],
+    ("time_series.yaml", "OLDEST_BY_CITY"): ["CITY", "OLDEST_PRECIP"],
     # user-guide/functions-window-using.md
     ("window_functions.yaml", "STORE_RANKS"): ["CITY", "BRANCH_ID", "NET_PROFIT", "RANK"],
     ("window_functions.yaml", "SALES_SO_FAR"): ["DAY", "SALES_TODAY", "SALES SO FAR THIS WEEK"],
