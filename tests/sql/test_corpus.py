@@ -109,6 +109,8 @@ DOCUMENTED_COLUMNS = {
     ("values.yaml", "NUMBERS_RENAMED"): ["C1", "C2"],
     # user-guide/data-engineering/row-timestamps.md
     ("row_timestamps.yaml", "PROCESSED_EVENTS"): ["EVENT_ID", "EVENT_TYPE", "EVENT_DATA", "SOURCE_LAST_COMMIT_TIME"],
+    # user-guide/dynamic-tables/modify.md
+    ("dynamic_tables_modify.yaml", "DT_ORDERS"): ["ORDER_ID", "CUSTOMER_ID", "ORDER_DATE", "PRODUCT_NAME", "QUANTITY"],
     # user-guide/querying-time-series-data.md
     ("time_series.yaml", "DAILY_AMOUNTS"): ["SLICED_TS", "TRUCK_ID", "LOCATION_ID", "AVG_AMOUNT"],
     ("time_series.yaml", "MOVING_PRECIPITATION"): ["CITY", "START_TIME", "PRECIP", "MOVING_SUM_PRECIP"],
