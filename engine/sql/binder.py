@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
@@ -86,6 +87,77 @@ def _name_values_columns(tree: exp.Query) -> None:
             values.set("alias", alias)
         width = len(rows[0].expressions) if isinstance(rows[0], exp.Tuple) else 1
         alias.set("columns", [exp.to_identifier(f"COLUMN{i}") for i in range(1, width + 1)])
+
+
+def output_names(bound: exp.Query, tree: exp.Query, sql: str) -> list[str]:
+    """The names of ``bound``'s output columns as Snowflake gives them.
+
+    An expression selected without an alias is named by its text as written, upper-cased
+    (``COUNT(*)``, ``SRC:DEALERSHIP``, ``$2``: the result headers of sql-reference/constructs/group-by,
+    user-guide/querying-semistructured, sql-reference/constructs/values). ``tree`` is the query as
+    parsed from ``sql``; the other columns keep the names binding gave them.
+    """
+    names = [s.alias_or_name for s in bound.selects]
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.left
+    if not isinstance(select, exp.Select):
+        return names
+    texts = _select_item_texts(sql)
+    stars = [i for i, s in enumerate(select.selects) if isinstance(s, exp.Star) or s.is_star]
+    if texts is None or len(texts) != len(select.selects) or len(stars) > 1:
+        return names
+    for i, projection in enumerate(select.selects):
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
+            continue
+        at = i if not stars or i < stars[0] else len(names) - (len(select.selects) - i)
+        names[at] = texts[i].upper()
+    return names
+
+
+_CLAUSE_ENDS = {"FROM", "WHERE", "GROUP_BY", "HAVING", "QUALIFY", "ORDER_BY", "LIMIT", "UNION", "EXCEPT", "INTERSECT"}
+
+
+def _select_item_texts(sql: str) -> list[str] | None:
+    """The text of each item of the first SELECT list outside brackets (the outermost query's, or its
+    first branch's), or None when it cannot be told."""
+    try:
+        tokens = sqlglot.tokenize(sql, read=DIALECT)
+    except Exception:  # noqa: BLE001 - the query parsed already; without tokens names stay as bound
+        return None
+    depth, start = 0, None
+    for index, token in enumerate(tokens):
+        kind = token.token_type.name
+        if kind in ("L_PAREN", "L_BRACKET", "L_BRACE"):
+            depth += 1
+        elif kind in ("R_PAREN", "R_BRACKET", "R_BRACE"):
+            depth -= 1
+        elif kind == "SELECT" and depth == 0:
+            start = index + 1
+            break
+    if start is None:
+        return None
+    while start < len(tokens) and tokens[start].token_type.name in ("DISTINCT", "ALL"):
+        start += 1
+    if start < len(tokens) and tokens[start].token_type.name == "TOP":
+        start += 2
+    items: list[list] = [[]]
+    depth = 0
+    for token in tokens[start:]:
+        kind = token.token_type.name
+        if depth == 0 and kind in _CLAUSE_ENDS:
+            break
+        if kind in ("L_PAREN", "L_BRACKET", "L_BRACE"):
+            depth += 1
+        elif kind in ("R_PAREN", "R_BRACKET", "R_BRACE"):
+            depth -= 1
+        if depth == 0 and kind == "COMMA":
+            items.append([])
+            continue
+        items[-1].append(token)
+    if any(not item for item in items):
+        return None
+    return [sql[item[0].start : item[-1].end + 1] for item in items]
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:

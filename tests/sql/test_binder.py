@@ -6,7 +6,9 @@ Each accepted query here is one the binder once rejected although Snowflake's do
 
 from __future__ import annotations
 
-from engine.sql.binder import bind
+from engine.graph import build_graph
+from engine.spec.loader import load_pipeline_text
+from engine.sql.binder import bind, output_names
 from engine.sql.parsing import parse_select
 
 # sql-reference/constructs/unpivot.md, "Use UNPIVOT with joins"
@@ -133,3 +135,43 @@ def test_metadata_columns_do_not_hide_an_unknown_column():
 
 def test_a_qualified_column_position_beyond_the_source_is_reported():
     assert problems("SELECT e.$5 FROM employee_table e", EMPLOYEES) == ["unknown column E.$5"]
+
+
+def test_an_unaliased_expression_is_named_by_its_text_as_written():
+    # sql-reference/functions/listagg.md prints the column as written, across lines:
+    # LISTAGG(O_CLERK, ', ')\n     WITHIN GROUP (ORDER BY O_TOTALPRICE DESC)
+    sql = """SELECT o_orderstatus,
+   LISTAGG(o_clerk, ', ')
+     WITHIN GROUP (ORDER BY o_totalprice DESC)
+  FROM orders
+  GROUP BY o_orderstatus"""
+    orders = {"ORDERS": {"O_ORDERSTATUS": "TEXT", "O_CLERK": "TEXT", "O_TOTALPRICE": "NUMBER(12,2)"}}
+    tree = parse_select(sql)
+    bound, found = bind(tree, orders)
+    assert found == []
+    assert output_names(bound, tree, sql) == [
+        "O_ORDERSTATUS",
+        "LISTAGG(O_CLERK, ', ')\n     WITHIN GROUP (ORDER BY O_TOTALPRICE DESC)",
+    ]
+
+
+def test_a_dynamic_table_may_read_an_upstream_column_named_by_its_expression():
+    pipeline = load_pipeline_text(
+        """
+version: 1
+name: named
+snowflake: {database: D, schema: S, warehouse: W}
+tables:
+  SALES: {columns: {product_id: integer, quantity: integer}}
+dynamic_tables:
+  TOTALS:
+    target_lag: downstream
+    sql: SELECT product_id, SUM(quantity), COUNT(*) FROM sales GROUP BY product_id
+  BIG_SELLERS:
+    target_lag: 1 hour
+    sql: SELECT product_id, "SUM(QUANTITY)" AS sold FROM totals WHERE "COUNT(*)" > 1
+"""
+    )
+    graph = build_graph(pipeline)
+    assert [c.name for c in graph.queries["TOTALS"].columns] == ["PRODUCT_ID", "SUM(QUANTITY)", "COUNT(*)"]
+    assert [c.name for c in graph.queries["BIG_SELLERS"].columns] == ["PRODUCT_ID", "SOLD"]
