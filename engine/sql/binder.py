@@ -101,8 +101,10 @@ def output_names(bound: exp.Query, tree: exp.Query, sql: str) -> list[str]:
     select = tree
     while isinstance(select, exp.SetOperation):
         select = select.left
-    if not isinstance(select, exp.Select):
-        return names
+    if not isinstance(select, exp.Select) or all(
+        isinstance(s, (exp.Alias, exp.Column, exp.Star)) for s in select.selects
+    ):
+        return names  # every column is named already: no need to read the text
     texts = _select_item_texts(sql)
     stars = [i for i, s in enumerate(select.selects) if isinstance(s, exp.Star) or s.is_star]
     if texts is None or len(texts) != len(select.selects) or len(stars) > 1:
