@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
@@ -24,6 +25,10 @@ from engine.sql.parsing import DIALECT, start_column
 
 # The columns of LATERAL FLATTEN's output (sql-reference/functions/flatten, "Output").
 FLATTEN_COLUMNS = ("SEQ", "KEY", "PATH", "INDEX", "VALUE", "THIS")
+
+# Metadata columns (METADATA$ROW_LAST_COMMIT_TIME, user-guide/data-engineering/row-timestamps; and the
+# like) are not declared with a table's columns: any source may offer them.
+METADATA_PREFIX = "METADATA$"
 
 Catalog = dict[str, "dict[str, str] | None"]
 """Table name -> its columns (name -> Snowflake type), or None when they are not declared."""
@@ -46,6 +51,7 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
     problems found, in the order they appear in the SQL.
     """
     tree = normalize_identifiers(tree.copy(), dialect=DIALECT)
+    _name_values_columns(tree)
     problems = _set_operation_widths(tree)
     problems += _qualified_references(tree, catalog)
     if problems:
@@ -57,6 +63,7 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
             schema=schema,
             dialect=DIALECT,
             validate_qualify_columns=False,
+            allow_partial_qualification=True,  # alias.column is checked above; METADATA$… binds anywhere
             quote_identifiers=False,
             identify=False,
         )
@@ -85,6 +92,94 @@ def _duplicate_outputs(qualified: exp.Query) -> list[Problem]:
             )
         seen.add(name)
     return problems
+
+
+def _name_values_columns(tree: exp.Query) -> None:
+    """Name the columns of each aliased VALUES clause without a column list as Snowflake does:
+    COLUMN1, COLUMN2, … (sql-reference/constructs/values)."""
+    for values in tree.find_all(exp.Values):
+        alias = values.args.get("alias")
+        rows = values.expressions
+        if (isinstance(alias, exp.TableAlias) and alias.columns) or not rows:
+            continue
+        if not isinstance(alias, exp.TableAlias):
+            alias = exp.TableAlias()
+            values.set("alias", alias)
+        width = len(rows[0].expressions) if isinstance(rows[0], exp.Tuple) else 1
+        alias.set("columns", [exp.to_identifier(f"COLUMN{i}") for i in range(1, width + 1)])
+
+
+def output_names(bound: exp.Query, tree: exp.Query, sql: str) -> list[str]:
+    """The names of ``bound``'s output columns as Snowflake gives them.
+
+    An expression selected without an alias is named by its text as written, upper-cased
+    (``COUNT(*)``, ``SRC:DEALERSHIP``, ``$2``: the result headers of sql-reference/constructs/group-by,
+    user-guide/querying-semistructured, sql-reference/constructs/values). ``tree`` is the query as
+    parsed from ``sql``; the other columns keep the names binding gave them.
+    """
+    names = [s.alias_or_name for s in bound.selects]
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.left
+    if not isinstance(select, exp.Select) or all(
+        isinstance(s, (exp.Alias, exp.Column, exp.Star)) for s in select.selects
+    ):
+        return names  # every column is named already: no need to read the text
+    texts = _select_item_texts(sql)
+    stars = [i for i, s in enumerate(select.selects) if isinstance(s, exp.Star) or s.is_star]
+    if texts is None or len(texts) != len(select.selects) or len(stars) > 1:
+        return names
+    for i, projection in enumerate(select.selects):
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
+            continue
+        at = i if not stars or i < stars[0] else len(names) - (len(select.selects) - i)
+        names[at] = texts[i].upper()
+    return names
+
+
+_CLAUSE_ENDS = {"FROM", "WHERE", "GROUP_BY", "HAVING", "QUALIFY", "ORDER_BY", "LIMIT", "UNION", "EXCEPT", "INTERSECT"}
+
+
+def _select_item_texts(sql: str) -> list[str] | None:
+    """The text of each item of the first SELECT list outside brackets (the outermost query's, or its
+    first branch's), or None when it cannot be told."""
+    try:
+        tokens = sqlglot.tokenize(sql, read=DIALECT)
+    except Exception:  # noqa: BLE001 - the query parsed already; without tokens names stay as bound
+        return None
+    depth, start = 0, None
+    for index, token in enumerate(tokens):
+        kind = token.token_type.name
+        if kind in ("L_PAREN", "L_BRACKET", "L_BRACE"):
+            depth += 1
+        elif kind in ("R_PAREN", "R_BRACKET", "R_BRACE"):
+            depth -= 1
+        elif kind == "SELECT" and depth == 0:
+            start = index + 1
+            break
+    if start is None:
+        return None
+    while start < len(tokens) and tokens[start].token_type.name in ("DISTINCT", "ALL"):
+        start += 1
+    if start < len(tokens) and tokens[start].token_type.name == "TOP":
+        start += 2
+    items: list[list] = [[]]
+    depth = 0
+    for token in tokens[start:]:
+        kind = token.token_type.name
+        if depth == 0 and kind in _CLAUSE_ENDS:
+            break
+        if kind in ("L_PAREN", "L_BRACKET", "L_BRACE"):
+            depth += 1
+        elif kind in ("R_PAREN", "R_BRACKET", "R_BRACE"):
+            depth -= 1
+        if depth == 0 and kind == "COMMA":
+            items.append([])
+            continue
+        items[-1].append(token)
+    if any(not item for item in items):
+        return None
+    return [sql[item[0].start : item[-1].end + 1] for item in items]
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
@@ -133,6 +228,8 @@ def _source_columns(source: object, catalog: Catalog) -> list[str] | None:
         expression = source.expression
         if isinstance(expression, (exp.Lateral, exp.Table)) and _is_flatten(expression):
             return _alias_columns(expression) or list(FLATTEN_COLUMNS)
+        if isinstance(expression, exp.Values):
+            return _alias_columns(expression) or None
         if isinstance(expression, exp.Query) and not _has_star(expression):
             names = [s.alias_or_name for s in expression.selects]
             aliases = _alias_columns(expression.parent)
@@ -216,6 +313,7 @@ def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
             qualifier = column.args.get("table")
             if qualifier is None or column.args.get("db") is not None or column.is_star:
                 continue
+            unchecked = not isinstance(column.this, exp.Identifier) or column.name.startswith(METADATA_PREFIX)
             alias = qualifier.name
             if alias not in sources:
                 problems.append(
@@ -227,7 +325,17 @@ def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
                 )
                 continue
             offered = _source_columns(sources[alias], catalog)
-            if offered is not None and column.name not in offered:
+            position = column.this.this if isinstance(column.this, exp.Parameter) else None
+            beyond = isinstance(position, exp.Literal) and position.is_int and int(position.name) > len(offered or ())
+            if offered is not None and beyond:
+                problems.append(
+                    Problem(
+                        f"unknown column {alias}.${position.name}",
+                        f"{alias} has {len(offered)} columns",
+                        *_position(column.this),
+                    )
+                )
+            if offered is not None and not unchecked and column.name not in offered:  # alias.$2, alias.METADATA$…
                 problems.append(
                     Problem(
                         f"unknown column {alias}.{column.name}",
@@ -252,7 +360,9 @@ def _unresolved(qualified: exp.Query, catalog: Catalog) -> list[Problem]:
             aliases = set(scope.expression.named_selects)  # ORDER BY after UNION/INTERSECT names its columns
         for column in _unqualified(scope, select):
             name = column.name
-            if column.is_star or (name in aliases and column.find_ancestor(exp.Order, exp.Having, exp.Qualify)):
+            if column.is_star or name.startswith(METADATA_PREFIX):
+                continue
+            if name in aliases and column.find_ancestor(exp.Order, exp.Having, exp.Qualify):
                 continue  # ORDER BY, HAVING and QUALIFY may name a select alias
             holders = [alias for alias, columns in offered.items() if name in columns]
             line, col = _position(column.this)

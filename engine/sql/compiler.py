@@ -14,7 +14,7 @@ from functools import cached_property
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
-from engine.sql.binder import Catalog, Problem, bind
+from engine.sql.binder import Catalog, Problem, bind, output_names
 from engine.sql.lint import RefreshDecision, analyze
 from engine.sql.parsing import DIALECT, TableRef, table_refs
 
@@ -129,7 +129,7 @@ def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], c
         return compiled
     compiled.bound = bound
     known = {t: c for t, c in catalog.items() if c is not None}
-    compiled.columns = _output_columns(bound, known)
+    compiled.columns = _output_columns(bound, known, output_names(bound, tree, sql))
     compiled.catalog = dict(catalog)
     return compiled
 
@@ -142,14 +142,14 @@ def parse(sql: str) -> tuple[exp.Query, list[TableRef]]:
     return tree, table_refs(tree)
 
 
-def _output_columns(bound: exp.Query, schema: dict[str, dict[str, str]]) -> tuple[Column, ...] | None:
+def _output_columns(bound: exp.Query, schema: dict[str, dict[str, str]], names: list[str]) -> tuple[Column, ...] | None:
     if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in bound.selects):
         return None
     try:
         typed = annotate_types(bound.copy(), schema=schema, dialect=DIALECT)
     except Exception:  # noqa: BLE001 - typing is best effort: an untyped column is still a column
-        return tuple(Column(s.alias_or_name, None) for s in bound.selects)
-    return tuple(Column(s.alias_or_name, snowflake_type(s)) for s in typed.selects)
+        return tuple(Column(name, None) for name in names)
+    return tuple(Column(name, snowflake_type(s)) for name, s in zip(names, typed.selects))
 
 
 _SNOWFLAKE_NAMES = {

@@ -38,6 +38,12 @@ SOURCE = re.compile(r"^\s*# source: markdown/en/[\w./-]+\.md\s*$")
 LOCAL_REFUSALS = {
     ("aggregate_functions.yaml", "CLERK_WINDOWS"): "ARRAY_AGG as a window function",
     ("aggregate_functions.yaml", "OBJECT_PAIRS"): "FLATTEN column SEQ",
+    ("connect_by.yaml", "MANAGEMENT"): "CONNECT BY",
+    ("connect_by.yaml", "MANAGEMENT_PATHS"): "function SYS_CONNECT_BY_PATH",
+    ("connect_by.yaml", "MANAGEMENT_ROOTS"): "CONNECT BY",
+    ("connect_by.yaml", "PARTS"): "CONNECT BY",
+    ("dynamic_tables_data_consistency.yaml", "DT_ENRICHED_ORDERS"): "function DYNAMIC_TABLE_REFRESH_BOUNDARY",
+    ("dynamic_tables_data_consistency.yaml", "DT_COMPLETED_ORDER_SUMMARY"): "function DYNAMIC_TABLE_REFRESH_BOUNDARY",
     ("lambda_functions.yaml", "LARGE_LINES"): "function FILTER",
     ("lambda_functions.yaml", "LOWER_VALUES"): "function FILTER",
     ("pivot_and_unpivot.yaml", "THREE_QUARTERS"): "PIVOT / UNPIVOT",
@@ -56,7 +62,8 @@ LOCAL_REFUSALS = {
 }
 
 # Output columns as the cited page prints them in the example's result (names only: the pages show
-# values, not types). Snowflake upper-cases unquoted names and keeps quoted ones as written.
+# values, not types). Snowflake upper-cases unquoted names and keeps quoted ones as written; an
+# expression selected without an alias is named by its text, upper-cased.
 DOCUMENTED_COLUMNS = {
     # sql-reference/sql/select.md
     ("select.yaml", "ALL_COLUMNS"): ["EMPLOYEE_ID", "LAST_NAME", "FIRST_NAME", "DEPARTMENT_ID"],
@@ -72,6 +79,27 @@ DOCUMENTED_COLUMNS = {
     ("select.yaml", "ILIKE_AND_REPLACE"): ["EMPLOYEE_ID", "DEPARTMENT_ID"],
     ("select.yaml", "EXCLUDE_AND_REPLACE"): ["LAST_NAME", "FIRST_NAME", "DEPARTMENT_ID"],
     ("select.yaml", "QUALIFIED_STARS"): ["EMPLOYEE_ID", "LAST_NAME", "FIRST_NAME", "DEPARTMENT_ID", "DEPARTMENT"],
+    # sql-reference/functions/array_agg.md, object_agg.md, count_if.md, mode.md, listagg.md
+    ("aggregate_functions.yaml", "ORDER_KEY_ARRAY"): ["ARRAY_AGG(O_ORDERKEY) WITHIN GROUP (ORDER BY O_ORDERKEY ASC)"],
+    ("aggregate_functions.yaml", "ORDER_STATUSES"): [
+        "ARRAY_AGG(DISTINCT O_ORDERSTATUS) WITHIN GROUP (ORDER BY O_ORDERSTATUS ASC)",
+    ],
+    ("aggregate_functions.yaml", "CLERKS_BY_STATUS"): [
+        "O_ORDERSTATUS", "ARRAYAGG(O_CLERK) WITHIN GROUP (ORDER BY O_TOTALPRICE DESC)",
+    ],
+    ("aggregate_functions.yaml", "CLERK_WINDOWS"): ["O_ORDERKEY", "RESULT"],
+    ("aggregate_functions.yaml", "OBJECTS_BY_GROUP"): ["OBJECT_AGG(K, V)"],
+    ("aggregate_functions.yaml", "OBJECT_PAIRS"): ["SEQ", "KEY", "VALUE"],
+    ("aggregate_functions.yaml", "COUNT_ALL"): ["COUNT_IF(TRUE)"],
+    ("aggregate_functions.yaml", "COUNT_GREATER"): ["COUNT_IF(J_COL > I_COL)"],
+    ("aggregate_functions.yaml", "COUNT_COMPLETE"): ["COUNT_IF(I_COL IS NOT NULL AND J_COL IS NOT NULL)"],
+    ("aggregate_functions.yaml", "MODE_OF_ALL"): ["MODE(V)"],
+    ("aggregate_functions.yaml", "MODE_BY_GROUP"): ["K", "MODE(V)"],
+    ("aggregate_functions.yaml", "MODE_WINDOW"): ["K", "V", "MODE(V) OVER (PARTITION BY K)"],
+    ("aggregate_functions.yaml", "DISTINCT_KEYS_LIST"): ["LISTAGG(DISTINCT O_ORDERKEY, ' ')"],
+    ("aggregate_functions.yaml", "SPANISH_PHRASES"): ["ES_COLLATION"],
+    # sql-reference/sql/select.md
+    ("select.yaml", "POSITIONAL_COLUMN"): ["$2"],
     # sql-reference/constructs/join.md
     ("joins.yaml", "NATURAL_INNER"): ["ID", "NAME", "VALUE"],
     ("joins.yaml", "NATURAL_FULL_OUTER"): ["ID", "NAME", "VALUE"],
@@ -88,20 +116,56 @@ DOCUMENTED_COLUMNS = {
     ("pivot_and_unpivot.yaml", "WEST_MONTHS"): ["LAST_NAME", "REGION", "MONTH", "SALES"],
     # user-guide/querying-semistructured.md and sql-reference/functions/flatten.md
     ("semistructured.yaml", "KEY_NAMES"): ["Path", "Type", "Count"],
+    ("semistructured.yaml", "DEALERSHIPS"): ["SRC:DEALERSHIP"],
+    ("semistructured.yaml", "SALESPEOPLE_DOT"): ["SRC:SALESPERSON.NAME"],
+    ("semistructured.yaml", "SALESPEOPLE_BRACKETS"): ["SRC['SALESPERSON']['NAME']"],
+    ("semistructured.yaml", "VEHICLES"): ["SRC:CUSTOMER[0].NAME", "SRC:VEHICLE[0]"],
+    ("semistructured.yaml", "PRICES"): ["SRC:CUSTOMER[0].NAME", "SRC:VEHICLE[0].PRICE"],
+    ("semistructured.yaml", "DEALERSHIP_TEXT"): ["SRC:DEALERSHIP", "SRC:DEALERSHIP::VARCHAR"],
+    ("semistructured.yaml", "LAST_COLORS"): ["V", "GET(V, ARRAY_SIZE(V)-1)"],
+    ("semistructured.yaml", "MAKES"): ["GET_PATH(SRC, 'VEHICLE[0]:MAKE')"],
     ("semistructured.yaml", "CUSTOMERS"): ["Customer Name", "Address"],
     ("semistructured.yaml", "EXTRAS"): ["MAKE", "MODEL", "Extras Purchased"],
     ("semistructured.yaml", "CONTACTS"): ["ID", "Contact", "Type", "Details"],
     ("semistructured.yaml", "DOG_PAIRS"): ["V", "KEY", "VALUE"],
+    ("semistructured.yaml", "CONTACT_TYPES"): ["ID", "CONTACT_TYPE", "CONTACT_DETAILS"],
+    # sql-reference/constructs/connect-by.md
+    ("connect_by.yaml", "MANAGEMENT_PATHS"): [
+        "SYS_CONNECT_BY_PATH(TITLE, ' -> ')", "EMPLOYEE_ID", "MANAGER_ID", "TITLE",
+    ],
+    ("connect_by.yaml", "MANAGEMENT_ROOTS"): ["EMPLOYEE_ID", "MANAGER_ID", "TITLE", "ROOT_TITLE"],
+    ("connect_by.yaml", "PARTS"): ["DESCRIPTION", "QUANTITY", "COMPONENT_ID", "PARENT_COMPONENT_ID", "PATH"],
+    # sql-reference/constructs/group-by-rollup.md
+    ("group_by_and_qualify.yaml", "PROFIT_ROLLUP"): ["STATE", "CITY", "PROFIT"],
+    # sql-reference/constructs/values.md
+    ("values.yaml", "NUMBERS"): ["COLUMN1", "COLUMN2"],
+    ("values.yaml", "NUMBERS_RENAMED"): ["C1", "C2"],
+    ("values.yaml", "NUMBERS_BY_NAME_AND_POSITION"): ["COLUMN1", "$2"],
+    # user-guide/data-engineering/row-timestamps.md
+    ("row_timestamps.yaml", "PROCESSED_EVENTS"): ["EVENT_ID", "EVENT_TYPE", "EVENT_DATA", "SOURCE_LAST_COMMIT_TIME"],
+    # user-guide/dynamic-tables/modify.md
+    ("dynamic_tables_modify.yaml", "DT_ORDERS"): ["ORDER_ID", "CUSTOMER_ID", "ORDER_DATE", "PRODUCT_NAME", "QUANTITY"],
+    # user-guide/querying-time-series-data.md
+    ("time_series.yaml", "READINGS_PER_DEVICE"): ["DEVICE_ID", "COUNT(*)"],
+    ("time_series.yaml", "MINUTE_SLICES"): ["MINUTE_SLICE", "DEVICE_ID", "COUNT(*)", "AVG_TEMP"],
+    ("time_series.yaml", "DAILY_AMOUNTS"): ["SLICED_TS", "TRUCK_ID", "LOCATION_ID", "AVG_AMOUNT"],
+    ("time_series.yaml", "MOVING_PRECIPITATION"): ["CITY", "START_TIME", "PRECIP", "MOVING_SUM_PRECIP"],
+    ("time_series.yaml", "LAST_OBSERVATION"): ["START_TIME", "PRECIP", "CITY", "COUNTY"],
+    ("time_series.yaml", "OLDEST_BY_CITY"): ["CITY", "OLDEST_PRECIP"],
     # user-guide/functions-window-using.md
     ("window_functions.yaml", "STORE_RANKS"): ["CITY", "BRANCH_ID", "NET_PROFIT", "RANK"],
     ("window_functions.yaml", "SALES_SO_FAR"): ["DAY", "SALES_TODAY", "SALES SO FAR THIS WEEK"],
     # user-guide/dynamic-tables/create.md ("Query the pipeline output")
-    ("dynamic_tables_create.yaml", "DT_ORDERS_DAILY"): ["ORDER_DAY", "REGION", "SEGMENT", "ORDER_COUNT", "DAILY_REVENUE"],
+    ("dynamic_tables_create.yaml", "DT_ORDERS_DAILY"): [
+        "ORDER_DAY", "REGION", "SEGMENT", "ORDER_COUNT", "DAILY_REVENUE",
+    ],
     # user-guide/dynamic-tables/migrate-streams-tasks.md
     ("dynamic_tables_migrate.yaml", "DT_CLEAN_ORDERS"): [
         "ORDER_ID", "CUSTOMER_ID", "ORDER_DATE", "PRODUCT_NAME", "QUANTITY", "UNIT_PRICE", "LINE_TOTAL", "ORDER_STATUS",
     ],
-    ("dynamic_tables_migrate.yaml", "DT_DIM_CUSTOMERS_SCD1"): ["CUSTOMER_ID", "CUSTOMER_NAME", "REGION", "SEGMENT", "UPDATED_AT"],
+    ("dynamic_tables_migrate.yaml", "DT_DIM_CUSTOMERS_SCD1"): [
+        "CUSTOMER_ID", "CUSTOMER_NAME", "REGION", "SEGMENT", "UPDATED_AT",
+    ],
 }
 
 
