@@ -52,7 +52,7 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
     """
     tree = normalize_identifiers(tree.copy(), dialect=DIALECT)
     _name_values_columns(tree)
-    problems = _set_operation_widths(tree)
+    problems = _set_operation_widths(tree) + _self_named_ctes(tree)
     problems += _qualified_references(tree, catalog)
     if problems:
         return tree, _ordered(problems)
@@ -399,6 +399,34 @@ def _unqualified(scope: Scope, select: exp.Select | None) -> list[exp.Column]:
                 if not column.table and column.find_ancestor(exp.Select) is select:
                     columns.setdefault(id(column), column)
     return list(columns.values())
+
+
+def _self_named_ctes(tree: exp.Query) -> list[Problem]:
+    """``WITH orders AS (SELECT … FROM orders)``: Snowflake lets a CTE recurse without the RECURSIVE
+    keyword (sql-reference/constructs/with), so the inner name is the CTE itself, not the table."""
+    problems = []
+    for cte in tree.find_all(exp.CTE):
+        name = cte.alias_or_name
+        body = cte.this
+        if isinstance(body, exp.Union) and not body.args.get("distinct") and not _names(body.left, name):
+            continue  # an anchor UNION ALL a recursive clause: a recursive CTE as Snowflake runs it
+        for table in _names(body, name):
+            problems.append(
+                Problem(
+                    f"CTE {name} reads {name}, which is the CTE itself: Snowflake takes it as a recursive "
+                    "reference without an anchor",
+                    f"give the CTE another name than the table {name}",
+                    *_position(table),
+                )
+            )
+    return problems
+
+
+def _names(node: exp.Expression, name: str) -> list[exp.Table]:
+    """The unqualified references to table ``name`` under ``node``."""
+    return [
+        t for t in node.find_all(exp.Table) if t.name == name and not t.db and isinstance(t.this, exp.Identifier)
+    ]
 
 
 def _set_operation_widths(tree: exp.Query) -> list[Problem]:

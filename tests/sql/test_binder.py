@@ -175,3 +175,20 @@ dynamic_tables:
     graph = build_graph(pipeline)
     assert [c.name for c in graph.queries["TOTALS"].columns] == ["PRODUCT_ID", "SUM(QUANTITY)", "COUNT(*)"]
     assert [c.name for c in graph.queries["BIG_SELLERS"].columns] == ["PRODUCT_ID", "SOLD"]
+
+
+def test_a_recursive_cte_with_an_anchor_binds_without_the_recursive_keyword():
+    """sql-reference/constructs/with: "CTEs can be recursive whether or not RECURSIVE was specified"."""
+    from helpers import graph_of
+
+    graph_of(
+        "version: 1\nname: r\nsnowflake: {database: D, schema: S, warehouse: W}\n"
+        "tables:\n  PARTS: {columns: {id: number, parent: number}}\n"
+        "dynamic_tables:\n  TREE:\n    target_lag: 1 minute\n    sql: |\n"
+        "      WITH tree (id, parent) AS (\n"
+        "          SELECT id, parent FROM PARTS WHERE parent IS NULL\n"
+        "          UNION ALL\n"
+        "          SELECT p.id, p.parent FROM PARTS p JOIN tree c ON p.parent = c.id\n"
+        "      )\n"
+        "      SELECT id FROM tree\n"
+    )
