@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from engine.backends.snowflake import SnowflakeBackend
-from engine.backends.snowflake_connection import find_connection, open_connection
+from engine.backends.snowflake.connection import find_connection, open_connection
 from engine.graph import build_graph
 from engine.planner import ActionKind, build_destroy_plan, build_plan
 from engine.report import Reporter
