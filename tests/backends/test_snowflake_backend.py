@@ -265,6 +265,32 @@ def test_snowflake_prune_drops_pipe_objects_but_not_foreign_ones(fake):
     assert left == {"RAW_INTERACTIONS", "MEMBER_SESSIONS", "GEN_INTERACTIONS", "FOREIGN_DT", "LOOKUP", "PARSE_REGION"}
 
 
+def test_snowflake_prune_drops_readers_first_whatever_the_names(fake):
+    # Renamed so that alphabetical order is the wrong order: A_SUMMARY reads ZZ_SESSIONS.
+    renames = [("MEMBER_SUMMARY", "A_SUMMARY"), ("MEMBER_SESSIONS", "ZZ_SESSIONS")]
+    deploy(fake, mini_graph(*renames))
+    text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
+    kept = text.split("\n  MEMBER_SESSIONS:")[0]  # only the generators and base tables stay
+    kept = kept.replace("dynamic_tables:", "dynamic_tables: {}")
+    graph = build_graph(load_pipeline_text(kept, file="kept.yaml", base_dir=FIXTURES))
+    plan = deploy(fake, graph, prune=True)
+    dropped = [a.name for a in plan.changes]
+    assert dropped == ["DASHBOARD", "A_SUMMARY", "ZZ_SESSIONS"]
+    assert not any(k[2] in dropped for k in fake.dynamic_tables)
+
+
+def test_snowflake_prune_keeps_what_a_kept_object_reads(fake):
+    deploy(fake)
+    fake.load(FIXTURES / "foreign_reader.json")  # someone's dynamic table reading MEMBERS
+    plan = deploy(fake, mini_graph(path=FIXTURES / "mini_smaller.yaml"), prune=True)
+    assert [(a.kind, a.name) for a in plan.changes] == [
+        (ActionKind.DROP, "DASHBOARD"),
+        (ActionKind.DROP, "MEMBER_SUMMARY"),
+        (ActionKind.DROP, "GEN_MEMBERS"),
+    ]
+    assert ("PIPE_TEST", "MINI", "MEMBERS") in fake.tables
+
+
 def test_snowflake_apply_stops_at_first_failure_with_statement_code_and_message(fake):
     fake.fail(
         r"^CREATE OR REPLACE DYNAMIC TABLE MEMBER_SUMMARY",
