@@ -599,3 +599,18 @@ def test_snowflake_backend_is_registered_and_imports_no_driver():
     code = "import sys, engine.backends.snowflake; print('snowflake.connector' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_snowflake_apply_with_initialize_on_schedule_shows_no_error(fake, capsys):
+    from engine import console
+    from engine.project import Project
+
+    graph = mini_graph(("    target_lag: 1 minute\n", "    target_lag: 1 minute\n    initialize: on_schedule\n"))
+    deploy(fake, graph)
+    with backend(fake, graph) as target:
+        with pytest.raises(BackendError, match="not initialized"):
+            target.query("SELECT * FROM DASHBOARD LIMIT 6")  # as a real account answers
+        mark = fake.mark()
+        console.sinks(Project(graph.pipeline, graph, []), target)  # what `pipe apply` prints next
+    assert fake.dynamic_tables[("PIPE_TEST", "MINI", "DASHBOARD")]["data_timestamp"] is None
+    assert fake.since(mark) == []
