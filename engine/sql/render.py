@@ -93,12 +93,15 @@ class Statements:
         return self._function(name, fingerprint=self.function_fingerprint(name))
 
     def _function(self, name: str, fingerprint: str) -> str:
+        from engine.generators.packages import pinned_packages
+
         generator = self.pipeline.generator(name)
         source = function_source(self.pipeline, name)
         return render(
             "create_function",
             name=self.function_name(name),
             generator=generator,
+            packages=pinned_packages(list(generator.packages)),
             source=source,
             fingerprint=fingerprint,
         )

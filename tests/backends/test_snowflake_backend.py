@@ -614,3 +614,50 @@ def test_snowflake_apply_with_initialize_on_schedule_shows_no_error(fake, capsys
         console.sinks(Project(graph.pipeline, graph, []), target)  # what `pipe apply` prints next
     assert fake.dynamic_tables[("PIPE_TEST", "MINI", "DASHBOARD")]["data_timestamp"] is None
     assert fake.since(mark) == []
+
+
+def stream_run(fake, graph, *, batches: int, delay: float, refresh_every: int = 0):
+    """``pipe stream`` on the double: time passes on its clock only; Snowflake's scheduler
+    refreshes every ``refresh_every`` sleeps (never when 0)."""
+    from engine.project import Project, stream, stream_settings
+
+    project = Project(graph.pipeline, graph, [])
+    settings = stream_settings(project, batches=batches, delay=delay)
+    sleeps = [0]
+    start = fake.now()
+
+    def sleep(seconds):
+        fake.wait(seconds)
+        sleeps[0] += 1
+        if refresh_every and sleeps[0] % refresh_every == 0:
+            fake.run_scheduler("PIPE_TEST", "MINI", inserted=1)
+
+    with backend(fake, graph) as target:
+        return stream(project, target, settings, clock=lambda: (fake.now() - start).total_seconds(), sleep=sleep)
+
+
+def test_snowflake_five_batch_stream_sends_few_statements(fake):
+    deploy(fake)
+    mark = fake.mark()
+    records = stream_run(fake, mini_graph(), batches=5, delay=10, refresh_every=5)
+    sent = fake.since(mark)
+    kinds = [s.split()[0] + (" HISTORY" if "REFRESH_HISTORY" in s else "") for s in sent]
+    # 2 USE, 5 INSERT, 5 COUNT, one ALTER … REFRESH at the end, and the history polls: none
+    # sooner than 2 s after a batch or the previous poll, so at most 20 over the 40 s between
+    # batches, plus one after the final refresh (it was a poll every half second before).
+    assert kinds.count("INSERT") == 5 and kinds.count("ALTER") == 1 and kinds.count("USE") == 2
+    polls = kinds.count("SELECT HISTORY")
+    assert 4 <= polls <= 21
+    assert len(sent) == 2 + 5 + 5 + 1 + polls
+    print(f"5-batch stream: {len(sent)} statements, {polls} history polls")
+    assert {r.refresh_trigger for r in records} == {"SCHEDULED", "MANUAL"}
+
+
+def test_snowflake_stream_rows_variable_is_unique_across_runs(fake):
+    graph = mini_graph(('args: ["{{ records }}", 1]', 'args: ["{{ records }}", "{{ rows }}"]'))
+    deploy(fake, graph)
+    for _ in range(2):
+        stream_run(fake, graph, batches=2, delay=0)
+    inserts = [s for s in fake.statements if s.startswith("INSERT INTO RAW_INTERACTIONS")]
+    # The second argument is the table's row count before each batch: 100 rows at apply, +100 a batch.
+    assert [s.rsplit(", ", 1)[1] for s in inserts] == ["100))", "200))", "300))", "400))"]
