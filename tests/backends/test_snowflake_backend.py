@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -438,8 +438,16 @@ def test_snowflake_history_maps_refresh_rows(fake):
         "ORDER BY DATA_TIMESTAMP DESC, REFRESH_START_TIME DESC"
     )
     assert "DYNAMIC_TABLE_REFRESH_HISTORY(NAME => 'PIPE_TEST.MINI.MEMBER_SESSIONS', RESULT_LIMIT => 1)" in fake.statements[1]
-    assert [(r.name, r.state) for r in records] == [("DASHBOARD", "FAILED"), ("MEMBER_SESSIONS", "SUCCEEDED")]
-    failed, sessions = records
+    assert [(r.name, r.state) for r in records] == [
+        ("MEMBER_SUMMARY", "EXECUTING"),
+        ("DASHBOARD", "FAILED"),
+        ("MEMBER_SESSIONS", "SUCCEEDED"),
+    ]
+    running, failed, sessions = records
+    assert (running.refresh_end_time, running.inserted_rows, running.milliseconds) == (None, None, None)
+    # Written in the session's time zone (-08:00): the same instant as 08:58 UTC.
+    assert sessions.data_timestamp == datetime(2025, 1, 6, 8, 58, tzinfo=timezone.utc)
+    assert sessions.state_message is None
     assert (failed.state_message, failed.inserted_rows) == ("Numeric value 'abc' is not recognized", None)
     assert (sessions.inserted_rows, sessions.deleted_rows, sessions.milliseconds) == (33, 2, 2500.0)
     assert (sessions.refresh_action, sessions.refresh_trigger) == ("INCREMENTAL", "SCHEDULED")
