@@ -3,10 +3,10 @@
 Snowflake does not return a dynamic table's CREATE statement as sent. SHOW DYNAMIC TABLES'
 ``text`` column holds its own rewrite: lower-case keywords, the fully qualified quoted name,
 the comment first, ``lag = '…'`` (not TARGET_LAG), quoted property values, then ``as`` and the
-query as written (Terraform Snowflake provider, ``pkg/resources/view_select_statement_extractor_test.go``,
+query as written (Terraform Snowflake provider, ``TestViewSelectStatementExtractor_ExtractDynamicTable``,
 "running SHOW DYNAMIC TABLE in Snowflake actually returns the query with the comment before other
-parameters"; SnowDDL reads the query elsewhere because Snowflake "modifies original SQL text in
-this column"). So:
+parameters"; SnowDDL's dynamic-table resolver reads the query from SHOW AS RESOURCE, not from
+``text``). So:
 
 * ownership never depends on the text's shape: every object pipe makes carries a ``pipe:``
   fingerprint in its comment (SHOW's ``comment`` column, ``description`` for functions), which
