@@ -29,7 +29,6 @@ from typing import Any
 
 from engine.errors import BackendError, ConnectionConfigError, Location
 
-DEFAULT_NAME = "default"
 REDACTED = "****"
 _SECRET_WORDS = ("password", "passcode", "token", "secret", "private_key", "passphrase")
 

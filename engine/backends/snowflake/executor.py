@@ -44,7 +44,7 @@ class SnowflakeBackend(Backend):
     Args:
         graph: the checked pipeline graph.
         connection: the connection name (``-c/--connection``); None picks the default one the
-            way Snowflake's tools do (see :func:`~engine.backends.snowflake_connection.find_connection`).
+            way Snowflake's tools do (see :func:`~engine.backends.snowflake.connection.find_connection`).
         connect: a callable taking the session settings (``warehouse``, ``session_parameters``)
             as keywords and returning an open DB-API connection. Tests inject a double here
             (``SnowflakeBackend(graph, connect=fake.connect)``); by default the named connection
@@ -65,7 +65,7 @@ class SnowflakeBackend(Backend):
         graph: PipelineGraph,
         *,
         connection: str | None = None,
-        connect: Callable[[], Any] | None = None,
+        connect: Callable[..., Any] | None = None,
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         **options: Any,
