@@ -11,10 +11,8 @@ Seeding and time:
 * ``SEED`` is set by the engine (``SEED = <seed>`` is appended to the UDTF body; locally the
   module attribute is assigned). Handlers read it when ``process`` starts. ``None`` means
   unseeded: different data on every call.
-* ``NOW`` is the reference time; ``None`` means the current UTC time. Dates and timestamps are
-  drawn before it, so the same SEED, args and NOW give identical rows. Interactions also mix NOW
-  (to the microsecond) into their draws, so that two calls made at different times, such as
-  the batches of ``pipe stream``, differ in every value and not only in their times.
+* ``NOW`` is the reference time; ``None`` means the current UTC time, truncated to the second.
+  Dates and timestamps are drawn before it, so the same SEED, args and NOW give identical rows.
 
 Referential consistency: ``gen_interactions(num_records, ndays)`` cannot see the MEMBERS and
 RESOURCES tables, so it draws member ids from ``MEMBER_ID_START`` .. ``+ NUM_MEMBERS - 1``
@@ -254,11 +252,7 @@ class _Plan:
         seed = _seed()
         now, now_us = _reference_time()
         self.now = now_us // 1_000_000
-        # The call's key mixes in NOW to the microsecond: each batch of a stream (the same call,
-        # made later) draws new members, resources and values, on Snowflake as locally, while
-        # the same SEED, args and NOW still give identical rows.
-        call = _mix((_mix((seed * _GAMMA) & _MASK) ^ now_us) & _MASK)
-        self.keys = {field: _field_key(call, field) for field in self.FIELDS}
+        self.keys = {field: _field_key(seed, field) for field in self.FIELDS}
         # Session ids are a bijection of (base + session number), unique within a call; the base
         # mixes in NOW to the microsecond, so calls made at different times get unrelated ids.
         self.session_base = _mix((self.keys["session"] ^ now_us) & _MASK)
