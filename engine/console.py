@@ -354,6 +354,8 @@ def sinks(project, backend) -> None:
     for name in graph.dynamic_tables:
         if graph.downstream(name):
             continue
+        if project.pipeline.dynamic_tables[name].initialize == "on_schedule" and backend.name == "snowflake":
+            continue  # not readable until its first scheduled refresh: Snowflake refuses the query
         result = backend.query(f"SELECT * FROM {name} LIMIT 6")
         if 0 < len(result.rows) <= 5:
             rows = [[c, _value(v)] for c, v in zip(result.columns, result.rows[0])] if len(result.rows) == 1 else None

@@ -365,25 +365,44 @@ def _short(sql: str | None, width: int = 60) -> str | None:
 
 
 def _prune(graph: PipelineGraph, state: TargetState, sql: Statements) -> list[Action]:
-    """Drop objects pipe made that the file no longer declares: dynamic tables, then tables,
-    then functions."""
+    """Drop objects pipe made that the file no longer declares, readers before what they read
+    (dynamic tables in reverse dependency order, then tables, then functions).
+
+    An object that something kept reads (a declared dynamic table, or one pipe did not make) is
+    never dropped: dropping it would break its reader.
+    """
     pipeline = graph.pipeline
     declared = set(pipeline.object_names)
     functions = {_key(FUNCTION, sql.function_name(n)) for n in pipeline.generators}
+    candidates = {
+        key: obj
+        for key, obj in state.objects.items()
+        if key not in declared and key not in functions and obj.properties.get("managed", "true") == "true"
+        and obj.kind in (DYNAMIC_TABLE, TABLE, FUNCTION)
+    }
+    reads = {key: _reads(obj) for key, obj in state.objects.items() if obj.kind == DYNAMIC_TABLE}
+    for name in graph.dynamic_tables:
+        reads[name] = set(graph.upstream(name)) | reads.get(name, set())
+    # What kept objects read is kept, and so is what that reads, transitively.
+    kept_reads, todo = set(), [k for k in reads if k not in candidates]
+    while todo:
+        for name in reads.get(todo.pop(), ()):
+            if name not in kept_reads:
+                kept_reads.add(name)
+                todo.append(name)
+    drops = {k: o for k, o in candidates.items() if k not in kept_reads}
     order = {DYNAMIC_TABLE: 0, TABLE: 1, FUNCTION: 2}
-    drops = []
-    for key, obj in sorted(state.objects.items(), key=lambda kv: (order.get(kv[1].kind, 3), kv[0])):
-        if key in declared or key in functions or not obj.properties.get("managed", "true") == "true":
-            continue
+    ranked = sorted(drops, key=lambda k: (order[drops[k].kind], -_depth(k, reads, set(drops)), k))
+    actions = []
+    for key in ranked:
+        obj = drops[key]
         if obj.kind == DYNAMIC_TABLE:
             statement = sql.drop_dynamic_table(obj.name)
         elif obj.kind == TABLE:
             statement = sql.drop_table(obj.name)
-        elif obj.kind == FUNCTION:
-            statement = sql.drop_function_named(obj.name, _types_list(obj.properties.get("arg_types", "")))
         else:
-            continue
-        drops.append(
+            statement = sql.drop_function_named(obj.name, _types_list(obj.properties.get("arg_types", "")))
+        actions.append(
             Action(
                 ActionKind.DROP,
                 obj.kind,
@@ -393,4 +412,26 @@ def _prune(graph: PipelineGraph, state: TargetState, sql: Statements) -> list[Ac
                 destroys_data=obj.kind != FUNCTION,
             )
         )
-    return drops
+    return actions
+
+
+def _reads(obj: ObjectState) -> set[str]:
+    """The names a dynamic table on the target reads: its ``reads`` property, else its query's tables."""
+    listed = obj.properties.get("reads")
+    if listed is not None:
+        return {n.strip() for n in listed.split(",") if n.strip()}
+    from engine.errors import SqlError
+    from engine.sql.parsing import parse_select, table_refs
+
+    try:
+        return {ref.name.upper() for ref in table_refs(parse_select(obj.properties.get("sql") or ""))}
+    except SqlError:  # an unreadable query reads nothing pipe can name
+        return set()
+
+
+def _depth(name: str, reads: Mapping[str, set[str]], among: set[str], seen: frozenset = frozenset()) -> int:
+    """How many dropped objects ``name`` reads through, at most: readers go first."""
+    if name in seen:
+        return 0
+    below = [_depth(n, reads, among, seen | {name}) + 1 for n in reads.get(name, ()) if n in among]
+    return max(below, default=0)

@@ -157,10 +157,11 @@ def stream_settings(
     )
 
 
-def batch_args(project: Project, settings: StreamSettings, batch: int) -> list:
-    """The generator arguments of one batch, with {{ records }} and {{ batch }} filled in."""
+def batch_args(project: Project, settings: StreamSettings, batch: int, rows: int = 0) -> list:
+    """The generator arguments of one batch, with {{ records }}, {{ batch }} and {{ rows }} (the
+    table's row count before the batch) filled in."""
     location = project.pipeline.locate("stream", "args")
-    context = {"vars": project.pipeline.vars, "records": settings.records, "batch": batch}
+    context = {"vars": project.pipeline.vars, "records": settings.records, "batch": batch, "rows": rows}
     return [
         coerce_scalar(render_template(a, context, location)) if isinstance(a, str) and "{" in a else a
         for a in settings.args
@@ -186,8 +187,11 @@ def stream(
     reporter = reporter or Silent()
     refreshes: list[RefreshRecord] = []
     with interrupts.deferred() as stop:
+        uses_rows = any(isinstance(a, str) and "rows" in a for a in settings.args)
+        total = (backend.row_count(settings.table) or 0) if uses_rows else 0
         for batch in range(1, settings.batches + 1):
-            rows = backend.insert_batch(settings.table, settings.generator, batch_args(project, settings, batch))
+            args = batch_args(project, settings, batch, rows=total or 0)
+            rows = backend.insert_batch(settings.table, settings.generator, args)
             total = backend.row_count(settings.table)
             reporter.event("batch", batch=batch, batches=settings.batches, rows=rows, table=settings.table, total=total)
             stop.check()

@@ -116,7 +116,7 @@ def _golden_create_script() -> str:
 
 def _masked(script: str) -> str:
     script = re.sub(r"AS \$\$\n.*?\n\$\$", "AS $$\n<module source>\n$$", script, flags=re.S)
-    return re.sub(r"'pipe:[0-9a-f]{16}", "'pipe:<fingerprint>", script)
+    return re.sub(r"(?<=['(])pipe:[0-9a-f]{16}", "pipe:<fingerprint>", script)
 
 
 def test_plan_with_a_missing_db_creates_everything(run_pipe, engagement_dir, tmp_path):

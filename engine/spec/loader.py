@@ -138,8 +138,8 @@ def _render_vars(data: dict, source: SourceMap) -> dict:
         }
     stream = data.get("stream")
     if isinstance(stream, dict):
-        # {{ records }} and {{ batch }} are filled per batch; check the rest renders now.
-        checked = _render_args(stream, ("stream",), {**context, "records": 1, "batch": 1}, source)
+        # {{ records }}, {{ batch }} and {{ rows }} are filled per batch; check the rest renders now.
+        checked = _render_args(stream, ("stream",), {**context, "records": 1, "batch": 1, "rows": 0}, source)
         if isinstance(checked.get("args"), list) and isinstance(stream.get("args"), list):
             stream = {**stream, "args": [_keep_per_batch(a, r) for a, r in zip(stream["args"], checked["args"])]}
         data["stream"] = stream
@@ -147,7 +147,7 @@ def _render_vars(data: dict, source: SourceMap) -> dict:
 
 
 def _keep_per_batch(original: Any, rendered: Any) -> Any:
-    if isinstance(original, str) and ("records" in original or "batch" in original):
+    if isinstance(original, str) and any(word in original for word in ("records", "batch", "rows")):
         return original
     return rendered
 

@@ -196,7 +196,8 @@ class Stream(Spec):
     generator: str
     """Generator producing them."""
     args: list[Scalar] = []
-    """Generator arguments; {{ records }} and {{ batch }} are available."""
+    """Generator arguments; {{ records }}, {{ batch }} (1, 2, … in each run) and {{ rows }} (the
+    table's row count before the batch: unlike {{ batch }}, unique across runs) are available."""
     batches: int = Field(5, ge=1)
     """Number of batches."""
     records: int = Field(100, ge=1)

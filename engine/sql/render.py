@@ -93,12 +93,15 @@ class Statements:
         return self._function(name, fingerprint=self.function_fingerprint(name))
 
     def _function(self, name: str, fingerprint: str) -> str:
+        from engine.generators.packages import pinned_packages
+
         generator = self.pipeline.generator(name)
         source = function_source(self.pipeline, name)
         return render(
             "create_function",
             name=self.function_name(name),
             generator=generator,
+            packages=pinned_packages(list(generator.packages)),
             source=source,
             fingerprint=fingerprint,
         )
@@ -155,6 +158,20 @@ class Statements:
         """The warehouse of dynamic table ``name``."""
         return self.pipeline.dynamic_tables[name].warehouse or self.target.warehouse
 
+    def dynamic_table_fingerprint(self, name: str) -> str:
+        """``pipe:<hash>`` of what only CREATE OR REPLACE can change (query, refresh mode,
+        initialize). Snowflake rewrites a dynamic table's CREATE text but keeps its comment, so
+        the fingerprint rides in the comment: it marks the table as pipe's and dates its query."""
+        dt = self.pipeline.dynamic_tables[name]
+        definition = "\n".join((dt.sql.strip().rstrip(";").rstrip(), dt.refresh_mode.upper(), dt.initialize.upper()))
+        return "pipe:" + hashlib.sha256(definition.encode()).hexdigest()[:16]
+
+    def dynamic_table_comment(self, name: str) -> str:
+        """The comment a dynamic table is created with: the file's comment, then the fingerprint."""
+        comment = self.pipeline.dynamic_tables[name].comment
+        fingerprint = self.dynamic_table_fingerprint(name)
+        return f"{comment} ({fingerprint})" if comment else fingerprint
+
     def create_dynamic_table(self, name: str) -> str:
         dt = self.pipeline.dynamic_tables[name]
         return render(
@@ -162,17 +179,22 @@ class Statements:
             name=name,
             dt=dt,
             warehouse=self.warehouse(name),
+            comment=self.dynamic_table_comment(name),
             sql=dt.sql.strip().rstrip(";").rstrip(),
         )
 
     def alter_dynamic_table(self, name: str, *, target_lag: str | None = None, warehouse: str | None = None) -> str:
         return render("alter_dynamic_table", name=name, target_lag=target_lag, warehouse=warehouse)
 
-    def comment_dynamic_table(self, name: str, comment: str | None) -> str:
-        return render("comment_dynamic_table", name=name, comment=comment)
+    def comment_dynamic_table(self, name: str, comment: str | None = None) -> str:
+        """SET COMMENT to the file's comment (``comment``, default the declared one) and the fingerprint."""
+        dt = self.pipeline.dynamic_tables[name]
+        text = comment if comment is not None else dt.comment
+        fingerprint = self.dynamic_table_fingerprint(name)
+        return render("comment_dynamic_table", name=name, comment=f"{text} ({fingerprint})" if text else fingerprint)
 
     def drop_dynamic_table(self, name: str) -> str:
         return render("drop_dynamic_table", name=name)
 
     def refresh_dynamic_table(self, name: str) -> str:
-        return render("refresh_dynamic_table", names=[name])
+        return render("refresh_dynamic_table", name=name)

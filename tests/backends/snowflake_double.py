@@ -9,8 +9,22 @@ error numbers, so the backend's error mapping is exercised for real.
 
 It checks what Snowflake checks and a double can: unqualified names need USE SCHEMA first, a
 dynamic table can only read objects that exist, a generator must exist before a table is
-filled from it. Any statement it does not understand raises ``NotImplementedError`` (a test
-failure, never a silent pass).
+filled from it, a query on a warehouse (the refresh-history function, COUNT, INSERT) needs a
+warehouse in the session, a dynamic table created with INITIALIZE = ON_SCHEDULE cannot be
+read before its first refresh. Any statement it does not understand raises
+``NotImplementedError`` (a test failure, never a silent pass).
+
+Its answers have the shapes a real account gives, not the ones pipe sends; each is recorded,
+with its source, in tests/fixtures/snowflake/show/ (README.md there). In short:
+
+* SHOW DYNAMIC TABLES ``text`` is Snowflake's rewrite: lower-case keywords, quoted qualified
+  name, the comment first, ``lag = '…'``, quoted values, then ``as`` and the query as sent;
+  ALTER … SET changes the columns (target_lag, warehouse, comment) but not ``text``;
+* ``scheduling_state`` is ACTIVE or SUSPENDED; ``data_timestamp`` is NULL until the first
+  refresh;
+* the refresh history returns running refreshes too (STATE EXECUTING, no end time, no
+  statistics), STATISTICS as the connector returns an OBJECT (JSON text), RESULT_LIMIT keeps
+  the newest rows, and the window is the last day unless DATA_TIMESTAMP_START is given.
 """
 
 from __future__ import annotations
@@ -56,6 +70,11 @@ class FakeSnowflake:
     def __init__(self) -> None:
         self.statements: list[str] = []
         self.connections = 0
+        self.sessions: list[dict] = []
+        self.query_tag: str | None = None
+        self.running: list[str] = []  # dynamic tables whose next refresh stays EXECUTING once
+        self.history_rows_returned = 0
+        self.queries: dict[tuple[str, str, str], str] = {}  # each dynamic table's query, as parsed
         self.databases: dict[str, dict] = {}
         self.schemas: dict[tuple[str, str], dict] = {}
         self.tables: dict[tuple[str, str, str], dict] = {}
@@ -69,15 +88,30 @@ class FakeSnowflake:
 
     # -- test controls -----------------------------------------------------------------------
 
-    def connect(self) -> FakeConnection:
-        """Open a connection (a session: USE SCHEMA does not carry over)."""
+    def connect(self, **session: Any) -> FakeConnection:
+        """Open a connection (a session: USE SCHEMA does not carry over).
+
+        ``session`` holds the login settings the connector accepts (``warehouse``,
+        ``session_parameters``…); ``connection_name`` is accepted and ignored.
+        """
         self.connections += 1
-        self.current_schema = self.current_warehouse = None
+        self.sessions.append(session)
+        self.current_schema = None
+        self.current_warehouse = str(session["warehouse"]).upper() if session.get("warehouse") else None
+        self.query_tag = (session.get("session_parameters") or {}).get("QUERY_TAG")
         return FakeConnection(self)
 
     def now(self) -> datetime:
         """The fake clock: it moves one second per statement."""
         return self._now
+
+    def monotonic(self) -> float:
+        """The fake clock in seconds, for the backend's polling interval."""
+        return (self._now - START).total_seconds()
+
+    def wait(self, seconds: float) -> None:
+        """Let time pass without a statement."""
+        self._now += timedelta(seconds=seconds)
 
     def mark(self) -> int:
         """A position in the statement log, for :meth:`since`."""
@@ -107,13 +141,23 @@ class FakeSnowflake:
         for row in data.get("schemas", []):
             self.schemas[(row["database_name"], row["name"])] = _schema_row(row["database_name"], row["name"], self._now) | row
         for row in data.get("dynamic_tables", []):
-            self.dynamic_tables[(row["database_name"], row["schema_name"], row["name"])] = row
+            key = (row["database_name"], row["schema_name"], row["name"])
+            self.dynamic_tables[key] = row
+            self.queries[key] = sqlglot.parse_one(row["text"], read="snowflake").expression.sql(dialect="snowflake") if row["text"].upper().startswith("CREATE") and " lag = " not in row["text"] else _query_of(row["text"])
         for row in data.get("tables", []):
             self.tables[(row["database_name"], row["schema_name"], row["name"])] = row
         for row in data.get("functions", []):
             key = (row["catalog_name"], row["schema_name"], row["name"], _arg_types(row["arguments"]))
             self.functions[key] = row
         self.history.extend(data.get("history", []))
+
+    def finish_running(self) -> None:
+        """Refreshes still EXECUTING finish now, successfully."""
+        for row in self.history:
+            if row["STATE"] == "EXECUTING":
+                row.update(STATE="SUCCEEDED", STATE_CODE="EXECUTION_SUCCEEDED", REFRESH_END_TIME=self._now,
+                           STATISTICS=_object_text({"numInsertedRows": 0, "numDeletedRows": 0}))
+                self.dynamic_tables[(row["DATABASE_NAME"], row["SCHEMA_NAME"], row["NAME"])]["data_timestamp"] = row["DATA_TIMESTAMP"]
 
     def run_scheduler(self, database: str, schema: str, *, inserted: int = 0) -> datetime:
         """Snowflake's scheduler refreshing every dynamic table of a schema at one data timestamp."""
@@ -200,8 +244,8 @@ class FakeSnowflake:
             "is_table_function": "Y",
             "valid_for_clustering": "N",
             "is_secure": "N",
-            "secrets": "",
-            "external_access_integrations": "",
+            "secrets": None,
+            "external_access_integration": None,
             "is_external_function": "N",
             "language": "PYTHON",
             "is_memoizable": "N",
@@ -227,6 +271,8 @@ class FakeSnowflake:
                 raise _not_found("Object", f"{db}.{schema}.{ref}")
         props = _properties(create)
         declared = props.get("REFRESH_MODE", "AUTO")
+        on_schedule = props.get("INITIALIZE", "ON_CREATE") == "ON_SCHEDULE"
+        comment = _comment(create) or ""
         self.dynamic_tables[(db, schema, name.upper())] = {
             "created_on": self._now,
             "name": name.upper(),
@@ -240,18 +286,22 @@ class FakeSnowflake:
             "refresh_mode": "FULL" if declared == "FULL" else "INCREMENTAL",
             "refresh_mode_reason": None,
             "warehouse": props.get("WAREHOUSE", self.current_warehouse),
-            "comment": _comment(create) or "",
-            "text": sql,
+            "comment": comment,
+            "text": rewritten_text(db, schema, name.upper(), comment, props, create.expression.sql(dialect="snowflake"), sql),
             "automatic_clustering": "OFF",
-            "scheduling_state": "RUNNING",
+            "scheduling_state": "ACTIVE",
             "last_suspended_on": None,
-            "is_clone": "false",
-            "is_replica": "false",
-            "is_iceberg": "false",
-            "data_timestamp": self._now,
+            "is_clone": False,
+            "is_replica": False,
+            "is_iceberg": False,
+            "data_timestamp": None,
             "owner_role_type": "ROLE",
+            "immutable_where": None,
+            "execute_as_user": None,
         }
-        self._refresh_cascade(db, schema, [name.upper()], "CREATION", 0)
+        self.queries[(db, schema, name.upper())] = create.expression.sql(dialect="snowflake")
+        if not on_schedule:
+            self._refresh_cascade(db, schema, [name.upper()], "CREATION", 0)
         return _status(f"Table {name.upper()} successfully created.")
 
     def _alter_dynamic_table(self, sql: str, name: str, rest: str) -> Result:
@@ -261,7 +311,7 @@ class FakeSnowflake:
         if rest.upper() == "REFRESH":
             order = self._order(db, schema, [*self._upstream(db, schema, name.upper()), name.upper()])
             self._refresh_cascade(db, schema, order, "MANUAL", 0)
-        elif rest.upper() == "UNSET COMMENT":
+        elif rest.upper() == "UNSET COMMENT":  # pragma: no cover - pipe always sets its fingerprint
             row["comment"] = ""
         elif rest.upper().startswith("SET "):
             for key, value in re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\w+)", rest[4:]):
@@ -286,19 +336,31 @@ class FakeSnowflake:
 
     def _insert(self, _sql: str, table: str, function: str, args: str) -> Result:
         db, schema = self._context("INSERT")
+        self._need_warehouse()
         row = self._need(self.tables, db, schema, table)
         rows = self._generated_rows(db, schema, function, args)
         row["rows"] += rows
         return Result(["number of rows inserted"], [(rows,)], rowcount=rows)
 
     def _refresh_history(self, sql: str) -> Result:
+        self._need_warehouse()
         self._need_database(re.search(r"TABLE\((\w+)\.INFORMATION_SCHEMA", sql, re.IGNORECASE).group(1))
         query = sqlglot.parse_one(sql, read="snowflake")
         call = query.find(exp.Anonymous)
-        kwargs = {k.this.name.upper(): k.expression.to_py() for k in call.expressions}
+        kwargs = {k.this.name.upper(): _argument(k.expression) for k in call.expressions}
+        limit = int(kwargs.get("RESULT_LIMIT", 100))
+        if not 1 <= limit <= 10000:
+            raise ProgrammingError(msg=f"invalid value [{limit}] for parameter 'RESULT_LIMIT'", errno=1008, sqlstate="22023")
         prefix = kwargs.get("NAME_PREFIX", "").upper()
+        start = kwargs.get("DATA_TIMESTAMP_START") or self._now - timedelta(days=1)
         rows = [r for r in self.history if f"{r['DATABASE_NAME']}.{r['SCHEMA_NAME']}.{r['NAME']}".startswith(prefix)]
-        rows = sorted(rows, key=lambda r: r["DATA_TIMESTAMP"])[-int(kwargs.get("RESULT_LIMIT", 100)) :]
+        if "NAME" in kwargs:
+            wanted = kwargs["NAME"].upper()
+            rows = [r for r in rows if f"{r['DATABASE_NAME']}.{r['SCHEMA_NAME']}.{r['NAME']}".endswith(wanted)]
+        rows = [r for r in rows if r["STATE"] in ("EXECUTING", "SCHEDULED") or r["DATA_TIMESTAMP"] >= start]
+        self.history_rows_returned += min(len(rows), limit)
+        # RESULT_LIMIT keeps the refreshes that finished last and those still running.
+        rows = sorted(rows, key=lambda r: r["REFRESH_END_TIME"] or datetime.max.replace(tzinfo=timezone.utc))[-limit:]
         where = query.args.get("where")
         if where is not None:
             names = {e.to_py() for e in where.this.expressions}
@@ -311,8 +373,24 @@ class FakeSnowflake:
 
     def _count(self, _sql: str, table: str) -> Result:
         db, schema = self._context("SELECT")
+        self._need_warehouse()
         row = self.tables.get((db, schema, table.upper())) or self._need(self.dynamic_tables, db, schema, table)
         return Result(["COUNT(*)"], [(row["rows"],)])
+
+    def _select_some(self, _sql: str, table: str, _limit: str) -> Result:
+        db, schema = self._context("SELECT")
+        self._need_warehouse()
+        row = self.dynamic_tables.get((db, schema, table.upper()))
+        if row is not None and row["data_timestamp"] is None:
+            raise ProgrammingError(
+                msg=f"Dynamic Table '{db}.{schema}.{table.upper()}' is not initialized. Please run a manual "
+                "refresh or wait for a scheduled refresh before querying.",
+                errno=2089,
+                sqlstate="55000",
+            )
+        if row is None:
+            self._need(self.tables, db, schema, table)
+        return Result(["ID"], [])
 
     _HANDLERS = [
         (r"^SHOW DATABASES LIKE '(.*)'$", _show_databases),
@@ -331,6 +409,7 @@ class FakeSnowflake:
         (r"^INSERT INTO (\w+) SELECT \* FROM TABLE\((\w+)\((.*)\)\)$", _insert),
         (r"^SELECT .* FROM TABLE\(\w+\.INFORMATION_SCHEMA\.DYNAMIC_TABLE_REFRESH_HISTORY\(.*$", _refresh_history),
         (r"^SELECT COUNT\(\*\) FROM (\w+)$", _count),
+        (r"^SELECT \* FROM (\w+) LIMIT (\d+)$", _select_some),
     ]
 
     # -- helpers -----------------------------------------------------------------------------
@@ -344,6 +423,15 @@ class FakeSnowflake:
                 sqlstate="22000",
             )
         return self.current_schema
+
+    def _need_warehouse(self) -> None:
+        if self.current_warehouse is None:
+            raise ProgrammingError(
+                msg="No active warehouse selected in the current session.  Select an active warehouse "
+                "with the 'use warehouse' command.\n",
+                errno=606,
+                sqlstate="57P03",
+            )
 
     def _need_database(self, name: str) -> None:
         if name.upper() not in self.databases:
@@ -366,8 +454,7 @@ class FakeSnowflake:
         return int(first) if first.isdigit() else 0
 
     def _upstream(self, db: str, schema: str, name: str) -> list[str]:
-        row = self.dynamic_tables[(db, schema, name)]
-        query = sqlglot.parse_one(row["text"], read="snowflake").expression
+        query = sqlglot.parse_one(self.queries[(db, schema, name)], read="snowflake")
         direct = {name for name in _reads(query) if (db, schema, name) in self.dynamic_tables}
         found = set(direct)
         for upstream in direct:
@@ -382,9 +469,13 @@ class FakeSnowflake:
         stamp = self._now
         for offset, name in enumerate(names):
             row = self.dynamic_tables[(db, schema, name)]
+            started = stamp + timedelta(milliseconds=100 * offset)
+            if name in self.running:
+                self.running.remove(name)
+                self.history.append(_running_row(db, schema, name, stamp, started, trigger, len(self.history)))
+                continue
             row["data_timestamp"] = stamp
             row["rows"] += inserted
-            started = stamp + timedelta(milliseconds=100 * offset)
             self.history.append(
                 {
                     "NAME": name,
@@ -392,7 +483,7 @@ class FakeSnowflake:
                     "DATABASE_NAME": db,
                     "STATE": "SUCCEEDED",
                     "STATE_CODE": "EXECUTION_SUCCEEDED",
-                    "STATE_MESSAGE": "",
+                    "STATE_MESSAGE": None,
                     "QUERY_ID": f"01b2-{len(self.history):04d}",
                     "DATA_TIMESTAMP": stamp,
                     "REFRESH_START_TIME": started,
@@ -400,8 +491,13 @@ class FakeSnowflake:
                     "COMPLETION_TARGET": None,
                     "QUALIFIED_NAME": f"{db}.{schema}.{name}",
                     "LAST_COMPLETED_DEPENDENCY": None,
-                    "STATISTICS": json.dumps({"numInsertedRows": inserted, "numDeletedRows": 0}),
+                    "STATISTICS": _object_text(
+                        {"numInsertedRows": inserted, "numDeletedRows": 0, "numCopiedRows": 0, "numAddedPartitions": 1,
+                         "numRemovedPartitions": 0, "queuedTimeMs": 12, "compilationTimeMs": 140, "executionTimeMs": 310}
+                    ),
                     "REFRESH_ACTION": "FULL" if trigger == "CREATION" else "INCREMENTAL",
+                    "REINIT_REASON": None,
+                    "INPUTS_WITH_CHANGED_DATA": None,
                     "REFRESH_TRIGGER": trigger,
                     "TARGET_LAG_SEC": None,
                     "GRAPH_HISTORY_VALID_FROM": None,
@@ -540,6 +636,54 @@ def _reads(query: exp.Expression) -> set[str]:
         for t in query.find_all(exp.Table)
         if isinstance(t.this, exp.Identifier) and not (not t.db and t.name.upper() in ctes)
     }
+
+
+def rewritten_text(
+    db: str, schema: str, name: str, comment: str, props: dict[str, str], query_sql: str, sent: str
+) -> str:
+    """SHOW DYNAMIC TABLES ``text`` as Snowflake rewrites the CREATE statement (see the module
+    docstring and tests/fixtures/snowflake/show/README.md): the query is kept as sent."""
+    head = f'create or replace dynamic table "{db}"."{schema}"."{name}"'
+    parts = [head]
+    if comment:
+        parts.append("comment = '" + comment.replace("'", "\\'") + "'")
+    lag = props.get("TARGET_LAG", "DOWNSTREAM")
+    parts.append(f"lag = '{lag}'")
+    parts.append(f"refresh_mode = '{props.get('REFRESH_MODE', 'AUTO')}'")
+    parts.append(f"initialize = '{props.get('INITIALIZE', 'ON_CREATE')}'")
+    parts.append(f"warehouse = {props.get('WAREHOUSE', '')}")
+    query = re.split(r"(?im)^AS\s*$", sent, maxsplit=1)[-1].strip() if re.search(r"(?im)^AS\s*$", sent) else query_sql
+    return " ".join(parts) + "\n as " + query
+
+
+def _query_of(text: str) -> str:
+    """The query of a rewritten CREATE text: what follows the first line-leading ``as``."""
+    return re.split(r"\n as ", text, maxsplit=1)[-1]
+
+
+def _running_row(db: str, schema: str, name: str, stamp: datetime, started: datetime, trigger: str, n: int) -> dict:
+    """A refresh still running: no end time, no statistics."""
+    return {
+        "NAME": name, "SCHEMA_NAME": schema, "DATABASE_NAME": db, "STATE": "EXECUTING",
+        "STATE_CODE": "EXECUTING", "STATE_MESSAGE": None, "QUERY_ID": f"01b2-{n:04d}", "DATA_TIMESTAMP": stamp,
+        "REFRESH_START_TIME": started, "REFRESH_END_TIME": None, "COMPLETION_TARGET": None,
+        "QUALIFIED_NAME": f"{db}.{schema}.{name}", "LAST_COMPLETED_DEPENDENCY": None, "STATISTICS": None,
+        "REFRESH_ACTION": "INCREMENTAL", "REINIT_REASON": None, "REFRESH_TRIGGER": trigger,
+        "TARGET_LAG_SEC": None, "GRAPH_HISTORY_VALID_FROM": None, "INPUTS_WITH_CHANGED_DATA": None,
+    }
+
+
+def _object_text(value: dict) -> str:
+    """An OBJECT column as the connector returns it: JSON text, indented, keys in any order."""
+    return json.dumps(dict(sorted(value.items())), indent=2)
+
+
+def _argument(node: exp.Expression) -> Any:
+    """A table-function argument: a literal, or a timestamp literal cast to TIMESTAMP_LTZ."""
+    if isinstance(node, exp.Cast):
+        text = node.this.to_py()
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f %z")
+    return node.to_py()
 
 
 def _comment(create: exp.Expression) -> str | None:

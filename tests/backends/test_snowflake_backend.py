@@ -9,10 +9,11 @@ Every statement any test sends is checked to parse with sqlglot's Snowflake dial
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from snowflake.connector.errors import OperationalError
 
 from engine.backends.base import get_backend
 from engine.backends.snowflake import SnowflakeBackend, plan_groups
-from engine.backends.snowflake_state import parse_arg_types, parse_dynamic_table_text
+from engine.backends.snowflake.diff import parse_arg_types, parse_dynamic_table_text
 from engine.errors import BackendError
 from engine.graph import build_graph
 from engine.planner import ActionKind, build_destroy_plan, build_plan
@@ -83,7 +84,7 @@ def mini_graph(*replacements: tuple[str, str], path: Path = MINI):
 
 
 def backend(fake: FakeSnowflake, graph=None) -> SnowflakeBackend:
-    return SnowflakeBackend(graph or mini_graph(), connect=fake.connect, clock=fake.now)
+    return SnowflakeBackend(graph or mini_graph(), connect=fake.connect, clock=fake.now, monotonic=fake.monotonic)
 
 
 def deploy(fake: FakeSnowflake, graph=None, *, prune: bool = False, reporter: Reporter | None = None):
@@ -159,10 +160,12 @@ def test_snowflake_warehouse_and_comment_changes_are_alters(fake):
     )
     plan = deploy(fake, graph)
     assert {a.name: a.kind for a in plan.changes} == {"MEMBER_SESSIONS": ActionKind.ALTER, "DASHBOARD": ActionKind.ALTER}
-    assert fake.since(mark)[len(INTROSPECTION) + 2 :] == [
-        "ALTER DYNAMIC TABLE MEMBER_SESSIONS UNSET COMMENT",
-        "ALTER DYNAMIC TABLE DASHBOARD SET WAREHOUSE = BIG_WH",
-    ]
+    comment, warehouse = fake.since(mark)[len(INTROSPECTION) + 2 :]
+    # The file's comment goes; pipe's fingerprint stays, or the table would no longer be pipe's.
+    assert re.fullmatch(r"ALTER DYNAMIC TABLE MEMBER_SESSIONS SET COMMENT = 'pipe:[0-9a-f]{16}'", comment)
+    assert warehouse == "ALTER DYNAMIC TABLE DASHBOARD SET WAREHOUSE = BIG_WH"
+    sessions = fake.dynamic_tables[("PIPE_TEST", "MINI", "MEMBER_SESSIONS")]
+    assert sessions["comment"] == comment.split(" = ")[1].strip("'")
     assert not deploy(fake, graph).has_changes
 
 
@@ -262,6 +265,32 @@ def test_snowflake_prune_drops_pipe_objects_but_not_foreign_ones(fake):
     assert left == {"RAW_INTERACTIONS", "MEMBER_SESSIONS", "GEN_INTERACTIONS", "FOREIGN_DT", "LOOKUP", "PARSE_REGION"}
 
 
+def test_snowflake_prune_drops_readers_first_whatever_the_names(fake):
+    # Renamed so that alphabetical order is the wrong order: A_SUMMARY reads ZZ_SESSIONS.
+    renames = [("MEMBER_SUMMARY", "A_SUMMARY"), ("MEMBER_SESSIONS", "ZZ_SESSIONS")]
+    deploy(fake, mini_graph(*renames))
+    text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
+    kept = text.split("\n  MEMBER_SESSIONS:")[0]  # only the generators and base tables stay
+    kept = kept.replace("dynamic_tables:", "dynamic_tables: {}")
+    graph = build_graph(load_pipeline_text(kept, file="kept.yaml", base_dir=FIXTURES))
+    plan = deploy(fake, graph, prune=True)
+    dropped = [a.name for a in plan.changes]
+    assert dropped == ["DASHBOARD", "A_SUMMARY", "ZZ_SESSIONS"]
+    assert not any(k[2] in dropped for k in fake.dynamic_tables)
+
+
+def test_snowflake_prune_keeps_what_a_kept_object_reads(fake):
+    deploy(fake)
+    fake.load(FIXTURES / "foreign_reader.json")  # someone's dynamic table reading MEMBERS
+    plan = deploy(fake, mini_graph(path=FIXTURES / "mini_smaller.yaml"), prune=True)
+    assert [(a.kind, a.name) for a in plan.changes] == [
+        (ActionKind.DROP, "DASHBOARD"),
+        (ActionKind.DROP, "MEMBER_SUMMARY"),
+        (ActionKind.DROP, "GEN_MEMBERS"),
+    ]
+    assert ("PIPE_TEST", "MINI", "MEMBERS") in fake.tables
+
+
 def test_snowflake_apply_stops_at_first_failure_with_statement_code_and_message(fake):
     fake.fail(
         r"^CREATE OR REPLACE DYNAMIC TABLE MEMBER_SUMMARY",
@@ -321,6 +350,8 @@ def test_snowflake_read_state_from_canned_show_rows(fake):
         "warehouse": "PIPE_WH",
         "refresh_mode": "AUTO",
         "comment": "one row of KPIs",
+        "fingerprint": None,
+        "reads": "MEMBER_SUMMARY",
         "managed": "false",
     }
     plan = build_plan(graph, state, target="snowflake")
@@ -331,21 +362,29 @@ def test_snowflake_read_state_from_canned_show_rows(fake):
 
 
 @pytest.mark.parametrize(
-    "text, query, mode, pipe",
+    "text, query, mode",
     [
+        # As sent by pipe's template.
         ("CREATE OR REPLACE DYNAMIC TABLE X\n  TARGET_LAG = DOWNSTREAM\n  WAREHOUSE = W\n  REFRESH_MODE = AUTO\n"
-         "  INITIALIZE = ON_CREATE\n  COMMENT = 'as is'\nAS\nSELECT a AS b FROM t", "SELECT a AS b FROM t", "AUTO", True),
+         "  INITIALIZE = ON_CREATE\n  COMMENT = 'as is'\nAS\nSELECT a AS b FROM t", "SELECT a AS b FROM t", "AUTO"),
+        # Snowflake's rewrite, as the Terraform provider's extractor tests record it: comment first
+        # (with an escaped quote and the word "as"), lag, quoted values, qualified quoted name.
+        ("create or replace dynamic table \"DB\".\"S\".\"X\" comment = 'asdf\\'s are fun as' lag = 'DOWNSTREAM' "
+         "refresh_mode = 'INCREMENTAL' initialize = 'ON_CREATE' warehouse = COMPUTE_WH as select * from bar;",
+         "select * from bar", "INCREMENTAL"),
+        ("create dynamic table foo\nlag = 'DOWNSTREAM'\nrefresh_mode = 'AUTO'\ninitialize = 'ON_CREATE'\n"
+         "warehouse = COMPUTE_WH\nas\n-- comment\nselect *\nfrom bar;", "-- comment\nselect *\nfrom bar", "AUTO"),
         ("create dynamic table x target_lag = '1 hour' warehouse = w refresh_mode = incremental as select 1;",
-         "select 1", "INCREMENTAL", False),
+         "select 1", "INCREMENTAL"),
         ("CREATE DYNAMIC TABLE X (A COMMENT 'as', B) TARGET_LAG = '1 hour' EXECUTE AS USER BOB WAREHOUSE = W\n"
-         "AS -- note\n  SELECT a, b FROM t", "-- note\n  SELECT a, b FROM t", "AUTO", False),
-        ("not sql at all 'unterminated", None, "AUTO", False),
-        ("SELECT a AS b FROM t;", "SELECT a AS b FROM t", "AUTO", False),  # a bare query, should text ever be one
+         "AS -- note\n  SELECT a, b FROM t", "-- note\n  SELECT a, b FROM t", "AUTO"),
+        ("not sql at all 'unterminated", None, "AUTO"),
+        ("SELECT a AS b FROM t;", "SELECT a AS b FROM t", "AUTO"),  # a bare query, should text ever be one
     ],
 )
-def test_snowflake_dynamic_table_text_is_parsed(text, query, mode, pipe):
+def test_snowflake_dynamic_table_text_is_parsed(text, query, mode):
     parsed = parse_dynamic_table_text(text)
-    assert (parsed.query, parsed.refresh_mode, parsed.made_by_pipe) == (query, mode, pipe)
+    assert (parsed.query, parsed.refresh_mode) == (query, mode)
 
 
 @pytest.mark.parametrize(
@@ -374,7 +413,10 @@ def test_snowflake_status_reports_every_declared_object(fake):
     assert dashboard.lag_seconds == (fake.now() - dashboard.data_timestamp).total_seconds()
     assert status["MEMBER_SUMMARY"].state == status["MEMBERS"].state == "NOT CREATED"
     assert fake.statements[:2] == INTROSPECTION[2:4]
+    # The last refresh of each table is at or after the oldest data timestamp SHOW reported.
+    assert "DATA_TIMESTAMP_START => '2025-01-06 08:58:00.000000 +0000'::TIMESTAMP_LTZ, RESULT_LIMIT => 20" in fake.statements[2]
     assert "WHERE NAME IN ('MEMBER_SESSIONS', 'DASHBOARD')" in fake.statements[2]
+    assert len(fake.statements) == 3
 
 
 def test_snowflake_status_and_history_before_any_apply(fake):
@@ -395,11 +437,17 @@ def test_snowflake_history_maps_refresh_rows(fake):
         "RESULT_LIMIT => 100))\n"
         "ORDER BY DATA_TIMESTAMP DESC, REFRESH_START_TIME DESC"
     )
-    assert fake.statements[1].endswith(
-        "WHERE NAME IN ('MEMBER_SESSIONS')\nORDER BY DATA_TIMESTAMP DESC, REFRESH_START_TIME DESC\nLIMIT 1"
-    )
-    assert [(r.name, r.state) for r in records] == [("DASHBOARD", "FAILED"), ("MEMBER_SESSIONS", "SUCCEEDED")]
-    failed, sessions = records
+    assert "DYNAMIC_TABLE_REFRESH_HISTORY(NAME => 'PIPE_TEST.MINI.MEMBER_SESSIONS', RESULT_LIMIT => 1)" in fake.statements[1]
+    assert [(r.name, r.state) for r in records] == [
+        ("MEMBER_SUMMARY", "EXECUTING"),
+        ("DASHBOARD", "FAILED"),
+        ("MEMBER_SESSIONS", "SUCCEEDED"),
+    ]
+    running, failed, sessions = records
+    assert (running.refresh_end_time, running.inserted_rows, running.milliseconds) == (None, None, None)
+    # Written in the session's time zone (-08:00): the same instant as 08:58 UTC.
+    assert sessions.data_timestamp == datetime(2025, 1, 6, 8, 58, tzinfo=timezone.utc)
+    assert sessions.state_message is None
     assert (failed.state_message, failed.inserted_rows) == ("Numeric value 'abc' is not recognized", None)
     assert (sessions.inserted_rows, sessions.deleted_rows, sessions.milliseconds) == (33, 2, 2500.0)
     assert (sessions.refresh_action, sessions.refresh_trigger) == ("INCREMENTAL", "SCHEDULED")
@@ -436,17 +484,21 @@ def test_snowflake_refresh_of_an_unknown_name_suggests_one(fake):
 def test_snowflake_stream_inserts_then_follows_the_cascade(fake):
     deploy(fake)
     fake.history[0]["REFRESH_TRIGGER"] = "SCHEDULED"  # an old refresh: before the stream began
-    fake._now += timedelta(minutes=5)
+    fake.wait(300)
     mark = fake.mark()
     reporter = Recorder()
     with backend(fake) as target:
         rows = target.insert_batch("RAW_INTERACTIONS", "gen_interactions", [100, 1])
+        fake.wait(2)
         before = target.tick(reporter)
         fake.run_scheduler("PIPE_TEST", "MINI", inserted=100)
+        not_due = target.tick(reporter)  # polled a moment ago: the interval has not passed
+        fake.wait(5)
         cascade = target.tick(reporter)
+        fake.wait(5)
         again = target.tick(reporter)
         settled = target.settle(reporter)
-    assert (rows, before, again) == (100, [], [])
+    assert (rows, before, not_due, again) == (100, [], [], [])
     assert [(r.name, r.refresh_trigger, r.inserted_rows) for r in cascade] == [
         ("MEMBER_SESSIONS", "SCHEDULED", 100),
         ("MEMBER_SUMMARY", "SCHEDULED", 100),
@@ -454,9 +506,49 @@ def test_snowflake_stream_inserts_then_follows_the_cascade(fake):
     ]
     assert [r.refresh_trigger for r in settled] == ["MANUAL"] * 3
     golden("stream", fake.since(mark))
-    assert fake.since(mark)[2] == "INSERT INTO RAW_INTERACTIONS SELECT * FROM TABLE(GEN_INTERACTIONS(100, 1))"
-    assert "DYNAMIC_TABLE_REFRESH_HISTORY" in fake.since(mark)[3]
+    sent = fake.since(mark)
+    assert sent[2] == "INSERT INTO RAW_INTERACTIONS SELECT * FROM TABLE(GEN_INTERACTIONS(100, 1))"
+    polls = [s for s in sent if "DYNAMIC_TABLE_REFRESH_HISTORY" in s]
+    assert len(polls) == 4  # three ticks that were due, one after the manual refresh
+    # Each poll starts at the newest data timestamp already reported, with a bounded limit.
+    assert all("RESULT_LIMIT => 30" in p and "DATA_TIMESTAMP_START =>" in p for p in polls)
     assert fake.tables[("PIPE_TEST", "MINI", "RAW_INTERACTIONS")]["rows"] == 200
+
+
+def test_snowflake_stream_polling_keeps_refreshes_still_running_for_later(fake):
+    deploy(fake)
+    fake.wait(300)
+    reporter = Recorder()
+    with backend(fake) as target:
+        target.insert_batch("RAW_INTERACTIONS", "gen_interactions", [10, 1])
+        fake.running.append("DASHBOARD")
+        fake.run_scheduler("PIPE_TEST", "MINI", inserted=10)
+        fake.wait(3)
+        first = target.tick(reporter)
+        fake.finish_running()
+        fake.wait(5)
+        second = target.tick(reporter)
+    assert [r.name for r in first] == ["MEMBER_SESSIONS", "MEMBER_SUMMARY"]
+    assert [(r.name, r.state) for r in second] == [("DASHBOARD", "SUCCEEDED")]
+
+
+def test_snowflake_polling_interval_backs_off_while_nothing_happens(fake):
+    deploy(fake)
+    fake.wait(300)
+    with backend(fake) as target:
+        target.insert_batch("RAW_INTERACTIONS", "gen_interactions", [10, 1])
+        mark = fake.mark()
+        polled_at = []
+        for second in range(120):
+            fake.wait(1)
+            before = len(fake.statements)
+            target.tick(Reporter())
+            if len(fake.statements) > before:
+                polled_at.append(second)
+                fake._now -= timedelta(seconds=1)  # the poll's own statement: keep one tick per second
+    gaps = [b - a for a, b in zip(polled_at, polled_at[1:])]
+    assert gaps == sorted(gaps) and gaps[0] <= 5 and max(gaps) <= 31 and polled_at[0] >= 1
+    assert len(fake.since(mark)) == len(polled_at) < 15  # not two polls a second: a handful in two minutes
 
 
 def test_snowflake_query_returns_snowflake_columns(fake):
@@ -515,3 +607,65 @@ def test_snowflake_backend_is_registered_and_imports_no_driver():
     code = "import sys, engine.backends.snowflake; print('snowflake.connector' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_snowflake_apply_with_initialize_on_schedule_shows_no_error(fake, capsys):
+    from engine import console
+    from engine.project import Project
+
+    graph = mini_graph(("    target_lag: 1 minute\n", "    target_lag: 1 minute\n    initialize: on_schedule\n"))
+    deploy(fake, graph)
+    with backend(fake, graph) as target:
+        with pytest.raises(BackendError, match="not initialized"):
+            target.query("SELECT * FROM DASHBOARD LIMIT 6")  # as a real account answers
+        mark = fake.mark()
+        console.sinks(Project(graph.pipeline, graph, []), target)  # what `pipe apply` prints next
+    assert fake.dynamic_tables[("PIPE_TEST", "MINI", "DASHBOARD")]["data_timestamp"] is None
+    assert fake.since(mark) == []
+
+
+def stream_run(fake, graph, *, batches: int, delay: float, refresh_every: int = 0):
+    """``pipe stream`` on the double: time passes on its clock only; Snowflake's scheduler
+    refreshes every ``refresh_every`` sleeps (never when 0)."""
+    from engine.project import Project, stream, stream_settings
+
+    project = Project(graph.pipeline, graph, [])
+    settings = stream_settings(project, batches=batches, delay=delay)
+    sleeps = [0]
+    start = fake.now()
+
+    def sleep(seconds):
+        fake.wait(seconds)
+        sleeps[0] += 1
+        if refresh_every and sleeps[0] % refresh_every == 0:
+            fake.run_scheduler("PIPE_TEST", "MINI", inserted=1)
+
+    with backend(fake, graph) as target:
+        return stream(project, target, settings, clock=lambda: (fake.now() - start).total_seconds(), sleep=sleep)
+
+
+def test_snowflake_five_batch_stream_sends_few_statements(fake):
+    deploy(fake)
+    mark = fake.mark()
+    records = stream_run(fake, mini_graph(), batches=5, delay=10, refresh_every=5)
+    sent = fake.since(mark)
+    kinds = [s.split()[0] + (" HISTORY" if "REFRESH_HISTORY" in s else "") for s in sent]
+    # 2 USE, 5 INSERT, 5 COUNT, one ALTER … REFRESH at the end, and the history polls: none
+    # sooner than 2 s after a batch or the previous poll, so at most 20 over the 40 s between
+    # batches, plus one after the final refresh (it was a poll every half second before).
+    assert kinds.count("INSERT") == 5 and kinds.count("ALTER") == 1 and kinds.count("USE") == 2
+    polls = kinds.count("SELECT HISTORY")
+    assert 4 <= polls <= 21
+    assert len(sent) == 2 + 5 + 5 + 1 + polls
+    print(f"5-batch stream: {len(sent)} statements, {polls} history polls")
+    assert {r.refresh_trigger for r in records} == {"SCHEDULED", "MANUAL"}
+
+
+def test_snowflake_stream_rows_variable_is_unique_across_runs(fake):
+    graph = mini_graph(('args: ["{{ records }}", 1]', 'args: ["{{ records }}", "{{ rows }}"]'))
+    deploy(fake, graph)
+    for _ in range(2):
+        stream_run(fake, graph, batches=2, delay=0)
+    inserts = [s for s in fake.statements if s.startswith("INSERT INTO RAW_INTERACTIONS")]
+    # The second argument is the table's row count before each batch: 100 rows at apply, +100 a batch.
+    assert [s.rsplit(", ", 1)[1] for s in inserts] == ["100))", "200))", "300))", "400))"]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from engine.backends.snowflake import SnowflakeBackend
-from engine.backends.snowflake_connection import find_connection, open_connection
+from engine.backends.snowflake.connection import find_connection, open_connection
 from engine.graph import build_graph
 from engine.planner import ActionKind, build_destroy_plan, build_plan
 from engine.report import Reporter
@@ -41,8 +41,10 @@ pytestmark = [
 ]
 
 
-def live_graph(schema: str, *replacements: tuple[str, str]):
-    text = (FIXTURES / "mini.yaml").read_text(encoding="utf-8")
+def live_graph(schema: str, *replacements: tuple[str, str], path: Path = FIXTURES / "mini.yaml"):
+    text = path.read_text(encoding="utf-8")
+    for old, _ in replacements:
+        assert old in text, old
     for old, new in [
         ("database: PIPE_TEST", f"database: {DATABASE}"),
         ("schema: MINI", f"schema: {schema}"),
@@ -64,42 +66,104 @@ def schema():
         connection.close()
 
 
-def plan_for(backend: SnowflakeBackend, graph):
-    return build_plan(graph, backend.read_state(), target="snowflake")
+class Recording:
+    """Opens the real connection and keeps every statement sent through it."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def connect(self, **session):
+        connection = open_connection(find_connection(CONNECTION), **session)
+        recording = self
+
+        class Cursor:
+            def __init__(self, cursor):
+                self._cursor = cursor
+
+            def execute(self, statement, *args, **kwargs):
+                recording.statements.append(statement)
+                return self._cursor.execute(statement, *args, **kwargs)
+
+            def __getattr__(self, name):
+                return getattr(self._cursor, name)
+
+        class Connection:
+            def cursor(self):
+                return Cursor(connection.cursor())
+
+            def __getattr__(self, name):
+                return getattr(connection, name)
+
+        return Connection()
+
+    def mark(self) -> int:
+        return len(self.statements)
+
+    def since(self, mark: int) -> list[str]:
+        return self.statements[mark:]
 
 
-def test_snowflake_live_plan_apply_status_destroy(schema):
+INTROSPECTION = ("SHOW ", "SELECT NAME, STATE")
+
+
+def plan_for(backend: SnowflakeBackend, graph, *, prune: bool = False):
+    return build_plan(graph, backend.read_state(), target="snowflake", prune=prune)
+
+
+def test_snowflake_live_whole_life(schema):
+    """apply, re-apply, lag change, query change, stream, status, history, prune, destroy."""
     graph = live_graph(schema)
-    with SnowflakeBackend(graph, connection=CONNECTION) as backend:
+    recording = Recording()
+    with SnowflakeBackend(graph, connect=recording.connect) as backend:
         first = plan_for(backend, graph)
         assert any(a.object_type == "schema" and a.kind is ActionKind.CREATE for a in first.changes)
         backend.apply(first, Reporter())
 
-        # Real SHOW output read back must match the file: no phantom change.
+        # Re-apply: real SHOW output (Snowflake's rewritten text) read back matches the file.
+        mark = recording.mark()
         again = plan_for(backend, graph)
         assert not again.has_changes, [(a.kind, a.name, [str(c) for c in a.changes]) for a in again.changes]
+        assert all(s.startswith(INTROSPECTION) for s in recording.since(mark))
 
-        status = {s.name: s for s in backend.status()}
-        assert status["MEMBERS"].rows == 10 and status["RAW_INTERACTIONS"].rows == 100
-        assert status["DASHBOARD"].target_lag == "1 minute"
-        assert status["DASHBOARD"].refresh_mode in ("INCREMENTAL", "FULL")
-
-        assert backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [100, 1]) == 100
-        records = backend.refresh([], reporter=Reporter())
-        assert "DASHBOARD" in {r.name for r in records}
-        assert backend.history(limit=10)
-
-        backend.apply(build_destroy_plan(graph, backend.read_state(), target="snowflake"), Reporter())
-        left = backend.read_state().objects
-        assert not set(left) & {*graph.pipeline.object_names, "function:GEN_MEMBERS", "function:GEN_INTERACTIONS"}
-
-
-def test_snowflake_live_lag_change_is_an_alter(schema):
-    graph = live_graph(schema)
-    changed = live_graph(schema, ("target_lag: 1 minute", "target_lag: 2 minutes"))
-    with SnowflakeBackend(graph, connection=CONNECTION) as backend:
-        backend.apply(plan_for(backend, graph), Reporter())
-        plan = plan_for(backend, changed)
+        # A lag change is one ALTER, and then nothing is left to do.
+        lag = live_graph(schema, ("target_lag: 1 minute", "target_lag: 2 minutes"))
+        plan = plan_for(backend, lag)
         assert [(a.kind, a.name) for a in plan.changes] == [(ActionKind.ALTER, "DASHBOARD")]
         backend.apply(plan, Reporter())
-        assert not plan_for(backend, changed).has_changes
+        assert not plan_for(backend, lag).has_changes
+
+        # A query change replaces the table and names the tables it reinitialises.
+        query = live_graph(
+            schema,
+            ("target_lag: 1 minute", "target_lag: 2 minutes"),
+            ("COUNT(*) AS sessions", "COUNT(DISTINCT s.session_id) AS sessions"),
+        )
+        plan = plan_for(backend, query)
+        replaced = [a for a in plan.changes if a.kind is ActionKind.REPLACE]
+        assert [a.name for a in replaced] == ["MEMBER_SUMMARY"] and replaced[0].consumers == ("DASHBOARD",)
+        backend.apply(plan, Reporter())
+        assert not plan_for(backend, query).has_changes
+
+        # Stream: insert, poll the history, settle with a manual refresh.
+        assert backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [100, 1]) == 100
+        backend.tick(Reporter())
+        records = backend.settle(Reporter())
+        assert "DASHBOARD" in {r.name for r in records}
+
+        status = {s.name: s for s in backend.status()}
+        assert status["MEMBERS"].rows == 10 and status["RAW_INTERACTIONS"].rows == 200
+        assert status["DASHBOARD"].target_lag == "2 minutes" and status["DASHBOARD"].state == "ACTIVE"
+        assert status["DASHBOARD"].refresh_mode in ("INCREMENTAL", "FULL")
+        assert status["DASHBOARD"].last_refresh_action is not None
+        assert backend.history(limit=10)
+
+        # Prune: the smaller file no longer declares MEMBERS, MEMBER_SUMMARY, DASHBOARD, gen_members.
+        smaller = live_graph(schema, path=FIXTURES / "mini_smaller.yaml")
+        plan = plan_for(backend, smaller, prune=True)
+        assert [a.name for a in plan.changes] == ["DASHBOARD", "MEMBER_SUMMARY", "MEMBERS", "GEN_MEMBERS"]
+        backend.apply(plan, Reporter())
+        assert not plan_for(backend, smaller, prune=True).has_changes
+
+        backend.apply(build_destroy_plan(smaller, backend.read_state(), target="snowflake"), Reporter())
+        left = backend.read_state().objects
+        assert not set(left) & {*graph.pipeline.object_names, "function:GEN_MEMBERS", "function:GEN_INTERACTIONS"}

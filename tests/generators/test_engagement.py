@@ -88,6 +88,10 @@ def test_without_now_only_times_and_session_ids_change(pipeline):
     assert {e["session_id"] for _, e in first}.isdisjoint(e["session_id"] for _, e in second)
 
 
+def test_same_seed_args_and_now_give_the_same_rows(pipeline):
+    assert rows(pipeline, "gen_interactions", 200, 1) == rows(pipeline, "gen_interactions", 200, 1)
+
+
 def test_without_now_uses_the_current_utc_time(pipeline):
     before = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     events = [e for _, e in rows(pipeline, "gen_interactions", 300, 2, now=None)]

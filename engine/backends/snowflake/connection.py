@@ -1,18 +1,21 @@
 """Finding and opening a Snowflake connection, and mapping the connector's errors.
 
-Connections follow Snowflake's own conventions (developer-guide/python-connector/
-python-connector-connect, "Connecting using the connections.toml file"):
+The connector resolves connections itself (developer-guide/python-connector/
+python-connector-connect, "Connecting using the connections.toml file"), and pipe lets it:
+:func:`find_connection` asks the connector's own configuration manager, so pipe, ``snow`` and
+``snowflake.connector.connect(connection_name=…)`` agree on
 
-* files live in ``$SNOWFLAKE_HOME`` (default ``~/.snowflake``; when that folder does not exist
-  the connector falls back to its platform folder, ``~/.config/snowflake`` on Linux);
-* a connection is a ``[NAME]`` table in ``connections.toml`` or ``[connections.NAME]`` in
-  ``config.toml``;
-* its name is ``-c/--connection NAME``, else ``SNOWFLAKE_DEFAULT_CONNECTION_NAME``, else
-  ``default_connection_name`` in ``config.toml``, else ``default``.
+* the folder: ``$SNOWFLAKE_HOME`` (default ``~/.snowflake``), else the platform folder
+  (``~/.config/snowflake`` on Linux);
+* the files: ``[NAME]`` tables of ``connections.toml``, which, when present, replaces the
+  ``[connections.*]`` tables of ``config.toml``; the ``SNOWFLAKE_CONNECTIONS`` variable (TOML
+  text) replaces both;
+* the name: ``-c/--connection NAME``, else ``SNOWFLAKE_DEFAULT_CONNECTION_NAME``, else
+  ``default_connection_name`` in ``config.toml``, else ``default``;
+* the permission check: a ``connections.toml`` writable by group or others is refused.
 
-The section's keys go to ``snowflake.connector.connect`` unchanged, so every authenticator the
-connector supports (password, key pair, externalbrowser, OAuth…) works. The connector is
-imported only when a connection is opened. Secrets are never part of a message or a repr.
+What pipe adds is the one-line error naming where it looked, and never a secret in a message or
+a repr. The connector is imported only when a connection is resolved or opened.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from typing import Any
 
 from engine.errors import BackendError, ConnectionConfigError, Location
 
-DEFAULT_NAME = "default"
 REDACTED = "****"
 _SECRET_WORDS = ("password", "passcode", "token", "secret", "private_key", "passphrase")
 
@@ -68,11 +70,11 @@ class ConnectionSettings:
     """
 
     name: str
-    source: Path
+    source: str
     params: Mapping[str, Any] = field(repr=False)
 
     def __repr__(self) -> str:
-        return f"ConnectionSettings(name={self.name!r}, source={str(self.source)!r}, params={redact(self.params)!r})"
+        return f"ConnectionSettings(name={self.name!r}, source={self.source!r}, params={redact(self.params)!r})"
 
     def describe(self) -> str:
         """``connection 'NAME' (account …, user …) from FILE``, without secrets."""
@@ -87,60 +89,69 @@ class ConnectionSettings:
         return text
 
 
-def snowflake_home(env: Mapping[str, str] | None = None) -> Path:
-    """The folder holding ``connections.toml`` and ``config.toml``, as the connector finds it."""
-    env = os.environ if env is None else env
-    home = Path(env.get("SNOWFLAKE_HOME") or "~/.snowflake").expanduser()
-    if home.exists():
-        return home
-    return _platform_config_dir(env) or home
+def config_files() -> tuple[Path, Path]:
+    """``(connections.toml, config.toml)`` as the connector resolved them at import."""
+    from snowflake.connector.config_manager import CONFIG_MANAGER
+
+    connections = next((s.path for s in CONFIG_MANAGER._slices if s.section == "connections"), None)
+    return Path(connections or "connections.toml"), Path(CONFIG_MANAGER.file_path or "config.toml")
 
 
-def _platform_config_dir(env: Mapping[str, str]) -> Path | None:
-    """The connector's fallback folder when ``$SNOWFLAKE_HOME`` does not exist (if it does)."""
-    if env is not os.environ:
-        return None  # platformdirs reads os.environ: an injected environment stays hermetic
-    try:
-        from platformdirs import PlatformDirs
-    except ImportError:  # pragma: no cover - platformdirs ships with the connector
-        return None
-    path = Path(PlatformDirs(appname="snowflake", appauthor=False).user_config_path)
-    return path if path.exists() else None
-
-
-def config_files(env: Mapping[str, str] | None = None) -> tuple[Path, Path]:
-    """``(connections.toml, config.toml)`` under :func:`snowflake_home`."""
-    home = snowflake_home(env)
-    return home / "connections.toml", home / "config.toml"
-
-
-def find_connection(name: str | None = None, *, env: Mapping[str, str] | None = None) -> ConnectionSettings:
-    """The connection called ``name`` (or the default one) from the Snowflake config files.
+def find_connection(name: str | None = None) -> ConnectionSettings:
+    """The connection called ``name`` (or the default one), resolved by the connector.
 
     Args:
-        name: ``-c/--connection``; None picks ``SNOWFLAKE_DEFAULT_CONNECTION_NAME``, then
-            ``default_connection_name`` in config.toml, then ``default``.
-        env: the environment to read (tests); defaults to ``os.environ``.
+        name: ``-c/--connection``; None lets the connector pick its default.
 
     Raises:
-        ConnectionConfigError: no such connection, or a file that is not valid TOML.
+        ConnectionConfigError: no such connection, a file the connector refuses (writable by
+            group or others) or cannot read (not valid TOML).
     """
-    env = os.environ if env is None else env
-    connections_file, config_file = config_files(env)
-    connections = _read_toml(connections_file)
-    config = _read_toml(config_file)
-    chosen = (
-        name or env.get("SNOWFLAKE_DEFAULT_CONNECTION_NAME") or config.get("default_connection_name") or DEFAULT_NAME
-    )
-    in_config = config.get("connections") if isinstance(config.get("connections"), dict) else {}
-    for source, sections in ((connections_file, connections), (config_file, in_config)):
-        section = sections.get(chosen)
-        if isinstance(section, dict):
-            return ConnectionSettings(chosen, source, dict(section))
-    known = sorted({k for s in (connections, in_config) for k, v in s.items() if isinstance(v, dict)})
+    from snowflake.connector.config_manager import CONFIG_MANAGER
+    from snowflake.connector.errors import Error as ConnectorError
+
+    connections_file, config_file = config_files()
+    try:
+        chosen = name or str(CONFIG_MANAGER["default_connection_name"])
+        connections = CONFIG_MANAGER["connections"]
+    except ConnectorError as exc:
+        raise _config_error(exc, connections_file, config_file) from None
+    connections = connections if isinstance(connections, Mapping) else {}
+    where = _where(connections_file, config_file)
+    section = connections.get(chosen)
+    if isinstance(section, Mapping):
+        return ConnectionSettings(chosen, where, dict(section))
+    known = sorted(k for k, v in connections.items() if isinstance(v, Mapping))
     raise ConnectionConfigError(
-        f"no Snowflake connection '{chosen}' configured (looked in {connections_file}, {config_file})",
+        f"no Snowflake connection '{chosen}' configured (looked in {where})",
         hint=_missing_hint(chosen, known),
+    )
+
+
+def _where(connections_file: Path, config_file: Path) -> str:
+    """Where the connector reads connections from, as a user would check it."""
+    if os.environ.get("SNOWFLAKE_CONNECTIONS"):
+        return "the SNOWFLAKE_CONNECTIONS environment variable"
+    if connections_file.exists():
+        return str(connections_file)
+    return f"{connections_file} (absent), {config_file}"
+
+
+def _config_error(exc: Exception, connections_file: Path, config_file: Path) -> ConnectionConfigError:
+    """The connector's refusal of a configuration file, on one line, naming the file."""
+    message = " ".join(str(getattr(exc, "raw_msg", None) or exc).split())
+    message = re.sub(r"^\d{6}( \(\w+\))?: ", "", message)
+    culprit = next((p for p in (connections_file, config_file) if str(p) in message), connections_file)
+    if "writable by group or others" in message:
+        return ConnectionConfigError(
+            f"Snowflake's connector refuses {culprit}: it is writable by group or others",
+            location=Location(file=str(culprit)),
+            hint=f'run chmod 0600 "{culprit}"',
+        )
+    return ConnectionConfigError(
+        f"cannot read the Snowflake configuration ({message})",
+        location=Location(file=str(culprit)),
+        hint="fix the file (it must be valid TOML)",
     )
 
 
@@ -153,37 +164,22 @@ def _missing_hint(name: str, known: list[str]) -> str:
     )
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    text = path.read_text(encoding="utf-8")
-    try:
-        import tomllib
-
-        return tomllib.loads(text)
-    except ImportError:  # pragma: no cover - Python 3.10: the connector's own TOML parser
-        import tomlkit
-
-        try:
-            return tomlkit.parse(text).unwrap()
-        except Exception as exc:
-            raise _toml_error(path, exc) from None
-    except ValueError as exc:  # tomllib.TOMLDecodeError; its message holds a position, not values
-        raise _toml_error(path, exc) from None
+def query_tag(pipeline_name: str) -> str:
+    """The QUERY_TAG of pipe's sessions: find its statements in QUERY_HISTORY by it."""
+    return f"pipe:{pipeline_name}"
 
 
-def _toml_error(path: Path, exc: Exception) -> ConnectionConfigError:
-    return ConnectionConfigError(
-        f"{path} is not valid TOML: {exc}", location=Location(file=str(path)), hint="fix the file"
-    )
-
-
-def open_connection(settings: ConnectionSettings, *, connect: Callable[..., Any] | None = None) -> Any:
+def open_connection(
+    settings: ConnectionSettings, *, connect: Callable[..., Any] | None = None, **session: Any
+) -> Any:
     """Open a DB-API connection with the connector (imported here, on first use).
 
     Args:
         settings: the connection found by :func:`find_connection`.
-        connect: the connector's ``connect`` (tests replace it).
+        connect: the connector's ``connect`` (tests replace it); it is given the connection's
+            name, for the connector to read its parameters itself, and ``session``.
+        session: login settings that override the connection's (``warehouse``,
+            ``session_parameters`` with QUERY_TAG).
 
     Raises:
         BackendError: the connector's reason, within its own login timeout; transient when the
@@ -194,7 +190,7 @@ def open_connection(settings: ConnectionSettings, *, connect: Callable[..., Any]
 
         connect = snowflake.connector.connect
     try:
-        return connect(**settings.params)
+        return connect(connection_name=settings.name, **session)
     except Exception as exc:
         if not is_driver_error(exc):
             raise

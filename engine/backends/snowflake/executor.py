@@ -1,10 +1,10 @@
-"""The Snowflake backend: plan against, deploy to and watch a real account.
+"""The executor: plan against, deploy to and watch a real account.
 
-Every statement goes through one DB-API connection opened on first use. Statements that
-create, change or drop objects are the ones :mod:`engine.sql.render` renders; introspection
-is SHOW output and the DYNAMIC_TABLE_REFRESH_HISTORY table function
-(:mod:`engine.backends.snowflake_state`). Finding and opening the connection, and turning the
-connector's errors into :class:`BackendError`, is :mod:`engine.backends.snowflake_connection`.
+Every statement goes through one DB-API connection opened on first use, with the pipeline's
+warehouse and a QUERY_TAG set at login and its schema in use before any statement that names
+objects unqualified. Statements that create, change or drop objects are the ones
+:mod:`engine.sql.render` renders; introspection is :mod:`.state`, read into the planner's terms
+by :mod:`.diff`; finding and opening the connection is :mod:`.connection`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from engine.backends import snowflake_state as state
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord
-from engine.backends.snowflake_connection import (
+from engine.backends.snowflake import diff, state
+from engine.backends.snowflake.connection import (
     find_connection,
     is_driver_error,
     open_connection,
+    query_tag,
     statement_error,
 )
+from engine.backends.snowflake.polling import HistoryPoller
 from engine.errors import BackendError, did_you_mean
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
 from engine.planner import DATABASE, SCHEMA, Action, Plan, TargetState
@@ -31,6 +33,9 @@ from engine.sql.render import Statements
 # Refresh-history rows stamped up to this long before the first batch still count as the
 # stream's: the client's clock and Snowflake's may differ by a few seconds.
 _CLOCK_SLACK = timedelta(seconds=5)
+# History rows asked for per dynamic table when looking for recent refreshes: a refresh at one
+# data timestamp is one row per table, so this covers several cascades.
+_ROWS_PER_TABLE = 10
 
 
 class SnowflakeBackend(Backend):
@@ -39,12 +44,13 @@ class SnowflakeBackend(Backend):
     Args:
         graph: the checked pipeline graph.
         connection: the connection name (``-c/--connection``); None picks the default one the
-            way Snowflake's tools do (see :func:`~engine.backends.snowflake_connection.find_connection`).
-        connect: a zero-argument callable returning an open DB-API connection. Tests inject a
-            double here (``SnowflakeBackend(graph, connect=fake.connect)``); by default the named
-            connection is read from ``connections.toml`` / ``config.toml`` and opened with the
-            connector, imported only then.
+            way Snowflake's tools do (see :func:`~engine.backends.snowflake.connection.find_connection`).
+        connect: a callable taking the session settings (``warehouse``, ``session_parameters``)
+            as keywords and returning an open DB-API connection. Tests inject a double here
+            (``SnowflakeBackend(graph, connect=fake.connect)``); by default the named connection
+            is resolved and opened by the connector, imported only then.
         clock: returns the current time, timezone-aware (tests fix it).
+        monotonic: seconds for the polling interval (tests replace it).
 
     The connection is opened on the first statement, so building the backend never fails.
     """
@@ -59,19 +65,20 @@ class SnowflakeBackend(Backend):
         graph: PipelineGraph,
         *,
         connection: str | None = None,
-        connect: Callable[[], Any] | None = None,
+        connect: Callable[..., Any] | None = None,
         clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
         **options: Any,
     ):
         super().__init__(graph, connection=connection, **options)
         self.sql = Statements(self.pipeline)
         self.target = self.pipeline.snowflake
-        self._connect = connect or (lambda: open_connection(find_connection(connection)))
+        self._connect = connect or (lambda **session: open_connection(find_connection(connection), **session))
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._conn: Any = None
         self._in_context = False
-        self._stream_since: datetime | None = None
-        self._seen: set[tuple] = set()
+        self._schema_exists = False
+        self._poller = HistoryPoller(clock=monotonic)
 
     def close(self) -> None:
         """Close the connection, if one was opened."""
@@ -88,7 +95,8 @@ class SnowflakeBackend(Backend):
             return TargetState.empty()
         if not state.has_row(self._rows(state.show_schemas(target)), target.schema_name):
             return TargetState(database_exists=True)
-        return state.target_state(
+        self._schema_exists = True
+        return diff.target_state(
             self.pipeline,
             self._rows(state.show_in_schema(target, "DYNAMIC TABLES")),
             self._rows(state.show_in_schema(target, "TABLES")),
@@ -105,8 +113,12 @@ class SnowflakeBackend(Backend):
         tables = {r["name"]: r for r in self._rows_if_exists(state.show_in_schema(self.target, "TABLES"))}
         last: dict[str, str | None] = {}
         existing = [n for n in self.graph.dynamic_tables if n in dynamic]
-        if existing:
-            for record in self.history(names=existing):
+        stamps = [state.as_datetime(dynamic[n].get("data_timestamp")) for n in existing]
+        if existing and any(stamps):
+            # Each table's last refresh is at or after the oldest data timestamp SHOW reports:
+            # a window from there, a few rows per table, is enough.
+            since = min(s for s in stamps if s is not None)
+            for record in self._history(existing, _ROWS_PER_TABLE * len(existing), since):
                 last.setdefault(record.name, record.refresh_action)
         now = self._clock()
         result = []
@@ -119,14 +131,26 @@ class SnowflakeBackend(Backend):
                 result.append(state.table_status(name, kind, tables.get(name)))
         return result
 
-    def history(self, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
+    def history(
+        self, *, names: Sequence[str] = (), limit: int | None = None, since: datetime | None = None
+    ) -> list[RefreshRecord]:
         """Refresh history of the target schema from DYNAMIC_TABLE_REFRESH_HISTORY, newest first.
 
-        Snowflake keeps it for 7 days; without a start time the function covers the last day.
-        Empty when the database does not exist yet.
+        At most ``limit`` rows (default 100, at most 10,000), from data timestamp ``since`` on
+        (without it the function covers the last day; Snowflake keeps 7 days). Empty when the
+        database does not exist yet.
         """
-        rows = self._rows_if_exists(state.refresh_history(self.target, [n.upper() for n in names], limit), upper=True)
-        return [state.refresh_record(row) for row in rows]
+        wanted = limit or 100
+        # Several names are filtered after RESULT_LIMIT: ask for enough rows of the whole schema.
+        result_limit = wanted * len(self.graph.dynamic_tables) if len(names) > 1 else wanted
+        return self._history(names, result_limit, since)[:wanted]
+
+    def _history(self, names: Sequence[str], result_limit: int, since: datetime | None) -> list[RefreshRecord]:
+        """One bounded query of the refresh history (see :func:`.state.refresh_history`)."""
+        statement = state.refresh_history(
+            self.target, limit=result_limit, since=since, names=[n.upper() for n in names]
+        )
+        return [state.refresh_record(row) for row in self._rows_if_exists(statement, upper=True)]
 
     # -- changes -----------------------------------------------------------------------------
 
@@ -152,7 +176,7 @@ class SnowflakeBackend(Backend):
                     self._run(statement, table=action.name if action else None).close()
                     bar.advance(1, description=label)
                 if action is None:
-                    self._in_context = True
+                    self._in_context = self._schema_exists = True
                     continue
                 seconds = time.monotonic() - started
                 results.append(ActionResult(action, seconds=seconds))
@@ -190,10 +214,10 @@ class SnowflakeBackend(Backend):
 
     def insert_batch(self, table: str, generator: str, args: list) -> int:
         """INSERT INTO table SELECT * FROM TABLE(generator(args)); returns the rows inserted."""
-        if self._stream_since is None:
-            self._stream_since = self._clock() - _CLOCK_SLACK
+        self._poller.start(self._clock() - _CLOCK_SLACK)
         self._ensure_context()
         cursor = self._run(self.sql.insert_generated(table.upper(), generator, list(args)), table=table.upper())
+        self._poller.nudge()
         try:
             count = cursor.rowcount
             if count is None or count < 0:
@@ -204,25 +228,23 @@ class SnowflakeBackend(Backend):
             cursor.close()
 
     def tick(self, reporter: Reporter) -> list[RefreshRecord]:
-        """The refreshes Snowflake finished since the last call (since the first batch, at first).
+        """The refreshes Snowflake finished since the last poll (since the first batch, at first).
 
-        Those run by CREATE (trigger CREATION) belong to apply and are left out.
+        Polls only when due (see :class:`~.polling.HistoryPoller`: the interval doubles while
+        nothing new arrives), from the newest data timestamp already reported, a bounded number
+        of rows. Those run by CREATE (trigger CREATION) belong to apply and are left out.
 
         Returns:
             New finished refreshes, oldest first (upstream before downstream in a cascade).
         """
-        if self._stream_since is None:
-            self._stream_since = self._clock() - _CLOCK_SLACK
-        fresh = []
-        for record in reversed(self.history(limit=100)):
-            stamp = record.refresh_start_time or record.data_timestamp
-            finished = record.state in state.FINAL_STATES and record.refresh_trigger != "CREATION"
-            if not finished or _key(record) in self._seen:
-                continue
-            if stamp is not None and stamp < self._stream_since:
-                continue
-            fresh.append(record)
-        return self._report(fresh, reporter)
+        self._poller.start(self._clock() - _CLOCK_SLACK)
+        if not self._poller.due():
+            return []
+        limit = _ROWS_PER_TABLE * max(len(self.graph.dynamic_tables), 1)
+        fresh = self._poller.take(self._history([], limit, self._poller.since))
+        for record in fresh:
+            reporter.event("refresh", record=record)
+        return fresh
 
     def query(self, sql: str) -> QueryResult:
         """Run one statement in the pipeline's schema and warehouse; columns as Snowflake names them."""
@@ -238,8 +260,16 @@ class SnowflakeBackend(Backend):
     # -- plumbing ----------------------------------------------------------------------------
 
     def _connection(self) -> Any:
+        """The session, opened on first use with the warehouse and QUERY_TAG already set.
+
+        The warehouse is set at login because the refresh-history table function, which status,
+        history and stream polling query before any USE statement, needs one.
+        """
         if self._conn is None:
-            self._conn = self._connect()
+            self._conn = self._connect(
+                warehouse=self.target.warehouse,
+                session_parameters={"QUERY_TAG": query_tag(self.pipeline.name)},
+            )
         return self._conn
 
     def _run(self, statement: str, *, table: str | None = None) -> Any:
@@ -273,7 +303,10 @@ class SnowflakeBackend(Backend):
             raise
 
     def _ensure_context(self) -> None:
-        """USE SCHEMA / USE WAREHOUSE once per session: pipe's statements name objects unqualified."""
+        """USE SCHEMA / USE WAREHOUSE once per session: pipe's statements name objects unqualified.
+
+        Database and schema are set here, not at login: they may not exist yet then.
+        """
         if not self._in_context:
             for statement in self.sql.use():
                 self._run(statement).close()
@@ -289,21 +322,20 @@ class SnowflakeBackend(Backend):
         if not sinks:
             return []
         self._ensure_context()
+        started = self._clock() - _CLOCK_SLACK
         with reporter.progress("refresh on Snowflake", total=len(sinks)) as bar:
             for name in sinks:
                 bar.advance(0, description=name)
                 self._run(self.sql.refresh_dynamic_table(name), table=name).close()
                 bar.advance(1, description=name)
         scope = {u for n in sinks for u in self.graph.all_upstream(n) if self.graph.kind(u) == DYNAMIC_TABLE}
-        records = self.history(names=sorted(scope | set(sinks)), limit=100 * len(sinks))
-        return self._report(_manual_cascades(records, sinks), reporter)
-
-    def _report(self, records: list[RefreshRecord], reporter: Reporter) -> list[RefreshRecord]:
-        """Remember ``records`` as seen (tick skips them) and announce each as a refresh event."""
-        for record in records:
-            self._seen.add(_key(record))
+        names = sorted(scope | set(sinks))
+        records = self._history(names, _ROWS_PER_TABLE * len(self.graph.dynamic_tables), started)
+        manual = _manual_cascades(records, sinks)
+        self._poller.mark_seen(manual)
+        for record in manual:
             reporter.event("refresh", record=record)
-        return records
+        return manual
 
     def _dynamic_tables(self, names: Sequence[str]) -> list[str]:
         declared = self.graph.dynamic_tables
@@ -329,10 +361,6 @@ def plan_groups(plan: Plan) -> list[tuple[Action | None, tuple[str, ...]]]:
     first = [a for a in plan.changes if a.object_type in (DATABASE, SCHEMA)]
     rest = [a for a in plan.changes if a.object_type not in (DATABASE, SCHEMA)]
     return [*((a, a.statements) for a in first), (None, plan.setup), *((a, a.statements) for a in rest)]
-
-
-def _key(record: RefreshRecord) -> tuple:
-    return (record.name, record.data_timestamp, record.refresh_start_time, record.refresh_trigger)
 
 
 def _manual_cascades(records: list[RefreshRecord], sinks: Sequence[str]) -> list[RefreshRecord]:
