@@ -131,6 +131,16 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def column_types(self, name: str) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of each column of table ``name``, in order."""
+        return [
+            (c, t) for c, t in self.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+                "AND table_name = ? ORDER BY column_index",
+                [self.database, self.schema, name],
+            ).fetchall()
+        ]
+
     def row_count(self, name: str) -> int | None:
         if not self.table_exists(name):
             return None
