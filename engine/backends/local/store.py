@@ -191,6 +191,12 @@ def open_store(path: Path, database: str, schema: str, *, read_only: bool = Fals
         raise
     except duckdb.IOException as exc:
         con.close()
+        from engine.backends.local.errors import file_problem
+
+        problem = file_problem(exc, path)
+        if problem is not None:
+            problem.message = problem.message.replace("cannot write", "cannot open")
+            raise problem from None
         message = _first_line(exc)
         if "lock" in message.lower():
             holder = re.search(r"PID (\d+)", message)
