@@ -301,7 +301,7 @@ class LocalBackend(Backend):
         store = self._writable()
         if not store.table_exists(table):
             raise BackendError(f"{table} does not exist in {self.path}", hint="run pipe apply first")
-        outside.check_usable(self.findings, [table])
+        outside.check_usable(self.findings, self.graph.create_order)
         con = store.con
         con.execute("BEGIN TRANSACTION")
         try:
