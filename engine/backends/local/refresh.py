@@ -17,7 +17,7 @@ from datetime import datetime
 
 from engine.backends.base import RefreshRecord
 from engine.backends.local.changes import ChangeLog
-from engine.backends.local.errors import file_problem, rollback
+from engine.backends.local.errors import file_problem, log, rollback
 from engine.backends.local.incremental import Incremental, Outcome
 from engine.backends.local.store import META, Store, utcnow
 from engine.errors import BackendError, is_interrupt
@@ -92,7 +92,12 @@ class Refresher:
                 raise BackendError(f"{name}: {exc}", transient=True) from exc
             if file_problem(exc, self.store.path):  # the file cannot take the failure record either
                 raise
-            return self._record_failure(name, trigger, data_timestamp, start, _problem(name, exc))
+            try:
+                return self._record_failure(name, trigger, data_timestamp, start, _problem(name, exc))
+            except Exception as cleanup:  # the first error wins over the failure to record it
+                rollback(con, cleanup)
+                log.debug("recording the failed refresh of %s failed too: %s", name, cleanup)
+                raise BackendError(_problem(name, exc)) from exc
         return record
 
     def refresh_in_transaction(
