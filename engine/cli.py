@@ -170,6 +170,10 @@ def apply(
     connection: ConnOpt = None,
     yes: YesOpt = False,
     prune: Annotated[bool, typer.Option("--prune", help="Also drop objects the file no longer declares.")] = False,
+    adopt: Annotated[
+        Optional[list[str]],
+        typer.Option("--adopt", help="Take over a table of this declared name that pipe did not create, keeping its rows (repeatable).", metavar="NAME"),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Make the target match the file (idempotent: a second apply changes nothing)."""
@@ -177,7 +181,8 @@ def apply(
     with backend, _ctrl_c_cancels(backend):
         reporter = out.reporter()
         the_plan, results = engine.apply(
-            project, backend, reporter=reporter, confirm=None if yes else out.confirm_plan, prune=prune
+            project, backend, reporter=reporter, confirm=None if yes else out.confirm_plan, prune=prune,
+            adopt=adopt or (),
         )
         out.applied(the_plan, results, reporter.refreshes)
         if results:
@@ -437,6 +442,10 @@ def main() -> None:
     """Entry point: run the app, turning library errors into one red line and exit code 1."""
     usage_error = _usage_error_class()
     debug = "--debug" in sys.argv
+    if debug:  # cleanup failures that never replace the first error are logged
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="debug: %(message)s")
     try:
         code = app(args=_sql_comments_are_arguments(sys.argv[1:]), prog_name="pipe", standalone_mode=False)
     except engine.PipeError as exc:

@@ -32,7 +32,7 @@ def _console(**kwargs) -> Console:
 stdout = _console()
 stderr = _console(stderr=True)
 
-_ACTION_STYLE = {"create": "green", "alter": "yellow", "replace": "magenta", "drop": "red", "unchanged": "dim"}
+_ACTION_STYLE = {"create": "green", "alter": "yellow", "replace": "magenta", "drop": "red", "unchanged": "dim", "conflict": "bold red"}
 _STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "UPSTREAM_FAILED": "red", "SKIPPED": "yellow", "CANCELLED": "yellow"}
 
 

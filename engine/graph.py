@@ -50,35 +50,43 @@ class PipelineGraph:
         position = {name: i for i, name in enumerate(self.graph.nodes)}
         return list(nx.lexicographical_topological_sort(self.graph, key=lambda n: position[n]))
 
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        """Each object's index in :attr:`create_order`, to sort neighbours without a scan."""
+        return {name: i for i, name in enumerate(self.create_order)}
+
+    def _in_order(self, names) -> list[str]:
+        return sorted(names, key=self._position.__getitem__)
+
     @property
     def drop_order(self) -> list[str]:
         """The reverse of :attr:`create_order`."""
         return list(reversed(self.create_order))
 
+    @cached_property
+    def _dynamic_tables(self) -> tuple[str, ...]:
+        return tuple(n for n in self.create_order if self.kind(n) == DYNAMIC_TABLE)
+
     @property
     def dynamic_tables(self) -> list[str]:
         """Dynamic tables in create order."""
-        return [n for n in self.create_order if self.kind(n) == DYNAMIC_TABLE]
+        return list(self._dynamic_tables)
 
     def upstream(self, name: str) -> list[str]:
         """Objects ``name`` reads directly, in create order."""
-        preds = set(self.graph.predecessors(name))
-        return [n for n in self.create_order if n in preds]
+        return self._in_order(self.graph.predecessors(name))
 
     def downstream(self, name: str) -> list[str]:
         """Dynamic tables reading ``name`` directly, in create order."""
-        succ = set(self.graph.successors(name))
-        return [n for n in self.create_order if n in succ]
+        return self._in_order(self.graph.successors(name))
 
     def all_downstream(self, name: str) -> list[str]:
         """Every dynamic table that reads ``name``, directly or not, in create order."""
-        desc = nx.descendants(self.graph, name)
-        return [n for n in self.create_order if n in desc]
+        return self._in_order(nx.descendants(self.graph, name))
 
     def all_upstream(self, name: str) -> list[str]:
         """Every object ``name`` reads, directly or not, in create order."""
-        anc = nx.ancestors(self.graph, name)
-        return [n for n in self.create_order if n in anc]
+        return self._in_order(nx.ancestors(self.graph, name))
 
     def types(self) -> dict[str, dict[str, str]]:
         """The Snowflake column types of every object whose columns are known: base tables as
@@ -121,15 +129,23 @@ class PipelineGraph:
             depth[name] = 1 + max(depth[p] for p in preds) if preds else 0
         return depth
 
+    @cached_property
+    def _effective_lags(self) -> dict[str, int | None]:
+        # Consumers come after what they read in create order: walking it backwards, every
+        # consumer's effective lag is known before its inputs' (no recursion, one pass).
+        lags: dict[str, int | None] = {}
+        for name in reversed(self._dynamic_tables):
+            own = self.pipeline.dynamic_tables[name].lag_seconds
+            if own is None:
+                found = [lags[c] for c in self.graph.successors(name) if lags.get(c) is not None]
+                own = min(found) if found else None
+            lags[name] = own
+        return lags
+
     def effective_lag(self, name: str) -> int | None:
         """The lag a dynamic table is kept within: its own, or for DOWNSTREAM the smallest
         effective lag among its consumers (None when nothing time-lagged consumes it)."""
-        dt = self.pipeline.dynamic_tables[name]
-        if dt.lag_seconds is not None:
-            return dt.lag_seconds
-        lags = [self.effective_lag(c) for c in self.downstream(name)]
-        lags = [lag for lag in lags if lag is not None]
-        return min(lags) if lags else None
+        return self._effective_lags[name]
 
 
 def build_graph(pipeline: Pipeline) -> PipelineGraph:

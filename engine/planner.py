@@ -29,6 +29,7 @@ class ActionKind(str, Enum):
     REPLACE = "replace"
     UNCHANGED = "unchanged"
     DROP = "drop"
+    CONFLICT = "conflict"  # a table of that name exists and pipe did not create it: never touched
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class TargetState:
     database_exists: bool = False
     schema_exists: bool = False
     objects: Mapping[str, ObjectState] = field(default_factory=dict)
+    conflicts: Mapping[str, str] = field(default_factory=dict)  # name -> what exists there instead
 
     @classmethod
     def empty(cls) -> TargetState:
@@ -115,6 +117,11 @@ class Plan:
         return bool(self.changes)
 
     @property
+    def conflicts(self) -> tuple[Action, ...]:
+        """Objects of declared names that pipe did not create: apply refuses while there are any."""
+        return tuple(a for a in self.actions if a.kind is ActionKind.CONFLICT)
+
+    @property
     def destructive(self) -> tuple[Action, ...]:
         """Actions that replace or drop existing data."""
         return tuple(a for a in self.actions if a.destroys_data)
@@ -162,6 +169,10 @@ def build_plan(graph: PipelineGraph, state: TargetState, *, target: str = "local
     for name in graph.create_order:
         kind = graph.kind(name)
         if kind == EXTERNAL:
+            continue
+        if name in state.conflicts:
+            object_type = DYNAMIC_TABLE if kind == DYNAMIC_TABLE else TABLE
+            actions.append(Action(ActionKind.CONFLICT, object_type, name, reason=state.conflicts[name]))
             continue
         if kind == DYNAMIC_TABLE:
             action = _dynamic_table_action(graph, sql, name, state, reinitialised)
@@ -261,6 +272,8 @@ def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: Targe
     consumers = tuple(graph.all_downstream(name))
     if current.kind != TABLE:
         return _kind_change(sql, name, TABLE, current, statement, consumers)
+    if current.properties.get("broken"):
+        return _recreate(name, TABLE, statement, current.properties["broken"], consumers, destroys_data=True)
     desired = sql.table_fingerprint(name)
     have = current.properties.get("fingerprint")
     if have == desired:
@@ -274,6 +287,14 @@ def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: Targe
         reason="its generator call or columns changed: the table is recreated and its rows replaced",
         consumers=consumers,
         destroys_data=True,
+    )
+
+
+def _recreate(name: str, kind: str, statements: tuple, why: str, consumers: tuple, *, destroys_data: bool) -> Action:
+    """``name`` is pipe's but cannot be used as it is (changed outside pipe, or pipe's record of
+    it was lost): create it again as declared."""
+    return Action(
+        ActionKind.REPLACE, kind, name, statements, reason=why, consumers=consumers, destroys_data=destroys_data
     )
 
 
@@ -308,6 +329,8 @@ def _dynamic_table_action(
     consumers = tuple(graph.all_downstream(name))
     if current.kind != DYNAMIC_TABLE:
         return _kind_change(sql, name, DYNAMIC_TABLE, current, create, consumers)
+    if current.properties.get("broken"):
+        return _recreate(name, DYNAMIC_TABLE, create, current.properties["broken"], consumers, destroys_data=False)
     have = current.properties
     replace = []
     if normalize_sql(have.get("sql") or "") != normalize_sql(compiled.tree):

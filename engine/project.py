@@ -88,14 +88,30 @@ def apply(
     reporter: Reporter | None = None,
     confirm: Confirm | None = None,
     prune: bool = False,
+    adopt: Sequence[str] = (),
 ) -> tuple[Plan, list[ActionResult]]:
     """Make the target match the file. Asks ``confirm`` before replacing or dropping data.
 
+    ``adopt`` names tables of declared names that pipe did not create, to take over with their
+    rows (their columns must match the file); any other such table makes apply refuse.
+
     Raises:
-        PlanError: the user declined a destructive plan.
+        PlanError: the user declined a destructive plan, or a table pipe did not create is in
+            the way.
     """
     reporter = reporter or Silent()
+    if adopt:
+        if not hasattr(backend, "adopt"):
+            raise PlanError(f"--adopt is not supported by the {backend.name} target")
+        backend.adopt(adopt)
     the_plan = plan(project, backend, prune=prune)
+    if the_plan.conflicts:
+        first = the_plan.conflicts[0]
+        raise PlanError(
+            f"{first.reason}: apply never replaces a table it did not make",
+            hint=f"rerun with --adopt {first.name} to keep its rows and manage it if its columns match the file, "
+            f"or drop it with pipe query FILE \"DROP TABLE {first.name}\" and apply again",
+        )
     if not the_plan.has_changes:
         backend.recover(reporter)
         return the_plan, []

@@ -320,3 +320,51 @@ def test_incremental_that_cannot_be_is_an_error():
 def test_full_refresh_mode_accepts_anything_incremental_cannot_do():
     graph = dts("  A:\n    target_lag: 1 minute\n    refresh_mode: full\n    sql: SELECT id FROM BASE LIMIT 5\n")
     assert graph.decisions["A"].mode == "FULL"
+
+
+# -- large and deep pipelines: no recursion limit ---------------------------------------------
+
+
+def _chain(n: int, last_lag: str = "5 minutes") -> str:
+    lines = []
+    for i in range(n):
+        source = "BASE" if i == 0 else f"C{i - 1}"
+        lag = last_lag if i == n - 1 else "downstream"
+        lines.append(f"  C{i}:\n    target_lag: {lag}\n    sql: SELECT id FROM {source}\n")
+    return "".join(lines)
+
+
+def test_a_chain_of_1500_tables_builds_in_order_with_the_last_lag_everywhere():
+    # deeper than Python's default recursion limit of 1000
+    graph = dts(_chain(1500))
+    assert graph.dynamic_tables == [f"C{i}" for i in range(1500)]
+    assert graph.upstream("C700") == ["C699"] and graph.downstream("C700") == ["C701"]
+    assert graph.all_upstream("C3") == ["BASE", "C0", "C1", "C2"]
+    assert len(graph.all_downstream("C0")) == 1499
+    assert graph.levels()["C1499"] == 1500
+    # every DOWNSTREAM table is kept within the lag of the one time-lagged table at the end
+    assert {graph.effective_lag(n) for n in graph.dynamic_tables} == {300}
+    assert not graph.warnings
+
+
+def test_a_chain_ending_downstream_warns_about_every_table():
+    graph = dts(_chain(1200, last_lag="downstream"))
+    assert graph.effective_lag("C0") is None
+    assert len([w for w in graph.warnings if "never refresh" in w.message]) == 1200
+
+
+def test_a_cycle_at_the_end_of_a_long_chain_is_found():
+    body = _chain(1100).replace("SELECT id FROM BASE", "SELECT id FROM C1099")
+    with pytest.raises(CycleError) as caught:
+        dts(body)
+    assert len(caught.value.cycle) == 1100 and caught.value.cycle[0] == "C0"
+
+
+def test_a_fan_takes_the_smallest_consumer_lag():
+    consumers = "".join(
+        f"  F{i}:\n    target_lag: {60 * (i + 1)} seconds\n    sql: SELECT id FROM HUB\n" for i in range(3000)
+    )
+    graph = dts("  HUB:\n    target_lag: downstream\n    sql: SELECT id FROM BASE\n" + consumers)
+    assert graph.effective_lag("HUB") == 60
+    assert graph.downstream("HUB") == [f"F{i}" for i in range(3000)]
+    assert graph.upstream("F2999") == ["HUB"]

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord
+from engine.backends.local import outside
 from engine.backends.local.apply import Applier, check_not_external
+from engine.backends.local.errors import guard_files, rollback
 from engine.backends.local.refresh import Refresher
 from engine.backends.local.store import META, Store, open_store, utcnow
 from engine.errors import BackendError
@@ -33,6 +35,7 @@ class LocalBackend(Backend):
     name = "local"
     capabilities = frozenset({"scheduler", "incremental", "full_refresh"})
 
+    @guard_files
     def __init__(
         self,
         graph: PipelineGraph,
@@ -53,8 +56,9 @@ class LocalBackend(Backend):
         )
         self._queries: dict[str, str] | None = None
         self._refresher: Refresher | None = None
-        if self.store is not None and not read_only:
-            self._detect_outside_writes()
+        self.findings = outside.Findings()
+        if self.store is not None:
+            self._detect_outside_changes(read_only)
 
     def interrupt(self) -> None:
         store = self.store
@@ -70,16 +74,44 @@ class LocalBackend(Backend):
         store = self.store
         return [n for n, t in self.pipeline.tables.items() if not t.external and store.table_exists(n)]
 
-    def _detect_outside_writes(self) -> None:
-        """A base table whose contents no longer match what pipe last wrote was changed by
-        another client: its readers refresh fully next time (their change log has a gap)."""
-        log = self.refresher.log
-        for name in self._base_tables():
-            stored = log.stored_signature(name)
-            if stored is not None and stored != log.signature(name):
-                log.unlogged(name)
-                log.seal(name)
+    def _detect_outside_changes(self, read_only: bool) -> None:
+        """Compare the file with pipe's bookkeeping, once per command (pipe holds the file's
+        lock while it runs): see :mod:`.outside`. A writable open also hashes the rows and
+        repairs what can be repaired."""
+        store = self.store
+        self.findings = outside.inspect(store, self.graph, rows=not read_only)
+        if not read_only:
+            outside.repair(store, self.graph, self.findings, self._statements().table_fingerprint)
 
+    def adopt(self, names: Sequence[str]) -> None:
+        """Take over tables of declared names that pipe did not create, keeping their rows.
+
+        Raises:
+            PlanError: a name is not such a table, or its columns differ from the file's.
+        """
+        store = self._writable()
+        applier = Applier(store, self.graph, self.refresher, self.queries)
+        for written in names:
+            name = written.upper() if written.upper() in self.graph.graph else written
+            outside.check_adoptable(store, self.graph, self.findings, name, self._declared_columns(name))
+            applier.adopt(name)
+            del self.findings.foreign[name]
+
+    def _declared_columns(self, name: str) -> list[tuple[str, str | None]] | None:
+        """(column, DuckDB type) as the file declares them; a dynamic table's types are not
+        compared (they follow its query)."""
+        from engine.sql.translate import duckdb_type
+
+        if name not in self.graph.graph:
+            return None
+        if self.graph.kind(name) == DYNAMIC_TABLE:
+            cursor = self.store.con.execute(f"SELECT * FROM ({self.queries[name]}) LIMIT 0")
+            return [(d[0], None) for d in cursor.description]
+        table = self.pipeline.tables[name]
+        declared = self.pipeline.generator(table.generator).returns if table.generator else table.columns
+        con = self.store.con
+        return [(c, str(con.execute(f"SELECT NULL::{duckdb_type(t)} AS x").description[0][1]).upper())
+                for c, t in declared.items()]
 
     # -- pieces, built on first use --------------------------------------------------------------
 
@@ -95,6 +127,7 @@ class LocalBackend(Backend):
     def refresher(self) -> Refresher:
         if self._refresher is None:
             self._refresher = Refresher(self._writable(), self.graph, self.queries)
+            self._refresher.reasons = self.findings.rows  # why a dynamic table reinitialises
         return self._refresher
 
     def _statements(self):
@@ -125,8 +158,18 @@ class LocalBackend(Backend):
             if kind in (TABLE, DYNAMIC_TABLE) and not store.table_exists(name):
                 continue  # dropped behind pipe's back: create it again
             objects[key] = ObjectState(name, kind, properties)
-        return TargetState(database_exists=True, schema_exists=store.schema_exists(), objects=objects)
+        for name in self.findings.unrecorded:  # what apply records again, rows kept
+            objects.setdefault(name, ObjectState(name, TABLE, {"fingerprint": self._statements().table_fingerprint(name)}))
+        for name, why in self.findings.broken.items():  # pipe's, but unusable as it is: recreate
+            kind = self.graph.kind(name)
+            properties = dict(objects[name].properties) if name in objects else {}
+            objects[name] = ObjectState(name, TABLE if kind != DYNAMIC_TABLE else DYNAMIC_TABLE, {**properties, "broken": why})
+        return TargetState(
+            database_exists=True, schema_exists=store.schema_exists(), objects=objects,
+            conflicts=dict(self.findings.foreign),
+        )
 
+    @guard_files
     def apply(self, plan: Plan, reporter: Reporter) -> list[ActionResult]:
         store = self._writable()
         check_not_external(store, self.graph)
@@ -134,9 +177,11 @@ class LocalBackend(Backend):
         timestamp = utcnow()
         with reporter.progress("applying", total=len(plan.changes)) as progress:
             results = applier.run_all(plan.changes, timestamp, progress)
+        self.findings = outside.Findings()  # what was found is now recreated or reinitialising
         self.recover(reporter, data_timestamp=timestamp)
         return results
 
+    @guard_files
     def recover(self, reporter: Reporter, *, data_timestamp=None) -> list[RefreshRecord]:
         """Reinitialise the dynamic tables an upstream replace left pending (also after an
         apply that was killed between the replace and their refresh)."""
@@ -171,6 +216,11 @@ class LocalBackend(Backend):
         for name in self.graph.create_order:
             kind = self.graph.kind(name)
             rows = store.row_count(name)
+            problem = self.findings.broken.get(name) or self.findings.foreign.get(name)
+            if problem is not None and rows is not None:
+                fix = "pipe apply recreates it" if name in self.findings.broken else f"pipe apply --adopt {name} or drop it"
+                result.append(ObjectStatus(name, kind, rows, state=f"NEEDS APPLY: {problem}; {fix}"))
+                continue
             if kind != DYNAMIC_TABLE:
                 state = None if rows is None else ("EXTERNAL" if kind == EXTERNAL else "ACTIVE")
                 result.append(ObjectStatus(name, kind, rows, state=state or "NOT CREATED"))
@@ -209,6 +259,7 @@ class LocalBackend(Backend):
 
     # -- doing -----------------------------------------------------------------------------------
 
+    @guard_files
     def refresh(self, names: Sequence[str], *, full: bool = False, reporter: Reporter, trigger: str = "MANUAL") -> list[RefreshRecord]:
         self._check_created()
         records = self.refresher.refresh(names, trigger=trigger, full=full, reporter=reporter)
@@ -228,18 +279,25 @@ class LocalBackend(Backend):
         missing = [n for n in self.graph.dynamic_tables if not store.table_exists(n)]
         if missing:
             raise BackendError(f"{missing[0]} has not been created locally", hint="run pipe apply first")
+        outside.check_usable(self.findings, self.graph.create_order)
+        if self.findings.foreign:
+            name, what = next(iter(self.findings.foreign.items()))
+            raise BackendError(what, hint=f"run pipe apply --adopt {name} to manage it, or drop it")
 
+    @guard_files
     def query(self, sql: str) -> QueryResult:
         from engine.backends.local.queries import run_query
 
         return run_query(self, sql)
 
+    @guard_files
     def insert_batch(self, table: str, generator: str, args: list) -> int:
         from engine.generators.local import insert_generated
 
         store = self._writable()
         if not store.table_exists(table):
             raise BackendError(f"{table} does not exist in {self.path}", hint="run pipe apply first")
+        outside.check_usable(self.findings, self.graph.create_order)
         con = store.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -252,18 +310,20 @@ class LocalBackend(Backend):
             con.execute(f"INSERT INTO {store.qualified(table)} SELECT * FROM __PIPE_BATCH")
             self.refresher.log.record(table, inserted="SELECT * FROM __PIPE_BATCH")
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            rollback(con, exc)
             raise
         return rows
 
     def row_count(self, table: str) -> int | None:
         return self._existing().row_count(table)
 
+    @guard_files
     def tick(self, reporter: Reporter) -> list[RefreshRecord]:
         from engine.backends.local.scheduler import due
 
         store = self._writable()
+        outside.check_usable(self.findings, self.graph.create_order)
         names = due(store, self.graph, utcnow())
         if not names:
             return []
@@ -277,6 +337,7 @@ class LocalBackend(Backend):
                 time.sleep(0.2 * (attempt + 1))
         return []
 
+    @guard_files
     def settle(self, reporter: Reporter) -> list[RefreshRecord]:
         """Refresh every dynamic table now, as the scheduler would after a burst of changes."""
         self._check_created()

@@ -11,6 +11,7 @@ import time
 
 from engine.backends.base import ActionResult
 from engine.backends.local import aggstate
+from engine.backends.local.errors import file_problem, rollback
 from engine.backends.local.refresh import Refresher, problem
 from engine.backends.local.store import META, Store
 from engine.errors import BackendError, is_interrupt
@@ -63,6 +64,9 @@ class Applier:
         except duckdb.Error as exc:
             if is_interrupt(exc):
                 raise
+            disk = file_problem(exc, self.store.path)
+            if disk is not None:
+                raise disk from exc
             raise BackendError(
                 f"{action.kind.value} failed: {problem(action.name, exc).removeprefix(action.name + ': ')}",
                 location=self.pipeline.locate(_SECTIONS.get(action.object_type, "tables"), action.name, table=action.name),
@@ -93,11 +97,8 @@ class Applier:
             result = work()
             con.execute("COMMIT")
             return result
-        except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - the error that made the rollback necessary is the one to report
-                pass
+        except BaseException as exc:
+            rollback(con, exc)
             raise
 
     # -- functions: locally the generator module is the function; only its fingerprint is kept
@@ -155,15 +156,7 @@ class Applier:
             self._drop(name)
             return None
         dt = self.pipeline.dynamic_tables[name]
-        properties = {
-            "sql": dt.sql,
-            "target_lag": format_lag(dt.target_lag),
-            "warehouse": self.statements.warehouse(name),
-            "refresh_mode": dt.refresh_mode.upper(),
-            "comment": dt.comment,
-            "initialize": dt.initialize.upper(),
-        }
-        self.store.put_object(name, name, DYNAMIC_TABLE, properties)
+        self.store.put_object(name, name, DYNAMIC_TABLE, self._properties(name))
         if action.kind is ActionKind.ALTER:
             return None
         self._drop_any(name)
@@ -182,14 +175,45 @@ class Applier:
         )
         return record.inserted_rows, record.refresh_action
 
+    def _properties(self, name: str) -> dict:
+        dt = self.pipeline.dynamic_tables[name]
+        return {
+            "sql": dt.sql,
+            "target_lag": format_lag(dt.target_lag),
+            "warehouse": self.statements.warehouse(name),
+            "refresh_mode": dt.refresh_mode.upper(),
+            "comment": dt.comment,
+            "initialize": dt.initialize.upper(),
+        }
+
+    # -- adopting a table pipe did not create -------------------------------------------------
+
+    def adopt(self, name: str) -> None:
+        """Record ``name`` as pipe's, keeping its rows: a base table as declared now; a dynamic
+        table reinitialises at the end of the apply (its rows must be its query's)."""
+        def work():
+            if self.graph.kind(name) == DYNAMIC_TABLE:
+                self.store.put_object(name, name, DYNAMIC_TABLE, self._properties(name))
+                self._register_dynamic_table(name)
+                self._mark_reinitialize([name])
+            else:
+                self.store.put_object(name, name, TABLE, {"fingerprint": self.statements.table_fingerprint(name)})
+            self.refresher.log.reset(name)
+            self._mark_reinitialize(self.graph.all_downstream(name))
+
+        self._transaction(work)
+
     def _create_dynamic_table(self, name: str) -> None:
+        query = self.queries[name]
+        target = self.store.qualified(name)
+        self.store.execute(f"CREATE TABLE {target} AS SELECT * FROM ({query}) LIMIT 0")
+        self._register_dynamic_table(name)
+
+    def _register_dynamic_table(self, name: str) -> None:
         decision = self.graph.decisions[name]
         dt = self.pipeline.dynamic_tables[name]
         mode = decision.mode if dt.refresh_mode == "auto" else dt.refresh_mode.upper()
         reason = decision.reason if dt.refresh_mode == "auto" else f"refresh_mode is {dt.refresh_mode}"
-        query = self.queries[name]
-        target = self.store.qualified(name)
-        self.store.execute(f"CREATE TABLE {target} AS SELECT * FROM ({query}) LIMIT 0")
         self.store.con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
         self.store.con.execute(
             f"""INSERT INTO {META}.DYNAMIC_TABLES (NAME, STATE, REFRESH_MODE, REFRESH_MODE_REASON,

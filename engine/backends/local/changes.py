@@ -10,6 +10,8 @@ refresh fully.
 
 from __future__ import annotations
 
+import json
+
 from engine.backends.local.store import META, Store, quote, utcnow
 
 VERSION = "__VERSION"
@@ -80,28 +82,20 @@ class ChangeLog:
         describes what pipe last wrote, however the process ends.
         """
         version = self._next(name)
-        count, digest = self._parse(self.stored_signature(name))
+        signature = Signature.parse(self.stored_signature(name))
         for rows, sign in ((inserted, 1), (deleted, -1)):
             if rows:
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_LOGGED AS {rows}")
                 self.con.execute(
                     f"INSERT INTO {log_name(name)} SELECT *, {version}::BIGINT, {sign}::TINYINT FROM __PIPE_LOGGED"
                 )
-                n, h = self.con.execute(
-                    "SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM __PIPE_LOGGED AS t"
-                ).fetchone()
-                count, digest = count + sign * n, digest ^ h
+                n, total = self.con.execute(f"SELECT count(*), {_ROW_HASH_SUM} FROM __PIPE_LOGGED AS t").fetchone()
+                if signature is not None:
+                    signature = signature.moved(sign * n, sign * int(total))
         self._set(name, version)
-        if self.stored_signature(name) is not None:
-            self._store_signature(name, f"{count}:{digest}")
+        if signature is not None:
+            self._store_signature(name, signature.dump())
         return version
-
-    @staticmethod
-    def _parse(signature: str | None) -> tuple[int, int]:
-        if not signature:
-            return 0, 0
-        count, digest = signature.split(":")
-        return int(count), int(digest)
 
     def changes(self, name: str, after: int, upto: int) -> str:
         """SQL of the rows (with ``__SIGN``) written to ``name`` in versions ``(after, upto]``."""
@@ -118,12 +112,13 @@ class ChangeLog:
 
     # -- writes made outside pipe ---------------------------------------------------------------
 
-    def signature(self, name: str) -> str:
-        """A fingerprint of a table's contents: row count and an order-free hash of its rows."""
-        count, digest = self.con.execute(
-            f"SELECT count(*), coalesce(bit_xor(hash(t)), 0) FROM {self.store.qualified(name)} AS t"
+    def signature(self, name: str) -> Signature:
+        """A fingerprint of a table as it is now: its columns, row count and the sum of its
+        rows' hashes."""
+        count, total = self.con.execute(
+            f"SELECT count(*), {_ROW_HASH_SUM} FROM {self.store.qualified(name)} AS t"
         ).fetchone()
-        return f"{count}:{digest}"
+        return Signature(count, int(total), self.store.column_types(name))
 
     def stored_signature(self, name: str) -> str | None:
         row = self.con.execute(f"SELECT SIGNATURE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
@@ -131,7 +126,61 @@ class ChangeLog:
 
     def seal(self, name: str) -> None:
         """Remember the table's signature, to detect later writes made outside pipe."""
-        self._store_signature(name, self.signature(name))
+        self._store_signature(name, self.signature(name).dump())
 
     def _store_signature(self, name: str, signature: str) -> None:
         self.con.execute(f"UPDATE {META}.TABLE_VERSIONS SET SIGNATURE = ? WHERE NAME = ?", [signature, name])
+
+
+# Each row's 64-bit hash, summed exactly as a HUGEINT: unlike an XOR, a sum cannot cancel, so
+# any change to the multiset of rows (two identical rows updated alike included) moves it,
+# unless it happens to preserve the sum of 64-bit hashes, which random changes do with
+# probability about 2^-64. A 128-bit total overflows only past 2^64 rows.
+_ROW_HASH_SUM = "coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR"
+
+
+class Signature:
+    """What pipe last wrote to a table: row count, sum of row hashes, and (name, type) columns."""
+
+    def __init__(self, rows: int, total: int, columns: list[tuple[str, str]]):
+        self.rows = rows
+        self.total = total
+        self.columns = [tuple(c) for c in columns]
+
+    @classmethod
+    def parse(cls, text: str | None) -> Signature | None:
+        """The stored form read back; None when there is none or it is of an older layout
+        (count:xor), which is replaced by the next seal rather than trusted."""
+        if not text or not text.startswith("{"):
+            return None
+        data = json.loads(text)
+        return cls(data["rows"], int(data["sum"]), data["columns"])
+
+    def dump(self) -> str:
+        return json.dumps({"rows": self.rows, "sum": str(self.total), "columns": [list(c) for c in self.columns]})
+
+    def moved(self, rows: int, total: int) -> Signature:
+        """This signature after a logged write of ``rows`` rows whose hashes sum to ``total``."""
+        return Signature(self.rows + rows, self.total + total, self.columns)
+
+    def same_rows(self, other: Signature) -> bool:
+        return (self.rows, self.total) == (other.rows, other.total)
+
+    def column_change(self, now: Signature) -> str | None:
+        """What changed in the columns, in words, or None when nothing did."""
+        if self.columns == now.columns:
+            return None
+        before, after = dict(self.columns), dict(now.columns)
+        parts = []
+        gone = [c for c in before if c not in after]
+        new = [c for c in after if c not in before]
+        if gone:
+            parts.append("column " + ", ".join(gone) + " removed or renamed")
+        if new:
+            parts.append("column " + ", ".join(new) + " added")
+        retyped = [f"{c} {before[c]} → {after[c]}" for c in before if c in after and before[c] != after[c]]
+        if retyped:
+            parts.append("type changed: " + ", ".join(retyped))
+        if not parts:
+            parts.append("columns reordered")
+        return "; ".join(parts)

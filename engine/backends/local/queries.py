@@ -38,8 +38,10 @@ def run_query(backend, sql: str) -> QueryResult:
     try:
         result = _write(backend, store, written, translated)
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as exc:
+        from engine.backends.local.errors import rollback
+
+        rollback(con, exc)
         raise
     return result
 

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from engine.backends.base import RefreshRecord
 from engine.backends.local.changes import ChangeLog
+from engine.backends.local.errors import file_problem, log, rollback
 from engine.backends.local.incremental import Incremental, Outcome
 from engine.backends.local.store import META, Store, utcnow
 from engine.errors import BackendError, is_interrupt
@@ -34,6 +35,7 @@ class Refresher:
         self.graph = graph
         self.queries = queries  # dynamic table -> DuckDB SQL of its query
         self.log = ChangeLog(store)
+        self.reasons: dict[str, str] = {}  # why a table reinitialises, when not for a replace
         target = graph.pipeline.snowflake
         self.incremental = Incremental(store, self.log, graph, queries, target.database, target.schema_name)
 
@@ -81,14 +83,21 @@ class Refresher:
             record = self.refresh_in_transaction(name, trigger=trigger, full=full, data_timestamp=data_timestamp)
             con.execute("COMMIT")
         except BaseException as exc:  # the refresh failed or was stopped: keep the previous contents
-            con.execute("ROLLBACK")
+            rollback(con, exc)
             if is_interrupt(exc):  # a Ctrl-C is not a failure of the table
                 raise KeyboardInterrupt from exc
             if not isinstance(exc, Exception):
                 raise
             if _transient(exc):
                 raise BackendError(f"{name}: {exc}", transient=True) from exc
-            return self._record_failure(name, trigger, data_timestamp, start, problem(name, exc))
+            if file_problem(exc, self.store.path):  # the file cannot take the failure record either
+                raise
+            try:
+                return self._record_failure(name, trigger, data_timestamp, start, problem(name, exc))
+            except Exception as cleanup:  # the first error wins over the failure to record it
+                rollback(con, cleanup)
+                log.debug("recording the failed refresh of %s failed too: %s", name, cleanup)
+                raise BackendError(problem(name, exc)) from exc
         return record
 
     def refresh_in_transaction(
@@ -117,7 +126,7 @@ class Refresher:
 
     def _compute(self, name: str, meta: dict, inputs: dict, seen: dict | None, *, full: bool, reinitialize: bool) -> Outcome:
         if reinitialize or meta["NEEDS_REINITIALIZE"]:
-            return self._recompute(name, "REINITIALIZE")
+            return self._recompute(name, "REINITIALIZE", self.reasons.get(name))
         if seen is None:
             return self._recompute(name, "FULL")
         if not full and inputs == seen:

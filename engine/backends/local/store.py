@@ -139,6 +139,16 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def column_types(self, name: str) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of each column of table ``name``, in order."""
+        return [
+            (c, t) for c, t in self.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+                "AND table_name = ? ORDER BY column_index",
+                [self.database, self.schema, name],
+            ).fetchall()
+        ]
+
     def row_count(self, name: str) -> int | None:
         if not self.table_exists(name):
             return None
@@ -194,6 +204,12 @@ def open_store(
         raise
     except duckdb.IOException as exc:
         con.close()
+        from engine.backends.local.errors import file_problem
+
+        problem = file_problem(exc, path)
+        if problem is not None:
+            problem.message = problem.message.replace("cannot write", "cannot open")
+            raise problem from None
         message = _first_line(exc)
         if "lock" in message.lower():
             holder = re.search(r"PID (\d+)", message)

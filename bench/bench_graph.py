@@ -1,0 +1,105 @@
+"""Wall time of ``pipe validate`` on wide and deep pipelines: a chain of dynamic tables each
+reading the previous one, and a fan of dynamic tables all reading one base table.
+
+    python bench/bench_graph.py [--chain 1000] [--fan 10000]
+
+The pipeline files are written to a temporary folder; each is validated once in a fresh
+process (``python -m engine.cli validate``) and once in this process through the library
+(``engine.validate``), so the figure without interpreter start-up is visible. Goal: both
+under 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL = 5.0
+
+HEAD = """version: 1
+name: {name}
+snowflake: {{database: BENCH, schema: GRAPH, warehouse: WH}}
+tables:
+  BASE: {{columns: {{id: number, v: varchar}}}}
+dynamic_tables:
+"""
+
+
+def chain(n: int) -> str:
+    """``n`` dynamic tables, each reading the one before it; the last one has a time lag."""
+    lines = [HEAD.format(name="chain")]
+    for i in range(n):
+        source = "BASE" if i == 0 else f"DT_{i - 1}"
+        lag = "1 minute" if i == n - 1 else "downstream"
+        lines.append(f"  DT_{i}:\n    target_lag: {lag}\n    sql: SELECT id, v FROM {source}\n")
+    return "".join(lines)
+
+
+def fan(n: int) -> str:
+    """``n`` dynamic tables, all reading the base table."""
+    lines = [HEAD.format(name="fan")]
+    for i in range(n):
+        lines.append(f"  DT_{i}:\n    target_lag: 1 minute\n    sql: SELECT id, v FROM BASE WHERE id > {i}\n")
+    return "".join(lines)
+
+
+def timed_cli(path: Path) -> tuple[float, int, str]:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "validate", str(path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    return time.perf_counter() - start, done.returncode, (done.stderr or done.stdout).strip()[-200:]
+
+
+def phases(path: Path) -> dict[str, float]:
+    """Seconds of each phase of validation, through the library: reading the YAML, parsing the
+    queries into the graph, the graph algorithms alone (orders, cycle and lag checks, effective
+    lags, on the built graph), and the local translation check."""
+    from engine.graph import PipelineGraph, _check_cycles, _check_lags, build_graph
+    from engine.project import Project, _check_local_sql
+    from engine.spec.loader import load_pipeline
+
+    times = {}
+    start = time.perf_counter()
+    pipeline = load_pipeline(path)
+    times["yaml"] = time.perf_counter() - start
+    start = time.perf_counter()
+    built = build_graph(pipeline)
+    times["parse+graph"] = time.perf_counter() - start
+    start = time.perf_counter()
+    fresh = PipelineGraph(pipeline, built.graph, built.decisions)
+    _check_cycles(pipeline, fresh.graph)
+    _check_lags(fresh)
+    for name in fresh.dynamic_tables:
+        fresh.effective_lag(name), fresh.upstream(name), fresh.downstream(name)
+    fresh.levels()
+    times["graph algorithms"] = time.perf_counter() - start
+    start = time.perf_counter()
+    _check_local_sql(Project(pipeline, built))
+    times["local sql check"] = time.perf_counter() - start
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chain", type=int, default=1000)
+    parser.add_argument("--fan", type=int, default=10000)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    with tempfile.TemporaryDirectory() as folder:
+        for label, text in ((f"chain of {args.chain}", chain(args.chain)), (f"fan of {args.fan}", fan(args.fan))):
+            path = Path(folder) / f"{label.split()[0]}.yaml"
+            path.write_text(text)
+            cli, code, output = timed_cli(path)
+            verdict = "ok" if code == 0 and cli < GOAL else "OVER GOAL" if code == 0 else f"FAILED: {output}"
+            print(f"{label:>16}: pipe validate {cli:6.2f} s (goal {GOAL:.0f} s) {verdict}")
+            detail = ", ".join(f"{k} {v:.2f} s" for k, v in phases(path).items())
+            print(f"{'':>16}  of which {detail}")
+
+
+if __name__ == "__main__":
+    main()
