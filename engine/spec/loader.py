@@ -10,6 +10,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
+from engine.checks.declared import check_declarations
 from engine.errors import Location, SpecError, did_you_mean
 from engine.spec.model import Pipeline
 from engine.spec.yamlsource import SourceMap, parse_yaml, read_yaml
@@ -60,6 +61,7 @@ def _load(data: Any, source: SourceMap, base_dir: Path) -> Pipeline:
     pipeline._source = source
     pipeline._base_dir = base_dir
     _check_references(pipeline, source)
+    check_declarations(pipeline)
     return pipeline
 
 

@@ -95,6 +95,10 @@ class LocalBackend(Backend):
     def refresher(self) -> Refresher:
         if self._refresher is None:
             self._refresher = Refresher(self._writable(), self.graph, self.queries)
+            if any(t.checks for t in [*self.pipeline.tables.values(), *self.pipeline.dynamic_tables.values()]):
+                from engine.checks.after_refresh import RefreshChecks
+
+                self._refresher.checks = RefreshChecks(self.store, self.pipeline, self._refresher.log)
         return self._refresher
 
     def _statements(self):
