@@ -373,3 +373,43 @@ def stream_display(project, settings) -> Iterator[Reporter]:
         f"{settings.delay:g}s apart (Ctrl-C stops between batches)"
     )
     yield StreamReporter(project, settings)
+
+
+_CHECK_STYLE = {"PASSED": "green", "FAILED": "red", "ERROR": "red"}
+
+
+def test_report(report, fmt: str) -> None:
+    """The results of ``pipe test``: one row per check, then one per unit test with its row diff."""
+    if fmt == "json":
+        data = {"ok": report.ok, "checks": [r.as_row() for r in report.checks], "unit_tests": [u.as_row() for u in report.units]}
+        plain(json.dumps(data, default=_json_default, indent=2))
+        return
+    if report.checks:
+        table = Table(show_edge=False, header_style="bold")
+        for column in ("check", "table", "severity", "status", "failing rows", "sample"):
+            table.add_column(column, overflow="fold", justify="right" if column == "failing rows" else "left")
+        for r in report.checks:
+            status = r.status if r.status == "PASSED" or r.severity == "error" else "WARN"
+            style = "yellow" if status == "WARN" else _CHECK_STYLE.get(r.status, "")
+            sample = r.message or ""
+            if r.sample and r.kind not in ("row_count", "freshness"):
+                sample = "; ".join(", ".join(f"{k.lower()}={_value(v)}" for k, v in row.items()) for row in r.sample[:3])
+            table.add_row(r.check, r.table, r.severity, f"[{style}]{status}[/]", f"{r.failing_rows:,}", sample)
+        stdout.print(table)
+    if report.units:
+        table = Table(show_edge=False, header_style="bold")
+        for column in ("unit test", "table", "status", "refreshes", "ms"):
+            table.add_column(column, justify="right" if column == "ms" else "left")
+        for u in report.units:
+            status = "[green]PASSED[/]" if u.passed else "[red]FAILED[/]"
+            table.add_row(u.name, u.table, status, " → ".join(u.refresh_actions), f"{u.milliseconds:.0f}")
+        stdout.print(table)
+        for u in report.units:
+            if not u.passed:
+                stdout.print(f"[red]{u.name}[/] ({u.table}): - expected, not returned; + returned, not expected")
+                plain(u.diff())
+    failed = sum(r.blocks for r in report.checks) + sum(not u.passed for u in report.units)
+    warned = sum(r.status != "PASSED" and not r.blocks for r in report.checks)
+    total = len(report.checks) + len(report.units)
+    line = f"{total - failed - warned} passed, {failed} failed" + (f", {warned} warned" if warned else "")
+    stdout.print(f"[{'green' if report.ok else 'red'}]{line}[/]")
