@@ -284,6 +284,7 @@ def status(statuses, fmt: str) -> None:
             "lag_seconds": None if s.lag_seconds is None else round(s.lag_seconds, 1),
             "state": s.state,
             "last_refresh_action": s.last_refresh_action,
+            "checks": s.checks,
         }
         for s in statuses
     ]
@@ -291,6 +292,8 @@ def status(statuses, fmt: str) -> None:
         plain(json.dumps(records, default=_json_default, indent=2))
         return
     columns = ["name", "kind", "rows", "target_lag", "refresh_mode", "data_timestamp", "lag_seconds", "state", "last_refresh_action"]
+    if any(r["checks"] for r in records):
+        columns.append("checks")
     stdout.print(_table(columns, [[r[c] for c in columns] for r in records]))
     for r in records:
         if r["refresh_mode_reason"]:
@@ -360,6 +363,8 @@ class StreamReporter(CliReporter):
             if record.inserted_rows is not None:
                 counts = f" +{record.inserted_rows:,}/-{record.deleted_rows or 0:,}"
             message = f" — {record.state_message}" if record.state_message and record.state != "SUCCEEDED" else ""
+            if record.state == "SUCCEEDED" and "check failed: " in (record.state_message or ""):
+                message = f" [red]✗ {record.state_message[record.state_message.index('check failed: '):]}[/]"
             stdout.print(
                 f"  ↳ {record.name:<28} [{style}]{record.state}[/] {record.refresh_action or ''}{counts}{ms}{message}"
             )

@@ -90,7 +90,10 @@ def check_declarations(pipeline) -> None:
         _check_unit_test(pipeline, index, test)
 
 
-def _locate(pipeline, *path, **kwargs):
+def _locate(pipeline, *path, key: bool = False, **kwargs):
+    source = pipeline.source
+    if key and source is not None:  # point at the key itself (a name), not its value
+        return source.locate(source.resolve_names(path), key=True, table=kwargs.get("table"))
     return pipeline.locate(*path, **kwargs)
 
 
@@ -134,12 +137,12 @@ def _is_list(pipeline, path: tuple) -> bool:
     return source is not None and source.resolve_names((*path, 0)) in source.positions
 
 
-def _known_column(pipeline, table: str, column: str, columns: list[str] | None, path: tuple) -> None:
+def _known_column(pipeline, table: str, column: str, columns: list[str] | None, path: tuple, key=False) -> None:
     if columns is None or column.upper() in columns:
         return
     raise SpecError(
         f"{table} has no column {column}",
-        location=_locate(pipeline, *path, table=table),
+        location=_locate(pipeline, *path, table=table, key=key),
         hint=did_you_mean(column, columns) or f"columns: {', '.join(c.lower() for c in columns)}",
     )
 
@@ -184,7 +187,7 @@ def _check_unit_test(pipeline, index: int, test: UnitTest) -> None:
         if given.upper() not in inputs:
             raise SpecError(
                 f"unit test {test.name}: {name} does not read {given}",
-                location=_locate(pipeline, *path, "given", given),
+                location=_locate(pipeline, *path, "given", given, key=True),
                 hint=did_you_mean(given, inputs) or f"its inputs: {', '.join(sorted(inputs))}",
             )
     for what, rows, table in [("expect", test.expect, name)] + [
@@ -194,4 +197,4 @@ def _check_unit_test(pipeline, index: int, test: UnitTest) -> None:
         for i, row in enumerate(rows.rows or []):
             for column in row:
                 where = (*path, *what.split("."), i, column)
-                _known_column(pipeline, table, str(column), columns, where)
+                _known_column(pipeline, table, str(column), columns, where, key=True)

@@ -220,7 +220,9 @@ def summary(results: list[CheckResult]) -> str | None:
     parts = []
     for r in bad:
         what = r.message or f"{r.failing_rows:,} row(s)"
-        parts.append(f"{r.check} {r.status.lower()}{'' if r.severity == 'error' else ' (warn)'}: {what}")
+        if r.sample and not r.message:
+            what += " e.g. " + ", ".join(f"{str(k).lower()}={v}" for k, v in r.sample[0].items())
+        parts.append(f"{r.check}{'' if r.severity == 'error' else ' (warn)'}: {what}")
     return "; ".join(parts)
 
 

@@ -203,7 +203,7 @@ class LocalBackend(Backend):
                     None if stamp is None else (now - stamp).total_seconds(),
                 )
             )
-        return result
+        return _with_checks(result, store.latest_check_results())
 
     def history(self, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
         store = self._existing()
@@ -289,6 +289,26 @@ class LocalBackend(Backend):
         """Refresh every dynamic table now, as the scheduler would after a burst of changes."""
         self._check_created()
         return self.refresher.refresh([], trigger="SCHEDULED", reporter=reporter)
+
+
+def _with_checks(statuses: list[ObjectStatus], latest: list[tuple]) -> list[ObjectStatus]:
+    """Each status with the latest results of its table's checks."""
+    import dataclasses
+
+    by_table: dict[str, list[tuple]] = {}
+    for row in latest:
+        by_table.setdefault(row[0], []).append(row)
+    result = []
+    for status in statuses:
+        rows = by_table.get(status.name)
+        if rows:
+            failed = sum(1 for _, _, severity, state, _ in rows if state != "PASSED" and severity == "error")
+            warned = sum(1 for _, _, severity, state, _ in rows if state != "PASSED" and severity != "error")
+            text = f"{failed} FAILED of {len(rows)}" if failed else f"{len(rows) - warned} passed"
+            text += f", {warned} warned" if warned else ""
+            status = dataclasses.replace(status, checks=text)
+        result.append(status)
+    return result
 
 
 __all__ = ["LocalBackend"]
