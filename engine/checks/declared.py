@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.errors import SpecError, SqlError, did_you_mean
-from engine.spec.checks import Check, CheckKind, UnitTest
+from engine.spec.checks import Check, CheckKind, UnitTest, as_rows
 
 SECTIONS = {"table": "tables", "dynamic_table": "dynamic_tables"}
 
@@ -194,7 +194,7 @@ def _check_unit_test(pipeline, index: int, test: UnitTest) -> None:
         (f"given.{g}", r, g.upper()) for g, r in test.given.items()
     ]:
         columns = output_columns(pipeline, table)
-        for i, row in enumerate(rows.rows or []):
+        for i, row in enumerate(as_rows(rows).rows or []):
             for column in row:
                 where = (*path, *what.split("."), i, column)
                 _known_column(pipeline, table, str(column), columns, where, key=True)

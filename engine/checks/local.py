@@ -15,7 +15,7 @@ from datetime import datetime
 
 from engine.checks.declared import DeclaredCheck
 from engine.errors import BackendError, SqlError
-from engine.spec.checks import CheckKind, Severity
+from engine.spec.checks import CheckKind
 
 SAMPLE_ROWS = 5
 PASSED, FAILED, ERROR = "PASSED", "FAILED", "ERROR"
@@ -40,7 +40,7 @@ class CheckResult:
     @property
     def blocks(self) -> bool:
         """Whether this result fails the run: an error-severity check that failed or could not run."""
-        return self.severity == Severity.error.value and self.status != PASSED
+        return self.severity == "error" and self.status != PASSED
 
     def as_row(self) -> dict:
         """The result keyed by column names (``pipe test --format json``)."""
@@ -96,7 +96,7 @@ class LocalChecks:
     def _result(self, item: DeclaredCheck, status: str, count: int = 0, sample=(), scope="table", message=None):
         check = item.check
         return CheckResult(
-            item.table, item.name, check.kind.value, check.severity.value, status, count, list(sample), scope, message
+            item.table, item.name, check.kind.value, check.severity, status, count, list(sample), scope, message
         )
 
     def _sample(self, offending: str) -> list[dict]:

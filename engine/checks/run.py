@@ -70,7 +70,7 @@ def _local(backend, project, checks) -> list[CheckResult]:
 
 def _missing(item, message: str) -> CheckResult:
     check = item.check
-    return CheckResult(item.table, item.name, check.kind.value, check.severity.value, ERROR, message=message)
+    return CheckResult(item.table, item.name, check.kind.value, check.severity, ERROR, message=message)
 
 
 def _check_names(project, names) -> None:

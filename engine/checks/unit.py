@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.errors import PipeError, SpecError
-from engine.spec.checks import Rows, UnitTest
+from engine.spec.checks import Rows, UnitTest, as_rows
 
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -105,7 +105,8 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _rows(pipeline, rows: Rows, path: tuple) -> list[dict]:
+def _rows(pipeline, rows, path: tuple) -> list[dict]:
+    rows = as_rows(rows)
     if rows.rows is not None:
         return [dict(r) for r in rows.rows]
     file = Path(pipeline.base_dir or ".") / rows.csv

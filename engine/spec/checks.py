@@ -9,7 +9,7 @@ table's inputs and the rows its query must return.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,11 +22,7 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class Severity(str, Enum):
-    """What a failing check means: ``error`` fails ``pipe test`` and marks the refresh; ``warn`` only reports."""
-
-    error = "error"
-    warn = "warn"
+Severity = Literal["error", "warn"]
 
 
 class CheckKind(str, Enum):
@@ -106,9 +102,9 @@ class Freshness(_Spec):
 class Check(_Spec):
     """One check on a table: exactly one of the kind keys, with an optional name and severity."""
 
-    not_null: list[str] | None = None
+    not_null: list[str] | str | None = None
     """Columns that must never be NULL (one name or a list)."""
-    unique: list[str] | None = None
+    unique: list[str] | str | None = None
     """Columns whose values together identify a row (one name or a list)."""
     accepted_values: AcceptedValues | None = None
     """A column whose values must be among a set."""
@@ -122,7 +118,7 @@ class Check(_Spec):
     """A Snowflake query returning the offending rows (none when the check passes)."""
     name: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     """The check's name (default: derived from its kind and columns)."""
-    severity: Severity = Severity.error
+    severity: Severity = "error"
     """error (fails pipe test, marks the refresh) or warn (reported only)."""
 
     @field_validator("not_null", "unique", mode="before")
@@ -179,20 +175,22 @@ class Rows(_Spec):
     csv: str | None = None
     """A CSV file with a header line."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return {"rows": value}
-        if isinstance(value, str):
-            return {"csv": value}
-        return value
-
     @model_validator(mode="after")
     def _one_form(self) -> Rows:
         if (self.rows is None) == (self.csv is None):
             raise ValueError("give rows as a list of mappings or csv: FILE, not both")
         return self
+
+
+# A list of rows, a CSV file name, or {rows: …} / {csv: …}.
+RowsInput = list[dict[str, Any]] | str | Rows
+
+
+def as_rows(value: RowsInput) -> Rows:
+    """The :class:`Rows` of any of the accepted forms."""
+    if isinstance(value, Rows):
+        return value
+    return Rows(rows=value) if isinstance(value, list) else Rows(csv=value)
 
 
 class UnitTest(_Spec):
@@ -202,9 +200,9 @@ class UnitTest(_Spec):
     """The test's name."""
     table: str
     """The dynamic table under test."""
-    given: dict[str, Rows] = {}
+    given: dict[str, RowsInput] = {}
     """Rows of each input table (inline list or a CSV file); inputs not given are empty."""
-    expect: Rows
+    expect: RowsInput
     """The rows the query must return (only the columns named are compared, in any order)."""
     description: str = ""
     """What the test shows."""
