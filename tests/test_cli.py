@@ -92,7 +92,7 @@ def test_validate_engagement(run_pipe):
     )
     warnings = result.stderr.splitlines()
     assert len(warnings) == 2 and all(w.startswith("warning: ") for w in warnings)
-    assert "engagement.yaml:91:41: RESOURCE_CATALOG: CURRENT_DATE outside WHERE/HAVING/QUALIFY" in warnings[0]
+    assert "engagement.yaml:120:41: RESOURCE_CATALOG: CURRENT_DATE outside WHERE/HAVING/QUALIFY" in warnings[0]
 
 
 def test_validate_warns_about_downstream_without_consumer(run_pipe, tmp_path):

@@ -94,9 +94,10 @@ def run_unit_test(project, index: int, test: UnitTest) -> UnitResult:
             f"after {' then '.join(actions)} refreshes the table holds {len(actual_all)} row(s) that differ "
             f"from its query computed in full ({len(full_all)} row(s))"
         )
-    columns = sorted({c.upper() for row in expected for c in row})
+    columns = list(dict.fromkeys(str(c).upper() for row in expected for c in row))
     actual = [{c: row.get(c) for c in columns} for row in actual_all]
-    missing, unexpected = _difference([{c.upper(): v for c, v in r.items()} for r in expected], actual, columns)
+    expected = [{c: _get(r, c) for c in columns} for r in expected]
+    missing, unexpected = _difference(expected, actual, columns)
     passed = not missing and not unexpected and incremental is None
     return UnitResult(test.name, name, passed, missing, unexpected, incremental, actions, _ms(start))
 
@@ -352,4 +353,12 @@ def _canon(value):
 
 
 def _show(row: dict) -> str:
-    return ", ".join(f"{str(k).lower()}={_canon(v)!r}" for k, v in row.items())
+    return ", ".join(f"{str(k).lower()}={_display(_canon(v))}" for k, v in row.items())
+
+
+def _display(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_display(v) for v in value) + "]"
+    return "null" if value is None else str(value)

@@ -10,7 +10,6 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
-from engine.checks.declared import check_declarations
 from engine.errors import Location, SpecError, did_you_mean
 from engine.spec.model import Pipeline
 from engine.spec.yamlsource import SourceMap, parse_yaml, read_yaml
@@ -61,6 +60,8 @@ def _load(data: Any, source: SourceMap, base_dir: Path) -> Pipeline:
     pipeline._source = source
     pipeline._base_dir = base_dir
     _check_references(pipeline, source)
+    from engine.checks.declared import check_declarations  # checks read the loaded model
+
     check_declarations(pipeline)
     return pipeline
 
