@@ -129,7 +129,10 @@ class LocalBackend(Backend):
             if kind in (TABLE, DYNAMIC_TABLE) and not store.table_exists(name):
                 continue  # dropped behind pipe's back: create it again
             objects[key] = ObjectState(name, kind, properties)
-        return TargetState(database_exists=True, schema_exists=store.schema_exists(), objects=objects)
+        from engine.checks.snowflake import declared_dmf_state
+
+        current = TargetState(database_exists=True, schema_exists=store.schema_exists(), objects=objects)
+        return declared_dmf_state(current, self.graph)
 
     def apply(self, plan: Plan, reporter: Reporter) -> list[ActionResult]:
         store = self._writable()
