@@ -32,6 +32,9 @@ class RefreshChecks:
         self.by_table: dict[str, list] = {}
         for item in declared_checks(pipeline):
             self.by_table.setdefault(item.table, []).append(item)
+        # A check whose last result was not PASSED is evaluated on the whole table until it
+        # passes: the rows an earlier change brought are still there after a clean change.
+        self.failing = {(t, c) for t, c, _, status, _ in store.latest_check_results() if status != "PASSED"}
 
     def after_refresh(self, record):
         """Run the checks of ``record``'s table after its refresh; returns the record, its
@@ -40,7 +43,12 @@ class RefreshChecks:
         if not items or record.refresh_action in NO_CHANGE:
             return record
         inserted = self._inserted(record.name)
-        results = [self.checks.run(item, inserted) for item in items]
+        results = []
+        for item in items:
+            key = (item.table, item.name)
+            result = self.checks.run(item, None if key in self.failing else inserted)
+            (self.failing.discard if result.status == "PASSED" else self.failing.add)(key)
+            results.append(result)
         return self._record(record, results)
 
     def _inserted(self, name: str) -> str | None:

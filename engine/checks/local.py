@@ -36,6 +36,7 @@ class CheckResult:
     sample: list[dict] = field(default_factory=list)
     scope: str = "table"  # "table" (every row) or "change" (the rows a refresh wrote)
     message: str | None = None
+    columns: tuple[str, ...] = ()  # the columns the check reads, upper-case
 
     @property
     def blocks(self) -> bool:
@@ -96,7 +97,8 @@ class LocalChecks:
     def _result(self, item: DeclaredCheck, status: str, count: int = 0, sample=(), scope="table", message=None):
         check = item.check
         return CheckResult(
-            item.table, item.name, check.kind.value, check.severity, status, count, list(sample), scope, message
+            item.table, item.name, check.kind.value, check.severity, status, count, list(sample), scope, message,
+            tuple(c.upper() for c in check.columns),
         )
 
     def _sample(self, offending: str) -> list[dict]:
@@ -221,7 +223,9 @@ def summary(results: list[CheckResult]) -> str | None:
     for r in bad:
         what = r.message or f"{r.failing_rows:,} row(s)"
         if r.sample and not r.message:
-            what += " e.g. " + ", ".join(f"{str(k).lower()}={v}" for k, v in r.sample[0].items())
+            row = r.sample[0]
+            shown = {k: v for k, v in row.items() if str(k).upper() in r.columns} or row
+            what += " e.g. " + ", ".join(f"{str(k).lower()}={v}" for k, v in shown.items())
         parts.append(f"{r.check}{'' if r.severity == 'error' else ' (warn)'}: {what}")
     return "; ".join(parts)
 

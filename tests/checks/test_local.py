@@ -55,18 +55,14 @@ def test_a_bad_change_fails_the_check_and_keeps_the_data(orders):
     assert status["ORDER_LINES"] == "3 FAILED of 4"
 
 
-def test_change_scope_sees_only_new_offending_rows(orders):
-    """An incremental check looks at the refresh's inserted rows: an old duplicate is not
-    counted again, a new one is, and uniqueness is judged against the whole table."""
+def test_change_scope_judges_new_keys_against_the_whole_table(orders):
+    """An incremental check looks at the refresh's inserted rows only, and a key they carry is
+    looked up in the whole table: a duplicate of an old row is found."""
     _seed(orders)
     orders.insert("ORDERS", f"(1, 11, 1, '{NOW}')")  # duplicates order 1 already in ORDER_LINES
     orders.refresh()
-    assert orders.failed()[("ORDER_LINES", "unique(order_id)")] == 1
-    orders.insert("ORDERS", f"(4, 10, 1, '{NOW}')")  # clean: order 1 stays duplicated but unchanged
-    orders.refresh()
     last = [r for r in orders.results() if r[1] == "unique(order_id)"][-1]
-    assert last[2:] == ("PASSED", 0, "change")
-    # Evaluated on the whole table, the duplicate is still there.
+    assert last[2:] == ("FAILED", 1, "change")
     item = next(i for i in declared_checks(orders.project.pipeline) if i.name == "unique(order_id)")
     full = LocalChecks(orders.backend.store, orders.project.pipeline).run(item)
     assert (full.status, full.failing_rows, full.sample) == ("FAILED", 1, [{"ORDER_ID": 1, "DUPLICATES": 2}])
@@ -100,3 +96,22 @@ def test_freshness_of_a_column_and_relationships_on_base_tables(orders):
     # The newest placed_at is NOW (orders 1 and 2): fresh within an hour.
     assert by_name["freshness(placed_at)"].status == "PASSED"
     assert not report.ok  # relationships is an error check
+
+
+def test_a_failed_check_is_judged_on_the_whole_table_until_it_passes(orders):
+    _seed(orders)
+    orders.insert("ORDERS", f"(1, 11, 1, '{NOW}')")  # a second row for order 1
+    orders.refresh()
+    orders.insert("ORDERS", f"(4, 10, 1, '{NOW}')")  # a clean change: order 1 is still duplicated
+    orders.refresh()
+    last = [r for r in orders.results() if r[1] == "unique(order_id)"][-1]
+    assert last[2:] == ("FAILED", 1, "table")
+    status = {s.name: s.checks for s in engine.status(orders.backend)}
+    assert status["ORDER_LINES"] == "1 FAILED of 4"
+    engine.query(orders.backend, "DELETE FROM ORDERS WHERE order_id = 1 AND customer_id = 11")
+    orders.refresh()
+    last = [r for r in orders.results() if r[1] == "unique(order_id)"][-1]
+    assert last[2:] == ("PASSED", 0, "table")  # judged on every row once more, then back to changes
+    orders.insert("ORDERS", f"(5, 10, 1, '{NOW}')")
+    orders.refresh()
+    assert [r for r in orders.results() if r[1] == "unique(order_id)"][-1][2:] == ("PASSED", 0, "change")
