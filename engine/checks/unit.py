@@ -180,8 +180,19 @@ def _input_types(project, inputs: list[str]) -> dict[str, dict[str, str]]:
     return types
 
 
+_TYPES: dict[int, tuple[object, dict]] = {}
+
+
 def _computed_types(project) -> dict[str, dict[str, str]]:
-    """Every dynamic table's output columns and types, from its query run on empty tables."""
+    """Every dynamic table's output columns and types, from its query run on empty tables
+    (computed once per loaded pipeline: every unit test of a run shares them)."""
+    cached = _TYPES.get(id(project.pipeline))
+    if cached is None or cached[0] is not project.pipeline:
+        cached = _TYPES[id(project.pipeline)] = (project.pipeline, _compute_types(project))
+    return cached[1]
+
+
+def _compute_types(project) -> dict[str, dict[str, str]]:
     import duckdb
 
     from engine.sql.translate import duckdb_type, to_duckdb
