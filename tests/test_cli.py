@@ -124,8 +124,8 @@ def test_plan_with_a_missing_db_creates_everything(run_pipe, engagement_dir, tmp
     result = run_pipe("plan", "engagement.yaml", "--db", db, cwd=engagement_dir)
     assert result.code == 0, result.stderr
     actions = re.findall(r"^ (create|alter|replace|unchanged|drop) ", result.stdout, re.M)
-    assert actions == ["create"] * (13 + 8)  # and the data metric functions of the 8 tables' checks
-    assert "21 to create" in result.stdout
+    assert actions == ["create"] * (13 + 7)  # and the data metric functions of 7 tables' checks
+    assert "20 to create" in result.stdout
     assert "CREATE OR REPLACE DYNAMIC TABLE ENGAGEMENT_DASHBOARD" in result.stdout
     assert not db.exists() and not db.parent.exists()  # plan reads, never creates
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from engine.checks.declared import DeclaredCheck, declared_checks
 from engine.checks.local import ERROR, FAILED, PASSED, SAMPLE_ROWS, CheckResult
+from engine.errors import BackendError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL
 from engine.planner import Action, ActionKind, Change, ObjectState, TargetState
 from engine.spec.checks import CheckKind
@@ -71,6 +72,10 @@ def bindings(pipeline, item: DeclaredCheck) -> list[Binding] | None:
     def bind(function: str, arguments: str, expression: str) -> Binding:
         return Binding(table, item.name, CORE + function, arguments, expression)
 
+    # NULL_COUNT, DUPLICATE_COUNT and ACCEPTED_VALUES take DATE, FLOAT, NUMBER, TIMESTAMP_* and
+    # VARCHAR columns only (their pages' "Allowed data types"): not VARIANT, ARRAY or OBJECT.
+    if check.columns and not all(scalar_column(pipeline, table, c) for c in check.columns):
+        return None
     if kind is CheckKind.not_null:
         return [bind("NULL_COUNT", c.upper(), "VALUE = 0") for c in check.not_null]
     if kind is CheckKind.unique:
@@ -92,6 +97,46 @@ def bindings(pipeline, item: DeclaredCheck) -> list[Binding] | None:
         if declared and declared.split("(")[0] in _FRESHNESS_TYPES:
             return [bind("FRESHNESS", check.freshness.column.upper(), f"VALUE <= {int(check.freshness.seconds)}")]
     return None
+
+
+_SCALAR_TYPES = {
+    "NUMBER", "NUMERIC", "DECIMAL", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT", "FLOAT",
+    "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE PRECISION", "REAL", "VARCHAR", "STRING", "TEXT", "CHAR",
+    "CHARACTER", "DATE", "DATETIME", "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP_TZ",
+}
+
+
+def scalar_column(pipeline, table: str, column: str, depth: int = 0) -> bool:
+    """Whether ``column`` of ``table`` holds scalars (not VARIANT, ARRAY or OBJECT), as far as the
+    file tells: a base table's declared type, or what a dynamic table's query selects for it."""
+    declared = _declared_type(pipeline, table, column)
+    if declared is not None:
+        return declared.split("(")[0].strip() in _SCALAR_TYPES
+    if table not in pipeline.dynamic_tables or depth > 10:
+        return False
+    from sqlglot import exp
+
+    from engine.sql.parsing import parse_select, table_refs
+
+    query = parse_select(pipeline.dynamic_tables[table].sql)
+    selected = next((e for e in query.selects if e.alias_or_name.upper() == column.upper()), None)
+    if selected is None:
+        return False
+    node = selected.unalias()
+    if isinstance(node, exp.Cast):
+        return node.to.this.name.upper() not in ("VARIANT", "ARRAY", "OBJECT", "MAP")
+    if isinstance(node, exp.Column):  # passed through: the type of the input column it names
+        inputs = [r.name.upper() for r in table_refs(query)]
+        return any(scalar_column(pipeline, t, node.name, depth + 1) for t in inputs if _has_column(pipeline, t, node.name))
+    semi = (exp.ArrayAgg, exp.ParseJSON, exp.Array, exp.Struct, exp.JSONExtract, exp.Bracket)
+    return not any(isinstance(n, semi) or (isinstance(n, exp.Anonymous) and n.name.upper().startswith(("OBJECT_", "ARRAY_")))
+                   for n in node.walk())
+
+
+def _has_column(pipeline, table: str, column: str) -> bool:
+    from engine.checks.declared import output_columns
+
+    return column.upper() in (output_columns(pipeline, table) or [])
 
 
 def _declared_type(pipeline, table: str, column: str) -> str | None:
@@ -275,7 +320,16 @@ def with_dmf_state(current: TargetState, graph, rows) -> TargetState:
     found = {}
     for table in graph.create_order:
         if table in tables and table in current.objects:
-            found.update(dmf_states(table, rows(expectations_query(target, table))))
+            try:
+                answer = rows(expectations_query(target, table))
+            except BackendError as exc:
+                raise BackendError(
+                    f"cannot read the data metric functions of {table}: {exc.message}",
+                    code=exc.code,
+                    hint="checks deploy as data metric functions, an Enterprise Edition feature "
+                    "(user-guide/data-quality-intro); on another edition remove the checks: from the file",
+                ) from exc
+            found.update(dmf_states(table, answer))
     if not found:
         return current
     return dataclasses.replace(current, objects={**current.objects, **found})

@@ -158,3 +158,28 @@ def test_checks_without_a_dmf_run_as_snowflake_queries():
         text = offending_sql(project.pipeline, item)
         if text is not None:
             assert isinstance(sqlglot.parse_one(text, read="snowflake"), exp.Query)
+
+
+def test_checks_on_semi_structured_columns_have_no_dmf():
+    """NULL_COUNT, DUPLICATE_COUNT and ACCEPTED_VALUES take scalar columns only (their pages'
+    allowed data types): a check on a VARIANT column, or on an array a query builds, runs as a query."""
+    graph = mini_graph((
+        "  RAW_INTERACTIONS: {generator: gen_interactions, args: [100, 30]}",
+        "  RAW_INTERACTIONS:\n    generator: gen_interactions\n    args: [100, 30]\n    checks:\n"
+        "      - not_null: event_data\n      - not_null: member_id",
+    ))
+    (action,) = [a for a in check_actions(graph, TargetState.empty(), []) if a.name == "RAW_INTERACTIONS"]
+    assert [s for s in action.statements if "ADD" in s] == [
+        "ALTER TABLE RAW_INTERACTIONS ADD DATA METRIC FUNCTION SNOWFLAKE.CORE.NULL_COUNT ON (MEMBER_ID) "
+        "EXPECTATION PIPE_C47B05D8C7F5 (VALUE = 0)"
+    ]
+
+
+def test_an_account_without_dmfs_is_one_clear_error(fake):
+    graph = mini_graph(WITH_CHECKS)
+    _deploy(fake, graph)
+    fake.fail("DATA_METRIC_FUNCTION_EXPECTATIONS", errno=2003, message="Unknown function DATA_METRIC_FUNCTION_EXPECTATIONS")
+    with backend(fake, graph) as target, pytest.raises(engine.BackendError) as caught:
+        target.read_state()
+    assert "cannot read the data metric functions of MEMBERS" in str(caught.value)
+    assert "Enterprise Edition" in str(caught.value)
