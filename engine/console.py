@@ -217,9 +217,9 @@ def applied(the_plan, results, refreshes=()) -> None:
             stdout.print(f"reinitialised {record.name}: {record.refresh_action}, {record.inserted_rows or 0:,} rows")
         return
     rows = []
-    by_name = {r.action.name: r for r in results}
+    by_name = {(r.action.object_type, r.action.name): r for r in results}
     for action in the_plan.actions:
-        result = by_name.get(action.name)
+        result = by_name.get((action.object_type, action.name))
         style = _ACTION_STYLE[action.kind.value]
         rows.append(
             [
