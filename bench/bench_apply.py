@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = ROOT / "pipelines"
-ARGS_10K = "RAW_INTERACTIONS: {generator: gen_interactions, args: [10000, 30]}"
+ARGS_10K = "    args: [10000, 30]"  # RAW_INTERACTIONS's generator arguments
 
 
 @dataclass

@@ -33,6 +33,7 @@ __all__ = [
     "plan",
     "query",
     "refresh",
+    "run_tests",
     "status",
     "stream",
     "stream_settings",
@@ -62,6 +63,7 @@ _HOMES = {
     "stream": "engine.project",
     "stream_settings": "engine.project",
     "validate": "engine.project",
+    "run_tests": "engine.checks.run",
 }
 
 

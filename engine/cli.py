@@ -423,6 +423,30 @@ def schema(debug: DebugOpt = False) -> None:
     out.plain(json.dumps(json_schema(), indent=2))
 
 
+@app.command()
+def test(
+    file: FileArg,
+    names: Annotated[
+        Optional[list[str]], typer.Argument(help="Only these tables, checks or unit tests.", show_default=False)
+    ] = None,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="table or json.")] = TableFormat.table,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the declared checks and query unit tests now; exit 1 when an error check or a unit test fails."""
+    project = engine.validate(file, target=target.value)
+    options = _options(target, db, connection, project)
+    if target is Target.local:  # unit tests need no database: without one, checks report it
+        options.update(read_only=not Path(options["db"]).exists(), create=False)
+    with project.backend(target.value, **options) as backend:
+        report = engine.run_tests(project, backend, names or [])
+    out.test_report(report, format.value)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def _usage_error_class() -> type[Exception]:
     """Click's ClickException as this Typer raises it (recent Typer versions vendor Click)."""
     try:

@@ -310,9 +310,9 @@ def applied(the_plan, results, refreshes=()) -> None:
             stdout.print(f"reinitialised {record.name}: {record.refresh_action}, {record.inserted_rows or 0:,} rows")
         return
     rows = []
-    by_name = {r.action.name: r for r in results}
+    by_name = {(r.action.object_type, r.action.name): r for r in results}
     for action in the_plan.actions:
-        result = by_name.get(action.name)
+        result = by_name.get((action.object_type, action.name))
         style = _ACTION_STYLE[action.kind.value]
         rows.append(
             [
@@ -379,6 +379,7 @@ def status(statuses, fmt: str) -> None:
             "lag_seconds": None if s.lag_seconds is None else round(s.lag_seconds, 1),
             "state": s.state,
             "last_refresh_action": s.last_refresh_action,
+            "checks": s.checks,
         }
         for s in statuses
     ]
@@ -391,6 +392,8 @@ def status(statuses, fmt: str) -> None:
         "lag": lambda v: "" if v is None else f"{v:.1f}s",
         "kind": lambda v: v.replace("_", " "),
     }
+    if any(r["checks"] for r in records):
+        columns.append("checks")
     rows = []
     for r in records:
         values = {**r, "lag": r["lag_seconds"]}
@@ -469,6 +472,8 @@ class StreamReporter(CliReporter):
             # a failure says why; so does a FULL refresh of a table that is otherwise incremental
             explained = record.state != "SUCCEEDED" or record.refresh_action in ("FULL", "REINITIALIZE")
             message = f" — {record.state_message}" if record.state_message and explained else ""
+            if record.state == "SUCCEEDED" and "check failed: " in (record.state_message or ""):
+                message = f" [red]✗ {record.state_message[record.state_message.index('check failed: '):]}[/]"
             stdout.print(
                 f"  ↳ {record.name:<28} [{style}]{record.state}[/] {record.refresh_action or ''}{counts}{ms}{message}"
             )
@@ -500,3 +505,43 @@ def initialised(paths) -> None:
     for path in paths:
         stdout.print(f"[green]wrote[/] {path}")
     stdout.print(f"next: pipe validate {paths[0]} && pipe apply {paths[0]} && pipe stream {paths[0]}", markup=False)
+
+
+_CHECK_STYLE = {"PASSED": "green", "FAILED": "red", "ERROR": "red"}
+
+
+def test_report(report, fmt: str) -> None:
+    """The results of ``pipe test``: one row per check, then one per unit test with its row diff."""
+    if fmt == "json":
+        data = {"ok": report.ok, "checks": [r.as_row() for r in report.checks], "unit_tests": [u.as_row() for u in report.units]}
+        plain(json.dumps(data, default=_json_default, indent=2))
+        return
+    if report.checks:
+        table = Table(show_edge=False, header_style="bold")
+        for column in ("check", "table", "severity", "status", "failing rows", "sample"):
+            table.add_column(column, overflow="fold", justify="right" if column == "failing rows" else "left")
+        for r in report.checks:
+            status = r.status if r.status == "PASSED" or r.severity == "error" else "WARN"
+            style = "yellow" if status == "WARN" else _CHECK_STYLE.get(r.status, "")
+            sample = r.message or ""
+            if r.sample and r.kind not in ("row_count", "freshness"):
+                sample = "; ".join(", ".join(f"{k.lower()}={_value(v)}" for k, v in row.items()) for row in r.sample[:3])
+            table.add_row(r.check, r.table, r.severity, f"[{style}]{status}[/]", f"{r.failing_rows:,}", sample)
+        stdout.print(table)
+    if report.units:
+        table = Table(show_edge=False, header_style="bold")
+        for column in ("unit test", "table", "status", "refreshes", "ms"):
+            table.add_column(column, justify="right" if column == "ms" else "left")
+        for u in report.units:
+            status = "[green]PASSED[/]" if u.passed else "[red]FAILED[/]"
+            table.add_row(u.name, u.table, status, " → ".join(u.refresh_actions), f"{u.milliseconds:.0f}")
+        stdout.print(table)
+        for u in report.units:
+            if not u.passed:
+                stdout.print(f"[red]{u.name}[/] ({u.table}): - expected, not returned; + returned, not expected")
+                plain(u.diff())
+    failed = sum(r.blocks for r in report.checks) + sum(not u.passed for u in report.units)
+    warned = sum(r.status != "PASSED" and not r.blocks for r in report.checks)
+    total = len(report.checks) + len(report.units)
+    line = f"{total - failed - warned} passed, {failed} failed" + (f", {warned} warned" if warned else "")
+    stdout.print(f"[{'green' if report.ok else 'red'}]{line}[/]")

@@ -181,6 +181,9 @@ def build_plan(graph: PipelineGraph, state: TargetState, *, target: str = "local
         if action.kind is ActionKind.REPLACE:
             reinitialised.update(action.consumers)
         actions.append(action)
+    from engine.checks.snowflake import check_actions  # declared checks: data metric functions
+
+    actions.extend(check_actions(graph, state, actions))
     return Plan(pipeline.name, target, tuple(sql.use()), tuple(actions))
 
 

@@ -92,7 +92,7 @@ def test_validate_engagement(run_pipe):
     )
     warnings = result.stderr.splitlines()
     assert len(warnings) == 2 and all(w.startswith("warning: ") for w in warnings)
-    assert "engagement.yaml:91:41: RESOURCE_CATALOG: CURRENT_DATE outside WHERE/HAVING/QUALIFY" in warnings[0]
+    assert "engagement.yaml:120:41: RESOURCE_CATALOG: CURRENT_DATE outside WHERE/HAVING/QUALIFY" in warnings[0]
 
 
 def test_validate_warns_about_downstream_without_consumer(run_pipe, tmp_path):
@@ -124,8 +124,8 @@ def test_plan_with_a_missing_db_creates_everything(run_pipe, engagement_dir, tmp
     result = run_pipe("plan", "engagement.yaml", "--db", db, cwd=engagement_dir)
     assert result.code == 0, result.stderr
     actions = re.findall(r"^ (create|alter|replace|unchanged|drop) ", result.stdout, re.M)
-    assert actions == ["create"] * 13
-    assert "13 to create" in result.stdout
+    assert actions == ["create"] * (13 + 7)  # and the data metric functions of 7 tables' checks
+    assert "20 to create" in result.stdout
     assert "CREATE OR REPLACE DYNAMIC TABLE ENGAGEMENT_DASHBOARD" in result.stdout
     assert not db.exists() and not db.parent.exists()  # plan reads, never creates
 

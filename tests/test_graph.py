@@ -292,8 +292,8 @@ def test_downstream_with_a_time_lagged_consumer_is_fine():
 def test_engagement_warnings_are_the_two_non_deterministic_functions():
     graph = build_graph(load_pipeline(ENGAGEMENT))
     assert [(w.location.table, w.location.line, w.location.column) for w in graph.warnings] == [
-        ("RESOURCE_CATALOG", 91, 41),  # CURRENT_DATE() in DATEDIFF, in the select list
-        ("ENGAGEMENT_DASHBOARD", 165, 11),  # CURRENT_TIMESTAMP() in the select list
+        ("RESOURCE_CATALOG", 120, 41),  # CURRENT_DATE() in DATEDIFF, in the select list
+        ("ENGAGEMENT_DASHBOARD", 205, 11),  # CURRENT_TIMESTAMP() in the select list
     ]
     assert all(graph.effective_lag(name) == 60 for name in graph.dynamic_tables)
 

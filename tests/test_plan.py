@@ -27,6 +27,9 @@ def graph():
     return build_graph(load_pipeline(ENGAGEMENT))
 
 
+from engine.checks.snowflake import DMF, declared_dmf_state  # noqa: E402
+
+
 def matching_objects(graph) -> dict[str, ObjectState]:
     """Everything engagement.yaml declares, as it would exist after an apply."""
     pipeline = graph.pipeline
@@ -49,7 +52,8 @@ def matching_objects(graph) -> dict[str, ObjectState]:
                 "comment": dt.comment,
             },
         )
-    return objects
+    # The data metric functions of the declared checks, as an apply associates them.
+    return dict(declared_dmf_state(TargetState(objects=objects), graph).objects)
 
 
 def state(graph, **changes) -> TargetState:
@@ -67,12 +71,18 @@ def state(graph, **changes) -> TargetState:
     return TargetState(database_exists=True, schema_exists=True, objects=objects)
 
 
+def object_changes(plan) -> list:
+    """The plan's changes to objects; the data metric functions of the declared checks (which a
+    replaced table needs again) are tested in tests/checks/test_snowflake.py."""
+    return [a for a in plan.changes if a.object_type != DMF]
+
+
 def kinds(plan) -> dict[str, str]:
-    return {a.name: a.kind.value for a in plan.actions}
+    return {a.name: a.kind.value for a in plan.actions if a.object_type != DMF}
 
 
 def only_change(plan):
-    (change,) = plan.changes
+    (change,) = object_changes(plan)
     return change
 
 
@@ -82,7 +92,7 @@ def only_change(plan):
 def test_everything_matches(graph):
     plan = build_plan(graph, state(graph))
     assert set(kinds(plan).values()) == {"unchanged"}
-    assert len(plan.actions) == 3 + 3 + 5
+    assert len(plan.actions) == 3 + 3 + 5 + 7  # and the DMFs of the 7 tables with checks a DMF measures
     assert not plan.has_changes and plan.statements() == [] and plan.destructive == ()
     assert plan.script() == "-- pipe plan: engagement (0 change(s))\n"
 
@@ -121,8 +131,8 @@ def test_case_changes_that_matter_are_query_changes(graph, rewrite):
     objects = {n: v for n, v in objects.items() if v["sql"] != graph.pipeline.dynamic_tables[n].sql}
     assert objects, "the rewrite must change some query"
     plan = build_plan(graph, state(graph, **objects))
-    assert {a.name for a in plan.changes} == set(objects)
-    assert all(a.kind is ActionKind.REPLACE for a in plan.changes)
+    assert {a.name for a in object_changes(plan)} == set(objects)
+    assert all(a.kind is ActionKind.REPLACE for a in object_changes(plan))
 
 
 def test_equal_lags_written_differently_are_unchanged(graph):
@@ -189,7 +199,7 @@ def test_query_change_replaces_and_names_every_consumer(graph):
     assert action.changes[0].property == "query"
     assert action.statements[0].startswith("CREATE OR REPLACE DYNAMIC TABLE MEMBER_SESSIONS\n")
     assert not action.destroys_data  # recomputed from its inputs, nothing is lost
-    reasons = {a.name: a.reason for a in plan.actions}
+    reasons = {a.name: a.reason for a in plan.actions if a.object_type != DMF}
     for consumer in action.consumers:
         assert "reinitialises" in reasons[consumer]
     assert reasons["RESOURCE_CATALOG"] == ""
@@ -255,6 +265,8 @@ def test_empty_target_creates_everything_in_order(graph):
         ("create", "table", "RESOURCES"),
         ("create", "table", "RAW_INTERACTIONS"),
         *[("create", "dynamic_table", name) for name in DTS],
+        # RAW_INTERACTIONS's checks (not_null on a VARIANT, relationships) have no system DMF
+        *[("create", "data_metric_function", name) for name in ["MEMBERS", "RESOURCES", *DTS]],
     ]
     statements = plan.statements()
     assert statements[:4] == [
@@ -262,7 +274,8 @@ def test_empty_target_creates_everything_in_order(graph):
         "CREATE SCHEMA IF NOT EXISTS UNDERSTOOD_DEMO.DYNAMIC_TABLES",
         *USE,
     ]
-    assert len(statements) == 2 + 2 + 3 + 3 + 5
+    dmfs = [st for a in plan.actions if a.object_type == DMF for st in a.statements]
+    assert len(statements) == 2 + 2 + 3 + 3 + 5 + len(dmfs)
 
 
 def test_a_missing_object_is_created(graph):
@@ -306,13 +319,13 @@ def test_without_prune_leftovers_are_left_alone(graph):
 
 def test_prune_drops_undeclared_managed_objects_only(graph):
     plan = build_plan(graph, _with_leftovers(graph), prune=True)
-    drops = [(a.object_type, a.name, a.statements) for a in plan.changes]
+    drops = [(a.object_type, a.name, a.statements) for a in object_changes(plan)]
     assert drops == [
         ("dynamic_table", "OLD_DT", ("DROP DYNAMIC TABLE IF EXISTS OLD_DT",)),
         ("table", "OLD_TABLE", ("DROP TABLE IF EXISTS OLD_TABLE",)),
         ("function", "GEN_OLD", ("DROP FUNCTION IF EXISTS GEN_OLD(NUMBER, NUMBER)",)),
     ]
-    assert all(a.kind is ActionKind.DROP and a.reason == "no longer declared (--prune)" for a in plan.changes)
+    assert all(a.kind is ActionKind.DROP and a.reason == "no longer declared (--prune)" for a in object_changes(plan))
     assert {a.name for a in plan.destructive} == {"OLD_DT", "OLD_TABLE"}
 
 

@@ -43,6 +43,7 @@ class ObjectStatus:
     state: str | None = None
     last_refresh_action: str | None = None
     lag_seconds: float | None = None
+    checks: str | None = None  # the latest result of its checks, e.g. "5 passed" or "1 FAILED of 5"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from engine.lag import parse_duration, parse_lag
+from engine.spec.checks import Check, UnitTest
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 _TYPE = re.compile(
@@ -144,6 +145,8 @@ class Table(Spec):
     """The table already exists on the target: never created or dropped."""
     comment: str | None = None
     """Comment stored on the table."""
+    checks: list[Check] = []
+    """What must stay true of the table's rows (run by pipe test)."""
 
     @model_validator(mode="after")
     def _one_form(self) -> Table:
@@ -181,6 +184,8 @@ class DynamicTable(Spec):
     """Warehouse of the refreshes; defaults to snowflake.warehouse."""
     comment: str | None = None
     """Comment stored on the dynamic table."""
+    checks: list[Check] = []
+    """What must stay true of the table's rows (run after every refresh and by pipe test)."""
 
     @property
     def lag_seconds(self) -> int | None:
@@ -240,6 +245,8 @@ class Pipeline(Spec):
     """Dynamic tables by name."""
     stream: Stream | None = None
     """What ``pipe stream`` inserts."""
+    tests: list[UnitTest] = []
+    """Query unit tests: given input rows, the rows a dynamic table's query returns (pipe test)."""
 
     _source: Any = PrivateAttr(default=None)
     _base_dir: Any = PrivateAttr(default=None)

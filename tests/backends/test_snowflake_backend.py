@@ -589,11 +589,18 @@ def test_snowflake_engagement_apply_reapply_destroy(fake):
         *(f"CREATE OR REPLACE TABLE {n}" for n in ("MEMBERS", "RESOURCES", "RAW_INTERACTIONS")),
         *(f"CREATE OR REPLACE DYNAMIC TABLE {n}" for n in graph.dynamic_tables),
     ]
-    assert len(plan.changes) == 2 + 3 + 3 + 5
+    # database, schema, 3 functions, 3 tables, 5 dynamic tables, and the DMFs of 7 tables' checks
+    assert len(plan.changes) == 2 + 3 + 3 + 5 + 7
     mark = fake.mark()
     assert not deploy(fake, graph).has_changes
     renamed = [s.replace("PIPE_TEST", "UNDERSTOOD_DEMO").replace("MINI", "DYNAMIC_TABLES") for s in INTROSPECTION]
-    assert fake.since(mark) == renamed
+    expectations = [
+        "SELECT METRIC_DATABASE_NAME, METRIC_SCHEMA_NAME, METRIC_NAME, REF_ARGUMENTS, EXPECTATION_NAME, "
+        "EXPECTATION_EXPRESSION FROM TABLE(UNDERSTOOD_DEMO.INFORMATION_SCHEMA.DATA_METRIC_FUNCTION_EXPECTATIONS("
+        f"REF_ENTITY_NAME => 'UNDERSTOOD_DEMO.DYNAMIC_TABLES.{name}', REF_ENTITY_DOMAIN => 'table'))"
+        for name in graph.create_order
+    ]
+    assert fake.since(mark) == renamed + expectations
     with backend(fake, graph) as target:
         target.apply(build_destroy_plan(graph, target.read_state(), target="snowflake"), Reporter())
         assert target.read_state().objects == {}

@@ -198,7 +198,10 @@ def _nested(annotation) -> list[type[BaseModel]]:
 def test_every_field_has_a_docstring():
     models: set = set()
     _models(Pipeline, models)
-    assert {m.__name__ for m in models} == {"Pipeline", "SnowflakeTarget", "Generator", "Table", "DynamicTable", "Stream"}
+    assert {m.__name__ for m in models} == {
+        "Pipeline", "SnowflakeTarget", "Generator", "Table", "DynamicTable", "Stream",
+        "Check", "AcceptedValues", "Relationship", "RowCount", "Freshness", "UnitTest", "Rows",
+    }
     for model in models:
         assert model.__doc__, model
         for name, field in model.model_fields.items():

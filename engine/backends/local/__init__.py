@@ -128,6 +128,10 @@ class LocalBackend(Backend):
         if self._refresher is None:
             self._refresher = Refresher(self._writable(), self.graph, self.queries)
             self._refresher.reasons = self.findings.rows  # why a dynamic table reinitialises
+            if any(t.checks for t in [*self.pipeline.tables.values(), *self.pipeline.dynamic_tables.values()]):
+                from engine.checks.after_refresh import RefreshChecks
+
+                self._refresher.checks = RefreshChecks(self.store, self.pipeline, self._refresher.log)
         return self._refresher
 
     def _statements(self):
@@ -164,10 +168,13 @@ class LocalBackend(Backend):
             kind = self.graph.kind(name)
             properties = dict(objects[name].properties) if name in objects else {}
             objects[name] = ObjectState(name, TABLE if kind != DYNAMIC_TABLE else DYNAMIC_TABLE, {**properties, "broken": why})
-        return TargetState(
+        from engine.checks.snowflake import declared_dmf_state
+
+        current = TargetState(
             database_exists=True, schema_exists=store.schema_exists(), objects=objects,
             conflicts=dict(self.findings.foreign),
         )
+        return declared_dmf_state(current, self.graph)
 
     @guard_files
     def apply(self, plan: Plan, reporter: Reporter) -> list[ActionResult]:
@@ -245,7 +252,7 @@ class LocalBackend(Backend):
                     None if stamp is None else (now - stamp).total_seconds(),
                 )
             )
-        return result
+        return _with_checks(result, store.latest_check_results())
 
     def history(self, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
         store = self._existing()
@@ -342,6 +349,26 @@ class LocalBackend(Backend):
         """Refresh every dynamic table now, as the scheduler would after a burst of changes."""
         self._check_created()
         return self.refresher.refresh([], trigger="SCHEDULED", reporter=reporter)
+
+
+def _with_checks(statuses: list[ObjectStatus], latest: list[tuple]) -> list[ObjectStatus]:
+    """Each status with the latest results of its table's checks."""
+    import dataclasses
+
+    by_table: dict[str, list[tuple]] = {}
+    for row in latest:
+        by_table.setdefault(row[0], []).append(row)
+    result = []
+    for status in statuses:
+        rows = by_table.get(status.name)
+        if rows:
+            failed = sum(1 for _, _, severity, state, _ in rows if state != "PASSED" and severity == "error")
+            warned = sum(1 for _, _, severity, state, _ in rows if state != "PASSED" and severity != "error")
+            text = f"{failed} FAILED of {len(rows)}" if failed else f"{len(rows) - warned} passed"
+            text += f", {warned} warned" if warned else ""
+            status = dataclasses.replace(status, checks=text)
+        result.append(status)
+    return result
 
 
 __all__ = ["LocalBackend"]

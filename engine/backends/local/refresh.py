@@ -38,6 +38,7 @@ class Refresher:
         self.reasons: dict[str, str] = {}  # why a table reinitialises, when not for a replace
         target = graph.pipeline.snowflake
         self.incremental = Incremental(store, self.log, graph, queries, target.database, target.schema_name)
+        self.checks = None  # a RefreshChecks, when the pipeline declares checks
 
     def refresh(
         self,
@@ -69,6 +70,8 @@ class Refresher:
                 record = self.refresh_one(name, trigger=trigger, full=full, data_timestamp=timestamp)
                 if record.state == "FAILED":
                     failed.add(name)
+                elif self.checks is not None:  # the refresh committed: check what it wrote
+                    record = self.checks.after_refresh(record)
             records.append(record)
             if reporter is not None:
                 reporter.event("refresh", record=record)

@@ -46,6 +46,11 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {META}.TABLE_VERSIONS (
         NAME VARCHAR PRIMARY KEY, VERSION BIGINT, LOGGED_SINCE BIGINT, SIGNATURE VARCHAR,
         CHANGED_AT TIMESTAMP)""",
+    # One row per check evaluation, after a refresh of its table or by pipe test.
+    f"""CREATE TABLE IF NOT EXISTS {META}.CHECK_RESULTS (
+        MEASUREMENT_TIME TIMESTAMP, TABLE_NAME VARCHAR, CHECK_NAME VARCHAR, KIND VARCHAR,
+        SEVERITY VARCHAR, STATUS VARCHAR, FAILING_ROWS BIGINT, SAMPLE JSON, SCOPE VARCHAR,
+        MESSAGE VARCHAR, DATA_TIMESTAMP TIMESTAMP, TRIGGER VARCHAR)""",
 ]
 
 
@@ -153,6 +158,39 @@ class Store:
         if not self.table_exists(name):
             return None
         return self.con.execute(f"SELECT count(*) FROM {self.qualified(name)}").fetchall()[0][0]
+
+
+    # -- check results ----------------------------------------------------------------------
+
+    def data_timestamp(self, name: str) -> datetime | None:
+        """The data timestamp of dynamic table ``name`` (None before its first refresh)."""
+        row = self.con.execute(f"SELECT DATA_TIMESTAMP FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    def record_check_results(self, rows: list[tuple]) -> None:
+        """Append check results: (time, table, check, kind, severity, status, failing rows,
+        sample JSON, scope, message, data timestamp, trigger)."""
+        if rows:
+            self.con.executemany(f"INSERT INTO {META}.CHECK_RESULTS VALUES ({', '.join('?' * 12)})", rows)
+
+    def latest_check_results(self) -> list[tuple]:
+        """The latest result of each check: (table, check, severity, status, failing rows)."""
+        if not self.table_exists("CHECK_RESULTS", META):
+            return []
+        return self.con.execute(
+            f"""SELECT TABLE_NAME, CHECK_NAME, SEVERITY, STATUS, FAILING_ROWS FROM {META}.CHECK_RESULTS
+                QUALIFY row_number() OVER (PARTITION BY TABLE_NAME, CHECK_NAME ORDER BY MEASUREMENT_TIME DESC) = 1
+                ORDER BY TABLE_NAME, CHECK_NAME"""
+        ).fetchall()
+
+    def note_on_last_refresh(self, name: str, note: str) -> None:
+        """Append ``note`` to the message of ``name``'s latest refresh history row."""
+        self.con.execute(
+            f"""UPDATE {META}.REFRESH_HISTORY SET STATE_MESSAGE = CASE WHEN STATE_MESSAGE IS NULL THEN ?
+                ELSE STATE_MESSAGE || '; ' || ? END
+                WHERE NAME = ? AND SEQ = (SELECT max(SEQ) FROM {META}.REFRESH_HISTORY WHERE NAME = ?)""",
+            [note, note, name, name],
+        )
 
 
 def column_type(con, relation: str, column: str) -> str:

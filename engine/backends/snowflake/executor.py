@@ -96,12 +96,15 @@ class SnowflakeBackend(Backend):
         if not state.has_row(self._rows(state.show_schemas(target)), target.schema_name):
             return TargetState(database_exists=True)
         self._schema_exists = True
-        return diff.target_state(
+        current = diff.target_state(
             self.pipeline,
             self._rows(state.show_in_schema(target, "DYNAMIC TABLES")),
             self._rows(state.show_in_schema(target, "TABLES")),
             self._rows(state.show_in_schema(target, "USER FUNCTIONS")),
         )
+        from engine.checks.snowflake import with_dmf_state
+
+        return with_dmf_state(current, self.graph, lambda sql: self._rows(sql, upper=True))
 
     def status(self) -> list[ObjectStatus]:
         """Every declared object from SHOW DYNAMIC TABLES / SHOW TABLES, in create order.

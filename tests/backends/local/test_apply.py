@@ -39,12 +39,12 @@ FIXTURE_CHANGES = {
     ),
     "engagement_query_changed.yaml": ([], ["          WHEN content_type = 'tool' THEN 'hands-on'"]),
     "engagement_args_changed.yaml": (
-        ["  RAW_INTERACTIONS: {generator: gen_interactions, args: [10000, 30]}"],
-        ["  RAW_INTERACTIONS: {generator: gen_interactions, args: [5000, 30]}"],
+        ["    args: [10000, 30]"],
+        ["    args: [5000, 30]"],
     ),
     "engagement_200k.yaml": (
-        ["  RAW_INTERACTIONS: {generator: gen_interactions, args: [10000, 30]}"],
-        ["  RAW_INTERACTIONS: {generator: gen_interactions, args: [200000, 30]}"],
+        ["    args: [10000, 30]"],
+        ["    args: [200000, 30]"],
     ),
 }
 
@@ -77,6 +77,8 @@ def _summary(run) -> dict[str, list[str]]:
     for line in run.stdout.splitlines():
         cells = [c.strip() for c in re.split(r"[│┃|]", line)]
         if len(cells) >= 6 and cells[0] in BASE_TABLES + DYNAMIC_TABLES and "unchanged" not in cells:
+            if cells[1] == "data metric function":
+                continue  # the table's checks: locally they take effect with the table
             rows[cells[0]] = cells
     return rows
 

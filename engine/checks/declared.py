@@ -1,0 +1,200 @@
+"""What the file declares: every check with its table, and validation of checks and unit tests.
+
+A check names columns of the table it guards, maybe another table (``relationships``) and maybe
+a query (``sql``); a unit test names a dynamic table and its inputs. All of these must exist,
+and the errors point at the YAML value at fault (file:line:col).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.errors import SpecError, SqlError, did_you_mean
+from engine.spec.checks import Check, CheckKind, UnitTest, as_rows
+
+SECTIONS = {"table": "tables", "dynamic_table": "dynamic_tables"}
+
+
+@dataclass(frozen=True)
+class DeclaredCheck:
+    """One check as declared: its table, its position in the table's list, and the spec."""
+
+    table: str
+    index: int
+    check: Check
+    section: str  # "tables" or "dynamic_tables"
+
+    @property
+    def name(self) -> str:
+        """The check's name, unique within its table."""
+        return self.check.label()
+
+    @property
+    def path(self) -> tuple:
+        """Where the check is in the file."""
+        return (self.section, self.table, "checks", self.index)
+
+
+def declared_checks(pipeline, names=()) -> list[DeclaredCheck]:
+    """Every check of the pipeline (only those of tables in ``names``, or named in it, when given)."""
+    wanted = {n.upper() for n in names}
+    found = []
+    for section, objects in (("tables", pipeline.tables), ("dynamic_tables", pipeline.dynamic_tables)):
+        for table, spec in objects.items():
+            for index, check in enumerate(spec.checks):
+                item = DeclaredCheck(table, index, check, section)
+                if not wanted or table in wanted or item.name.upper() in wanted:
+                    found.append(item)
+    return found
+
+
+def output_columns(pipeline, name: str) -> list[str] | None:
+    """The column names of table ``name`` upper-case, or None when they cannot be known here
+    (an external table, or a query selecting ``*``)."""
+    from sqlglot import exp
+
+    from engine.sql.parsing import parse_select
+
+    name = name.upper()
+    if name in pipeline.tables:
+        table = pipeline.tables[name]
+        if table.generator:
+            gen = pipeline.generator(table.generator)
+            return [c.upper() for c in gen.returns] if gen else None
+        return [c.upper() for c in table.columns] if table.columns else None
+    if name in pipeline.dynamic_tables:
+        try:
+            query = parse_select(pipeline.dynamic_tables[name].sql)
+        except SqlError:
+            return None  # the graph reports it, with its position
+        if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in query.selects):
+            return None
+        return [n.upper() for n in query.named_selects]
+    return None
+
+
+def check_declarations(pipeline) -> None:
+    """Raise SpecError for the first check or unit test naming something that does not exist."""
+    seen: dict[tuple[str, str], DeclaredCheck] = {}
+    for item in declared_checks(pipeline):
+        key = (item.table, item.name.upper())
+        if key in seen:
+            raise SpecError(
+                f"{item.table} has two checks named {item.name}",
+                location=_locate(pipeline, *item.path),
+                hint="give one of them another name: with name:",
+            )
+        seen[key] = item
+        _check_one(pipeline, item)
+    for index, test in enumerate(pipeline.tests):
+        _check_unit_test(pipeline, index, test)
+
+
+def _locate(pipeline, *path, key: bool = False, **kwargs):
+    source = pipeline.source
+    if key and source is not None:  # point at the key itself (a name), not its value
+        return source.locate(source.resolve_names(path), key=True, table=kwargs.get("table"))
+    return pipeline.locate(*path, **kwargs)
+
+
+def _check_one(pipeline, item: DeclaredCheck) -> None:
+    check, path = item.check, item.path
+    kind = check.kind
+    columns = output_columns(pipeline, item.table)
+    if kind in (CheckKind.not_null, CheckKind.unique):
+        for i, column in enumerate(getattr(check, kind.value)):
+            where = (*path, kind.value, i) if _is_list(pipeline, (*path, kind.value)) else (*path, kind.value)
+            _known_column(pipeline, item.table, column, columns, where)
+    elif kind is CheckKind.accepted_values:
+        _known_column(pipeline, item.table, check.accepted_values.column, columns, (*path, kind.value, "column"))
+    elif kind is CheckKind.relationships:
+        rel = check.relationships
+        _known_column(pipeline, item.table, rel.column, columns, (*path, kind.value, "column"))
+        target = rel.to.upper()
+        if target not in pipeline.object_names:
+            raise SpecError(
+                f"relationships.to names {rel.to}, which is not a table of this pipeline",
+                location=_locate(pipeline, *path, kind.value, "to", table=item.table),
+                hint=did_you_mean(rel.to, pipeline.object_names) or "name a table or dynamic table of the file",
+            )
+        _known_column(pipeline, target, rel.field or rel.column, output_columns(pipeline, target),
+                      (*path, kind.value, "field" if rel.field else "column"))
+    elif kind is CheckKind.freshness:
+        if check.freshness.column:
+            _known_column(pipeline, item.table, check.freshness.column, columns, (*path, kind.value, "column"))
+        elif item.section != "dynamic_tables":
+            raise SpecError(
+                f"freshness on base table {item.table} needs a column",
+                location=_locate(pipeline, *path, kind.value, table=item.table),
+                hint="name a timestamp column: freshness: {max_lag: '1 hour', column: loaded_at}",
+            )
+    elif kind is CheckKind.sql:
+        _check_sql(pipeline, item)
+
+
+def _is_list(pipeline, path: tuple) -> bool:
+    source = pipeline.source
+    return source is not None and source.resolve_names((*path, 0)) in source.positions
+
+
+def _known_column(pipeline, table: str, column: str, columns: list[str] | None, path: tuple, key=False) -> None:
+    if columns is None or column.upper() in columns:
+        return
+    raise SpecError(
+        f"{table} has no column {column}",
+        location=_locate(pipeline, *path, table=table, key=key),
+        hint=did_you_mean(column, columns) or f"columns: {', '.join(c.lower() for c in columns)}",
+    )
+
+
+def _check_sql(pipeline, item: DeclaredCheck) -> None:
+    """A custom check is one query that parses and reads only tables of the pipeline."""
+    from engine.sql.parsing import parse_select, table_refs
+
+    sql_path = (*item.path, "sql")
+    try:
+        query = parse_select(item.check.sql)
+    except SqlError as exc:
+        exc.message = exc.message.replace("a dynamic table's SQL", "a check's SQL")
+        exc.location = _locate(pipeline, *sql_path, table=item.table, sql_line=exc.sql_line, sql_column=exc.sql_column)
+        exc.hint = exc.hint if exc.hint != "write a SELECT" else "write a SELECT returning the offending rows"
+        raise
+    for ref in table_refs(query):
+        if ref.name.upper() not in pipeline.object_names:
+            raise SpecError(
+                f"unknown table {ref.written} in the SQL of check {item.name} on {item.table}",
+                location=_locate(pipeline, *sql_path, table=item.table, sql_line=ref.line, sql_column=ref.column),
+                hint=did_you_mean(ref.name, pipeline.object_names) or "a check reads tables of this pipeline",
+            )
+
+
+def _check_unit_test(pipeline, index: int, test: UnitTest) -> None:
+    from engine.sql.parsing import parse_select, table_refs
+
+    path = ("tests", index)
+    name = test.table.upper()
+    if name not in pipeline.dynamic_tables:
+        raise SpecError(
+            f"unit test {test.name}: {test.table} is not a dynamic table of this pipeline",
+            location=_locate(pipeline, *path, "table"),
+            hint=did_you_mean(test.table, pipeline.dynamic_tables) or "name a dynamic table",
+        )
+    try:
+        inputs = {r.name.upper() for r in table_refs(parse_select(pipeline.dynamic_tables[name].sql))}
+    except SqlError:
+        return  # the graph reports it
+    for given in test.given:
+        if given.upper() not in inputs:
+            raise SpecError(
+                f"unit test {test.name}: {name} does not read {given}",
+                location=_locate(pipeline, *path, "given", given, key=True),
+                hint=did_you_mean(given, inputs) or f"its inputs: {', '.join(sorted(inputs))}",
+            )
+    for what, rows, table in [("expect", test.expect, name)] + [
+        (f"given.{g}", r, g.upper()) for g, r in test.given.items()
+    ]:
+        columns = output_columns(pipeline, table)
+        for i, row in enumerate(as_rows(rows).rows or []):
+            for column in row:
+                where = (*path, *what.split("."), i, column)
+                _known_column(pipeline, table, str(column), columns, where, key=True)

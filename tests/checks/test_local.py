@@ -1,0 +1,117 @@
+"""Checks run after each local refresh, from the refresh's change where the kind allows it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import engine
+from engine.checks.declared import declared_checks
+from engine.checks.local import LocalChecks
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)  # local timestamps are UTC
+
+
+def _seed(orders):
+    orders.insert("CUSTOMERS", "(10, 'Ann', 'gold')", "(11, 'Bo', 'silver')")
+    orders.insert("ORDERS", f"(1, 10, 5.5, '{NOW}')", f"(2, 11, 7, '{NOW}')")
+    orders.refresh()
+
+
+def test_clean_data_passes_every_check_after_each_refresh(orders):
+    _seed(orders)
+    results = orders.results()
+    # ORDER_LINES has 4 checks and CUSTOMER_TOTALS 3: each ran once, on this refresh.
+    assert len(results) == 7
+    assert orders.failed() == {}
+    lines = [r for r in results if r[0] == "ORDER_LINES"]
+    # not_null, unique and accepted_values looked only at the rows the refresh inserted.
+    assert {(c, scope) for _, c, _, _, scope in lines} == {
+        ("not_null(order_id, tier)", "change"), ("unique(order_id)", "change"),
+        ("accepted_values(tier)", "change"), ("no_negative_amounts", "table"),
+    }
+
+
+def test_a_bad_change_fails_the_check_and_keeps_the_data(orders):
+    _seed(orders)
+    # A third customer of an unknown tier, and a second row for order 1: both reach ORDER_LINES.
+    orders.insert("CUSTOMERS", "(12, 'Cy', 'bronze')")
+    orders.insert("ORDERS", f"(3, 12, 2, '{NOW}')", f"(1, 11, -4, '{NOW}')")
+    records = orders.refresh()
+
+    failed = {k: n for k, n in orders.failed().items()}
+    assert failed[("ORDER_LINES", "accepted_values(tier)")] == 1  # order 3, tier bronze
+    assert failed[("ORDER_LINES", "unique(order_id)")] == 1  # one key (order 1) held twice
+    assert failed[("ORDER_LINES", "no_negative_amounts")] == 1
+    assert failed[("CUSTOMER_TOTALS", "row_count")] == 1  # 3 (customer, tier) groups > max 2
+    # The refresh succeeded and says which checks failed; the rows are there.
+    line = next(r for r in records if r.name == "ORDER_LINES")
+    assert line.state == "SUCCEEDED" and "check failed: " in line.state_message
+    assert "accepted_values(tier)" in line.state_message
+    history = engine.history(orders.backend, names=["ORDER_LINES"], limit=1)[0]
+    assert history.state_message == line.state_message
+    rows = engine.query(orders.backend, "SELECT order_id FROM ORDER_LINES ORDER BY order_id, amount").rows
+    assert [r[0] for r in rows] == [1, 1, 2, 3]
+    status = {s.name: s.checks for s in engine.status(orders.backend)}
+    assert status["ORDER_LINES"] == "3 FAILED of 4"
+
+
+def test_change_scope_judges_new_keys_against_the_whole_table(orders):
+    """An incremental check looks at the refresh's inserted rows only, and a key they carry is
+    looked up in the whole table: a duplicate of an old row is found."""
+    _seed(orders)
+    orders.insert("ORDERS", f"(1, 11, 1, '{NOW}')")  # duplicates order 1 already in ORDER_LINES
+    orders.refresh()
+    last = [r for r in orders.results() if r[1] == "unique(order_id)"][-1]
+    assert last[2:] == ("FAILED", 1, "change")
+    item = next(i for i in declared_checks(orders.project.pipeline) if i.name == "unique(order_id)")
+    full = LocalChecks(orders.backend.store, orders.project.pipeline).run(item)
+    assert (full.status, full.failing_rows, full.sample) == ("FAILED", 1, [{"ORDER_ID": 1, "DUPLICATES": 2}])
+
+
+def test_no_data_refresh_runs_no_checks(orders):
+    _seed(orders)
+    before = len(orders.results())
+    records = orders.refresh()
+    assert {r.refresh_action for r in records} == {"NO_DATA"}
+    assert len(orders.results()) == before
+
+
+def test_freshness_of_a_dynamic_table_is_its_data_timestamp(orders):
+    _seed(orders)
+    item = next(i for i in declared_checks(orders.project.pipeline, ["CUSTOMER_TOTALS"]) if i.name == "freshness")
+    runner = LocalChecks(orders.backend.store, orders.project.pipeline)
+    stamp = orders.backend.store.data_timestamp("CUSTOMER_TOTALS")
+    assert runner.run(item, now=stamp + timedelta(minutes=4)).status == "PASSED"
+    late = runner.run(item, now=stamp + timedelta(minutes=6))
+    assert late.status == "FAILED" and late.message == "data is 360s old; at most 300s allowed"
+
+
+def test_freshness_of_a_column_and_relationships_on_base_tables(orders):
+    _seed(orders)
+    orders.insert("ORDERS", f"(5, 77, 1, '{NOW - timedelta(hours=3)}')")
+    report = engine.run_tests(orders.project, orders.backend, ["ORDERS"])
+    by_name = {r.check: r for r in report.checks}
+    assert by_name["relationships(customer_id)"].failing_rows == 1
+    assert by_name["relationships(customer_id)"].sample[0]["CUSTOMER_ID"] == 77
+    # The newest placed_at is NOW (orders 1 and 2): fresh within an hour.
+    assert by_name["freshness(placed_at)"].status == "PASSED"
+    assert not report.ok  # relationships is an error check
+
+
+def test_a_failed_check_is_judged_on_the_whole_table_until_it_passes(orders):
+    _seed(orders)
+    orders.insert("ORDERS", f"(1, 11, 1, '{NOW}')")  # a second row for order 1
+    orders.refresh()
+    orders.insert("ORDERS", f"(4, 10, 1, '{NOW}')")  # a clean change: order 1 is still duplicated
+    orders.refresh()
+    last = [r for r in orders.results() if r[1] == "unique(order_id)"][-1]
+    assert last[2:] == ("FAILED", 1, "table")
+    status = {s.name: s.checks for s in engine.status(orders.backend)}
+    assert status["ORDER_LINES"] == "1 FAILED of 4"
+    engine.query(orders.backend, "DELETE FROM ORDERS WHERE order_id = 1 AND customer_id = 11")
+    orders.refresh()
+    last = [r for r in orders.results() if r[1] == "unique(order_id)"][-1]
+    assert last[2:] == ("PASSED", 0, "table")  # judged on every row once more, then back to changes
+    orders.insert("ORDERS", f"(5, 10, 1, '{NOW}')")
+    orders.refresh()
+    assert [r for r in orders.results() if r[1] == "unique(order_id)"][-1][2:] == ("PASSED", 0, "change")
