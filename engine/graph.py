@@ -191,6 +191,9 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
     _check_cycles(pipeline, graph)
     _compile(result, parsed, errors)
     Errors.raise_if_any(errors)
+    from engine.checks.declared import check_declarations  # checks name the compiled columns
+
+    check_declarations(pipeline, result)
     _check_refresh_modes(result)
     _check_lags(result)
     return result

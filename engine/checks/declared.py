@@ -48,14 +48,18 @@ def declared_checks(pipeline, names=()) -> list[DeclaredCheck]:
     return found
 
 
-def output_columns(pipeline, name: str) -> list[str] | None:
+def output_columns(pipeline, name: str, graph=None) -> list[str] | None:
     """The column names of table ``name`` upper-case, or None when they cannot be known here
-    (an external table, or a query selecting ``*``)."""
+    (an external table, or a query selecting ``*``). A dynamic table's come from its compiled query
+    when ``graph`` is given."""
     from sqlglot import exp
 
     from engine.sql.parsing import parse_select
 
     name = name.upper()
+    if graph is not None and name in graph.queries:
+        columns = graph.queries[name].columns
+        return None if columns is None else [c.name.upper() for c in columns]
     if name in pipeline.tables:
         table = pipeline.tables[name]
         if table.generator:
@@ -73,8 +77,9 @@ def output_columns(pipeline, name: str) -> list[str] | None:
     return None
 
 
-def check_declarations(pipeline) -> None:
-    """Raise SpecError for the first check or unit test naming something that does not exist."""
+def check_declarations(pipeline, graph=None) -> None:
+    """Raise SpecError for the first check or unit test naming something that does not exist
+    (dynamic tables' columns as ``graph``'s compiled queries infer them)."""
     seen: dict[tuple[str, str], DeclaredCheck] = {}
     for item in declared_checks(pipeline):
         key = (item.table, item.name.upper())
@@ -85,9 +90,9 @@ def check_declarations(pipeline) -> None:
                 hint="give one of them another name: with name:",
             )
         seen[key] = item
-        _check_one(pipeline, item)
+        _check_one(pipeline, item, graph)
     for index, test in enumerate(pipeline.tests):
-        _check_unit_test(pipeline, index, test)
+        _check_unit_test(pipeline, index, test, graph)
 
 
 def _locate(pipeline, *path, key: bool = False, **kwargs):
@@ -97,10 +102,10 @@ def _locate(pipeline, *path, key: bool = False, **kwargs):
     return pipeline.locate(*path, **kwargs)
 
 
-def _check_one(pipeline, item: DeclaredCheck) -> None:
+def _check_one(pipeline, item: DeclaredCheck, graph=None) -> None:
     check, path = item.check, item.path
     kind = check.kind
-    columns = output_columns(pipeline, item.table)
+    columns = output_columns(pipeline, item.table, graph)
     if kind in (CheckKind.not_null, CheckKind.unique):
         for i, column in enumerate(getattr(check, kind.value)):
             where = (*path, kind.value, i) if _is_list(pipeline, (*path, kind.value)) else (*path, kind.value)
@@ -117,7 +122,7 @@ def _check_one(pipeline, item: DeclaredCheck) -> None:
                 location=_locate(pipeline, *path, kind.value, "to", table=item.table),
                 hint=did_you_mean(rel.to, pipeline.object_names) or "name a table or dynamic table of the file",
             )
-        _known_column(pipeline, target, rel.field or rel.column, output_columns(pipeline, target),
+        _known_column(pipeline, target, rel.field or rel.column, output_columns(pipeline, target, graph),
                       (*path, kind.value, "field" if rel.field else "column"))
     elif kind is CheckKind.freshness:
         if check.freshness.column:
@@ -168,7 +173,7 @@ def _check_sql(pipeline, item: DeclaredCheck) -> None:
             )
 
 
-def _check_unit_test(pipeline, index: int, test: UnitTest) -> None:
+def _check_unit_test(pipeline, index: int, test: UnitTest, graph=None) -> None:
     from engine.sql.parsing import parse_select, table_refs
 
     path = ("tests", index)
@@ -193,7 +198,7 @@ def _check_unit_test(pipeline, index: int, test: UnitTest) -> None:
     for what, rows, table in [("expect", test.expect, name)] + [
         (f"given.{g}", r, g.upper()) for g, r in test.given.items()
     ]:
-        columns = output_columns(pipeline, table)
+        columns = output_columns(pipeline, table, graph)
         for i, row in enumerate(as_rows(rows).rows or []):
             for column in row:
                 where = (*path, *what.split("."), i, column)

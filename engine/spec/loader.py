@@ -60,9 +60,6 @@ def _load(data: Any, source: SourceMap, base_dir: Path) -> Pipeline:
     pipeline._source = source
     pipeline._base_dir = base_dir
     _check_references(pipeline, source)
-    from engine.checks.declared import check_declarations  # checks read the loaded model
-
-    check_declarations(pipeline)
     return pipeline
 
 
