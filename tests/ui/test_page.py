@@ -75,7 +75,7 @@ def serve():
 def open_page(page, server):
     page.goto(server.url)
     page.wait_for_selector("#history tbody tr[data-key]")
-    page.wait_for_function("document.querySelector('#live').classList.contains('on')")
+    page.wait_for_selector("#live.on")
 
 
 def node_line(page, name: str) -> str:
@@ -268,7 +268,7 @@ def test_wording_fits_a_pipeline_with_several_sinks(page, serve, wide_project, w
 def test_before_apply_the_page_says_to_apply(page, serve, wide_project, tmp_path):
     server = serve(wide_project, tmp_path / "empty.duckdb")
     page.goto(server.url)
-    page.wait_for_function("document.querySelector('#live').classList.contains('on')")
+    page.wait_for_selector("#live.on")
     message = page.locator("#dashboard .sinks-message").text_content()
     assert message == "No dynamic table exists on this target yet: run pipe apply on the pipeline file."
     assert "state-missing" in page.locator('[data-node="KPI_1"]').get_attribute("class")

@@ -52,8 +52,8 @@ def test_a_limit_that_is_not_a_size_is_one_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_an_apply_far_above_the_limit_spills_and_computes_the_same_tables(tmp_path, monkeypatch):
-    """200,000 interactions under 60 MB of DuckDB memory: every table still equals its oracle."""
-    monkeypatch.setenv("PIPE_MEMORY_LIMIT", "60MB")  # inherited by the pipe process
+    """200,000 interactions under 150 MB of DuckDB memory: every table still equals its oracle."""
+    monkeypatch.setenv("PIPE_MEMORY_LIMIT", "150MB")  # inherited by the pipe process
     folder = pipeline_dir(tmp_path / "pipeline")
     run = Applied(folder, tmp_path / "small.duckdb")
     run_pipe("apply", folder / "engagement_200k.yaml", "--db", run.db, "--yes", ok=True)
