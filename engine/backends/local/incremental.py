@@ -95,13 +95,19 @@ class Incremental:
             partitioning = analyze(dt.sql, schema)
         plan = _Plan(partitioning)
         for table, key in partitioning.keys.items():
+            # Typed as the query itself is translated, so that a key computes the same value on the
+            # change as on the table (e.g. a FLOAT turned into text).
+            types = self.graph.types()
+            columns = {**types.get(table, {}), "ROWID": "NUMBER"}  # the filter reads DuckDB's rowid too
+            key_type = types.get(name, {}).get(key.output, "VARIANT")
+            catalog = {**types, table: columns, "__PIPE_DELTA": columns, "__PIPE_KEYS": {"K": key_type}}
             plan.key_sql[table] = to_duckdb(
-                f"SELECT DISTINCT {key.expression} AS K FROM __PIPE_DELTA", database=self.database, schema=self.schema
+                f"SELECT DISTINCT {key.expression} AS K FROM __PIPE_DELTA",
+                database=self.database, schema=self.schema, catalog=catalog,
             )
             plan.filter_sql[table] = to_duckdb(
                 _matching(table, _in_keys(key.expression), schema[table]),
-                database=self.database,
-                schema=self.schema,
+                database=self.database, schema=self.schema, catalog=catalog,
             )
         plan.state = aggstate.build(self.store, name, self.queries[name], inputs, partitioning)
         plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
