@@ -64,8 +64,9 @@ def state_key(table: str, expectation: str) -> str:
     return f"{DMF}:{table}:{expectation}"
 
 
-def bindings(pipeline, item: DeclaredCheck) -> list[Binding] | None:
+def bindings(graph, item: DeclaredCheck) -> list[Binding] | None:
     """The DMF associations of a check, or None when no system DMF measures it."""
+    pipeline = graph.pipeline
     check, table = item.check, item.table
     kind = check.kind
 
@@ -74,7 +75,7 @@ def bindings(pipeline, item: DeclaredCheck) -> list[Binding] | None:
 
     # NULL_COUNT, DUPLICATE_COUNT and ACCEPTED_VALUES take DATE, FLOAT, NUMBER, TIMESTAMP_* and
     # VARCHAR columns only (their pages' "Allowed data types"): not VARIANT, ARRAY or OBJECT.
-    if check.columns and not all(scalar_column(pipeline, table, c) for c in check.columns):
+    if check.columns and not all(scalar_column(graph, table, c) for c in check.columns):
         return None
     if kind is CheckKind.not_null:
         return [bind("NULL_COUNT", c.upper(), "VALUE = 0") for c in check.not_null]
@@ -106,37 +107,12 @@ _SCALAR_TYPES = {
 }
 
 
-def scalar_column(pipeline, table: str, column: str, depth: int = 0) -> bool:
+def scalar_column(graph, table: str, column: str) -> bool:
     """Whether ``column`` of ``table`` holds scalars (not VARIANT, ARRAY or OBJECT), as far as the
-    file tells: a base table's declared type, or what a dynamic table's query selects for it."""
-    declared = _declared_type(pipeline, table, column)
-    if declared is not None:
-        return declared.split("(")[0].strip() in _SCALAR_TYPES
-    if table not in pipeline.dynamic_tables or depth > 10:
-        return False
-    from sqlglot import exp
-
-    from engine.sql.parsing import parse_select, table_refs
-
-    query = parse_select(pipeline.dynamic_tables[table].sql)
-    selected = next((e for e in query.selects if e.alias_or_name.upper() == column.upper()), None)
-    if selected is None:
-        return False
-    node = selected.unalias()
-    if isinstance(node, exp.Cast):
-        return node.to.this.name.upper() not in ("VARIANT", "ARRAY", "OBJECT", "MAP")
-    if isinstance(node, exp.Column):  # passed through: the type of the input column it names
-        inputs = [r.name.upper() for r in table_refs(query)]
-        return any(scalar_column(pipeline, t, node.name, depth + 1) for t in inputs if _has_column(pipeline, t, node.name))
-    semi = (exp.ArrayAgg, exp.ParseJSON, exp.Array, exp.Struct, exp.JSONExtract, exp.Bracket)
-    return not any(isinstance(n, semi) or (isinstance(n, exp.Anonymous) and n.name.upper().startswith(("OBJECT_", "ARRAY_")))
-                   for n in node.walk())
-
-
-def _has_column(pipeline, table: str, column: str) -> bool:
-    from engine.checks.declared import output_columns
-
-    return column.upper() in (output_columns(pipeline, table) or [])
+    file tells: a base table's declared type, or a dynamic table's as its compiled query infers it
+    (a type not known is not taken for a scalar)."""
+    kind = graph.types().get(table, {}).get(column.upper())
+    return kind is not None and kind.split("(")[0].strip().upper() in _SCALAR_TYPES
 
 
 def _declared_type(pipeline, table: str, column: str) -> str | None:
@@ -158,7 +134,7 @@ def check_actions(graph, state: TargetState, actions: list[Action]) -> list[Acti
     for item in declared_checks(pipeline):
         if graph.kind(item.table) == EXTERNAL:
             continue
-        for binding in bindings(pipeline, item) or ():
+        for binding in bindings(graph, item) or ():
             desired.setdefault(item.table, {})[binding.key] = binding
     current: dict[str, dict[str, ObjectState]] = {}
     for key, obj in state.objects.items():
@@ -343,6 +319,6 @@ def declared_dmf_state(current: TargetState, graph) -> TargetState:
     found = {}
     for item in declared_checks(graph.pipeline):
         if item.table in current.objects and graph.kind(item.table) != EXTERNAL:
-            for b in bindings(graph.pipeline, item) or ():
+            for b in bindings(graph, item) or ():
                 found[b.key] = ObjectState(b.table, DMF, {"function": b.function, "arguments": b.arguments, "expression": b.expression})
     return dataclasses.replace(current, objects={**current.objects, **found}) if found else current
