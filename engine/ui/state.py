@@ -304,15 +304,5 @@ def declared_details(graph: PipelineGraph, columns: dict[str, list]) -> dict[str
 
 def _declared_columns(graph: PipelineGraph, name: str) -> list[dict[str, str]]:
     """Columns known without a target, with Snowflake types: a base table's declared columns or its
-    generator's ``returns``; a dynamic table's output as its compiled query infers it, when the
-    graph carries compiled queries."""
-    pipeline = graph.pipeline
-    if graph.kind(name) == DYNAMIC_TABLE:
-        compiled = graph.queries.get(name)
-        inferred = compiled.columns if compiled is not None else None
-        return [{"name": c.name, "type": c.type or "UNKNOWN"} for c in inferred or ()]
-    table = pipeline.tables[name]
-    declared = table.columns
-    if declared is None and table.generator in pipeline.generators:
-        declared = pipeline.generators[table.generator].returns
-    return [{"name": column.upper(), "type": str(kind).upper()} for column, kind in (declared or {}).items()]
+    generator's ``returns``; a dynamic table's output as its compiled query infers it."""
+    return [{"name": column, "type": kind.upper()} for column, kind in graph.types().get(name, {}).items()]
