@@ -48,36 +48,15 @@ def declared_checks(pipeline, names=()) -> list[DeclaredCheck]:
     return found
 
 
-def output_columns(pipeline, name: str, graph=None) -> list[str] | None:
-    """The column names of table ``name`` upper-case, or None when they cannot be known here
-    (an external table, or a query selecting ``*``). A dynamic table's come from its compiled query
-    when ``graph`` is given."""
-    from sqlglot import exp
-
-    from engine.sql.parsing import parse_select
-
-    name = name.upper()
-    if graph is not None and name in graph.queries:
-        columns = graph.queries[name].columns
-        return None if columns is None else [c.name.upper() for c in columns]
-    if name in pipeline.tables:
-        table = pipeline.tables[name]
-        if table.generator:
-            gen = pipeline.generator(table.generator)
-            return [c.upper() for c in gen.returns] if gen else None
-        return [c.upper() for c in table.columns] if table.columns else None
-    if name in pipeline.dynamic_tables:
-        try:
-            query = parse_select(pipeline.dynamic_tables[name].sql)
-        except SqlError:
-            return None  # the graph reports it, with its position
-        if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in query.selects):
-            return None
-        return [n.upper() for n in query.named_selects]
-    return None
+def output_columns(graph, name: str) -> list[str] | None:
+    """The column names of table ``name`` upper-case, or None when they cannot be known (an external
+    table declared without columns, a query selecting ``*`` from one): the graph's catalog, with
+    dynamic tables' columns as their compiled queries infer them."""
+    columns = graph.types().get(name.upper())
+    return None if columns is None else list(columns)
 
 
-def check_declarations(pipeline, graph=None) -> None:
+def check_declarations(pipeline, graph) -> None:
     """Raise SpecError for the first check or unit test naming something that does not exist
     (dynamic tables' columns as ``graph``'s compiled queries infer them)."""
     seen: dict[tuple[str, str], DeclaredCheck] = {}
@@ -102,10 +81,10 @@ def _locate(pipeline, *path, key: bool = False, **kwargs):
     return pipeline.locate(*path, **kwargs)
 
 
-def _check_one(pipeline, item: DeclaredCheck, graph=None) -> None:
+def _check_one(pipeline, item: DeclaredCheck, graph) -> None:
     check, path = item.check, item.path
     kind = check.kind
-    columns = output_columns(pipeline, item.table, graph)
+    columns = output_columns(graph, item.table)
     if kind in (CheckKind.not_null, CheckKind.unique):
         for i, column in enumerate(getattr(check, kind.value)):
             where = (*path, kind.value, i) if _is_list(pipeline, (*path, kind.value)) else (*path, kind.value)
@@ -122,7 +101,7 @@ def _check_one(pipeline, item: DeclaredCheck, graph=None) -> None:
                 location=_locate(pipeline, *path, kind.value, "to", table=item.table),
                 hint=did_you_mean(rel.to, pipeline.object_names) or "name a table or dynamic table of the file",
             )
-        _known_column(pipeline, target, rel.field or rel.column, output_columns(pipeline, target, graph),
+        _known_column(pipeline, target, rel.field or rel.column, output_columns(graph, target),
                       (*path, kind.value, "field" if rel.field else "column"))
     elif kind is CheckKind.freshness:
         if check.freshness.column:
@@ -173,7 +152,7 @@ def _check_sql(pipeline, item: DeclaredCheck) -> None:
             )
 
 
-def _check_unit_test(pipeline, index: int, test: UnitTest, graph=None) -> None:
+def _check_unit_test(pipeline, index: int, test: UnitTest, graph) -> None:
     from engine.sql.parsing import parse_select, table_refs
 
     path = ("tests", index)
@@ -198,7 +177,7 @@ def _check_unit_test(pipeline, index: int, test: UnitTest, graph=None) -> None:
     for what, rows, table in [("expect", test.expect, name)] + [
         (f"given.{g}", r, g.upper()) for g, r in test.given.items()
     ]:
-        columns = output_columns(pipeline, table, graph)
+        columns = output_columns(graph, table)
         for i, row in enumerate(as_rows(rows).rows or []):
             for column in row:
                 where = (*path, *what.split("."), i, column)
