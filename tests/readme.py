@@ -325,7 +325,7 @@ def parse_error(arguments: list[str]) -> str | None:
 
     from engine.cli import app
 
-    from engine.cli import _usage_error_class
+    from engine.cli.entry import usage_error_class as _usage_error_class
 
     ClickException = _usage_error_class()
     Exit = typer.Exit

@@ -1,0 +1,83 @@
+"""Commands that keep running: stream and ui."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from engine import console as out
+from engine.cli.common import (
+    ConnOpt, DbOpt, DebugOpt, FileArg, NoBrowserOpt, PortOpt, Target, TargetOpt, ctrl_c_cancels, open_pipeline,
+)
+from engine.errors import is_interrupt
+import engine
+
+
+def stream(
+    file: FileArg,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    batches: Annotated[Optional[int], typer.Option(help="Number of batches (default: the file's).")] = None,
+    records: Annotated[Optional[int], typer.Option(help="Rows per batch (default: the file's).")] = None,
+    delay: Annotated[Optional[float], typer.Option(help="Seconds between batches (default: the file's).")] = None,
+    until_fresh: Annotated[
+        bool, typer.Option("--until-fresh", help="At the end, wait until every dynamic table is within its lag.")
+    ] = False,
+    ui: Annotated[bool, typer.Option("--ui", help="Also serve the live page (as pipe ui) while streaming; it stays up until Ctrl-C.")] = False,
+    port: PortOpt = None,
+    no_browser: NoBrowserOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Insert generated batches and watch the dynamic tables refresh as they cascade."""
+    project, backend = open_pipeline(file, target, db, connection)
+    settings = engine.stream_settings(project, batches=batches, records=records, delay=delay)
+    with backend:
+        with out.stream_display(project, settings) as reporter:
+            try:
+                if ui:
+                    _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
+                else:
+                    with ctrl_c_cancels(backend):
+                        engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+            except BaseException as exc:
+                if not (isinstance(exc, KeyboardInterrupt) or is_interrupt(exc)):
+                    raise
+                # A clean stop, not a failure: say what was kept.
+                out.stream_stopped(reporter, settings)
+                sys.exit(130)
+        out.sinks(project, backend)
+
+
+def _serve_page(project, backend, reporter, port, browser: bool, settings=None, until_fresh: bool = False) -> None:
+    from engine.ui import UiServer
+
+    command = "pipe stream --ui" if settings is not None else "pipe ui"
+    with UiServer(project, backend, port=port, reporter=reporter, command=command) as server:
+        out.plain(f"pipe ui: serving {server.url} (Ctrl-C stops)")
+        if browser and not server.open_browser():
+            out.note("no desktop browser here: open the address above")
+        if settings is not None:
+            server.run_stream(settings, until_fresh=until_fresh)
+            out.note(f"the page stays live at {server.url} until Ctrl-C")
+        server.wait()
+
+
+def ui(
+    file: FileArg,
+    port: PortOpt = None,
+    no_browser: NoBrowserOpt = False,
+    target: TargetOpt = Target.local,
+    db: DbOpt = None,
+    connection: ConnOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve a live page on 127.0.0.1: the DAG, refresh states, history and dashboard; stream batches from it.
+
+    This process is the database's writer while it runs: stream from the page (or use pipe stream --ui).
+    """
+    project, backend = open_pipeline(file, target, db, connection)
+    with backend:
+        _serve_page(project, backend, out.StreamReporter(project, None), port, not no_browser)

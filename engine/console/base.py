@@ -1,0 +1,96 @@
+"""The terminal: the two consoles, one-line messages and errors, and how a value is shown.
+
+Plain (no colours, no boxes) when the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _make_console(**kwargs) -> Console:
+    console = Console(highlight=False, soft_wrap=True, **kwargs)
+    if not console.is_terminal:
+        # Piped output is read by programs and wide logs: do not wrap tables at 80 columns.
+        console = Console(highlight=False, soft_wrap=True, width=240, **kwargs)
+    return console
+
+
+stdout = _make_console()
+stderr = _make_console(stderr=True)
+
+ACTION_STYLE = {"create": "green", "alter": "yellow", "replace": "magenta", "drop": "red", "unchanged": "dim", "conflict": "bold red"}
+STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "UPSTREAM_FAILED": "red", "SKIPPED": "yellow", "CANCELLED": "yellow"}
+
+
+def plain(text: str) -> None:
+    """Print text as-is."""
+    stdout.print(text, markup=False, highlight=False)
+
+
+def note(text: str) -> None:
+    """A short informational line on stderr."""
+    stderr.print(text, style="dim", markup=False)
+
+
+def warn(text: str) -> None:
+    """A warning on stderr."""
+    stderr.print(f"warning: {text}", style="yellow", markup=False)
+
+
+def warnings(found, *, full: bool) -> None:
+    """Lint warnings: each in full, or one line counting them."""
+    if full:
+        for warning in found:
+            warn(str(warning))
+    elif found:
+        n = len(found)
+        stderr.print(f"{n} lint warning{'s' if n > 1 else ''} (pipe validate shows them)", style="yellow", markup=False)
+
+
+def error(exc: Exception | str) -> None:
+    """The one red line of an error, with the SQL excerpt under it when there is one (a line
+    each when the error holds several)."""
+    for each in getattr(exc, "errors", None) or ():
+        error(each)
+    if getattr(exc, "errors", None):
+        if exc.more:
+            stderr.print(f"error: … and {exc.more} more", style="bold red", markup=False)
+        return
+    stderr.print(f"error: {exc}", style="bold red", markup=False)
+    excerpt = getattr(exc, "excerpt", lambda: None)()
+    if excerpt:
+        stderr.print(excerpt, style="red", markup=False)
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def grid(columns: list[str], rows: list[list[Any]], title: str | None = None) -> Table:
+    table = Table(title=title, show_edge=False, header_style="bold", title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*[cell(v) for v in row])
+    return table
