@@ -17,7 +17,7 @@ from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.time import format_time
 
-from engine.sql import dialect_dates, dialect_numbers
+from engine.sql import dialect_dates, dialect_numbers, dialect_windows
 from engine.sql.dialect_annotate import DATE, is_type, snowflake_type
 from engine.sql.dialect_common import (
     Untranslatable,
@@ -95,7 +95,8 @@ def _is_array_function(node: exp.Expression) -> bool:
 
 
 def _known_function(name: str) -> bool:
-    return name.upper() in _TIMESTAMP_FUNCTIONS or name.lower() in duckdb_functions()
+    return (name.upper() in _TIMESTAMP_FUNCTIONS or name.upper() in dialect_windows.NAMES
+            or name.lower() in duckdb_functions())
 
 
 @functools.cache
@@ -166,10 +167,14 @@ def _fixed_scale(node: exp.Expression) -> int | None:
 
 
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
-    for rule in (dialect_dates.rewrite_node, dialect_numbers.rewrite_node):
+    for rule in (dialect_dates.rewrite_node, dialect_numbers.rewrite_node, dialect_windows.rewrite_node):
         new = rule(node)
         if new is not node:
             return new
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.Avg) and not isinstance(node.this.this, exp.Distinct):
+        scale = _fixed_scale(node.this.this)
+        if scale is not None and scale <= 20:
+            return dialect_windows.exact_average(node, scale)
     if isinstance(node, exp.Round) and isinstance(node.this, exp.Avg):
         # Snowflake's AVG of a NUMBER is an exact NUMBER, so ROUND(AVG(x), 1) of 1.15 is 1.2;
         # DuckDB's AVG is a DOUBLE (1.1499…), which rounds down. Rounding the average as a

@@ -20,6 +20,8 @@ returned:
   aware value compares instants (a TIMESTAMP_TZ's own offset is not stored locally), otherwise
   wall-clock times; a DATE never equals a TIMESTAMP, whatever its time;
 * booleans equal ``true``/``false`` in any case;
+* text equals with its trailing blanks ignored (a printed table cannot show them), its
+  leading ones kept;
 * text that differs as text is compared as parsed JSON when both sides parse as a JSON array
   or object (a VARIANT printed over several lines), otherwise exactly;
 * binary values equal their upper-case hex.
@@ -178,6 +180,9 @@ def _setup_statement(con: duckdb.DuckDBPyConnection, sql: str, catalog: dict[str
             body = ", ".join(f'"{c}" {duckdb_type(t)}' for c, t in columns.items())
             con.execute(f'CREATE OR REPLACE TABLE "{name}" ({body})')
             catalog[name] = columns
+            if statement.expression is not None:  # CREATE TABLE t (columns) AS SELECT ...
+                query = _translate(statement.expression.sql(dialect="snowflake"), catalog)
+                con.execute(f'INSERT INTO "{name}" {query}')
             return
         name = target.name.upper()
         query = statement.expression
@@ -278,6 +283,8 @@ def cell_equal(value: object, text: str | None) -> bool:
     """Whether a returned value equals a printed cell (see the module docstring)."""
     if text is None or value is None:
         return text is None and value is None
+    if isinstance(value, str) and value.rstrip() == text.rstrip():
+        return True  # a printed table cannot show trailing blanks; leading ones are kept
     text = text.strip()
     if isinstance(value, bool):
         return text.lower() == str(value).lower()
