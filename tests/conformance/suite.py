@@ -171,6 +171,8 @@ def _setup_statement(con: duckdb.DuckDBPyConnection, sql: str, catalog: dict[str
     from engine.sql.translate import duckdb_type
 
     statement = sqlglot.parse_one(sql, read="snowflake")
+    if isinstance(statement, (exp.Transaction, exp.Commit)):
+        return  # BEGIN / COMMIT around the example's inserts: one session, the same rows either way
     if isinstance(statement, exp.Create) and statement.kind == "TABLE":
         target = statement.this
         if isinstance(target, exp.Schema):
