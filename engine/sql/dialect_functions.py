@@ -17,7 +17,14 @@ from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.time import format_time
 
-from engine.sql import dialect_aggregates, dialect_dates, dialect_numbers, dialect_regex, dialect_windows
+from engine.sql import (
+    dialect_aggregates,
+    dialect_dates,
+    dialect_numbers,
+    dialect_regex,
+    dialect_strings,
+    dialect_windows,
+)
 from engine.sql.dialect_annotate import DATE, is_type, snowflake_type
 from engine.sql.dialect_common import (
     Untranslatable,
@@ -168,7 +175,7 @@ def _fixed_scale(node: exp.Expression) -> int | None:
 
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
     for rule in (dialect_dates.rewrite_node, dialect_numbers.rewrite_node, dialect_windows.rewrite_node,
-                 dialect_aggregates.rewrite_node, dialect_regex.rewrite_node):
+                 dialect_aggregates.rewrite_node, dialect_regex.rewrite_node, dialect_strings.rewrite_node):
         new = rule(node)
         if new is not node:
             return new

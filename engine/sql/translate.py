@@ -68,6 +68,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
         dialect_annotate.annotate(tree, catalog)
+        dialect_types.coerce_inserted_text(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
         tree = dialect_functions.rewrite(tree)
