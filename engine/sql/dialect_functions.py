@@ -216,7 +216,7 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
         return exp.Array(expressions=[node.this])
     if isinstance(node, exp.ArrayUniqueAgg):  # an aggregate: [] when there is nothing to collect
         return mark_variant(duck("COALESCE(to_json(__X), CAST('[]' AS JSON))", x=node.copy()))
-    if isinstance(node, _LIST_RESULTS):
+    if isinstance(node, _LIST_RESULTS) and not is_native(node):
         return mark_variant(duck("to_json(__X)", x=node.copy()))
     return node
 
