@@ -38,6 +38,7 @@ from engine.sql import (
     dialect_types,
     dialect_variant,
 )
+from engine.sql import local_functions
 from engine.sql.dialect_common import Untranslatable, start_offset
 
 _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete)
@@ -169,7 +170,7 @@ def _check_functions(duck_sql: str) -> None:
     except (ParseError, TokenError):  # sqlglot cannot read its own output back: DuckDB will judge
         return
     for call in tree.find_all(exp.Anonymous):
-        if call.name.lower() not in dialect_functions.duckdb_functions():
+        if call.name.lower() not in dialect_functions.duckdb_functions() | local_functions.NAMES:
             raise Untranslatable(f"function {call.name.upper()}", keyword=call.name,
                                  hint="it has no local (DuckDB) equivalent")
 

@@ -142,7 +142,10 @@ def run_pipe(case: Case) -> Outcome:
                    if not _OUTPUT_PARAMETERS.match(k) and _DEFAULTS.get(k) != v.upper()]
     if unsupported:
         return Outcome("error", f"refused: session parameter {unsupported[0]} is not supported locally")
+    from engine.sql import local_functions
+
     con = duckdb.connect()
+    local_functions.register(con)  # as the local backend does on each connection
     con.execute(f"SET TimeZone = '{case.session.get('TIMEZONE', DEFAULT_TIMEZONE)}'")
     catalog: dict[str, dict[str, str]] = {}
     try:
