@@ -24,7 +24,7 @@ class Difference:
 HASH = Difference(
     "HASH",
     "HASH runs locally but its values differ from Snowflake's: Snowflake's algorithm is not "
-    "published; equal inputs still hash equal, so grouping and joining on HASH work",
+    "published; equal inputs still hash equal (numbers whatever their type), so grouping and joining on HASH work",
 )
 
 
