@@ -63,18 +63,22 @@ def _sequence(call: exp.Expression, select: exp.Select | None) -> exp.Expression
 
 
 def _tables(select: exp.Select | None) -> dict[str, exp.Expression]:
-    """The sources of ``select``'s FROM and joins by the name they are referenced with."""
+    """The sources of ``select``'s FROM and joins by the name they are referenced with.
+
+    A name given to a WITH query is not a stored table (it has no rowid), so it is not an
+    ``exp.Table`` source here.
+    """
     if select is None:
         return {}
-    ctes = {cte.alias_or_name for cte in (select.find_ancestor(exp.With) or exp.With()).expressions}
-    with_clause = select.args.get("with_") or select.args.get("with")
-    if with_clause is not None:
-        ctes |= {cte.alias_or_name for cte in with_clause.expressions}
-    sources = {}
+    root = select.root()
+    ctes = {cte.alias_or_name.upper() for cte in root.find_all(exp.CTE)}
     from_ = select.args.get("from_") or select.args.get("from")
+    sources = {}
     for source in [from_.this if from_ is not None else None] + [j.this for j in select.args.get("joins") or []]:
-        if isinstance(source, exp.Table) and source.name not in ctes:
-            sources[source.alias_or_name] = source
-        elif source is not None and not isinstance(source, (exp.Lateral, exp.TableFromRows)):
+        if source is None or isinstance(source, (exp.Lateral, exp.TableFromRows)):
+            continue
+        if isinstance(source, exp.Table) and source.name.upper() in ctes:
+            sources[source.alias_or_name] = exp.Subquery(this=source.copy())
+        else:
             sources[source.alias_or_name] = source
     return sources
