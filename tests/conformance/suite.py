@@ -20,8 +20,7 @@ returned:
   aware value compares instants (a TIMESTAMP_TZ's own offset is not stored locally), otherwise
   wall-clock times; a DATE never equals a TIMESTAMP, whatever its time;
 * booleans equal ``true``/``false`` in any case;
-* text equals with its trailing blanks ignored (a printed table cannot show them), its
-  leading ones kept;
+* text equals with its trailing blanks ignored (a printed table cannot show them);
 * text that differs as text is compared as parsed JSON when both sides parse as a JSON array
   or object (a VARIANT printed over several lines), otherwise exactly;
 * binary values equal their upper-case hex.
@@ -289,7 +288,7 @@ def cell_equal(value: object, text: str | None) -> bool:
     if text is None or value is None:
         return text is None and value is None
     if isinstance(value, str) and value.rstrip() == text.rstrip():
-        return True  # a printed table cannot show trailing blanks; leading ones are kept
+        return True  # a printed table cannot show trailing blanks
     text = text.strip()
     if isinstance(value, bool):
         return text.lower() == str(value).lower()

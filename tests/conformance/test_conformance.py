@@ -52,6 +52,13 @@ def test_comparator_reads_numbers_at_the_printed_scale(value, text, equal) -> No
     assert suite.cell_equal(value, text) is equal
 
 
+def test_comparator_ignores_trailing_blanks() -> None:
+    # A printed table cannot show a trailing blank (CONCAT('Colorado ', 'River ')).
+    assert suite.cell_equal("Colorado River ", "Colorado River")
+    assert suite.cell_equal("   -123.00", "   -123.00")
+    assert not suite.cell_equal("Colorado  River", "Colorado River")
+
+
 def test_comparator_tells_a_date_from_a_timestamp() -> None:
     import datetime as dt
 
