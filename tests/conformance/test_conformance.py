@@ -98,6 +98,8 @@ def test_validate_warns_at_the_line_of_a_known_difference() -> None:
     query = sqlglot.parse_one("SELECT a,\n       TO_VARCHAR(SQRT(2)) AS s,\n       HASH(a) AS h\nFROM t", read="snowflake")
     warnings = {(w.construct, w.line) for w in analyze(query).warnings}
     assert warnings == {("HASH", 3)}
+    query = sqlglot.parse_one("SELECT k,\n       SKEW(v) AS s\nFROM t GROUP BY k", read="snowflake")
+    assert {(w.construct, w.line) for w in analyze(query).warnings} == {("SKEW", 2)}
 
 
 def test_comparator_reads_a_printed_offset_as_an_instant() -> None:
