@@ -71,6 +71,12 @@ def duck(template: str, **parts: exp.Expression) -> exp.Expression:
     return tree
 
 
+def mark_native(node: exp.Expression) -> exp.Expression:
+    """Flag ``node`` itself (not its children) as DuckDB already, as :func:`duck` does, and return it."""
+    node.meta[_NATIVE] = True
+    return node
+
+
 def is_native(node: exp.Expression) -> bool:
     """Whether ``node`` was written in DuckDB SQL by :func:`duck` (so is not Snowflake SQL)."""
     return bool(node.meta.get(_NATIVE))

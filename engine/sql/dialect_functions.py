@@ -17,7 +17,14 @@ from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.time import format_time
 
-from engine.sql import dialect_dates, dialect_numbers
+from engine.sql import (
+    dialect_aggregates,
+    dialect_dates,
+    dialect_numbers,
+    dialect_regex,
+    dialect_strings,
+    dialect_windows,
+)
 from engine.sql.dialect_annotate import DATE, is_type, snowflake_type
 from engine.sql.dialect_common import (
     Untranslatable,
@@ -95,7 +102,8 @@ def _is_array_function(node: exp.Expression) -> bool:
 
 
 def _known_function(name: str) -> bool:
-    return name.upper() in _TIMESTAMP_FUNCTIONS or name.lower() in duckdb_functions()
+    return (name.upper() in _TIMESTAMP_FUNCTIONS or name.upper() in dialect_windows.NAMES
+            or name.lower() in duckdb_functions())
 
 
 @functools.cache
@@ -166,10 +174,15 @@ def _fixed_scale(node: exp.Expression) -> int | None:
 
 
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
-    for rule in (dialect_dates.rewrite_node, dialect_numbers.rewrite_node):
+    for rule in (dialect_dates.rewrite_node, dialect_numbers.rewrite_node, dialect_windows.rewrite_node,
+                 dialect_aggregates.rewrite_node, dialect_regex.rewrite_node, dialect_strings.rewrite_node):
         new = rule(node)
         if new is not node:
             return new
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.Avg) and not isinstance(node.this.this, exp.Distinct):
+        scale = _fixed_scale(node.this.this)
+        if scale is not None and scale <= 20:
+            return dialect_windows.exact_average(node, scale)
     if isinstance(node, exp.Round) and isinstance(node.this, exp.Avg):
         # Snowflake's AVG of a NUMBER is an exact NUMBER, so ROUND(AVG(x), 1) of 1.15 is 1.2;
         # DuckDB's AVG is a DOUBLE (1.1499…), which rounds down. Rounding the average as a
@@ -203,7 +216,7 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
         return exp.Array(expressions=[node.this])
     if isinstance(node, exp.ArrayUniqueAgg):  # an aggregate: [] when there is nothing to collect
         return mark_variant(duck("COALESCE(to_json(__X), CAST('[]' AS JSON))", x=node.copy()))
-    if isinstance(node, _LIST_RESULTS):
+    if isinstance(node, _LIST_RESULTS) and not is_native(node):
         return mark_variant(duck("to_json(__X)", x=node.copy()))
     return node
 

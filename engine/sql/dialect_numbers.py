@@ -13,6 +13,11 @@
   zeros (to_char example: ``TO_VARCHAR(LOG(3,4))`` is ``1.261859507``; ``5``, not ``5.0``). Only
   where the FLOAT is known from the query or the catalog; an untyped column keeps DuckDB's text.
 * TO_CHAR / TO_VARCHAR of a BINARY with 'HEX', 'BASE64' or 'UTF-8' (to_char, binary-input-output).
+* HASH (hash) cannot give Snowflake's values (see dialect_differences), but keeps its contract:
+  a signed 64-bit number, and equal numbers hash equal whatever their type (``HASH(10)``,
+  ``HASH(10::NUMBER(5,3))`` and ``HASH(10::FLOAT)`` are one value), so numbers are hashed as DOUBLE.
+* SHA2 / SHA2_BINARY with 224, 384 or 512 bits (sha2): DuckDB has SHA-256 only, so the functions
+  of ``engine.sql.local_functions`` compute them.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ import re
 
 from sqlglot import exp
 
-from engine.sql.dialect_annotate import is_float, is_type
-from engine.sql.dialect_common import Untranslatable, duck
+from engine.sql.dialect_annotate import NUMBERS, is_float, is_type
+from engine.sql.dialect_common import Untranslatable, duck, is_native, mark_native
+from engine.sql.local_functions import SHA2_SIZES
 
 _DECIMAL_FORMAT = re.compile(r"^(?i:\$?S?[90,.DG]*|TM9|TME|TM)$")
 _HEX_FORMAT = re.compile(r"^(?i:0*X+)$")
@@ -54,11 +60,35 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
         # TRUNC(x, scale) with a scale that is not a constant (a constant one parses as exp.Trunc)
         return duck("CASE WHEN __S IS NULL THEN NULL ELSE trunc(__X * pow(10, __S)) / pow(10, __S) END",
                     x=node.expressions[0], s=node.expressions[1])
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH" and not is_native(node):
+        arguments = [exp.Cast(this=a, to=exp.DataType.build("DOUBLE")) if _is_number(a) else a for a in node.expressions]
+        return duck("CAST(CAST(__H AS HUGEINT) - CASE WHEN __H > 9223372036854775807 THEN 18446744073709551616"
+                    " ELSE 0 END AS BIGINT)", h=mark_native(exp.Anonymous(this="hash", expressions=arguments)))
+    if isinstance(node, (exp.SHA2, exp.SHA2Digest)) and node.args.get("length") is not None:
+        return _sha2(node)
     if isinstance(node, exp.MD5NumberLower64):
         return duck("CAST('0x' || substr(md5(__X), 17) AS UBIGINT)", x=node.this)
     if isinstance(node, exp.MD5NumberUpper64):
         return duck("CAST('0x' || substr(md5(__X), 1, 16) AS UBIGINT)", x=node.this)
     return node
+
+
+def _is_number(node: exp.Expression) -> bool:
+    return (isinstance(node, exp.Literal) and not node.is_string) or is_type(node, NUMBERS)
+
+
+def _sha2(node: exp.SHA2 | exp.SHA2Digest) -> exp.Expression:
+    length = node.args["length"]
+    bits = int(length.name) if isinstance(length, exp.Literal) and length.is_int else None
+    name = "SHA2_BINARY" if isinstance(node, exp.SHA2Digest) else "SHA2"
+    if bits not in SHA2_SIZES:
+        raise Untranslatable(f"{name} with a digest size of {length.sql(dialect='snowflake')}", node, keyword=name,
+                             hint="give 224, 256, 384 or 512 as a number literal")
+    if bits == 256:
+        return node
+    function = "pipe_sha2_binary" if isinstance(node, exp.SHA2Digest) else "pipe_sha2"
+    return exp.Anonymous(this=function, expressions=[exp.Cast(this=node.this, to=exp.DataType.build("VARCHAR")),
+                                                     exp.Literal.number(bits)])
 
 
 def _float_text(value: exp.Expression) -> exp.Expression:

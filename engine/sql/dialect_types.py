@@ -118,3 +118,47 @@ def snowflake_type_name(duckdb_type: str) -> str | None:
     if name.startswith("DECIMAL"):
         return "NUMBER" + name[len("DECIMAL"):]
     return _BACK.get(name)
+
+
+# Column types whose values Snowflake reads from text in its own way when a statement stores
+# text in them (date-time-input-output "AUTO" layouts; binary-input-output, HEX by default).
+_READ_FROM_TEXT = {T.DATE, T.TIME, T.TIMESTAMP, T.TIMESTAMPNTZ, T.DATETIME, T.TIMESTAMPLTZ, T.TIMESTAMPTZ,
+                   T.BINARY, T.VARBINARY}
+_TEXT = {T.VARCHAR, T.NVARCHAR, T.CHAR, T.NCHAR, T.TEXT}
+
+
+def coerce_inserted_text(tree: exp.Expression, catalog: dict[str, dict[str, str]] | None) -> None:
+    """Cast text an INSERT stores in a DATE, TIME, TIMESTAMP or BINARY column to that type.
+
+    Snowflake converts the text as its casts do (``'10-AUG-2025'`` into a DATE, ``'4869'`` into
+    a BINARY as hexadecimal); DuckDB's implicit conversion reads ISO dates and the text's bytes.
+    The explicit cast is then translated like any other. Needs the table's types (``catalog``)
+    and the annotated types of the values (run after ``dialect_annotate.annotate``).
+    """
+    from engine.sql.dialect_annotate import is_type
+
+    if not isinstance(tree, exp.Insert) or not catalog:
+        return
+    target = tree.this
+    table = target.this if isinstance(target, exp.Schema) else target
+    if not isinstance(table, exp.Table):
+        return
+    types = next((cols for name, cols in catalog.items() if name.upper() == table.name.upper()), None)
+    if not types:
+        return
+    if isinstance(target, exp.Schema) and target.expressions:
+        names = [c.name.upper() for c in target.expressions]
+    else:
+        names = [c.upper() for c in types]
+    kinds = {c.upper(): parse_snowflake_type(t) for c, t in types.items()}
+    source = tree.expression
+    rows = ([r.expressions for r in source.expressions] if isinstance(source, exp.Values)
+            else [source.expressions] if isinstance(source, exp.Select) else [])
+    for row in rows:
+        for name, value in zip(names, row):
+            kind = kinds.get(name)
+            value_node = value.this if isinstance(value, exp.Alias) else value
+            if kind is not None and kind.this in _READ_FROM_TEXT and is_type(value_node, _TEXT):
+                cast = exp.Cast(this=value_node.copy(), to=kind.copy())
+                cast.meta.update(value_node.meta)
+                value_node.replace(cast)

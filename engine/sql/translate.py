@@ -34,9 +34,11 @@ from engine.sql import (
     dialect_flatten,
     dialect_functions,
     dialect_names,
+    dialect_tables,
     dialect_types,
     dialect_variant,
 )
+from engine.sql import local_functions
 from engine.sql.dialect_common import Untranslatable, start_offset
 
 _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete)
@@ -64,10 +66,12 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
     """
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
+        dialect_tables.rewrite(tree)
         dialect_functions.reject_unsupported(tree)
         dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
         dialect_annotate.annotate(tree, catalog)
+        dialect_types.coerce_inserted_text(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
         tree = dialect_functions.rewrite(tree)
@@ -166,7 +170,7 @@ def _check_functions(duck_sql: str) -> None:
     except (ParseError, TokenError):  # sqlglot cannot read its own output back: DuckDB will judge
         return
     for call in tree.find_all(exp.Anonymous):
-        if call.name.lower() not in dialect_functions.duckdb_functions():
+        if call.name.lower() not in dialect_functions.duckdb_functions() | local_functions.NAMES:
             raise Untranslatable(f"function {call.name.upper()}", keyword=call.name,
                                  hint="it has no local (DuckDB) equivalent")
 

@@ -20,6 +20,7 @@ returned:
   aware value compares instants (a TIMESTAMP_TZ's own offset is not stored locally), otherwise
   wall-clock times; a DATE never equals a TIMESTAMP, whatever its time;
 * booleans equal ``true``/``false`` in any case;
+* text equals with its trailing blanks ignored (a printed table cannot show them);
 * text that differs as text is compared as parsed JSON when both sides parse as a JSON array
   or object (a VARIANT printed over several lines), otherwise exactly;
 * binary values equal their upper-case hex.
@@ -140,7 +141,10 @@ def run_pipe(case: Case) -> Outcome:
                    if not _OUTPUT_PARAMETERS.match(k) and _DEFAULTS.get(k) != v.upper()]
     if unsupported:
         return Outcome("error", f"refused: session parameter {unsupported[0]} is not supported locally")
+    from engine.sql import local_functions
+
     con = duckdb.connect()
+    local_functions.register(con)  # as the local backend does on each connection
     con.execute(f"SET TimeZone = '{case.session.get('TIMEZONE', DEFAULT_TIMEZONE)}'")
     catalog: dict[str, dict[str, str]] = {}
     try:
@@ -169,6 +173,8 @@ def _setup_statement(con: duckdb.DuckDBPyConnection, sql: str, catalog: dict[str
     from engine.sql.translate import duckdb_type
 
     statement = sqlglot.parse_one(sql, read="snowflake")
+    if isinstance(statement, (exp.Transaction, exp.Commit)):
+        return  # BEGIN / COMMIT around the example's inserts: one session, the same rows either way
     if isinstance(statement, exp.Create) and statement.kind == "TABLE":
         target = statement.this
         if isinstance(target, exp.Schema):
@@ -178,6 +184,9 @@ def _setup_statement(con: duckdb.DuckDBPyConnection, sql: str, catalog: dict[str
             body = ", ".join(f'"{c}" {duckdb_type(t)}' for c, t in columns.items())
             con.execute(f'CREATE OR REPLACE TABLE "{name}" ({body})')
             catalog[name] = columns
+            if statement.expression is not None:  # CREATE TABLE t (columns) AS SELECT ...
+                query = _translate(statement.expression.sql(dialect="snowflake"), catalog)
+                con.execute(f'INSERT INTO "{name}" {query}')
             return
         name = target.name.upper()
         query = statement.expression
@@ -278,6 +287,8 @@ def cell_equal(value: object, text: str | None) -> bool:
     """Whether a returned value equals a printed cell (see the module docstring)."""
     if text is None or value is None:
         return text is None and value is None
+    if isinstance(value, str) and value.rstrip() == text.rstrip():
+        return True  # a printed table cannot show trailing blanks
     text = text.strip()
     if isinstance(value, bool):
         return text.lower() == str(value).lower()

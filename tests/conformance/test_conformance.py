@@ -52,6 +52,13 @@ def test_comparator_reads_numbers_at_the_printed_scale(value, text, equal) -> No
     assert suite.cell_equal(value, text) is equal
 
 
+def test_comparator_ignores_trailing_blanks() -> None:
+    # A printed table cannot show a trailing blank (CONCAT('Colorado ', 'River ')).
+    assert suite.cell_equal("Colorado River ", "Colorado River")
+    assert suite.cell_equal("   -123.00", "   -123.00")
+    assert not suite.cell_equal("Colorado  River", "Colorado River")
+
+
 def test_comparator_tells_a_date_from_a_timestamp() -> None:
     import datetime as dt
 
@@ -91,6 +98,8 @@ def test_validate_warns_at_the_line_of_a_known_difference() -> None:
     query = sqlglot.parse_one("SELECT a,\n       TO_VARCHAR(SQRT(2)) AS s,\n       HASH(a) AS h\nFROM t", read="snowflake")
     warnings = {(w.construct, w.line) for w in analyze(query).warnings}
     assert warnings == {("HASH", 3)}
+    query = sqlglot.parse_one("SELECT k,\n       SKEW(v) AS s\nFROM t GROUP BY k", read="snowflake")
+    assert {(w.construct, w.line) for w in analyze(query).warnings} == {("SKEW", 2)}
 
 
 def test_comparator_reads_a_printed_offset_as_an_instant() -> None:

@@ -31,6 +31,7 @@ import pytest
 import sqlglot
 
 from engine.errors import SqlError
+from engine.sql import local_functions
 from engine.sql.translate import check_translatable, duckdb_type, to_duckdb
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "translate"
@@ -111,6 +112,7 @@ def _is_ordered(snowflake_sql: str) -> bool:
 def _run(case: Case) -> tuple[list[str], list[str], list[tuple]]:
     """Set up a fresh in-memory DuckDB, run the translated statement; names, types, rows."""
     connection = duckdb.connect()
+    local_functions.register(connection)  # as the local backend does
     if case["setup"]:
         connection.execute(case["setup"])
     catalog = json.loads(case["catalog"]) if case["catalog"] else None
