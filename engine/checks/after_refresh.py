@@ -88,6 +88,18 @@ class RefreshChecks:
             self.store.record_check_results(result_rows(results, None, "INSERT"))
         return results
 
+    def after_apply(self, results, data_timestamp) -> list[CheckResult]:
+        """Run the checks of the tables an apply created or replaced and filled (its
+        :class:`ActionResult` list ``results``), once the apply has committed."""
+        from engine.graph import DYNAMIC_TABLE, TABLE
+
+        filled = [
+            r.action.name for r in results
+            if r.action.kind.value in ("create", "replace")
+            and (r.action.object_type == TABLE or (r.action.object_type == DYNAMIC_TABLE and r.refresh_action))
+        ]
+        return self.after_create(filled, data_timestamp)
+
     def after_create(self, names, data_timestamp) -> list[CheckResult]:
         """Run the checks of the tables ``names`` that an apply just created and filled, each on
         its whole table, and record them (trigger ``CREATION``); a failed check of a dynamic

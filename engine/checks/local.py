@@ -187,7 +187,7 @@ class LocalChecks:
             b for b in (f"at least {spec.min}" if spec.min is not None else "",
                         f"at most {spec.max}" if spec.max is not None else "") if b
         )
-        message = None if ok else f"{rows:,} rows; expected {bounds}"
+        message = None if ok else f"{rows:,} row{'' if rows == 1 else 's'}; expected {bounds}"
         return self._result(item, PASSED if ok else FAILED, 0 if ok else 1, [] if ok else [{"ROWS": rows}], message=message)
 
     def _freshness(self, item: DeclaredCheck, now: datetime | None) -> CheckResult:

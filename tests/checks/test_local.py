@@ -138,7 +138,7 @@ def test_a_check_that_cannot_run_leaves_the_refresh_committed(tmp_path):
         record = engine.refresh(project, backend, reporter=Silent())[0]
         assert (record.state, record.inserted_rows) == ("SUCCEEDED", 1)
         results = backend.store.con.execute(
-            "SELECT CHECK_NAME, STATUS, SCOPE FROM _PIPE.CHECK_RESULTS ORDER BY rowid"
+            "SELECT CHECK_NAME, STATUS, SCOPE FROM _PIPE.CHECK_RESULTS WHERE TRIGGER = 'REFRESH' ORDER BY rowid"
         ).fetchall()
         assert results == [
             ("not_null(id)", "PASSED", "change"), ("numeric_codes_positive", "ERROR", "table"),
