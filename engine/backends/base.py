@@ -44,6 +44,7 @@ class ObjectStatus:
     last_refresh_action: str | None = None
     lag_seconds: float | None = None
     checks: str | None = None  # the latest result of its checks, e.g. "5 passed" or "1 FAILED of 5"
+    failed_checks: tuple[tuple[str, str], ...] = ()  # (check, severity) of each whose latest result failed
 
 
 @dataclass(frozen=True)

@@ -376,7 +376,8 @@ def _with_checks(statuses: list[ObjectStatus], latest: list[tuple]) -> list[Obje
             warned = sum(1 for _, _, severity, state, _ in rows if state != "PASSED" and severity != "error")
             text = f"{failed} FAILED of {len(rows)}" if failed else f"{len(rows) - warned} passed"
             text += f", {warned} warned" if warned else ""
-            status = dataclasses.replace(status, checks=text)
+            failing = tuple((check, severity) for _, check, severity, state, _ in rows if state != "PASSED")
+            status = dataclasses.replace(status, checks=text, failed_checks=failing)
         result.append(status)
     return result
 
