@@ -69,7 +69,9 @@ def _missing(item, message: str) -> CheckResult:
 
 def _check_names(project, names) -> None:
     pipeline = project.pipeline
-    known = {*pipeline.object_names, *(t.name.upper() for t in pipeline.tests)}
+    from engine.checks.files import test_owners
+
+    known = {*pipeline.object_names, *(t.name.upper() for owner in test_owners(pipeline) for t in owner.tests)}
     known |= {item.name.upper() for item in declared_checks(pipeline)}
     for name in names:
         if name.upper() not in known:
