@@ -163,3 +163,19 @@ def test_a_check_that_cannot_run_leaves_the_refresh_committed(tmp_path):
 )
 def test_which_custom_checks_read_the_change_alone(sql, expected):
     assert _on_change(sql, "T") == expected
+
+
+def test_a_key_of_several_columns_is_looked_up_for_the_changed_keys_only(orders):
+    from engine.checks.declared import DeclaredCheck
+    from engine.spec.checks import Check
+
+    orders.insert("ORDERS", *(f"({o}, {c}, 1, '{NOW}')" for o, c in [(1, 10), (1, 10), (1, 11), (2, 11), (2, 11)]))
+    item = DeclaredCheck("ORDERS", 0, Check(unique=["order_id", "customer_id"]), "tables")
+    runner = LocalChecks(orders.backend.store, orders.project.pipeline)
+    # Held twice: (1, 10) and (2, 11). A change carrying order 1's rows finds (1, 10) only.
+    changed = runner.run(item, "SELECT * FROM ORDERS WHERE order_id = 1")
+    assert (changed.status, changed.failing_rows, changed.scope) == ("FAILED", 1, "change")
+    assert changed.sample == [{"ORDER_ID": 1, "CUSTOMER_ID": 10, "DUPLICATES": 2}]
+    whole = runner.run(item)
+    assert (whole.failing_rows, whole.scope) == (2, "table")
+    assert runner.run(item, "SELECT * FROM ORDERS WHERE false").status == "PASSED"
