@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine import interrupts
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord, get_backend
+from engine.checks.after_refresh import failure_lines
 from engine.errors import PipeError, PlanError
 from engine.graph import PipelineGraph, Warning_, build_graph
 from engine.planner import Plan, TargetState, build_destroy_plan, build_plan
@@ -210,6 +211,8 @@ def stream(
             rows = backend.insert_batch(settings.table, settings.generator, args)
             total = backend.row_count(settings.table)
             reporter.event("batch", batch=batch, batches=settings.batches, rows=rows, table=settings.table, total=total)
+            for line in failure_lines(backend.batch_checks()):  # the batch's rows broke its table's checks
+                reporter.warn(line)
             stop.check()
             refreshes += backend.tick(reporter)
             stop.check()

@@ -44,6 +44,7 @@ class ObjectStatus:
     last_refresh_action: str | None = None
     lag_seconds: float | None = None
     checks: str | None = None  # the latest result of its checks, e.g. "5 passed" or "1 FAILED of 5"
+    failed_checks: tuple[tuple[str, str], ...] = ()  # (check, severity) of each whose latest result failed
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,11 @@ class Backend(ABC):
     @abstractmethod
     def insert_batch(self, table: str, generator: str, args: list) -> int:
         """Insert one batch of generated rows into a base table; returns the rows inserted."""
+
+    def batch_checks(self) -> list:
+        """The results of the checks the last :meth:`insert_batch` ran on its rows; none by default
+        (on Snowflake, the table's data metric functions watch its changes)."""
+        return []
 
     def interrupt(self) -> None:
         """Cancel the statement running now, from any thread; nothing when none runs.

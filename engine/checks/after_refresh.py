@@ -1,23 +1,36 @@
-"""Checks run after each local refresh of the table they guard.
+"""Checks run after each local write to the table they guard: a refresh, a streamed batch, apply.
 
-A refresh that committed is never undone by a check: its data stays. A failing ``error`` check
-marks the refresh instead: the history row's message says ``check failed: …``, the stream line
-shows it, ``pipe status`` counts it, and every result is kept in ``_PIPE.CHECK_RESULTS``.
+A refresh's checks run inside the refresh's own transaction, just before its commit: their
+results, and the note on the history row when one fails, are committed with the refresh at no
+extra commit. A check never undoes a refresh: a failing ``error`` check marks it instead (the
+history row's message says ``check failed: …``, the stream line shows it, ``pipe status`` counts
+it) and every result is kept in ``_PIPE.CHECK_RESULTS``.
+
+A check that cannot run at all (a runtime error in its query) aborts the DuckDB transaction it
+runs in. Its refresh is then done again without it, and from then on that check runs after its
+table's refreshes commit, in a transaction of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 
 from engine.checks.declared import declared_checks
-from engine.checks.local import LocalChecks, sample_json, summary
+from engine.checks.local import ERROR, PASSED, CheckResult, LocalChecks, sample_json, summary
 
 CHECK_FAILED = "check failed: "
 NO_CHANGE = ("NO_DATA",)
+CHANGED = "__PIPE_CHANGED"  # the rows the write being checked inserted, staged once for every check
+
+
+class ChecksAborted(Exception):
+    """A check could not run inside a refresh's transaction, which DuckDB has aborted: the
+    refresh is done again, that check left for after the commit."""
 
 
 class RefreshChecks:
-    """Evaluates a pipeline's checks after each refresh, from the refresh's change where possible.
+    """Evaluates a pipeline's checks after each write, from the write's change where possible.
 
     Args:
         store: the local database.
@@ -34,22 +47,86 @@ class RefreshChecks:
             self.by_table.setdefault(item.table, []).append(item)
         # A check whose last result was not PASSED is evaluated on the whole table until it
         # passes: the rows an earlier change brought are still there after a clean change.
-        self.failing = {(t, c) for t, c, _, status, _ in store.latest_check_results() if status != "PASSED"}
+        self.failing = {(t, c) for t, c, _, status, _ in store.latest_check_results() if status != PASSED}
+        self.apart: set[tuple[str, str]] = set()  # checks that cannot run inside a refresh
 
-    def after_refresh(self, record):
-        """Run the checks of ``record``'s table after its refresh; returns the record, its
-        message noting failed checks."""
-        items = self.by_table.get(record.name)
+    def within(self, record):
+        """Check ``record``'s table inside its refresh's transaction, before the commit; returns
+        the record, its message noting failed checks.
+
+        Raises:
+            ChecksAborted: a check could not run, and the transaction is aborted.
+        """
+        items = [i for i in self.by_table.get(record.name, ()) if (i.table, i.name) not in self.apart]
         if not items or record.refresh_action in NO_CHANGE:
             return record
-        inserted = self._inserted(record.name)
+        results = self._evaluate(items, self._inserted(record.name))
+        broken = [r for r in results if r.status == ERROR]
+        if broken:
+            self.apart.update((r.table, r.check) for r in broken)
+            raise ChecksAborted(", ".join(f"{r.table}.{r.check}" for r in broken))
+        return self._record(record, results)
+
+    def after_commit(self, record):
+        """Run the checks of ``record``'s table that cannot run inside its refresh, in a
+        transaction of their own; returns the record, its message noting failed checks."""
+        items = [i for i in self.by_table.get(record.name, ()) if (i.table, i.name) in self.apart]
+        if not items or record.refresh_action in NO_CHANGE:
+            return record
+        results = self._evaluate(items, None)  # outside a transaction: a check that fails to run aborts none
+        with transaction(self.store.con):
+            return self._record(record, results)
+
+    def after_insert(self, table: str, inserted: str) -> list[CheckResult]:
+        """Run the checks of base table ``table`` on the rows of ``inserted`` (a SQL relation, e.g.
+        a streamed batch) just committed, and record the results; returns them."""
+        items = self.by_table.get(table)
+        if not items:
+            return []
+        results = self._evaluate(items, inserted)
+        with transaction(self.store.con):
+            self.store.record_check_results(result_rows(results, None, "INSERT"))
+        return results
+
+    def after_apply(self, results, data_timestamp) -> list[CheckResult]:
+        """Run the checks of the tables an apply created or replaced and filled (its
+        :class:`ActionResult` list ``results``), once the apply has committed."""
+        from engine.graph import DYNAMIC_TABLE, TABLE
+
+        filled = [
+            r.action.name for r in results
+            if r.action.kind.value in ("create", "replace")
+            and (r.action.object_type == TABLE or (r.action.object_type == DYNAMIC_TABLE and r.refresh_action))
+        ]
+        return self.after_create(filled, data_timestamp)
+
+    def after_create(self, names, data_timestamp) -> list[CheckResult]:
+        """Run the checks of the tables ``names`` that an apply just created and filled, each on
+        its whole table, and record them (trigger ``CREATION``); a failed check of a dynamic
+        table is noted on its creation's history row. Returns the results."""
+        items = [i for name in names for i in self.by_table.get(name, ())]
+        if not items:
+            return []
+        results = self._evaluate(items, None)
+        with transaction(self.store.con):
+            self.store.record_check_results(result_rows(results, data_timestamp, "CREATION"))
+            for name in names:
+                line = summary([r for r in results if r.table == name])
+                if line:
+                    self.store.note_on_last_refresh(name, CHECK_FAILED + line)
+        return results
+
+    def _evaluate(self, items, inserted: str | None) -> list[CheckResult]:
+        if inserted is not None:  # read the change once; each check scans the small copy
+            self.store.con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS {inserted}")
+            inserted = f"SELECT * FROM {CHANGED}"
         results = []
         for item in items:
             key = (item.table, item.name)
             result = self.checks.run(item, None if key in self.failing else inserted)
-            (self.failing.discard if result.status == "PASSED" else self.failing.add)(key)
+            (self.failing.discard if result.status == PASSED else self.failing.add)(key)
             results.append(result)
-        return self._record(record, results)
+        return results
 
     def _inserted(self, name: str) -> str | None:
         """SQL of the rows the table's last write inserted, when its change log holds them."""
@@ -61,26 +138,45 @@ class RefreshChecks:
         return f"SELECT * EXCLUDE ({VERSION}, {SIGN}) FROM {log_name(name)} WHERE {VERSION} = {int(version)} AND {SIGN} = 1"
 
     def _record(self, record, results):
-        from engine.backends.local.store import utcnow
-
-        now = utcnow()
-        con = self.store.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            self.store.record_check_results([
-                (now, r.table, r.check, r.kind, r.severity, r.status, r.failing_rows, sample_json(r.sample),
-                 r.scope, r.message, record.data_timestamp, "REFRESH")
-                for r in results
-            ])
-            line = summary(results)
-            if line:
-                self.store.note_on_last_refresh(record.name, CHECK_FAILED + line)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        self.store.record_check_results(result_rows(results, record.data_timestamp, "REFRESH"))
+        line = summary(results)
         if not line:
             return record
         note = CHECK_FAILED + line
+        self.store.note_on_last_refresh(record.name, note)
         message = f"{record.state_message}; {note}" if record.state_message else note
         return dataclasses.replace(record, state_message=message)
+
+@contextmanager
+def transaction(con):
+    """One transaction on ``con``: committed when the block ends, rolled back when it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def result_rows(results: list[CheckResult], data_timestamp, trigger: str) -> list[tuple]:
+    """``_PIPE.CHECK_RESULTS`` rows of ``results``."""
+    from engine.backends.local.store import utcnow
+
+    now = utcnow()
+    return [
+        (now, r.table, r.check, r.kind, r.severity, r.status, r.failing_rows, sample_json(r.sample), r.scope,
+         r.message, data_timestamp, trigger)
+        for r in results
+    ]
+
+
+def failure_lines(results: list[CheckResult]) -> list[str]:
+    """One line per table whose checks did not all pass, e.g. ``check failed: RAW_INTERACTIONS:
+    not_null(member_id): 3 row(s)`` — for a command's output."""
+    lines = []
+    for table in dict.fromkeys(r.table for r in results):
+        line = summary([r for r in results if r.table == table])
+        if line:
+            lines.append(f"{CHECK_FAILED}{table}: {line}")
+    return lines

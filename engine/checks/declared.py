@@ -70,8 +70,11 @@ def check_declarations(pipeline, graph) -> None:
             )
         seen[key] = item
         _check_one(pipeline, item, graph)
-    for index, test in enumerate(pipeline.tests):
-        _check_unit_test(pipeline, index, test, graph)
+    from engine.checks.files import test_owners  # the file's tests, then those of tests/*.yaml beside it
+
+    for owner in test_owners(pipeline):
+        for index, test in enumerate(owner.tests):
+            _check_unit_test(owner, index, test, graph)
 
 
 def _locate(pipeline, *path, key: bool = False, **kwargs):

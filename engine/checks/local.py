@@ -78,8 +78,9 @@ class LocalChecks:
 
         check = item.check
         kind = check.kind
-        scoped = inserted is not None and kind in (
-            CheckKind.not_null, CheckKind.accepted_values, CheckKind.relationships, CheckKind.unique
+        scoped = inserted is not None and (
+            kind in (CheckKind.not_null, CheckKind.accepted_values, CheckKind.relationships, CheckKind.unique)
+            or (kind is CheckKind.sql and self._row_level(item) is not None)
         )
         try:
             if kind is CheckKind.row_count:
@@ -130,7 +131,7 @@ class LocalChecks:
         if kind is CheckKind.unique:
             return self._duplicates(check.unique, table, inserted)
         if kind is CheckKind.sql:
-            return self._custom_sql(item)
+            return self._custom_sql(item) if inserted is None else self._row_level(item).replace(CHANGE, f"({inserted})")
         raise AssertionError(kind)  # row_count and freshness are answered directly
 
     def _duplicates(self, columns: list[str], table: str, inserted: str | None) -> str:
@@ -168,6 +169,16 @@ class LocalChecks:
             self._sql[key] = to_duckdb(item.check.sql, database=target.database, schema=target.schema_name)
         return self._sql[key]
 
+    def _row_level(self, item: DeclaredCheck) -> str | None:
+        """The custom query of ``item`` reading the change instead of its table, when it judges each
+        row on its own: one SELECT from the guarded table alone (no join, subquery, grouping,
+        aggregate, window, DISTINCT or LIMIT). Its rows are then exactly the offending rows of
+        the change plus those of the rows already checked. The change's place is ``CHANGE``."""
+        key = (item.table, item.index, CHANGE)
+        if key not in self._sql:
+            self._sql[key] = _on_change(self._custom_sql(item), item.table)
+        return self._sql[key]
+
     def _row_count(self, item: DeclaredCheck) -> CheckResult:
         spec = item.check.row_count
         rows = self.store.con.execute(f"SELECT count(*) FROM {self.store.qualified(item.table)}").fetchone()[0]
@@ -176,7 +187,7 @@ class LocalChecks:
             b for b in (f"at least {spec.min}" if spec.min is not None else "",
                         f"at most {spec.max}" if spec.max is not None else "") if b
         )
-        message = None if ok else f"{rows:,} rows; expected {bounds}"
+        message = None if ok else f"{rows:,} row{'' if rows == 1 else 's'}; expected {bounds}"
         return self._result(item, PASSED if ok else FAILED, 0 if ok else 1, [] if ok else [{"ROWS": rows}], message=message)
 
     def _freshness(self, item: DeclaredCheck, now: datetime | None) -> CheckResult:
@@ -197,6 +208,33 @@ class LocalChecks:
         message = None if ok else f"data is {age:.0f}s old; at most {spec.seconds:g}s allowed"
         sample = [] if ok else [{"NEWEST": newest, "AGE_SECONDS": round(age, 1)}]
         return self._result(item, PASSED if ok else FAILED, 0 if ok else 1, sample, message=message)
+
+
+CHANGE = "__PIPE_CHANGE_RELATION__"
+_NOT_ROW_LEVEL = ("joins", "group", "having", "qualify", "distinct", "limit", "offset", "with")
+
+
+def _on_change(sql: str, table: str) -> str | None:
+    """``sql`` (DuckDB) with its one table, ``table``, replaced by the marker ``CHANGE``; None when
+    it is not a row-by-row filter of that table."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    if not isinstance(tree, exp.Select) or any(tree.args.get(a) for a in _NOT_ROW_LEVEL):
+        return None
+    tables = list(tree.find_all(exp.Table))
+    if len(tables) != 1 or tables[0].name.upper() != table.upper() or len(list(tree.find_all(exp.Select))) != 1:
+        return None
+    if tree.find(exp.AggFunc, exp.Window, exp.Lateral, exp.Unnest):
+        return None
+    found = tables[0]
+    alias = found.alias or found.name
+    found.replace(exp.alias_(exp.to_table(CHANGE), alias, quoted=True, table=True))
+    return tree.sql(dialect="duckdb")
 
 
 def _col(name: str) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.checks.after_refresh import result_rows
 from engine.checks.declared import declared_checks
-from engine.checks.local import ERROR, CheckResult, LocalChecks, sample_json
+from engine.checks.local import ERROR, CheckResult, LocalChecks
 from engine.checks.unit import UnitResult, run_unit_tests
 from engine.errors import PlanError, did_you_mean
 
@@ -46,8 +47,6 @@ def backend_checks(backend, project, checks) -> list[CheckResult]:
 
 
 def _local(backend, project, checks) -> list[CheckResult]:
-    from engine.backends.local.store import utcnow
-
     store = backend.store
     if store is None:
         return [_missing(item, "the local database does not exist yet: run pipe apply") for item in checks]
@@ -59,12 +58,7 @@ def _local(backend, project, checks) -> list[CheckResult]:
         else:
             results.append(runner.run(item))
     if not store.read_only:
-        now = utcnow()
-        store.record_check_results([
-            (now, r.table, r.check, r.kind, r.severity, r.status, r.failing_rows, sample_json(r.sample), r.scope,
-             r.message, None, "TEST")
-            for r in results
-        ])
+        store.record_check_results(result_rows(results, None, "TEST"))
     return results
 
 
@@ -75,7 +69,9 @@ def _missing(item, message: str) -> CheckResult:
 
 def _check_names(project, names) -> None:
     pipeline = project.pipeline
-    known = {*pipeline.object_names, *(t.name.upper() for t in pipeline.tests)}
+    from engine.checks.files import test_owners
+
+    known = {*pipeline.object_names, *(t.name.upper() for owner in test_owners(pipeline) for t in owner.tests)}
     known |= {item.name.upper() for item in declared_checks(pipeline)}
     for name in names:
         if name.upper() not in known:

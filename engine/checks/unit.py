@@ -64,23 +64,27 @@ class UnitResult:
 
 def run_unit_tests(project, names=()) -> list[UnitResult]:
     """Run the pipeline's unit tests (only those named, or testing a table named, when given)."""
+    from engine.checks.files import test_owners
+
     wanted = {n.upper() for n in names}
-    pipeline = project.pipeline
     results = []
-    for index, test in enumerate(pipeline.tests):
-        if wanted and test.name.upper() not in wanted and test.table.upper() not in wanted:
-            continue
-        results.append(run_unit_test(project, index, test))
+    for owner in test_owners(project.pipeline):  # the file's tests, then those of tests/*.yaml
+        for index, test in enumerate(owner.tests):
+            if wanted and test.name.upper() not in wanted and test.table.upper() not in wanted:
+                continue
+            results.append(run_unit_test(project, index, test, owner))
     return results
 
 
-def run_unit_test(project, index: int, test: UnitTest) -> UnitResult:
-    """Run one unit test on a throwaway in-memory database."""
+def run_unit_test(project, index: int, test: UnitTest, owner=None) -> UnitResult:
+    """Run one unit test on a throwaway in-memory database. ``owner`` is where the test is
+    declared (the pipeline, or a tests file beside it): its rows' CSV files are relative to it."""
+    owner = owner or project.pipeline
     start = time.perf_counter()
     name = test.table.upper()
     try:
-        given = {t.upper(): _rows(project.pipeline, rows, ("tests", index, "given", t)) for t, rows in test.given.items()}
-        expected = _rows(project.pipeline, test.expect, ("tests", index, "expect"))
+        given = {t.upper(): _rows(owner, rows, ("tests", index, "given", t)) for t, rows in test.given.items()}
+        expected = _rows(owner, test.expect, ("tests", index, "expect"))
         with _scratch(project, name) as backend:
             actions = _fill(backend, name, given)
             actual_all, full_all = _contents(backend, name)
@@ -117,7 +121,7 @@ def _rows(pipeline, rows, path: tuple) -> list[dict]:
     except OSError as exc:
         raise SpecError(
             f"cannot read {rows.csv}: {exc.strerror or exc}", location=pipeline.locate(*path),
-            hint="CSV paths are relative to the pipeline file",
+            hint="CSV paths are relative to the file declaring the test",
         ) from None
 
 

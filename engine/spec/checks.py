@@ -206,3 +206,11 @@ class UnitTest(_Spec):
     """The rows the query must return (only the columns named are compared, in any order)."""
     description: str = ""
     """What the test shows."""
+
+
+class UnitTestFile(_Spec):
+    """A file of query unit tests in the ``tests/`` folder beside the pipeline file."""
+
+    tests: list[UnitTest] = []
+    """Query unit tests, written as under the pipeline file's ``tests:`` key; CSV files they name
+    are relative to this file."""

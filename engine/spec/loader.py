@@ -174,6 +174,12 @@ def coerce_scalar(text: str) -> Any:
     return text
 
 
+def validation_error(exc: ValidationError, source: SourceMap) -> SpecError:
+    """The first problem of a document read with ``source`` that failed validation, at its
+    file:line:col (for files beside the pipeline file shaped like parts of it)."""
+    return _spec_error(exc, source)
+
+
 def _spec_error(exc: ValidationError, source: SourceMap) -> SpecError:
     errors = exc.errors()
     # An unknown key is usually a misspelt one: report it before the "missing" it causes.

@@ -246,7 +246,8 @@ class Pipeline(Spec):
     stream: Stream | None = None
     """What ``pipe stream`` inserts."""
     tests: list[UnitTest] = []
-    """Query unit tests: given input rows, the rows a dynamic table's query returns (pipe test)."""
+    """Query unit tests: given input rows, the rows a dynamic table's query returns (pipe test).
+    More can live in ``tests/*.yaml`` files beside this file, each holding ``tests:`` like this key."""
 
     _source: Any = PrivateAttr(default=None)
     _base_dir: Any = PrivateAttr(default=None)

@@ -55,6 +55,8 @@ def graph_state(graph: PipelineGraph) -> dict[str, Any]:
             "state": None,
             "last_refresh_action": None,
             "last_refresh": None,
+            "checks": None,  # e.g. "5 passed" or "1 FAILED of 5"
+            "failed_checks": [],  # [{name, severity}] of the checks whose latest result failed
         }
         if graph.kind(name) == DYNAMIC_TABLE:
             dt = pipeline.dynamic_tables[name]
@@ -92,8 +94,8 @@ def build_state(graph: PipelineGraph, backend: Backend, *, history_limit: int = 
     Callers sharing one backend between threads must hold its lock around this call.
 
     Returns:
-        :func:`graph_state` plus each node's rows, state, data timestamp, lag and last refresh
-        action; ``history`` (the latest refreshes, newest first, keyed by Snowflake's
+        :func:`graph_state` plus each node's rows, state, data timestamp, lag, last refresh
+        action and the checks whose latest result failed; ``history`` (the latest refreshes, newest first, keyed by Snowflake's
         DYNAMIC_TABLE_REFRESH_HISTORY column names); ``dashboard`` (the rows of each dynamic
         table nothing reads, when small); ``generated_at``; ``target``.
 
@@ -110,6 +112,8 @@ def build_state(graph: PipelineGraph, backend: Backend, *, history_limit: int = 
             data_timestamp=_iso(status.data_timestamp),
             lag_seconds=None if status.lag_seconds is None else round(status.lag_seconds, 1),
             last_refresh_action=status.last_refresh_action,
+            checks=status.checks,
+            failed_checks=[{"name": check, "severity": severity} for check, severity in status.failed_checks],
         )
         if status.target_lag:
             node["target_lag"] = status.target_lag

@@ -9,8 +9,7 @@ from .conftest import CHECKS, Orders
 
 
 def _applied(tmp_path, name="orders.yaml"):
-    for file in CHECKS.iterdir():
-        shutil.copy(file, tmp_path / file.name)
+    shutil.copytree(CHECKS, tmp_path, dirs_exist_ok=True)
     return tmp_path / name
 
 

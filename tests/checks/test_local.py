@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 import engine
 from engine.checks.declared import declared_checks
-from engine.checks.local import LocalChecks
+from engine.checks.local import CHANGE, LocalChecks, _on_change
+from engine.report import Silent
+from tests.checks.conftest import CHECKS
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)  # local timestamps are UTC
 
@@ -24,10 +28,11 @@ def test_clean_data_passes_every_check_after_each_refresh(orders):
     assert len(results) == 7
     assert orders.failed() == {}
     lines = [r for r in results if r[0] == "ORDER_LINES"]
-    # not_null, unique and accepted_values looked only at the rows the refresh inserted.
+    # not_null, unique and accepted_values looked only at the rows the refresh inserted, and so
+    # did the custom check: it filters ORDER_LINES row by row.
     assert {(c, scope) for _, c, _, _, scope in lines} == {
         ("not_null(order_id, tier)", "change"), ("unique(order_id)", "change"),
-        ("accepted_values(tier)", "change"), ("no_negative_amounts", "table"),
+        ("accepted_values(tier)", "change"), ("no_negative_amounts", "change"),
     }
 
 
@@ -115,3 +120,62 @@ def test_a_failed_check_is_judged_on_the_whole_table_until_it_passes(orders):
     orders.insert("ORDERS", f"(5, 10, 1, '{NOW}')")
     orders.refresh()
     assert [r for r in orders.results() if r[1] == "unique(order_id)"][-1][2:] == ("PASSED", 0, "change")
+
+
+def test_a_check_that_cannot_run_leaves_the_refresh_committed(tmp_path):
+    """A runtime error in a check aborts the transaction it runs in: the refresh is done again
+    without it, the check runs after the commit and is recorded as ERROR, and later refreshes run
+    it after their commit straight away."""
+    project = engine.validate(CHECKS / "broken_check.yaml")
+    with project.backend("local", db=tmp_path / "broken.duckdb") as backend:
+        engine.apply(project, backend)
+        engine.query(backend, "INSERT INTO CODES VALUES (1, '5'), (2, 'x')")
+        record = engine.refresh(project, backend, reporter=Silent())[0]
+        assert (record.state, record.refresh_action, record.inserted_rows) == ("SUCCEEDED", "INCREMENTAL", 2)
+        assert "numeric_codes_positive: the check could not run" in record.state_message
+        assert engine.query(backend, "SELECT id FROM CODE_LINES ORDER BY id").rows == [(1,), (2,)]
+        engine.query(backend, "INSERT INTO CODES VALUES (3, 'y')")
+        record = engine.refresh(project, backend, reporter=Silent())[0]
+        assert (record.state, record.inserted_rows) == ("SUCCEEDED", 1)
+        results = backend.store.con.execute(
+            "SELECT CHECK_NAME, STATUS, SCOPE FROM _PIPE.CHECK_RESULTS WHERE TRIGGER = 'REFRESH' ORDER BY rowid"
+        ).fetchall()
+        assert results == [
+            ("not_null(id)", "PASSED", "change"), ("numeric_codes_positive", "ERROR", "table"),
+            ("not_null(id)", "PASSED", "change"), ("numeric_codes_positive", "ERROR", "table"),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ('SELECT "A" FROM "T" AS "X" WHERE "A" < 0', f'SELECT "A" FROM {CHANGE} AS "X" WHERE "A" < 0'),
+        ('SELECT a, b FROM T WHERE b IS NULL', f'SELECT a, b FROM {CHANGE} AS "T" WHERE b IS NULL'),
+        ("SELECT count(*) FROM T HAVING count(*) > 5", None),  # an aggregate over every row
+        ("SELECT a FROM T GROUP BY a", None),
+        ("SELECT DISTINCT a FROM T", None),
+        ("SELECT a FROM T LIMIT 3", None),
+        ("SELECT a FROM T WHERE a NOT IN (SELECT b FROM U)", None),  # reads another table
+        ("SELECT t.a FROM T t JOIN U u ON u.b = t.a", None),
+        ("SELECT a FROM U WHERE a < 0", None),  # not the guarded table
+        ("SELECT a, row_number() OVER (ORDER BY a) FROM T", None),
+    ],
+)
+def test_which_custom_checks_read_the_change_alone(sql, expected):
+    assert _on_change(sql, "T") == expected
+
+
+def test_a_key_of_several_columns_is_looked_up_for_the_changed_keys_only(orders):
+    from engine.checks.declared import DeclaredCheck
+    from engine.spec.checks import Check
+
+    orders.insert("ORDERS", *(f"({o}, {c}, 1, '{NOW}')" for o, c in [(1, 10), (1, 10), (1, 11), (2, 11), (2, 11)]))
+    item = DeclaredCheck("ORDERS", 0, Check(unique=["order_id", "customer_id"]), "tables")
+    runner = LocalChecks(orders.backend.store, orders.project.pipeline)
+    # Held twice: (1, 10) and (2, 11). A change carrying order 1's rows finds (1, 10) only.
+    changed = runner.run(item, "SELECT * FROM ORDERS WHERE order_id = 1")
+    assert (changed.status, changed.failing_rows, changed.scope) == ("FAILED", 1, "change")
+    assert changed.sample == [{"ORDER_ID": 1, "CUSTOMER_ID": 10, "DUPLICATES": 2}]
+    whole = runner.run(item)
+    assert (whole.failing_rows, whole.scope) == (2, "table")
+    assert runner.run(item, "SELECT * FROM ORDERS WHERE false").status == "PASSED"

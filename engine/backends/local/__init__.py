@@ -12,6 +12,7 @@ from engine.backends.local.apply import Applier, check_not_external
 from engine.backends.local.errors import guard_files, rollback
 from engine.backends.local.refresh import Refresher
 from engine.backends.local.store import META, Store, open_store, utcnow
+from engine.checks.after_refresh import failure_lines
 from engine.errors import BackendError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
 from engine.lag import format_lag
@@ -56,6 +57,7 @@ class LocalBackend(Backend):
         )
         self._queries: dict[str, str] | None = None
         self._refresher: Refresher | None = None
+        self._batch_checks: list = []  # results of the checks the last batch ran
         self.findings = outside.Findings()
         if self.store is not None:
             self._detect_outside_changes(read_only)
@@ -185,6 +187,9 @@ class LocalBackend(Backend):
         with reporter.progress("applying", total=len(plan.changes)) as progress:
             results = applier.run_all(plan.changes, timestamp, progress)
         self.findings = outside.Findings()  # what was found is now recreated or reinitialising
+        if self.refresher.checks is not None:  # the initial fills' checks: results kept, failures shown
+            for line in failure_lines(self.refresher.checks.after_apply(results, timestamp)):
+                reporter.warn(line)
         self.recover(reporter, data_timestamp=timestamp)
         return results
 
@@ -320,7 +325,12 @@ class LocalBackend(Backend):
         except BaseException as exc:
             rollback(con, exc)
             raise
+        checks = self.refresher.checks  # the table's checks judge the batch, committed or not
+        self._batch_checks = checks.after_insert(table, "SELECT * FROM __PIPE_BATCH") if checks else []
         return rows
+
+    def batch_checks(self) -> list:
+        return self._batch_checks
 
     def row_count(self, table: str) -> int | None:
         return self._existing().row_count(table)
@@ -366,7 +376,8 @@ def _with_checks(statuses: list[ObjectStatus], latest: list[tuple]) -> list[Obje
             warned = sum(1 for _, _, severity, state, _ in rows if state != "PASSED" and severity != "error")
             text = f"{failed} FAILED of {len(rows)}" if failed else f"{len(rows) - warned} passed"
             text += f", {warned} warned" if warned else ""
-            status = dataclasses.replace(status, checks=text)
+            failing = tuple((check, severity) for _, check, severity, state, _ in rows if state != "PASSED")
+            status = dataclasses.replace(status, checks=text, failed_checks=failing)
         result.append(status)
     return result
 

@@ -20,6 +20,7 @@ from engine.backends.local.changes import ChangeLog
 from engine.backends.local.errors import file_problem, log, rollback
 from engine.backends.local.incremental import Incremental, Outcome
 from engine.backends.local.store import META, Store, utcnow
+from engine.checks.after_refresh import ChecksAborted
 from engine.errors import BackendError, is_interrupt
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
 from engine.report import Reporter
@@ -70,8 +71,8 @@ class Refresher:
                 record = self.refresh_one(name, trigger=trigger, full=full, data_timestamp=timestamp)
                 if record.state == "FAILED":
                     failed.add(name)
-                elif self.checks is not None:  # the refresh committed: check what it wrote
-                    record = self.checks.after_refresh(record)
+                elif self.checks is not None:  # checks that cannot run inside the refresh's transaction
+                    record = self.checks.after_commit(record)
             records.append(record)
             if reporter is not None:
                 reporter.event("refresh", record=record)
@@ -84,9 +85,13 @@ class Refresher:
         con.execute("BEGIN TRANSACTION")
         try:
             record = self.refresh_in_transaction(name, trigger=trigger, full=full, data_timestamp=data_timestamp)
+            if self.checks is not None:  # checked before the commit: results commit with the refresh
+                record = self.checks.within(record)
             con.execute("COMMIT")
         except BaseException as exc:  # the refresh failed or was stopped: keep the previous contents
             rollback(con, exc)
+            if isinstance(exc, ChecksAborted):  # a check could not run: refresh again, check it after
+                return self.refresh_one(name, trigger=trigger, full=full, data_timestamp=data_timestamp)
             if is_interrupt(exc):  # a Ctrl-C is not a failure of the table
                 raise KeyboardInterrupt from exc
             if not isinstance(exc, Exception):

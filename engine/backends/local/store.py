@@ -170,8 +170,9 @@ class Store:
     def record_check_results(self, rows: list[tuple]) -> None:
         """Append check results: (time, table, check, kind, severity, status, failing rows,
         sample JSON, scope, message, data timestamp, trigger)."""
-        if rows:
-            self.con.executemany(f"INSERT INTO {META}.CHECK_RESULTS VALUES ({', '.join('?' * 12)})", rows)
+        if rows:  # one statement: executemany runs one per row
+            values = ", ".join([f"({', '.join('?' * 12)})"] * len(rows))
+            self.con.execute(f"INSERT INTO {META}.CHECK_RESULTS VALUES {values}", [v for row in rows for v in row])
 
     def latest_check_results(self) -> list[tuple]:
         """The latest result of each check: (table, check, severity, status, failing rows)."""

@@ -72,6 +72,10 @@
     if (!node.state || state === "NOT CREATED") return "missing";
     if (state === "FAILED" || state === "UPSTREAM_FAILED") return "failed";
     if (state === "SUSPENDED") return "behind";
+    // A check whose latest result failed: red for an error check, amber for a warning.
+    var failing = node.failed_checks || [];
+    if (failing.some(function (c) { return c.severity === "error"; })) return "check-failed";
+    if (failing.length) return "check-warned";
     if (node.kind !== "dynamic_table") return node.kind === "external" ? "external" : "table";
     if (node.last_refresh && node.last_refresh.state === "FAILED") return "failed";
     if (node.effective_lag_seconds && node.lag_seconds > node.effective_lag_seconds) return "behind";
@@ -101,11 +105,16 @@
     ];
   }
 
+  function checkNames(failed) {
+    return failed.map(function (c) { return c.name + (c.severity === "error" ? "" : " (warn)"); }).join(", ");
+  }
+
   function nodeTip(n) {
     var tip = [n.name + " (" + n.kind.replace("_", " ") + ")"];
     if (n.comment) tip.push(n.comment);
     if (n.last_refresh) tip.push("last refresh " + (n.last_refresh.action || "") + " " + n.last_refresh.state +
       (n.last_refresh.message ? ": " + n.last_refresh.message : ""));
+    if (n.failed_checks && n.failed_checks.length) tip.push("failing checks: " + checkNames(n.failed_checks));
     if (n.refresh_mode) tip.push("refresh mode " + n.refresh_mode + (n.refresh_mode_reason ? ": " + n.refresh_mode_reason : ""));
     if (n.reads.length) tip.push("reads " + n.reads.join(", "));
     tip.push("click for its SQL, columns and refreshes");
@@ -308,10 +317,10 @@
   }
 
   function showPanel(detail) {
-    var text = JSON.stringify(detail);
+    var node = (last.nodes || []).filter(function (n) { return n.name === detail.name; })[0] || {};
+    var text = JSON.stringify([detail, node.checks, node.failed_checks]);  // checks may change alone
     if (text === openedJson) return;
     openedJson = text;
-    var node = (last.nodes || []).filter(function (n) { return n.name === detail.name; })[0] || {};
     window.PipePanel.render($("node-body"), detail, node, { embedded: !!embedded, open: select });
     $("node-title").textContent = detail.name;
     $("node-kind").textContent = detail.kind.replace("_", " ") + (node.state ? " · " + node.state : "");

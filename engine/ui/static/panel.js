@@ -122,10 +122,24 @@
       ["refresh mode", dynamic ? detail.declared_mode + (detail.declared_mode === "AUTO" ? " → " + detail.refresh_mode : "") : null],
       ["why that mode", detail.refresh_mode_reason],
       ["last refresh", dynamic ? ran : null],
+      ["checks", node.checks || null],
       ["defined as", detail.definition],
       ["reads", links(detail.reads)],
       ["read by", links(detail.read_by)],
     ]);
+    var failing = node.failed_checks || [];
+    if (failing.length) {
+      var errors = failing.some(function (c) { return c.severity === "error"; });
+      var box = el("div", { "class": "failed-checks " + (errors ? "failed" : "warned"), "data-failed-checks": "" });
+      box.appendChild(el("p", {}, (errors ? "Failing checks" : "Checks warning") + " (latest result):"));
+      var list = el("ul");
+      failing.forEach(function (c) {
+        list.appendChild(el("li", { "data-check": c.name, "data-severity": c.severity },
+          c.name + (c.severity === "error" ? "" : " (warn)")));
+      });
+      box.appendChild(list);
+      summary.appendChild(box);
+    }
     if (latest && isFull(latest.REFRESH_ACTION) && why(latest, detail)) {
       summary.appendChild(el("p", { "class": "why", "data-why": "" }, "Why " + latest.REFRESH_ACTION + ": " + why(latest, detail)));
     } else if (latest && latest.STATE !== "SUCCEEDED" && latest.STATE_MESSAGE) {
