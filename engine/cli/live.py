@@ -40,8 +40,7 @@ def stream(
                 if ui:
                     _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
                 else:
-                    with ctrl_c_cancels(backend):
-                        engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+                    _stream_answering_reads(project, backend, reporter, settings, until_fresh)
             except BaseException as exc:
                 if not (isinstance(exc, KeyboardInterrupt) or is_interrupt(exc)):
                     raise
@@ -49,6 +48,25 @@ def stream(
                 out.stream_stopped(reporter, settings)
                 sys.exit(130)
         out.sinks(project, backend)
+
+
+def _stream_answering_reads(project, backend, reporter, settings, until_fresh: bool) -> None:
+    """Stream; meanwhile, on a local database, answer other pipe commands' reads (status, history,
+    query) on loopback as pipe ui does, without a page: the stream holds DuckDB's only writer."""
+    server = None
+    if getattr(backend, "path", None) is not None:
+        from engine.ui import UiServer
+
+        try:
+            server = UiServer(project, backend, port=0, reporter=reporter, command="pipe stream", page=False)
+        except engine.PipeError:  # no loopback port: stream all the same; readers are told it is in use
+            server = None
+    if server is None:
+        with ctrl_c_cancels(backend):
+            engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+        return
+    with server, ctrl_c_cancels(backend):
+        server.run_stream(settings, until_fresh=until_fresh)
 
 
 def _serve_page(project, backend, reporter, port, browser: bool, settings=None, until_fresh: bool = False) -> None:

@@ -73,6 +73,8 @@ class UiServer:
         interval: seconds between scheduler ticks (default: 1 for a local target, 5 for remote).
         limits: what one client may cost (defaults suit a browser tab and a few pipe commands).
         command: how the owner file names this process to other pipe commands.
+        page: serve the page; without it only other pipe commands' reads are answered
+            (``pipe stream`` without ``--ui``).
     """
 
     def __init__(
@@ -85,13 +87,15 @@ class UiServer:
         interval: float | None = None,
         limits: Limits | None = None,
         command: str = "pipe ui",
+        page: bool = True,
     ):
         self.project = project
         self.graph = project.graph
         self.limits = limits or Limits()
         if interval is None:
             interval = 1.0 if "scheduler" in backend.capabilities else 5.0
-        self.worker = Worker(project, backend, reporter=reporter, interval=interval)
+        self.page = page
+        self.worker = Worker(project, backend, reporter=reporter, interval=interval, page=page)
         self.token = secrets.token_urlsafe(24)
         self.command = command
         self._db = getattr(backend, "path", None)
