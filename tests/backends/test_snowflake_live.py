@@ -178,7 +178,10 @@ def test_snowflake_live_whole_life(schema):
         assert status["DASHBOARD"].target_lag == "2 minutes" and status["DASHBOARD"].state == "ACTIVE"
         assert status["DASHBOARD"].refresh_mode in ("INCREMENTAL", "FULL")
         assert status["DASHBOARD"].last_refresh_action is not None
-        assert backend.history(limit=10)
+        history = backend.history(limit=10)
+        assert history and len(history) <= 10
+        assert {r.name for r in history} <= set(query.dynamic_tables) and {r.state for r in history} <= {
+            "SUCCEEDED", "EXECUTING", "SCHEDULED"}
 
         # Prune: the smaller file no longer declares MEMBERS, MEMBER_SUMMARY, DASHBOARD, gen_members.
         smaller = live_graph(schema, path=FIXTURES / "mini_smaller.yaml")
