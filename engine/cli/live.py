@@ -8,7 +8,7 @@ import typer
 
 from engine import console as out
 from engine.cli.common import (
-    ConnOpt, DbOpt, DebugOpt, FileArg, NoBrowserOpt, PortOpt, Stopped, Target, TargetOpt, ctrl_c_cancels, on_ctrl_c,
+    ConnOpt, DbOpt, DebugOpt, FileArg, NoBrowserOpt, PortOpt, Target, TargetOpt, ctrl_c_cancels, on_ctrl_c,
     open_pipeline,
 )
 import engine
@@ -33,16 +33,16 @@ def stream(
     """Insert generated batches and watch the dynamic tables refresh as they cascade."""
     project, backend = open_pipeline(file, target, db, connection)
     settings = engine.stream_settings(project, batches=batches, records=records, delay=delay)
-    stopped = False
-    with backend:
-        with out.stream_display(project, settings) as reporter, on_ctrl_c(lambda: out.stream_kept(reporter, settings)):
+    with backend, out.stream_display(project, settings) as reporter:
+        with on_ctrl_c(lambda: out.stream_kept(reporter, settings)):
+            stopped = False
             if ui:
                 stopped = _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
             else:
                 _stream_answering_reads(project, backend, reporter, settings, until_fresh)
-        out.sinks(project, backend)
-    if stopped:  # the page was closed with Ctrl-C once the stream had ended
-        raise Stopped(out.stream_kept(reporter, settings))
+            out.sinks(project, backend)
+            if stopped:  # the page was closed with Ctrl-C once the stream had ended
+                raise KeyboardInterrupt
 
 
 def _stream_answering_reads(project, backend, reporter, settings, until_fresh: bool) -> None:
