@@ -227,7 +227,7 @@ def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
     if have == desired:
         return Action(ActionKind.UNCHANGED, FUNCTION, fn)
     old_types = current.properties.get("arg_types")
-    new_types = ", ".join(sql.pipeline.generator(name).args.values())
+    new_types = ", ".join(sql.function_arg_types(name))
     if old_types is not None and _types_key(old_types) != _types_key(new_types):
         # CREATE OR REPLACE with other argument types adds an overload: drop the old one.
         statement = (sql.drop_function_named(fn, _types_list(old_types)), *statement)

@@ -174,8 +174,11 @@ def test_plan_on_a_terminal_is_highlighted(engagement_dir, tmp_path):
     # Each function body (the whole generator module) is one line on a terminal.
     module_lines = (engagement_dir / "generators" / "engagement.py").read_text().rstrip().count("\n") + 1
     plain_output = re.sub(r"\x1b\[[0-9;]*m", "", output)
-    # The body is the module, a blank line and SEED = …: two lines more than the module.
-    assert plain_output.count(f"# … {module_lines + 2} lines: the generator module") == 3
+    # The body is the module, a blank line, SEED = … and the handler that takes the seed argument.
+    from engine.generators.seeding import seeded_handler
+
+    body_lines = module_lines + 2 + seeded_handler("Members").count("\n")
+    assert plain_output.count(f"# … {body_lines} lines: the generator module") == 3
     assert "class Members" not in plain_output
 
 

@@ -230,7 +230,7 @@ def test_generator_args_change_replaces_the_table_and_destroys_its_data(graph):
     assert action.statements == (
         "CREATE OR REPLACE TABLE MEMBERS\n"
         "COMMENT = 'pipe: GEN_MEMBERS(1000) seed 42 order by MEMBER_ID'\n"
-        "AS SELECT * FROM TABLE(GEN_MEMBERS(1000)) ORDER BY MEMBER_ID",
+        "AS SELECT * FROM TABLE(GEN_MEMBERS(1000, 42)) ORDER BY MEMBER_ID",  # the seed is the last argument
     )
 
 
@@ -238,7 +238,7 @@ def test_changed_generator_code_replaces_the_function(graph):
     plan = build_plan(graph, state(graph, function__GEN_RESOURCES={"fingerprint": "pipe:0000000000000000"}))
     action = only_change(plan)
     assert (action.kind, action.object_type, action.name) == (ActionKind.REPLACE, "function", "GEN_RESOURCES")
-    assert action.statements[0].startswith("CREATE OR REPLACE FUNCTION GEN_RESOURCES(NUM_RECORDS NUMBER)")
+    assert action.statements[0].startswith("CREATE OR REPLACE FUNCTION GEN_RESOURCES(NUM_RECORDS NUMBER, PIPE_SEED NUMBER)")
     assert not action.destroys_data
 
 

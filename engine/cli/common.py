@@ -3,6 +3,8 @@ pipeline file with its backend."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from engine import console as out
-from engine.errors import InUseError
+from engine.errors import InUseError, is_interrupt
 import engine
 
 
@@ -98,3 +100,25 @@ def ctrl_c_cancels(backend):
     from engine import interrupts
 
     return interrupts.cancelling(backend.interrupt)
+
+
+class Stopped(Exception):
+    """A Ctrl-C the command handled; ``kept`` is its one line: what remains of its work."""
+
+    def __init__(self, kept: str):
+        super().__init__(kept)
+        self.kept = kept
+
+
+@contextmanager
+def on_ctrl_c(kept: Callable[[], str]) -> Iterator[None]:
+    """A Ctrl-C within the block (or a confirmation prompt answered with one) ends the command
+    with ``kept()``'s line and exit 130, never as an error."""
+    try:
+        yield
+    except (KeyboardInterrupt, typer.Abort):
+        raise Stopped(kept()) from None
+    except Exception as exc:
+        if is_interrupt(exc):
+            raise Stopped(kept()) from None
+        raise

@@ -7,7 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from engine import console as out
-from engine.cli.common import ConnOpt, DbOpt, DebugOpt, FileArg, Target, TargetOpt, YesOpt, ctrl_c_cancels, open_pipeline
+from engine.cli.common import (
+    ConnOpt, DbOpt, DebugOpt, FileArg, Target, TargetOpt, YesOpt, ctrl_c_cancels, on_ctrl_c,
+    open_pipeline,
+)
 import engine
 
 
@@ -26,8 +29,9 @@ def apply(
 ) -> None:
     """Make the target match the file (idempotent: a second apply changes nothing)."""
     project, backend = open_pipeline(file, target, db, connection, create=True)
-    with backend, ctrl_c_cancels(backend):
-        reporter = out.reporter()
+    reporter = out.reporter()
+    results = None
+    with backend, ctrl_c_cancels(backend), on_ctrl_c(lambda: _apply_kept(project, backend, reporter, results)):
         the_plan, results = engine.apply(
             project, backend, reporter=reporter, confirm=None if yes else out.confirm_plan, prune=prune,
             adopt=adopt or (),
@@ -35,6 +39,19 @@ def apply(
         out.applied(the_plan, results, reporter.refreshes)
         if results:
             out.sinks(project, backend)
+
+
+def _apply_kept(project, backend, reporter, results) -> str:
+    """What an apply stopped by Ctrl-C kept. A local apply commits as a whole, then reinitialises
+    what a replace left pending: whether it committed is read back from the database."""
+    atomic = backend.name == "local"
+    finished = results is not None
+    if atomic and not finished:
+        try:
+            finished = not engine.plan(project, backend).has_changes
+        except engine.PipeError:  # unreadable after the stop: say only what is certain
+            pass
+    return out.changes_kept(reporter, finished=finished, atomic=atomic, verb="applied")
 
 
 def destroy(
@@ -47,11 +64,18 @@ def destroy(
 ) -> None:
     """Drop everything the file declares, in reverse dependency order."""
     project, backend = open_pipeline(file, target, db, connection)
-    with backend, ctrl_c_cancels(backend):
-        the_plan, results = engine.destroy(
-            project, backend, reporter=out.reporter(), confirm=None if yes else out.confirm_destroy
-        )
-    out.destroyed(the_plan, results)
+    reporter = out.reporter()
+    results = None
+
+    def kept() -> str:
+        return out.changes_kept(reporter, finished=results is not None, atomic=backend.name == "local", verb="dropped")
+
+    with on_ctrl_c(kept):
+        with backend, ctrl_c_cancels(backend):
+            the_plan, results = engine.destroy(
+                project, backend, reporter=reporter, confirm=None if yes else out.confirm_destroy
+            )
+        out.destroyed(the_plan, results)
 
 
 def refresh(
@@ -65,5 +89,6 @@ def refresh(
 ) -> None:
     """Refresh now, upstream first at one data timestamp, like ALTER DYNAMIC TABLE … REFRESH."""
     project, backend = open_pipeline(file, target, db, connection)
-    with backend, ctrl_c_cancels(backend):
-        out.history(engine.refresh(project, backend, names or [], full=full, reporter=out.reporter()), "table")
+    reporter = out.reporter()
+    with backend, ctrl_c_cancels(backend), on_ctrl_c(lambda: out.refresh_kept(reporter)):
+        out.history(engine.refresh(project, backend, names or [], full=full, reporter=reporter), "table")

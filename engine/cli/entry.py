@@ -1,5 +1,5 @@
 """The error boundary every command runs in: library errors become one red line and exit 1,
-Ctrl-C exits 130 quietly, usage errors are Click's, and anything else is a bug said in one line."""
+Ctrl-C exits 130 with one line saying what was kept, usage errors are Click's, and anything else is a bug said in one line."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import sys
 import typer
 
 from engine import console as out
+from engine.cli.common import Stopped
 from engine.errors import is_interrupt
 import engine
+
+NOTHING_CHANGED = "stopped; nothing was changed"
+"""The line of a Ctrl-C no command handled: it came before any change (or in a read command)."""
 
 
 def usage_error_class() -> type[Exception]:
@@ -43,8 +47,11 @@ def run(app: typer.Typer) -> None:
             raise
         out.error(exc)
         sys.exit(1)
+    except Stopped as exc:
+        out.stopped(exc.kept)
+        sys.exit(130)
     except (typer.Abort, KeyboardInterrupt):
-        out.error("interrupted")
+        out.stopped(NOTHING_CHANGED)
         sys.exit(130)
     except usage_error as exc:
         exc.show()
@@ -53,7 +60,7 @@ def run(app: typer.Typer) -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug, not bad input: say so in one line
         if is_interrupt(exc):
-            out.error("interrupted")
+            out.stopped(NOTHING_CHANGED)
             sys.exit(130)
         if debug:
             raise
@@ -63,5 +70,5 @@ def run(app: typer.Typer) -> None:
     # Ctrl-C that arrived outside any pipe code.
     if isinstance(code, int) and code:
         if code == 130:
-            out.error("interrupted")
+            out.stopped(NOTHING_CHANGED)
         sys.exit(code)

@@ -10,7 +10,8 @@ import typer
 
 from engine import console as out
 from engine.cli.common import (
-    ConnOpt, DbOpt, DebugOpt, FileArg, QueryFormat, TableFormat, Target, TargetOpt, ctrl_c_cancels, open_pipeline, target_options,
+    ConnOpt, DbOpt, DebugOpt, FileArg, QueryFormat, TableFormat, Target, TargetOpt, ctrl_c_cancels, on_ctrl_c, open_pipeline,
+    target_options,
 )
 import engine
 
@@ -64,8 +65,14 @@ def query(
     """Run a Snowflake SQL query against the target (SQL as an argument, from -f FILE or from - for stdin)."""
     text = _read_sql(sql, sql_file)
     project, backend = open_pipeline(file, target, db, connection, forward=True)
-    with backend, ctrl_c_cancels(backend):
-        out.query_result(engine.query(backend, text), format.value)
+    result = None
+    with backend, ctrl_c_cancels(backend), on_ctrl_c(lambda: QUERY_CANCELLED if result is None else QUERY_FINISHED):
+        result = engine.query(backend, text)
+        out.query_result(result, format.value)
+
+
+QUERY_CANCELLED = "stopped; the statement was cancelled and nothing it did was kept"
+QUERY_FINISHED = "stopped while printing; the statement had finished (whatever it changed is kept)"
 
 
 def _read_sql(sql: str | None, sql_file: Path | None) -> str:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
 
 from engine import console as out
 from engine.cli.common import (
-    ConnOpt, DbOpt, DebugOpt, FileArg, NoBrowserOpt, PortOpt, Target, TargetOpt, ctrl_c_cancels, open_pipeline,
+    ConnOpt, DbOpt, DebugOpt, FileArg, NoBrowserOpt, PortOpt, Target, TargetOpt, ctrl_c_cancels, on_ctrl_c,
+    open_pipeline,
 )
-from engine.errors import is_interrupt
 import engine
 
 
@@ -34,24 +33,41 @@ def stream(
     """Insert generated batches and watch the dynamic tables refresh as they cascade."""
     project, backend = open_pipeline(file, target, db, connection)
     settings = engine.stream_settings(project, batches=batches, records=records, delay=delay)
-    with backend:
-        with out.stream_display(project, settings) as reporter:
-            try:
-                if ui:
-                    _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
-                else:
-                    with ctrl_c_cancels(backend):
-                        engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
-            except BaseException as exc:
-                if not (isinstance(exc, KeyboardInterrupt) or is_interrupt(exc)):
-                    raise
-                # A clean stop, not a failure: say what was kept.
-                out.stream_stopped(reporter, settings)
-                sys.exit(130)
-        out.sinks(project, backend)
+    with backend, out.stream_display(project, settings) as reporter:
+        with on_ctrl_c(lambda: out.stream_kept(reporter, settings)):
+            stopped = False
+            if ui:
+                stopped = _serve_page(project, backend, reporter, port, not no_browser, settings, until_fresh)
+            else:
+                _stream_answering_reads(project, backend, reporter, settings, until_fresh)
+            out.sinks(project, backend)
+            if stopped:  # the page was closed with Ctrl-C once the stream had ended
+                raise KeyboardInterrupt
 
 
-def _serve_page(project, backend, reporter, port, browser: bool, settings=None, until_fresh: bool = False) -> None:
+def _stream_answering_reads(project, backend, reporter, settings, until_fresh: bool) -> None:
+    """Stream; meanwhile, on a local database, answer other pipe commands' reads (status, history,
+    query) on loopback as pipe ui does, without a page: the stream holds DuckDB's only writer."""
+    server = None
+    if getattr(backend, "path", None) is not None:
+        from engine.ui import UiServer
+
+        try:
+            server = UiServer(project, backend, port=0, reporter=reporter, command="pipe stream", page=False)
+        except engine.PipeError:  # no loopback port: stream all the same; readers are told it is in use
+            server = None
+    if server is None:
+        with ctrl_c_cancels(backend):
+            engine.stream(project, backend, settings, reporter=reporter, until_fresh=until_fresh)
+        return
+    with server, ctrl_c_cancels(backend):
+        server.run_stream(settings, until_fresh=until_fresh)
+
+
+def _serve_page(project, backend, reporter, port, browser: bool, settings=None, until_fresh: bool = False) -> bool:
+    """Serve the page (after streaming ``settings``, if any) until a signal; whether it was Ctrl-C."""
+    import signal
+
     from engine.ui import UiServer
 
     command = "pipe stream --ui" if settings is not None else "pipe ui"
@@ -62,7 +78,7 @@ def _serve_page(project, backend, reporter, port, browser: bool, settings=None, 
         if settings is not None:
             server.run_stream(settings, until_fresh=until_fresh)
             out.note(f"the page stays live at {server.url} until Ctrl-C")
-        server.wait()
+        return server.wait() == signal.SIGINT
 
 
 def ui(
@@ -79,5 +95,7 @@ def ui(
     This process is the database's writer while it runs: stream from the page (or use pipe stream --ui).
     """
     project, backend = open_pipeline(file, target, db, connection)
-    with backend:
-        _serve_page(project, backend, out.StreamReporter(project, None), port, not no_browser)
+    reporter = out.StreamReporter(project, None)
+    with backend, on_ctrl_c(lambda: out.ui_kept(reporter, "pipe ui")):
+        if _serve_page(project, backend, reporter, port, not no_browser):
+            raise KeyboardInterrupt

@@ -9,12 +9,14 @@ from engine.console.base import error, note, plain, stderr, stdout, warn, warnin
 from engine.console.plans import (
     applied, collapse_function_bodies, confirm_destroy, confirm_plan, destroyed, plan, plan_record, validated,
 )
-from engine.console.progress import CliReporter, StreamReporter, reporter, stream_display, stream_stopped
+from engine.console.progress import (
+    CliReporter, StreamReporter, changes_kept, refresh_kept, reporter, stopped, stream_display, stream_kept, ui_kept,
+)
 from engine.console.results import history, initialised, query_result, sinks, status, test_report
 
 __all__ = [
-    "CliReporter", "StreamReporter", "applied", "collapse_function_bodies", "confirm_destroy", "confirm_plan",
+    "CliReporter", "StreamReporter", "applied", "changes_kept", "collapse_function_bodies", "confirm_destroy", "confirm_plan",
     "destroyed", "error", "history", "initialised", "note", "plain", "plan", "plan_record", "query_result",
-    "reporter", "sinks", "status", "stderr", "stdout", "stream_display", "stream_stopped", "test_report",
-    "validated", "warn", "warnings",
+    "refresh_kept", "reporter", "sinks", "status", "stderr", "stdout", "stopped", "stream_display", "stream_kept",
+    "test_report", "ui_kept", "validated", "warn", "warnings",
 ]

@@ -23,14 +23,18 @@ class _RichProgress(Progress):
 
 
 class CliReporter(Reporter):
-    """Progress bars and warnings on stderr; keeps the refreshes it is told of."""
+    """Progress bars and warnings on stderr; keeps the refreshes and the applied actions it is
+    told of (what a Ctrl-C leaves behind is said from them)."""
 
     def __init__(self):
         self.refreshes = []
+        self.actions = []
 
     def event(self, kind: str, **data: Any) -> None:
         if kind == "refresh":
             self.refreshes.append(data["record"])
+        elif kind == "action":
+            self.actions.append(data["action"])
 
     @contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Progress]:
@@ -64,10 +68,13 @@ class StreamReporter(CliReporter):
     """Shows each batch and the refreshes it sets off, as they happen."""
 
     def __init__(self, project, settings):
+        super().__init__()
         self.project, self.settings = project, settings
         self.batches_done, self.rows_kept = 0, 0
 
     def event(self, kind: str, **data: Any) -> None:
+        if kind == "refresh":
+            self.refreshes.append(data["record"])
         if kind == "batch":
             self.batches_done = data["batch"]
             self.rows_kept += data["rows"]
@@ -104,12 +111,45 @@ def stream_display(project, settings) -> Iterator[Reporter]:
     yield StreamReporter(project, settings)
 
 
-def stream_stopped(reporter: StreamReporter, settings) -> None:
-    """The line a Ctrl-C of ``pipe stream`` ends with: what it kept."""
+def stopped(line: str) -> None:
+    """The one line a Ctrl-C ends a command with: what it kept (no "error": a stop is no failure)."""
+    stderr.print(line, markup=False, soft_wrap=True)
+
+
+def stream_kept(reporter: StreamReporter, settings) -> str:
+    """What a Ctrl-C of ``pipe stream`` kept: whole batches only."""
     if reporter.batches_done:
-        stderr.print(
-            f"stopped after batch {reporter.batches_done} of {settings.batches}; {reporter.rows_kept:,} rows kept",
-            markup=False,
-        )
-    else:
-        stderr.print("stopped before the first batch; nothing was inserted", markup=False)
+        return f"stopped after batch {reporter.batches_done} of {settings.batches}; {reporter.rows_kept:,} rows kept"
+    return "stopped before the first batch; nothing was inserted"
+
+
+def refresh_kept(reporter: CliReporter) -> str:
+    """What a Ctrl-C of ``pipe refresh`` kept: the refreshes that ended before it."""
+    done = [r.name for r in reporter.refreshes if r.state == "SUCCEEDED"]
+    if not done:
+        return "stopped before any table refreshed; every table keeps its contents"
+    return f"stopped after refreshing {', '.join(done)}; any other table keeps its contents"
+
+
+def changes_kept(reporter: CliReporter, *, finished: bool, atomic: bool, verb: str) -> str:
+    """What a Ctrl-C of ``pipe apply`` (``verb`` "applied") or ``pipe destroy`` ("dropped") kept.
+
+    Args:
+        finished: the changes were all made before the stop (it came while the result printed).
+        atomic: the target makes them in one transaction (local), so an unfinished run kept none.
+    """
+    if finished:
+        return f"stopped; every change was {verb} before the stop"
+    done = [f"{a.kind.value} {a.name}" for a in reporter.actions]
+    if atomic or not done:
+        why = " (a local run is all or nothing)" if atomic else ""
+        return f"stopped; nothing was {verb}{why}"
+    return f"stopped after {len(done)} change(s) were {verb}: {', '.join(done)}; run the command again to finish"
+
+
+def ui_kept(reporter: StreamReporter, command: str) -> str:
+    """What a Ctrl-C of ``pipe ui`` kept: everything it streamed and refreshed."""
+    return (
+        f"stopped {command}; kept {reporter.rows_kept:,} rows streamed and {len(reporter.refreshes)} refreshes "
+        "(every batch and refresh it made is committed)"
+    )

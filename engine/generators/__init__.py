@@ -3,19 +3,38 @@
 A generator module is plain Python that a Snowflake UDTF embeds verbatim: its handler class
 yields rows from ``process(self, *args)``. Locally the module is imported from its file and
 run the same way (the UDTF path), or, when the handler also offers ``process_columns``, as
-NumPy columns loaded into DuckDB in bulk (the fast path, same rows).
+NumPy columns loaded into DuckDB in bulk (the fast path, same rows). :mod:`.seeding` says which
+seed each call runs with, on both targets.
+
+Names are imported on first use, so that rendering SQL (which needs :mod:`.seeding` only) loads
+no database driver.
 """
 
-from engine.generators.local import generate_rows, generator_columns, insert_generated
-from engine.generators.modules import load_module, udtf_source
-from engine.generators.values import Column, duckdb_type
+from __future__ import annotations
 
-__all__ = [
-    "Column",
-    "duckdb_type",
-    "generate_rows",
-    "generator_columns",
-    "insert_generated",
-    "load_module",
-    "udtf_source",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Column": "engine.generators.values",
+    "duckdb_type": "engine.generators.values",
+    "generate_rows": "engine.generators.local",
+    "generator_columns": "engine.generators.local",
+    "insert_generated": "engine.generators.local",
+    "load_module": "engine.generators.modules",
+    "udtf_source": "engine.generators.modules",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'engine.generators' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -8,10 +8,11 @@ tuple per row, in the order of its generator's ``returns:`` columns (a VARIANT c
 
 Seeding rules, so that the same file gives the same data:
 
-* ``SEED`` is set by pipe: to the pipeline's ``seed:`` when a table is filled (on Snowflake,
-  ``SEED = <seed>`` is appended to the UDTF's body), and to that seed plus the table's current
-  row count for each ``pipe stream`` batch, so batches differ from each other. Read it when
-  ``process`` starts; ``None`` (no seed) means different data on every call.
+* ``SEED`` is set by pipe: to the pipeline's ``seed:`` when a table is filled, and to that seed
+  plus the table's current row count for each ``pipe stream`` batch, so batches differ from each
+  other, on both targets (on Snowflake the UDTF takes the seed as a last argument, PIPE_SEED, and
+  sets ``SEED`` before your handler starts). Read it when ``process`` starts; ``None`` (no seed)
+  means different data on every call.
 * ``NOW`` is the reference time: ``None`` means the current UTC time. Draw dates and timestamps
   relative to it; pipe may set it to make a test reproducible.
 """

@@ -202,7 +202,8 @@ class Stream(Spec):
     """Generator producing them."""
     args: list[Scalar] = []
     """Generator arguments; {{ records }}, {{ batch }} (1, 2, … in each run) and {{ rows }} (the
-    table's row count before the batch: unlike {{ batch }}, unique across runs) are available."""
+    table's row count before the batch: unlike {{ batch }}, unique across runs) are available. Each
+    batch is seeded with the pipeline's seed plus {{ rows }}, on both targets."""
     batches: int = Field(5, ge=1)
     """Number of batches."""
     records: int = Field(100, ge=1)

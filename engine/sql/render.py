@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 
 from engine.errors import SpecError
+from engine.generators import seeding
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
 
@@ -96,23 +97,29 @@ class Statements:
         from engine.generators.packages import pinned_packages
 
         generator = self.pipeline.generator(name)
-        source = function_source(self.pipeline, name)
+        source = function_source(self.pipeline, name) + seeding.seeded_handler(generator.handler)
         return render(
             "create_function",
             name=self.function_name(name),
             generator=generator,
             packages=pinned_packages(list(generator.packages)),
             source=source,
+            seed_argument=seeding.SEED_ARGUMENT,
+            seed_type=seeding.SEED_TYPE,
+            handler=seeding.HANDLER,
             fingerprint=fingerprint,
         )
+
+    def function_arg_types(self, name: str) -> list[str]:
+        """A generator's UDTF argument types: its own, then the seed's."""
+        return [*self.pipeline.generator(name).args.values(), seeding.SEED_TYPE]
 
     def function_name(self, name: str) -> str:
         """A generator's function name as Snowflake shows it (upper-case)."""
         return self.pipeline.generator_name(name).upper()
 
     def drop_function(self, name: str) -> str:
-        generator = self.pipeline.generator(name)
-        return self.drop_function_named(self.function_name(name), list(generator.args.values()))
+        return self.drop_function_named(self.function_name(name), self.function_arg_types(name))
 
     def drop_function_named(self, function: str, arg_types: list[str]) -> str:
         """DROP FUNCTION of a function as it exists (an old overload, or one no longer declared)."""
@@ -137,7 +144,7 @@ class Statements:
                 "create_table_generated",
                 name=name,
                 function=self.function_name(table.generator),
-                args=[sql_literal(a) for a in table.args],
+                args=[*(sql_literal(a) for a in table.args), sql_literal(self.pipeline.seed)],
                 order_by=[c.upper() for c in table.order_by],
                 fingerprint=fingerprint,
             )
@@ -152,6 +159,7 @@ class Statements:
             table=table,
             function=self.function_name(generator),
             args=[sql_literal(a) for a in args],
+            seed=sql_literal(self.pipeline.seed),
         )
 
     def warehouse(self, name: str) -> str:

@@ -3,7 +3,8 @@
     >>> backend = through_owner(db, in_use_error, read=True)   # doctest: +SKIP
     >>> backend.status()                                        # answered by pipe ui
 
-Only ``status``, ``history`` and ``query`` (read-only statements) travel; a command that would
+The owner is ``pipe ui``, ``pipe stream --ui`` or a plain ``pipe stream`` (which serves these
+reads without a page). Only ``status``, ``history`` and ``query`` (read-only statements) travel; a command that would
 write gets one line saying which process holds the database and how to go on.
 """
 
@@ -74,7 +75,7 @@ class OwnerBackend:
         return wire.decode(raw, command)
 
     def _who(self) -> str:
-        return f"{self.owner.command} (pid {self.owner.pid}, {self.owner.url}), which holds {self.path},"
+        return f"{self.owner.command} (pid {self.owner.pid}), which holds {self.path},"
 
     def _how(self) -> str:
         return f"stop it with Ctrl-C (or kill {self.owner.pid}) and run the command again"
@@ -92,10 +93,14 @@ def through_owner(db: str | Path, exc: InUseError, *, read: bool) -> OwnerBacken
         raise exc
     if read:
         return OwnerBackend(found, Path(db))
+    if found.command == "pipe stream":  # no page to act from: wait for the stream
+        who, how = f"pipe stream (pid {found.pid})", "wait for the stream to end, or stop it with Ctrl-C, and run this command again"
+    else:
+        who, how = f"{found.command} (pid {found.pid}, {found.url})", "stream or refresh from that page, or stop it with Ctrl-C and run this command again"
     raise InUseError(
-        f"the local database is held by {found.command} (pid {found.pid}, {found.url})",
+        f"the local database is held by {who}",
         location=exc.location if str(exc.location) else Location(str(db)),
-        hint="stream or refresh from that page, or stop it with Ctrl-C and run this command again",
+        hint=how,
     )
 
 

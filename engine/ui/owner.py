@@ -1,8 +1,8 @@
 """The owner file: how other ``pipe`` commands find the process that holds a local database.
 
 DuckDB lets one process write a database file and no other process open it meanwhile. While
-``pipe ui`` (or ``pipe stream --ui``) holds it, it writes ``<db stem>.owner.json`` beside the
-file — e.g. ``.pipe/engagement.owner.json`` — with its pid, its loopback port and a token; other
+``pipe ui`` or ``pipe stream`` (with or without ``--ui``) holds it, it writes ``<db stem>.owner.json``
+beside the file — e.g. ``.pipe/engagement.owner.json`` — with its pid, its loopback port and a token; other
 pipe commands send their read commands there (:mod:`engine.ui.client`). The file is readable by
 its user only, so only they can present the token. A file whose process is gone is ignored.
 """

@@ -94,6 +94,8 @@ class Application:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO") or "/"
         server = self.server
+        if not server.page and not path.startswith("/api/cli/"):
+            raise HttpError(HTTPStatus.NOT_FOUND, f"{server.command} serves no page: run it with --ui for one")
         if method in ("GET", "HEAD"):
             if path in ("/", "/index.html"):
                 return self._asset("index.html")

@@ -73,6 +73,8 @@ class UiServer:
         interval: seconds between scheduler ticks (default: 1 for a local target, 5 for remote).
         limits: what one client may cost (defaults suit a browser tab and a few pipe commands).
         command: how the owner file names this process to other pipe commands.
+        page: serve the page; without it only other pipe commands' reads are answered
+            (``pipe stream`` without ``--ui``).
     """
 
     def __init__(
@@ -85,13 +87,15 @@ class UiServer:
         interval: float | None = None,
         limits: Limits | None = None,
         command: str = "pipe ui",
+        page: bool = True,
     ):
         self.project = project
         self.graph = project.graph
         self.limits = limits or Limits()
         if interval is None:
             interval = 1.0 if "scheduler" in backend.capabilities else 5.0
-        self.worker = Worker(project, backend, reporter=reporter, interval=interval)
+        self.page = page
+        self.worker = Worker(project, backend, reporter=reporter, interval=interval, page=page)
         self.token = secrets.token_urlsafe(24)
         self.command = command
         self._db = getattr(backend, "path", None)
@@ -142,17 +146,24 @@ class UiServer:
         _stop(self._httpd, self._thread)
         self.worker.close()
 
-    def wait(self) -> None:
-        """Block until Ctrl-C, or SIGTERM / SIGHUP (returns normally then, for a clean close)."""
-        restore = _stop_on_signals()
+    def wait(self) -> int | None:
+        """Block until Ctrl-C, or SIGTERM / SIGHUP (returns normally then, for a clean close).
+
+        Returns:
+            The signal that ended the wait (``signal.SIGINT`` for Ctrl-C), None if serving ended.
+        """
+        received: list[int] = []
+        restore = _stop_on_signals(received)
         try:
             while self._thread is not None and self._thread.is_alive():
                 self._thread.join(0.5)
         except KeyboardInterrupt:
-            pass
+            if not received:
+                received.append(signal.SIGINT)
         finally:
             for signum, handler in restore.items():
                 signal.signal(signum, handler)
+        return received[0] if received else None
 
     def run_stream(self, settings: StreamSettings, *, until_fresh: bool = False) -> None:
         """Stream ``settings``' batches in the calling thread while the page watches."""
@@ -226,8 +237,9 @@ class UiServer:
             return wire.error(exc)
 
 
-def _stop_on_signals() -> dict:
-    """Make SIGTERM and SIGHUP stop :meth:`UiServer.wait` as Ctrl-C does; the handlers replaced.
+def _stop_on_signals(received: list[int]) -> dict:
+    """Make SIGTERM and SIGHUP stop :meth:`UiServer.wait` as Ctrl-C does, noting which one came in
+    ``received``; the handlers replaced.
 
     A killed server would leave the database without a clean close.
     """
@@ -235,6 +247,7 @@ def _stop_on_signals() -> dict:
         return {}
 
     def interrupt(signum, frame):
+        received.append(signum)
         raise KeyboardInterrupt
 
     replaced = {}

@@ -91,10 +91,21 @@ class Worker:
         backend: the open backend; the caller closes it after :meth:`close`.
         reporter: receives batch and refresh events (the CLI prints them).
         interval: seconds between scheduler ticks.
+        page: whether a page reads snapshots; without one (a plain ``pipe stream`` answering
+            other commands' reads) no snapshot is taken and the stream alone ticks the scheduler.
     """
 
-    def __init__(self, project: Project, backend: Backend, *, reporter: Reporter | None = None, interval: float = 1.0):
+    def __init__(
+        self,
+        project: Project,
+        backend: Backend,
+        *,
+        reporter: Reporter | None = None,
+        interval: float = 1.0,
+        page: bool = True,
+    ):
         self.project = project
+        self.page = page
         self.lock = threading.RLock()
         self.interval = interval
         self._raw = backend
@@ -115,7 +126,9 @@ class Worker:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Take the first snapshot, then start the scheduler and snapshot threads."""
+        """Take the first snapshot, then start the scheduler and snapshot threads (with a page)."""
+        if not self.page:
+            return
         self._take_snapshot()
         self._ticker = threading.Thread(target=self._tick_loop, name="pipe-ui-scheduler", daemon=True)
         self._ticker.start()
@@ -202,6 +215,8 @@ class Worker:
         return count
 
     def _fresh_snapshot(self) -> None:
+        if not self.page:
+            return
         try:
             self._take_snapshot()
         except Stopped:

@@ -40,6 +40,9 @@ import sqlglot
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
 
+from . import snowflake_describe as describe
+from .snowflake_describe import split_top_level
+
 START = datetime(2025, 1, 6, 9, 0, 0, tzinfo=timezone.utc)
 _TYPE_CODES = {int: 0, float: 1, str: 2, datetime: 6, bool: 13}
 
@@ -87,6 +90,7 @@ class FakeSnowflake:
         self._now = START
         self.dmfs: dict[tuple[str, str, str, str], dict] = {}  # (db, schema, table, expectation) -> row
         self.dmf_schedules: dict[tuple[str, str, str], str] = {}
+        self.columns: dict[tuple[str, str, str], list[tuple]] = {}  # base tables' DESCRIBE rows
 
     # -- test controls -----------------------------------------------------------------------
 
@@ -263,7 +267,29 @@ class FakeSnowflake:
         if call:
             rows = self._generated_rows(db, schema, call.group(1), call.group(2))
         self.tables[(db, schema, name.upper())] = _table_row(db, schema, name.upper(), _comment(create) or "", rows, self._now)
+        if call:
+            function = next(f for k, f in self.functions.items() if k[:3] == (db, schema, call.group(1).upper()))
+            self.columns[(db, schema, name.upper())] = describe.returned_rows(
+                function["arguments"].split(" RETURN TABLE (", 1)[1][:-1]
+            )
+        elif isinstance(create.this, exp.Schema):
+            self.columns[(db, schema, name.upper())] = describe.declared_rows(create)
         return _status(f"Table {name.upper()} successfully created.")
+
+    def _describe(self, _sql: str, kind: str, name: str) -> Result:
+        """DESCRIBE [DYNAMIC] TABLE: the columns, in the documented output shape (snowflake_describe)."""
+        db, schema = self._context("DESCRIBE")
+        key = (db, schema, name.upper())
+        if kind.upper() == "DYNAMIC TABLE" and key not in self.dynamic_tables:
+            raise ProgrammingError(msg=f"Dynamic table '{name.upper()}' does not exist or not authorized.", errno=2003,
+                                   sqlstate="02000")
+        self._need_table(db, schema, name)
+        if key in self.dynamic_tables:
+            known = {k[2]: rows for k, rows in self.columns.items() if k[:2] == (db, schema)}
+            rows = describe.query_rows(sqlglot.parse_one(self.queries[key], read="snowflake"), known)
+        else:
+            rows = self.columns[key]
+        return Result(list(describe.COLUMNS), rows)
 
     def _create_dynamic_table(self, sql: str, name: str) -> Result:
         db, schema = self._context("CREATE DYNAMIC TABLE")
@@ -336,10 +362,14 @@ class FakeSnowflake:
         self.functions.pop((db, schema, name.upper(), types), None)
         return _status(f"{name.upper()} successfully dropped.")
 
-    def _insert(self, _sql: str, table: str, function: str, args: str) -> Result:
+    def _insert(self, _sql: str, table: str, selected: str, counted: str, before: str, function: str, args: str,
+                alias: str) -> Result:
+        """A stream batch: the UDTF called beside the table's row count (its seed argument reads it)."""
         db, schema = self._context("INSERT")
         self._need_warehouse()
         row = self._need(self.tables, db, schema, table)
+        if selected != alias or counted != table or f"{before}.N" not in args:
+            raise NotImplementedError(f"an INSERT of another shape: {_sql}")
         rows = self._generated_rows(db, schema, function, args)
         row["rows"] += rows
         return Result(["number of rows inserted"], [(rows,)], rowcount=rows)
@@ -461,8 +491,10 @@ class FakeSnowflake:
         (r"^ALTER DYNAMIC TABLE (\w+) (.*)$", _alter_dynamic_table),
         (r"^DROP (DYNAMIC TABLE|TABLE) IF EXISTS (\w+)$", _drop),
         (r"^DROP FUNCTION IF EXISTS (\w+)\((.*)\)$", _drop_function),
-        (r"^INSERT INTO (\w+) SELECT \* FROM TABLE\((\w+)\((.*)\)\)$", _insert),
+        (r"^INSERT INTO (\w+) SELECT (\w+)\.\* FROM \(SELECT COUNT\(\*\) AS N FROM (\w+)\) AS (\w+), "
+         r"TABLE\((\w+)\((.*)\)\) AS (\w+)$", _insert),
         (r"^SELECT .* FROM TABLE\(\w+\.INFORMATION_SCHEMA\.DYNAMIC_TABLE_REFRESH_HISTORY\(.*$", _refresh_history),
+        (r"^(?:DESCRIBE|DESC) (DYNAMIC TABLE|TABLE) (\w+)$", _describe),
         (r"^SELECT COUNT\(\*\) FROM (\w+)$", _count),
         (r"^SELECT \* FROM (\w+) LIMIT (\d+)$", _select_some),
     ]
@@ -499,7 +531,11 @@ class FakeSnowflake:
         return row
 
     def _generated_rows(self, db: str, schema: str, function: str, args: str) -> int:
-        if not any(k[:3] == (db, schema, function.upper()) for k in self.functions):
+        """The rows a generator call makes (its first argument); the call must match an overload's arity."""
+        given = len(split_top_level(args))
+        arities = [len(k[3].split(", ")) if k[3] else 0 for k in self.functions if k[:3] == (db, schema, function.upper())]
+        if given not in arities:
+            # Snowflake's answer to an unknown name and to a known name with other arguments alike
             raise ProgrammingError(
                 msg=f"SQL compilation error:\nUnknown user-defined table function {function.upper()}",
                 errno=2141,
@@ -795,3 +831,4 @@ def _not_found(kind: str, name: str) -> ProgrammingError:
         errno=2003,
         sqlstate="02000",
     )
+

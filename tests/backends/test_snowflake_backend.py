@@ -233,8 +233,8 @@ def test_snowflake_destroy_drops_in_reverse_order(fake):
         "DROP DYNAMIC TABLE IF EXISTS MEMBER_SESSIONS",
         "DROP TABLE IF EXISTS RAW_INTERACTIONS",
         "DROP TABLE IF EXISTS MEMBERS",
-        "DROP FUNCTION IF EXISTS GEN_INTERACTIONS(NUMBER, NUMBER)",
-        "DROP FUNCTION IF EXISTS GEN_MEMBERS(NUMBER)",
+        "DROP FUNCTION IF EXISTS GEN_INTERACTIONS(NUMBER, NUMBER, NUMBER)",  # the generator's arguments, then the seed
+        "DROP FUNCTION IF EXISTS GEN_MEMBERS(NUMBER, NUMBER)",
     ]
 
 
@@ -507,7 +507,11 @@ def test_snowflake_stream_inserts_then_follows_the_cascade(fake):
     assert [r.refresh_trigger for r in settled] == ["MANUAL"] * 3
     golden("stream", fake.since(mark))
     sent = fake.since(mark)
-    assert sent[2] == "INSERT INTO RAW_INTERACTIONS SELECT * FROM TABLE(GEN_INTERACTIONS(100, 1))"
+    # the batch's seed is the pipeline's (seed: 7 in mini.yaml) plus the table's rows before it, read in the same statement
+    assert sent[2] == (
+        "INSERT INTO RAW_INTERACTIONS SELECT NEW_ROWS.* FROM (SELECT COUNT(*) AS N FROM RAW_INTERACTIONS) AS BEFORE_BATCH, "
+        "TABLE(GEN_INTERACTIONS(100, 1, 7 + BEFORE_BATCH.N)) AS NEW_ROWS"
+    )
     polls = [s for s in sent if "DYNAMIC_TABLE_REFRESH_HISTORY" in s]
     assert len(polls) == 4  # three ticks that were due, one after the manual refresh
     # Each poll starts at the newest data timestamp already reported, with a bounded limit.
@@ -583,9 +587,9 @@ def test_snowflake_engagement_apply_reapply_destroy(fake):
     plan = deploy(fake, graph)
     creates = [s.splitlines()[0] for s in fake.statements if s.startswith("CREATE OR REPLACE")]
     assert creates == [
-        "CREATE OR REPLACE FUNCTION GEN_MEMBERS(NUM_RECORDS NUMBER)",
-        "CREATE OR REPLACE FUNCTION GEN_RESOURCES(NUM_RECORDS NUMBER)",
-        "CREATE OR REPLACE FUNCTION GEN_INTERACTIONS(NUM_RECORDS NUMBER, NDAYS NUMBER)",
+        "CREATE OR REPLACE FUNCTION GEN_MEMBERS(NUM_RECORDS NUMBER, PIPE_SEED NUMBER)",  # the seed argument last
+        "CREATE OR REPLACE FUNCTION GEN_RESOURCES(NUM_RECORDS NUMBER, PIPE_SEED NUMBER)",
+        "CREATE OR REPLACE FUNCTION GEN_INTERACTIONS(NUM_RECORDS NUMBER, NDAYS NUMBER, PIPE_SEED NUMBER)",
         *(f"CREATE OR REPLACE TABLE {n}" for n in ("MEMBERS", "RESOURCES", "RAW_INTERACTIONS")),
         *(f"CREATE OR REPLACE DYNAMIC TABLE {n}" for n in graph.dynamic_tables),
     ]
@@ -675,4 +679,6 @@ def test_snowflake_stream_rows_variable_is_unique_across_runs(fake):
         stream_run(fake, graph, batches=2, delay=0)
     inserts = [s for s in fake.statements if s.startswith("INSERT INTO RAW_INTERACTIONS")]
     # The second argument is the table's row count before each batch: 100 rows at apply, +100 a batch.
-    assert [s.rsplit(", ", 1)[1] for s in inserts] == ["100))", "200))", "300))", "400))"]
+    assert [re.search(r"GEN_INTERACTIONS\(100, (\d+), 7 \+ BEFORE_BATCH\.N\)", s).group(1) for s in inserts] == [
+        "100", "200", "300", "400"
+    ]

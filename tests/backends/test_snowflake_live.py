@@ -25,8 +25,11 @@ from engine.backends.snowflake import SnowflakeBackend
 from engine.backends.snowflake.connection import find_connection, open_connection
 from engine.graph import build_graph
 from engine.planner import ActionKind, build_destroy_plan, build_plan
+from engine.project import Project, stream, stream_settings
 from engine.report import Reporter
 from engine.spec import load_pipeline_text
+
+from . import snowflake_describe as describe
 
 CONNECTION = os.environ.get("PIPE_SNOWFLAKE_CONNECTION")
 DATABASE = os.environ.get("PIPE_SNOWFLAKE_DATABASE", "PIPE_TEST").upper()
@@ -111,7 +114,8 @@ def plan_for(backend: SnowflakeBackend, graph, *, prune: bool = False):
 
 
 def test_snowflake_live_whole_life(schema):
-    """apply, re-apply, lag change, query change, stream, status, history, prune, destroy."""
+    """apply, re-apply, lag change, query change, stream (pipe stream's loop, with polling),
+    DESCRIBE, status, history, prune, destroy."""
     graph = live_graph(schema)
     recording = Recording()
     with SnowflakeBackend(graph, connect=recording.connect) as backend:
@@ -150,12 +154,34 @@ def test_snowflake_live_whole_life(schema):
         records = backend.settle(Reporter())
         assert "DASHBOARD" in {r.name for r in records}
 
+        # pipe stream's own loop: two batches seeded by the rows before each, {{ rows }} in the
+        # arguments, the refresh history polled between them, all refreshed at the end.
+        project = Project(query.pipeline, query)
+        settings = stream_settings(project, batches=2, records=50, delay=0)
+        mark = recording.mark()
+        refreshed = stream(project, backend, settings, reporter=Reporter())
+        sent = recording.since(mark)
+        inserts = [s for s in sent if s.startswith("INSERT INTO RAW_INTERACTIONS")]
+        assert len(inserts) == 2 and all("7 + BEFORE_BATCH.N" in s for s in inserts)  # mini.yaml's seed: 7
+        assert any("DYNAMIC_TABLE_REFRESH_HISTORY" in s for s in sent)
+        assert "DASHBOARD" in {r.name for r in refreshed}
+
+        # DESCRIBE answers as the double's recorded format says (tests/fixtures/snowflake/describe_table.json).
+        described = backend.query("DESCRIBE TABLE MEMBERS")
+        assert described.columns[:12] == describe.COLUMNS[:12]
+        assert [row[:4] for row in described.rows] == [
+            ("MEMBER_ID", "NUMBER(38,0)", "COLUMN", "Y"), ("REGION", "VARCHAR(16777216)", "COLUMN", "Y"),
+        ]
+
         status = {s.name: s for s in backend.status()}
-        assert status["MEMBERS"].rows == 10 and status["RAW_INTERACTIONS"].rows == 200
+        assert status["MEMBERS"].rows == 10 and status["RAW_INTERACTIONS"].rows == 300
         assert status["DASHBOARD"].target_lag == "2 minutes" and status["DASHBOARD"].state == "ACTIVE"
         assert status["DASHBOARD"].refresh_mode in ("INCREMENTAL", "FULL")
         assert status["DASHBOARD"].last_refresh_action is not None
-        assert backend.history(limit=10)
+        history = backend.history(limit=10)
+        assert history and len(history) <= 10
+        assert {r.name for r in history} <= set(query.dynamic_tables) and {r.state for r in history} <= {
+            "SUCCEEDED", "EXECUTING", "SCHEDULED"}
 
         # Prune: the smaller file no longer declares MEMBERS, MEMBER_SUMMARY, DASHBOARD, gen_members.
         smaller = live_graph(schema, path=FIXTURES / "mini_smaller.yaml")

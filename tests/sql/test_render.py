@@ -17,6 +17,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from engine.generators.seeding import seeded_handler
 from engine.graph import build_graph
 from engine.planner import TargetState, build_destroy_plan, build_plan
 from engine.spec.loader import load_pipeline
@@ -74,7 +75,9 @@ def test_udtf_body_is_the_module_with_the_seed():
     statement = Statements(pipeline).create_function("gen_members")
     body = re.search(r"AS \$\$\n(.*)\n\$\$$", statement, flags=re.S).group(1)
     source = (ENGAGEMENT.parent / "generators" / "engagement.py").read_text(encoding="utf-8").rstrip()
-    assert body == f"{source}\n\nSEED = 42"
+    assert body == f"{source}\n\nSEED = 42" + seeded_handler("Members")
+    assert "\nHANDLER = 'PipeSeededHandler'\n" in statement
+    assert statement.startswith("CREATE OR REPLACE FUNCTION GEN_MEMBERS(NUM_RECORDS NUMBER, PIPE_SEED NUMBER)\n")
     ast.parse(body)  # the embedded module is valid Python
 
 

@@ -130,3 +130,46 @@ def test_the_cli_loads_the_page_server_only_when_it_serves():
     code = "import sys, engine.cli; print(sorted(m for m in ('waitress', 'engine.ui', 'engine.ui.server') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_plain_stream_answers_reads_and_tells_writers_to_wait(applied_db, tmp_path, run_pipe):
+    """pipe stream without --ui holds the database for its whole run; other commands still read."""
+    from .conftest import wait_for
+
+    db = applied_db
+    stream = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "stream", str(ENGAGEMENT), "--db", str(db),
+         "--batches", "1000", "--records", "50", "--delay", "0.2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        found = wait_for(lambda: owner.find(db), timeout=60)
+        assert found.pid == stream.pid and found.command == "pipe stream"
+        seen = ""
+        while "batch 2/1000" not in seen:
+            seen += stream.stdout.readline()
+        query = run_pipe("query", ENGAGEMENT, "SELECT COUNT(*) AS N FROM RAW_INTERACTIONS", "--db", db, "--format", "json")
+        assert query.code == 0, query.stderr
+        (row,) = json.loads(query.stdout)
+        assert row["N"] >= 10_100 and (row["N"] - 10_000) % 50 == 0  # whole batches, 2 at least
+        status = run_pipe("status", ENGAGEMENT, "--db", db, "--format", "json")
+        assert status.code == 0, status.stderr
+        rows = {item["name"]: item["rows"] for item in json.loads(status.stdout)}
+        assert rows["MEMBERS"] == 1000 and rows["RAW_INTERACTIONS"] >= row["N"]
+        history = run_pipe("history", ENGAGEMENT, "--db", db, "--format", "json")
+        assert history.code == 0 and json.loads(history.stdout), history.stderr
+        refresh = run_pipe("refresh", ENGAGEMENT, "--db", db)
+        assert refresh.code == 1 and refresh.error_lines == [
+            f"error: {db}: the local database is held by pipe stream (pid {stream.pid}) "
+            "(wait for the stream to end, or stop it with Ctrl-C, and run this command again)"
+        ]
+    finally:
+        stream.send_signal(signal.SIGINT)
+        out, err = stream.communicate(timeout=60)
+    assert stream.returncode == 130 and "Traceback" not in err, err
+    assert not owner.owner_file(db).exists()  # released with the database
+    kept = json.loads(run_pipe("query", ENGAGEMENT, "SELECT COUNT(*) - 10000 AS K FROM RAW_INTERACTIONS", "--db", db,
+                               "--format", "json").stdout)[0]["K"]
+    assert kept >= row["N"] - 10_000  # the stop said what the table gained
+    assert err.strip().splitlines()[-1] == f"stopped after batch {kept // 50} of 1000; {kept:,} rows kept"

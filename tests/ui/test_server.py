@@ -200,7 +200,8 @@ def test_pipe_stream_ui_serves_the_page_while_streaming(applied_db, tmp_path):
         proc.reader.join(10)  # type: ignore[attr-defined]
     err = proc.stderr.read()
     output = "".join(proc.found)  # type: ignore[attr-defined]
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # closed with Ctrl-C
+    assert err.strip().splitlines()[-1] == "stopped after batch 2 of 2; 40 rows kept"
     assert "batch 2/2" in output
     assert "ENGAGEMENT_DASHBOARD" in output  # the sinks, printed once the page is closed
 

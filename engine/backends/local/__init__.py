@@ -305,6 +305,7 @@ class LocalBackend(Backend):
     @guard_files
     def insert_batch(self, table: str, generator: str, args: list) -> int:
         from engine.generators.local import insert_generated
+        from engine.generators.seeding import batch_seed
 
         store = self._writable()
         if not store.table_exists(table):
@@ -317,7 +318,7 @@ class LocalBackend(Backend):
             # Each batch draws from the seed moved on by the table's size: batches differ from
             # one another (new members and resources, not only new sessions), yet a rerun of
             # the same sequence reproduces them.
-            seed = self.pipeline.seed + store.row_count(table)
+            seed = batch_seed(self.pipeline.seed, rows_before=store.row_count(table))
             rows = insert_generated(con, "__PIPE_BATCH", self.pipeline, generator, args, seed=seed)
             con.execute(f"INSERT INTO {store.qualified(table)} SELECT * FROM __PIPE_BATCH")
             self.refresher.log.record(table, inserted="SELECT * FROM __PIPE_BATCH")

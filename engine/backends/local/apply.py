@@ -108,7 +108,7 @@ class Applier:
         if action.kind is ActionKind.DROP:
             self.store.delete_object(f"function:{action.name}")
             return
-        args = ", ".join(self.pipeline.generators[generator].args.values())
+        args = ", ".join(self.statements.function_arg_types(generator))
         self.store.put_object(
             f"function:{action.name}",
             action.name,

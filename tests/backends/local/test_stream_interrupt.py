@@ -166,6 +166,7 @@ def test_ctrl_c_during_pipe_refresh_stops_it_at_once_with_one_line(tmp_path):
     assert time.monotonic() - pressed < 10
     assert refresh.returncode == 130
     assert "Traceback" not in err
-    assert [line for line in err.splitlines() if line.startswith("error:")] == ["error: interrupted"]
+    assert "error" not in err  # a clean stop is not a failure
+    assert err.strip().splitlines()[-1] == "stopped before any table refreshed; every table keeps its contents"
     history = _pipe("history", "slow.yaml", "--db", db, "--format", "json", cwd=tmp_path)
     assert [r["STATE"] for r in json.loads(history.stdout)] == ["SUCCEEDED"]  # apply's only: no FAILED
