@@ -286,6 +286,20 @@ def test_schema(run_pipe):
     assert {"version", "name", "snowflake", "generators", "tables", "dynamic_tables", "stream"} <= set(schema["properties"])
 
 
+def test_schema_of_unit_tests_files(run_pipe):
+    """``pipe schema --tests`` accepts a unit tests file the loader accepts, and rejects an unknown key."""
+    import jsonschema
+    import yaml
+
+    result = run_pipe("schema", "--tests")
+    assert result.code == 0
+    schema = json.loads(result.stdout)
+    tests_file = yaml.safe_load((ROOT / "tests" / "fixtures" / "checks" / "test_files" / "lines.yaml").read_text())
+    jsonschema.validate(tests_file, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**tests_file, "unknown_key": 1}, schema)
+
+
 # -- habits: version, completion, query input, lint warnings ------------------------------------
 
 

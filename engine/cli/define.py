@@ -86,10 +86,15 @@ def init(
     out.initialised(written)
 
 
-def schema(debug: DebugOpt = False) -> None:
-    """Print the JSON Schema of the pipeline file, for editors."""
+def schema(
+    tests: Annotated[
+        bool, typer.Option("--tests", help="The JSON Schema of a unit tests file (tests/*.yaml beside a pipeline file).")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Print the JSON Schema of the pipeline file (or of a unit tests file), for editors."""
     import json
 
-    from engine.spec.schema import json_schema
+    from engine.spec.schema import json_schema, tests_json_schema
 
-    out.plain(json.dumps(json_schema(), indent=2))
+    out.plain(json.dumps(tests_json_schema() if tests else json_schema(), indent=2))
