@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from engine.sql import dialect_arrays
 from engine.sql.dialect_common import (
     Untranslatable,
     duck,
@@ -100,6 +101,8 @@ class _Rules:
     def __call__(self, node: exp.Expression) -> exp.Expression:
         if is_native(node):
             return node
+        if dialect_arrays.translates(node):
+            return dialect_arrays.rewrite_node(node)
         if isinstance(node, exp.JSONExtract):
             return mark_variant(_extract(node.this, _json_path(node.expression)))
         if isinstance(node, exp.Bracket):
