@@ -17,7 +17,7 @@ from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.time import format_time
 
-from engine.sql import dialect_arrays, dialect_dates, dialect_numbers
+from engine.sql import dialect_dates, dialect_numbers, dialect_variant
 from engine.sql.dialect_annotate import DATE, is_type, snowflake_type
 from engine.sql.dialect_common import (
     Untranslatable,
@@ -73,7 +73,7 @@ _CLAUSES = {
 def reject_unsupported(tree: exp.Expression) -> None:
     """Raise Untranslatable for the first construct of the Snowflake ``tree`` the local engine lacks."""
     for node in tree.walk():
-        if dialect_arrays.translates(node):  # semi-structured functions: rewritten by dialect_variant
+        if dialect_variant.translates(node):  # ARRAY / OBJECT functions: rewritten by dialect_variant
             continue
         for kind, (construct, keyword, hint) in _CLAUSES.items():
             if isinstance(node, kind):

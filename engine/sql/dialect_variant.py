@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from engine.sql import dialect_arrays
+from engine.sql import dialect_arrays, dialect_objects
 from engine.sql.dialect_common import (
     Untranslatable,
     duck,
@@ -59,13 +59,19 @@ _OBJECT_AGG = (
     " FILTER (WHERE __K IS NOT NULL AND __V IS NOT NULL))), CAST('{}' AS JSON))"
 )
 _OBJECT_PAIR = "{'k': CAST(__K AS VARCHAR), 'v': to_json(__V)}"
-_OBJECT = "to_json(map_from_entries(list_filter(__PAIRS, lambda e: e.k IS NOT NULL AND e.v IS NOT NULL)))"
+# keys sorted, as Snowflake stores an OBJECT's keys
+_OBJECT = "to_json(map_from_entries(list_sort(list_filter(__PAIRS, lambda e: e.k IS NOT NULL AND e.v IS NOT NULL))))"
 # Snowflake's TYPEOF names for the JSON value kinds DuckDB's json_type reports.
 _TYPEOF = (
     "CASE json_type(__X) WHEN 'NULL' THEN 'NULL_VALUE' WHEN 'BIGINT' THEN 'INTEGER' WHEN 'UBIGINT' THEN 'INTEGER'"
     " WHEN 'DOUBLE' THEN 'DECIMAL' ELSE json_type(__X) END"
 )
 _ARRAY_SIZE = "CASE WHEN json_type(__X) = 'ARRAY' THEN CAST(json_array_length(__X) AS BIGINT) END"
+
+
+def translates(node: exp.Expression) -> bool:
+    """Whether this pass rewrites the ARRAY / OBJECT function ``node`` (so it is not refused up front)."""
+    return dialect_arrays.translates(node) or dialect_objects.translates(node)
 
 
 def rewrite(tree: exp.Expression, flatten: FlattenColumns) -> exp.Expression:
@@ -103,6 +109,8 @@ class _Rules:
             return node
         if dialect_arrays.translates(node):
             return dialect_arrays.rewrite_node(node)
+        if dialect_objects.translates(node):
+            return dialect_objects.rewrite_node(node)
         if isinstance(node, exp.JSONExtract):
             return mark_variant(_extract(node.this, _json_path(node.expression)))
         if isinstance(node, exp.Bracket):

@@ -34,6 +34,7 @@ from engine.sql import (
     dialect_flatten,
     dialect_functions,
     dialect_names,
+    dialect_objects,
     dialect_types,
     dialect_variant,
 )
@@ -65,6 +66,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
         dialect_functions.reject_unsupported(tree)
+        dialect_objects.quote_object_keys(tree)
         dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
         dialect_annotate.annotate(tree, catalog)
