@@ -22,9 +22,30 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from engine.sql.dialect_common import Untranslatable, duck, mark_variant
+from engine.sql.dialect_annotate import TIMESTAMPS, is_float, is_type
+from engine.sql.dialect_common import Untranslatable, duck, is_marked_variant, mark_variant
 
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
+
+
+# How Snowflake writes a FLOAT and a TIMESTAMP_NTZ it stores in a VARIANT (it prints
+# TO_VARIANT(3.21::DOUBLE) as 3.210000000000000e+00 and a timestamp as "2024-01-17 19:00:00.000"
+# -- to_variant, typeof and array_max pages); the exponent is also what tells a DOUBLE from a
+# DECIMAL in a VARIANT locally.
+_FLOAT_VARIANT = "CASE WHEN isfinite(__X) THEN CAST(printf('%.15e', __X) AS JSON) ELSE to_json(__X) END"
+_TIMESTAMP_VARIANT = "to_json(strftime(__X, '%Y-%m-%d %H:%M:%S.%g'))"
+_NTZ = {t for t in TIMESTAMPS if t not in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)}
+
+
+def as_variant(value: exp.Expression) -> exp.Expression:
+    """``value`` converted to a VARIANT (DuckDB JSON) the way Snowflake writes it."""
+    if is_marked_variant(value):
+        return value
+    if is_float(value):
+        return mark_variant(duck(_FLOAT_VARIANT, x=value))
+    if is_type(value, _NTZ):
+        return mark_variant(duck(_TIMESTAMP_VARIANT, x=value))
+    return mark_variant(exp.Anonymous(this="to_json", expressions=[value]))
 
 
 def elements(name: str) -> str:
@@ -124,7 +145,7 @@ def _flag(value: exp.Expression | None, default: bool, node: exp.Expression) -> 
 
 
 def _construct_compact(node: exp.ArrayConstructCompact) -> exp.Expression:
-    values = exp.Array(expressions=[duck("to_json(__X)", x=x) for x in node.expressions])
+    values = exp.Array(expressions=[as_variant(x) for x in node.expressions])
     return duck("to_json(list_filter(__L, lambda e: e IS NOT NULL))", l=values)
 
 
@@ -195,6 +216,8 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
     if kind in _TEMPLATES:
         template, args = _TEMPLATES[kind]
         parts = {name: node.args.get(arg) or exp.Null() for name, arg in args.items()}
+        if "v" in parts:
+            parts["v"] = as_variant(parts["v"])
         result = duck(template, **parts)
         return result if isinstance(node, _SCALAR_RESULTS) else mark_variant(result)
     if kind in _LISTED:

@@ -38,6 +38,7 @@ from engine.sql.dialect_common import (
     mark_variant,
     rewrite_bottom_up,
 )
+from engine.sql.dialect_annotate import TIMESTAMPS, is_float, is_type
 from engine.sql.dialect_flatten import FlattenColumns
 from engine.sql.dialect_types import is_integer, is_json, is_text, to_duckdb_datatype
 
@@ -64,7 +65,8 @@ _OBJECT = "to_json(map_from_entries(list_sort(list_filter(__PAIRS, lambda e: e.k
 # Snowflake's TYPEOF names for the JSON value kinds DuckDB's json_type reports.
 _TYPEOF = (
     "CASE json_type(__X) WHEN 'NULL' THEN 'NULL_VALUE' WHEN 'BIGINT' THEN 'INTEGER' WHEN 'UBIGINT' THEN 'INTEGER'"
-    " WHEN 'DOUBLE' THEN 'DECIMAL' ELSE json_type(__X) END"
+    " WHEN 'DOUBLE' THEN (CASE WHEN regexp_matches(CAST(__X AS VARCHAR), '[eE]') THEN 'DOUBLE' ELSE 'DECIMAL' END)"
+    " ELSE json_type(__X) END"
 )
 _ARRAY_SIZE = "CASE WHEN json_type(__X) = 'ARRAY' THEN CAST(json_array_length(__X) AS BIGINT) END"
 
@@ -145,7 +147,8 @@ class _Rules:
             raise Untranslatable("OBJECT_CONSTRUCT(*)", node, keyword="OBJECT_CONSTRUCT",
                                  hint="list the keys and values: OBJECT_CONSTRUCT('a', a, 'b', b)")
         if isinstance(node, exp.Array):
-            return mark_variant(exp.Anonymous(this="json_array", expressions=list(node.expressions)))
+            return mark_variant(exp.Anonymous(this="json_array", expressions=[
+                dialect_arrays.as_variant(e) if is_float(e) or is_type(e, TIMESTAMPS) else e for e in node.expressions]))
         if isinstance(node, exp.ArraySize):
             return duck(_ARRAY_SIZE, x=node.this)
         if isinstance(node, exp.Typeof):
@@ -177,7 +180,7 @@ class _Rules:
                             v=source, t=text)
             return text if is_text(target) else make(this=text, to=target)
         if is_json(target):
-            return mark_variant(exp.Anonymous(this="to_json", expressions=[source]))
+            return dialect_arrays.as_variant(source)
         if is_integer(target) and not (isinstance(source, exp.Literal) and source.is_int):
             # DuckDB casts a DOUBLE to an integer rounding half to even; Snowflake rounds half
             # away from zero, as DuckDB's DECIMAL cast does.
@@ -326,7 +329,7 @@ def _object_construct(node: exp.Struct) -> exp.Expression:
         key = item.this
         if isinstance(key, exp.Identifier):
             key = exp.column(key)
-        pairs.append(duck(_OBJECT_PAIR, k=key, v=item.expression))
+        pairs.append(duck(_OBJECT_PAIR, k=key, v=dialect_arrays.as_variant(item.expression)))
     if not pairs:
         return mark_variant(exp.cast(exp.Literal.string("{}"), "JSON"))
     return mark_variant(duck(_OBJECT, pairs=exp.Array(expressions=pairs)))

@@ -178,6 +178,9 @@ def _setup_statement(con: duckdb.DuckDBPyConnection, sql: str, catalog: dict[str
             body = ", ".join(f'"{c}" {duckdb_type(t)}' for c, t in columns.items())
             con.execute(f'CREATE OR REPLACE TABLE "{name}" ({body})')
             catalog[name] = columns
+            if statement.expression is not None:  # CREATE TABLE t (columns) AS SELECT ...: its rows too
+                query = statement.expression.sql(dialect="snowflake")
+                con.execute(f'INSERT INTO "{name}" {_translate(query, catalog)}')
             return
         name = target.name.upper()
         query = statement.expression
