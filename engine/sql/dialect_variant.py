@@ -68,6 +68,27 @@ _TYPEOF = (
     " WHEN 'DOUBLE' THEN (CASE WHEN regexp_matches(CAST(__X AS VARCHAR), '[eE]') THEN 'DOUBLE' ELSE 'DECIMAL' END)"
     " ELSE json_type(__X) END"
 )
+# PARSE_JSON's leniencies (parse_json page, "Usage notes" and examples): keys without quotes,
+# NULL in any case, and missing array elements ('[1, ,77]', '[1, 2,]'), which Snowflake reads as
+# undefined (a JSON null locally). Applied only to text that is not valid JSON as it stands.
+_LENIENT_STEPS = (
+    (r"([{,]\s*)([A-Za-z_$][A-Za-z0-9_$]*)(\s*):", r'\1"\2"\3:'),
+    (r"([:,\[]\s*)(?i:null)(\s*[,}\]])", r"\1null\2"),
+    (r"([:,\[]\s*)(?i:null)(\s*[,}\]])", r"\1null\2"),
+    (r"\[(\s*),", r"[\1null,"),
+    (r",(\s*),", r",\1null,"),
+    (r",(\s*),", r",\1null,"),
+    (r",(\s*)\]", r",\1null]"),
+)
+
+
+def _lenient_json(text: exp.Expression) -> exp.Expression:
+    fixed = "__S"
+    for pattern, replacement in _LENIENT_STEPS:
+        fixed = f"regexp_replace({fixed}, '{pattern}', '{replacement}', 'g')"
+    return duck(f"CASE WHEN json_valid(__S) THEN __S ELSE {fixed} END", s=text)
+
+
 _ARRAY_SIZE = "CASE WHEN json_type(__X) = 'ARRAY' THEN CAST(json_array_length(__X) AS BIGINT) END"
 
 
@@ -156,7 +177,8 @@ class _Rules:
         if isinstance(node, exp.ParseJSON) and isinstance(node.this, exp.Literal) and not node.this.is_string:
             # PARSE_JSON(0): Snowflake reads the number's text
             return mark_variant(exp.ParseJSON(this=exp.Literal.string(node.this.name)))
-        if isinstance(node, (exp.ParseJSON, exp.JSONObject)):
+        if isinstance(node, exp.ParseJSON):
+            node.set("this", _lenient_json(node.this))
             return mark_variant(node)
         if isinstance(node, exp.Paren) and self.is_variant(node.this):
             return mark_variant(node)
