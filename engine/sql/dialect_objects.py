@@ -18,6 +18,8 @@ reference (``sql-reference/functions/<name>``):
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from engine.sql.dialect_common import Untranslatable, duck, mark_variant
@@ -168,3 +170,67 @@ def _keep_null(node: exp.JSONObject) -> exp.Expression:
 
 
 _ANONYMOUS = {"TO_OBJECT": _to_object, "OBJECT_DELETE": _delete, "OBJECT_PICK": _pick}
+
+
+def expand_object_stars(tree: exp.Expression, catalog: dict[str, dict[str, str]] | None) -> None:
+    """``OBJECT_CONSTRUCT(*)``, ``OBJECT_CONSTRUCT_KEEP_NULL(*)`` and ``{*}`` -> one key per column of FROM.
+
+    Run after identifiers are normalized. The keys are the column names as Snowflake stores them
+    (object_construct page: ``OBJECT_CONSTRUCT(*)`` over a table); ``* ILIKE 'pattern'`` and
+    ``* EXCLUDE (c, ...)`` choose columns as they do in a select list. The columns come from the
+    catalog (tables), VALUES (COLUMN1, ...) and subqueries; a source whose columns are unknown
+    cannot be expanded and is refused.
+    """
+    for node in list(tree.find_all(exp.StarMap, exp.JSONObject, exp.Struct)):
+        star = node.this if isinstance(node, exp.StarMap) else (
+            node.expressions[0] if len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Star) else None)
+        if not isinstance(star, exp.Star):
+            continue
+        columns = _chosen(star, _from_columns(node, catalog or {}), node)
+        pairs = [(exp.Literal.string(name), exp.column(exp.to_identifier(name, quoted=True),
+                                                        table=exp.to_identifier(table, quoted=True)))
+                 for table, name in columns]
+        if isinstance(node, exp.JSONObject):
+            node.replace(exp.JSONObject(expressions=[exp.JSONKeyValue(this=k, expression=v) for k, v in pairs]))
+        else:
+            node.replace(exp.Struct(expressions=[exp.PropertyEQ(this=k, expression=v) for k, v in pairs]))
+
+
+def _from_columns(node: exp.Expression, catalog: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """``(table alias, column)`` for every column the SELECT around ``node`` reads, in order."""
+    select = node.find_ancestor(exp.Select)
+    sources = []
+    if select is not None and select.args.get("from_") is not None:
+        sources.append(select.args["from_"].this)
+    sources += [join.this for join in (select.args.get("joins") or [])] if select is not None else []
+    tables = {name.upper(): columns for name, columns in catalog.items()}
+    found = []
+    for source in sources:
+        alias = source.alias_or_name
+        if isinstance(source, exp.Table) and source.name.upper() in tables:
+            names = list(tables[source.name.upper()])
+        elif isinstance(source, exp.Values):
+            aliases = source.args.get("alias")
+            names = [c.name for c in aliases.columns] if aliases is not None and aliases.columns else [
+                f"COLUMN{i + 1}" for i in range(len(source.expressions[0].expressions))]
+            alias = alias or "VALUES"
+        elif isinstance(source, exp.Subquery) and isinstance(source.this, exp.Select) and not source.this.is_star:
+            names = [e.alias_or_name for e in source.this.expressions]
+        else:
+            raise Untranslatable(f"OBJECT_CONSTRUCT(*) over {source.sql(dialect='snowflake')}, whose columns are "
+                                 "not known locally", node, keyword="*",
+                                 hint="list the keys and values: OBJECT_CONSTRUCT('A', a, 'B', b)")
+        found += [(alias, name) for name in names]
+    return found
+
+
+def _chosen(star: exp.Star, columns: list[tuple[str, str]], node: exp.Expression) -> list[tuple[str, str]]:
+    excluded = {c.name.upper() for c in star.args.get("except_") or []}
+    pattern = star.args.get("ilike")
+    if star.args.get("rename") or star.args.get("replace"):
+        raise Untranslatable("OBJECT_CONSTRUCT(* RENAME / REPLACE)", node, keyword="*")
+    chosen = [(t, c) for t, c in columns if c.upper() not in excluded]
+    if pattern is not None:
+        regex = "^" + "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern.name) + "$"
+        chosen = [(t, c) for t, c in chosen if re.match(regex, c, re.IGNORECASE | re.DOTALL)]
+    return chosen

@@ -72,6 +72,7 @@ _TYPEOF = (
 # NULL in any case, and missing array elements ('[1, ,77]', '[1, 2,]'), which Snowflake reads as
 # undefined (a JSON null locally). Applied only to text that is not valid JSON as it stands.
 _LENIENT_STEPS = (
+    (r"^(\s*)(?i:null)(\s*)$", r"\1null\2"),
     (r"([{,]\s*)([A-Za-z_$][A-Za-z0-9_$]*)(\s*):", r'\1"\2"\3:'),
     (r"([:,\[]\s*)(?i:null)(\s*[,}\]])", r"\1null\2"),
     (r"([:,\[]\s*)(?i:null)(\s*[,}\]])", r"\1null\2"),
@@ -80,6 +81,9 @@ _LENIENT_STEPS = (
     (r",(\s*),", r",\1null,"),
     (r",(\s*)\]", r",\1null]"),
 )
+
+
+_EXPONENT = r"-?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+"
 
 
 def _lenient_json(text: exp.Expression) -> exp.Expression:
@@ -164,9 +168,6 @@ class _Rules:
             return self._order(node)
         if isinstance(node, exp.Struct):
             return _object_construct(node)
-        if isinstance(node, exp.StarMap):
-            raise Untranslatable("OBJECT_CONSTRUCT(*)", node, keyword="OBJECT_CONSTRUCT",
-                                 hint="list the keys and values: OBJECT_CONSTRUCT('a', a, 'b', b)")
         if isinstance(node, exp.Array):
             return mark_variant(exp.Anonymous(this="json_array", expressions=[
                 dialect_arrays.as_variant(e) if is_float(e) or is_type(e, TIMESTAMPS) else e for e in node.expressions]))
@@ -178,8 +179,12 @@ class _Rules:
             # PARSE_JSON(0): Snowflake reads the number's text
             return mark_variant(exp.ParseJSON(this=exp.Literal.string(node.this.name)))
         if isinstance(node, exp.ParseJSON):
-            node.set("this", _lenient_json(node.this))
-            return mark_variant(node)
+            text = node.this
+            node.set("this", _lenient_json(text.copy()))
+            # a number written with an exponent is a DOUBLE (typeof page: '1.912e2' is DOUBLE)
+            return mark_variant(duck(f"CASE WHEN regexp_full_match(trim(__S), '{_EXPONENT}') "
+                                     "THEN CAST(printf('%.15e', CAST(trim(__S) AS DOUBLE)) AS JSON) ELSE __P END",
+                                     s=text, p=node))
         if isinstance(node, exp.Paren) and self.is_variant(node.this):
             return mark_variant(node)
         return node

@@ -72,6 +72,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         dialect_annotate.annotate(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
+        dialect_objects.expand_object_stars(tree, catalog)
         tree = dialect_functions.rewrite(tree)
         tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
         tree = dialect_functions.rewrite_divisions(tree)
