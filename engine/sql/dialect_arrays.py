@@ -34,6 +34,7 @@ _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 # DECIMAL in a VARIANT locally.
 _FLOAT_VARIANT = "CASE WHEN isfinite(__X) THEN CAST(printf('%.15e', __X) AS JSON) ELSE to_json(__X) END"
 _TIMESTAMP_VARIANT = "to_json(strftime(__X, '%Y-%m-%d %H:%M:%S.%g'))"
+VARIANT_TYPE = "pipe_variant_type"  # meta: the Snowflake type of a value known to be put in a VARIANT
 _NTZ = {t for t in TIMESTAMPS if t not in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)}
 
 
@@ -44,7 +45,9 @@ def as_variant(value: exp.Expression) -> exp.Expression:
     if is_float(value):
         return mark_variant(duck(_FLOAT_VARIANT, x=value))
     if is_type(value, _NTZ):
-        return mark_variant(duck(_TIMESTAMP_VARIANT, x=value))
+        result = mark_variant(duck(_TIMESTAMP_VARIANT, x=value))
+        result.meta[VARIANT_TYPE] = "TIMESTAMP_NTZ"  # TYPEOF of it (typeof page, "cast_to_variant")
+        return result
     return mark_variant(exp.Anonymous(this="to_json", expressions=[value]))
 
 

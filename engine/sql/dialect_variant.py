@@ -69,13 +69,15 @@ _TYPEOF = (
     " ELSE json_type(__X) END"
 )
 # PARSE_JSON's leniencies (parse_json page, "Usage notes" and examples): keys without quotes,
-# NULL in any case, and missing array elements ('[1, ,77]', '[1, 2,]'), which Snowflake reads as
+# NULL / TRUE / FALSE in any case, and missing array elements ('[1, ,77]', '[1, 2,]'), which Snowflake reads as
 # undefined (a JSON null locally). Applied only to text that is not valid JSON as it stands.
+_LITERAL = r"([:,\[]\s*)(?i:{word})(\s*[,}}\]])"
 _LENIENT_STEPS = (
-    (r"^(\s*)(?i:null)(\s*)$", r"\1null\2"),
     (r"([{,]\s*)([A-Za-z_$][A-Za-z0-9_$]*)(\s*):", r'\1"\2"\3:'),
-    (r"([:,\[]\s*)(?i:null)(\s*[,}\]])", r"\1null\2"),
-    (r"([:,\[]\s*)(?i:null)(\s*[,}\]])", r"\1null\2"),
+    *((pattern, replacement) for word in ("null", "true", "false")
+      for pattern, replacement in ((rf"^(\s*)(?i:{word})(\s*)$", rf"\1{word}\2"),
+                                   (_LITERAL.format(word=word), rf"\1{word}\2"),
+                                   (_LITERAL.format(word=word), rf"\1{word}\2"))),
     (r"\[(\s*),", r"[\1null,"),
     (r",(\s*),", r",\1null,"),
     (r",(\s*),", r",\1null,"),
@@ -90,7 +92,9 @@ def _lenient_json(text: exp.Expression) -> exp.Expression:
     fixed = "__S"
     for pattern, replacement in _LENIENT_STEPS:
         fixed = f"regexp_replace({fixed}, '{pattern}', '{replacement}', 'g')"
-    return duck(f"CASE WHEN json_valid(__S) THEN __S ELSE {fixed} END", s=text)
+    # DuckDB reads '[1, 2,]' as [1, 2]; Snowflake as [1, 2, undefined], so that text is fixed too
+    return duck(f"CASE WHEN json_valid(__S) AND NOT regexp_matches(__S, ',\\s*\\]') THEN __S ELSE {fixed} END",
+                s=text)
 
 
 _ARRAY_SIZE = "CASE WHEN json_type(__X) = 'ARRAY' THEN CAST(json_array_length(__X) AS BIGINT) END"
@@ -174,6 +178,9 @@ class _Rules:
         if isinstance(node, exp.ArraySize):
             return duck(_ARRAY_SIZE, x=node.this)
         if isinstance(node, exp.Typeof):
+            known = node.this.meta.get(dialect_arrays.VARIANT_TYPE)
+            if known:  # a TIMESTAMP cast to VARIANT is text locally, but its type is known here
+                return duck(f"CASE WHEN __X IS NOT NULL THEN '{known}' END", x=node.this)
             return duck(_TYPEOF, x=node.this)
         if isinstance(node, exp.ParseJSON) and isinstance(node.this, exp.Literal) and not node.this.is_string:
             # PARSE_JSON(0): Snowflake reads the number's text
