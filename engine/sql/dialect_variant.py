@@ -249,6 +249,9 @@ class _Rules:
 
     def _order(self, node: exp.Order) -> exp.Expression:
         """ORDER BY a VARIANT: numbers by value (DuckDB would compare JSON text), then text."""
+        if _orders_one_row(node):
+            node.parent.set("order", None)
+            return node
         keys = []
         for ordered in node.expressions:
             if isinstance(ordered, exp.Ordered) and self.is_variant(ordered.this):
@@ -274,6 +277,22 @@ class _Rules:
         if isinstance(node, exp.ArrayAgg):
             return _array_agg(node.this, [])
         return mark_variant(duck(_OBJECT_AGG, k=node.this, v=node.expression))
+
+
+def _orders_one_row(order: exp.Order) -> bool:
+    """An ORDER BY of aggregated columns on an aggregate without GROUP BY, which returns one row.
+
+    Snowflake accepts it (array_agg page: ``SELECT ARRAY_AGG(DISTINCT s) ... ORDER BY s``) and it
+    orders nothing; DuckDB rejects a column outside an aggregate, so it is dropped.
+    """
+    select = order.parent
+    if not isinstance(select, exp.Select) or select.args.get("group") or select.args.get("having"):
+        return False
+    aggregates = [a for e in select.expressions for a in e.find_all(exp.AggFunc) if not a.find_ancestor(exp.Window)]
+    keys = [o.this for o in order.expressions if isinstance(o, exp.Ordered)]
+    aggregated = [c for a in aggregates for c in a.find_all(exp.Column)]
+    return bool(aggregates) and len(keys) == len(order.expressions) and all(
+        isinstance(k, exp.Column) and k in aggregated for k in keys)
 
 
 def _subscript(value: exp.Expression, index: exp.Expression) -> exp.Expression:
