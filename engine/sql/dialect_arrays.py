@@ -201,7 +201,16 @@ _BUILDERS: dict[type, Callable[[exp.Expression], exp.Expression]] = {
     exp.ArrayConstructCompact: _construct_compact,
     exp.ArraysZip: _zip,
 }
-_ANONYMOUS = {"ARRAYS_TO_OBJECT": _arrays_to_object}
+def _repeat(node: exp.Anonymous) -> exp.Expression:
+    """ARRAY_REPEAT(value, count): NULL for a NULL count, [] for a count below 1 (array_repeat page)."""
+    if len(node.expressions) != 2:
+        raise Untranslatable("ARRAY_REPEAT without exactly two arguments", node, keyword="ARRAY_REPEAT")
+    value, count = node.expressions
+    return duck("CASE WHEN __N IS NOT NULL THEN to_json(list_transform(range(greatest(__N, 0)), lambda x: __V)) END",
+                n=count, v=as_variant(value))
+
+
+_ANONYMOUS = {"ARRAYS_TO_OBJECT": _arrays_to_object, "ARRAY_REPEAT": _repeat}
 # sqlglot's ArrayConcat (ARRAY_CAT) and ArrayIntersect (ARRAY_INTERSECTION) list their arrays
 _LISTED = {exp.ArrayConcat: _CAT, exp.ArrayIntersect: _INTERSECT}
 

@@ -31,7 +31,7 @@ HASH = Difference(
 # Semi-structured data (sql-reference/data-types-semistructured; array_* and typeof pages).
 ARRAY_UNDEFINED = Difference(
     "SQL NULL in an ARRAY",
-    "Snowflake keeps a SQL NULL put in an ARRAY (ARRAY_CONSTRUCT, [...], ARRAY_APPEND / PREPEND / INSERT, "
+    "Snowflake keeps a SQL NULL put in an ARRAY (ARRAY_CONSTRUCT, [...], ARRAY_APPEND / PREPEND / INSERT / REPEAT, "
     "ARRAY_INSERT past the end) as undefined, printed `undefined`, which "
     "FLATTEN skips and ARRAY_SORT / ARRAY_CONTAINS(NULL, ...) tell from a JSON null; locally it is a JSON null",
 )
@@ -75,6 +75,9 @@ def _semistructured(node: exp.Expression) -> Difference | None:
     if isinstance(node, (exp.ArrayAppend, exp.ArrayPrepend)) and _may_be_null(node.expression):
         return ARRAY_UNDEFINED
     if isinstance(node, exp.ArrayInsert):
+        return ARRAY_UNDEFINED
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "ARRAY_REPEAT" and node.expressions \
+            and _may_be_null(node.expressions[0]):
         return ARRAY_UNDEFINED
     if isinstance(node, exp.ParseJSON) and (not isinstance(node.this, exp.Literal) or _parses_missing_elements(node)):
         return PARSE_JSON_MISSING

@@ -144,6 +144,8 @@ class _Rules:
             return dialect_objects.rewrite_node(node)
         if isinstance(node, exp.JSONExtract):
             return mark_variant(_extract(node.this, _json_path(node.expression)))
+        if isinstance(node, exp.ToChar) and node.args.get("format") is None and self.is_variant(node.this):
+            return json_text(node.this)  # TO_VARCHAR(variant): a string without its quotes
         if isinstance(node, exp.Bracket):
             if len(node.expressions) != 1:
                 raise Untranslatable("a bracket with several subscripts", node)
