@@ -50,8 +50,14 @@ _AS = {
     "AS_VARCHAR": (_TYPE_IS.format("VARCHAR"), "json_extract_string(CAST(__X AS JSON), '$')"),
     "AS_CHAR": (_TYPE_IS.format("VARCHAR"), "json_extract_string(CAST(__X AS JSON), '$')"),
     "AS_INTEGER": (_INTEGER, "CAST(CAST(__X AS JSON) AS BIGINT)"),
-    "AS_DOUBLE": (_NUMBER, "CAST(CAST(__X AS JSON) AS DOUBLE)"),
-    "AS_REAL": (_NUMBER, "CAST(CAST(__X AS JSON) AS DOUBLE)"),
+    # a floating-point value only: another number gives NULL (as_double-real page)
+    "AS_DOUBLE": (_DOUBLE, "CAST(CAST(__X AS JSON) AS DOUBLE)"),
+    "AS_REAL": (_DOUBLE, "CAST(CAST(__X AS JSON) AS DOUBLE)"),
+}
+# A DATE, TIME or TIMESTAMP stored in a VARIANT is text locally: these cannot tell it from a string.
+_DATETIME_IN_VARIANT = {
+    f"{prefix}_{kind}" for prefix in ("AS", "IS")
+    for kind in ("DATE", "DATE_VALUE", "TIME", "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP_TZ")
 }
 _AS_FIXED = ("AS_NUMBER", "AS_DECIMAL", "AS_NUMERIC")
 _VARIANT_RESULTS = ("AS_ARRAY", "AS_OBJECT")
@@ -68,6 +74,13 @@ _INSERT = (
     "WHEN __V IS NULL THEN " + _OBJECT_OF.format(f"list_filter({_ENTRIES}, lambda e: e.key <> __K)") + " "
     "ELSE " + _OBJECT_OF.format(f"list_append(list_filter({_ENTRIES}, lambda e: e.key <> __K), "
                                 "{'key': __K, 'value': to_json(__V)})") + " END"
+)
+# GET_IGNORE_CASE(o, k): the exact key first, else a key equal but for case (get_ignore_case page);
+# the first such key in sorted order, as Snowflake's objects are sorted (the page's 'AA' finds "Aa").
+_GET_IGNORE_CASE = (
+    "CASE WHEN __O IS NULL OR __K IS NULL OR json_type(CAST(__O AS JSON)) <> 'OBJECT' THEN NULL "
+    f"ELSE COALESCE(list_filter({_ENTRIES}, lambda e: e.key = __K)[1].value, "
+    f"list_filter(list_sort({_ENTRIES}), lambda e: lower(e.key) = lower(__K))[1].value) END"
 )
 _KEEP = "CASE WHEN __O IS NULL THEN NULL ELSE " + _OBJECT_OF.format(
     f"list_filter({_ENTRIES}, lambda e: {{}}list_contains(__KEYS, e.key))") + " END"
@@ -89,8 +102,8 @@ def translates(node: exp.Expression) -> bool:
     """Whether this module rewrites ``node`` (so the up-front check must let it through)."""
     if isinstance(node, exp.Anonymous):
         name = node.name.upper()
-        return name in _IS or name in _AS or name in _AS_FIXED or name in _ANONYMOUS
-    return isinstance(node, (exp.ObjectInsert, exp.JSONObject))
+        return name in _IS or name in _AS or name in _AS_FIXED or name in _ANONYMOUS or name in _DATETIME_IN_VARIANT
+    return isinstance(node, (exp.ObjectInsert, exp.JSONObject, exp.GetIgnoreCase, exp.CheckJson))
 
 
 def rewrite_node(node: exp.Expression) -> exp.Expression:
@@ -100,9 +113,19 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
         return mark_variant(duck(_INSERT, o=node.this, k=node.args["key"], v=node.args["value"], u=update))
     if isinstance(node, exp.JSONObject):
         return mark_variant(_keep_null(node))
+    if isinstance(node, exp.GetIgnoreCase):
+        return mark_variant(duck(_GET_IGNORE_CASE, o=node.this, k=node.expression))
+    if isinstance(node, exp.CheckJson):
+        raise Untranslatable("CHECK_JSON", node, keyword="CHECK_JSON",
+                             hint="its messages are those of Snowflake's JSON parser; TRY_PARSE_JSON(x) IS NULL "
+                                  "finds the documents that do not parse")
     if not isinstance(node, exp.Anonymous):
         return node
     name, args = node.name.upper(), list(node.expressions)
+    if name in _DATETIME_IN_VARIANT:
+        raise Untranslatable(name, node, keyword=name,
+                             hint="a date or time stored in a VARIANT is text locally; cast the value "
+                                  "(v::DATE, TRY_CAST(v::VARCHAR AS TIMESTAMP)) instead")
     if name in _IS:
         return duck(f"CASE WHEN __X IS NOT NULL THEN COALESCE({_IS[name]}, FALSE) END", x=_one(node, args))
     if name in _AS:

@@ -228,6 +228,8 @@ class _Rules:
         return make(this=source, to=target)
 
     def _compare(self, node: exp.Binary) -> exp.Expression:
+        if isinstance(node.parent, exp.Update):  # SET column = value: an assignment, not a comparison
+            return node
         left, right = node.this, node.expression
         if self.is_variant(left) == self.is_variant(right):
             return node
