@@ -1,9 +1,10 @@
 """Snowflake's ARRAY functions over the local representation of an ARRAY: DuckDB JSON.
 
 Each function becomes a DuckDB expression that reads the JSON array as a list of JSON elements
-(``from_json(a, '["JSON"]')``, where a JSON null is a SQL NULL), works on the list with DuckDB's list functions and lambdas, and
-writes a JSON array back. The semantics follow each function's page of Snowflake's SQL reference
-(``sql-reference/functions/<name>``), checked by the conformance suite's examples:
+(``from_json(a, '["JSON"]')``, where a JSON null is a SQL NULL), works on the list with DuckDB's
+list functions and lambdas, and writes a JSON array back. The semantics follow each function's
+page of Snowflake's SQL reference (``sql-reference/functions/<name>``), checked by the
+conformance suite's examples:
 
 * a SQL NULL array (or index, for ARRAY_SLICE / ARRAY_INSERT / ARRAY_REMOVE_AT) gives NULL;
 * elements compare as VARIANTs: numbers by value whatever their type (``5``, ``5.00`` and
@@ -13,7 +14,7 @@ writes a JSON array back. The semantics follow each function's page of Snowflake
 * positions are 0-based; a negative position counts from the end.
 
 Locally an array cannot hold Snowflake's *undefined* (a SQL NULL element): it holds a JSON null
-instead, which ``dialect_differences.ARRAY_SQL_NULL`` names.
+instead, which ``dialect_differences.ARRAY_UNDEFINED`` names (and validate warns about).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def elements(name: str) -> str:
 
 def key(value: str) -> str:
     """DuckDB text of the comparison key of one JSON element: numbers by value, the rest as JSON text."""
-    return (f"CASE WHEN {value} IS NULL THEN 'null' WHEN json_type({value}) IN {_NUMERIC} THEN CAST(CAST({value} AS DOUBLE) AS VARCHAR) "
+    return (f"CASE WHEN {value} IS NULL THEN 'null' "
+            f"WHEN json_type({value}) IN {_NUMERIC} THEN CAST(CAST({value} AS DOUBLE) AS VARCHAR) "
             f"ELSE CAST({value} AS VARCHAR) END")
 
 
@@ -90,9 +92,10 @@ _COMPACT = _when_all(("__A",), f"to_json(list_filter({_A}, lambda e: e IS NOT NU
 _FIND = (f"CASE WHEN __A IS NULL THEN NULL WHEN __V IS NULL THEN (CASE WHEN list_contains({_keys('__A')}, 'null') "
          f"THEN TRUE END) ELSE list_contains({_keys('__A')}, {key('to_json(__V)')}) END")
 _POSITION = (f"CASE WHEN __A IS NULL THEN NULL "
-             f"ELSE CAST(list_position({_keys('__A')}, CASE WHEN __V IS NULL THEN 'null' ELSE {key('to_json(__V)')} END)"
-             f" - 1 AS BIGINT) END")
-_DISTINCT = _when_all(("__A",), f"to_json(list_filter({_A}, lambda e, i: list_position({_keys('__A')}, {key('e')}) = i))")
+             f"ELSE CAST(list_position({_keys('__A')}, "
+             f"CASE WHEN __V IS NULL THEN 'null' ELSE {key('to_json(__V)')} END) - 1 AS BIGINT) END")
+_DISTINCT = _when_all(("__A",), (f"to_json(list_filter({_A}, "
+                                  f"lambda e, i: list_position({_keys('__A')}, {key('e')}) = i))"))
 # multisets: the i-th element is kept when its occurrences so far exceed (EXCEPT) or do not
 # exceed (INTERSECTION) its count in the other array
 _OCCURRENCE = f"len(list_filter(list_slice({_keys('__A')}, 1, i), lambda k: k = {key('e')}))"

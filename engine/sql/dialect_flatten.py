@@ -48,7 +48,8 @@ _DESCENDANT_CONTAINER = "json_extract(\"__FLATTEN_INPUT\".\"THIS\", \"__FLATTEN_
 _MODES = {
     ("OBJECT", False): "json_type(\"__FLATTEN_INPUT\".\"THIS\") = 'OBJECT'",
     ("ARRAY", False): "json_type(\"__FLATTEN_INPUT\".\"THIS\") = 'ARRAY'",
-    ("OBJECT", True): f"json_type({_DESCENDANT_CONTAINER}) = 'OBJECT' AND NOT contains(\"__FLATTEN_EACH\".\"path\", '[')",
+    ("OBJECT", True): (f"json_type({_DESCENDANT_CONTAINER}) = 'OBJECT' "
+                       "AND NOT contains(\"__FLATTEN_EACH\".\"path\", '[')"),
     ("ARRAY", True): (f"json_type({_DESCENDANT_CONTAINER}) = 'ARRAY' "
                       "AND regexp_full_match(\"__FLATTEN_EACH\".\"path\", '\\$(\\[[0-9]+\\])*')"),
 }

@@ -175,8 +175,9 @@ class _Rules:
         if isinstance(node, exp.Struct):
             return _object_construct(node)
         if isinstance(node, exp.Array):
-            return mark_variant(exp.Anonymous(this="json_array", expressions=[
-                dialect_arrays.as_variant(e) if is_float(e) or is_type(e, TIMESTAMPS) else e for e in node.expressions]))
+            values = [dialect_arrays.as_variant(e) if is_float(e) or is_type(e, TIMESTAMPS) else e
+                      for e in node.expressions]
+            return mark_variant(exp.Anonymous(this="json_array", expressions=values))
         if isinstance(node, exp.ArraySize):
             return duck(_ARRAY_SIZE, x=node.this)
         if isinstance(node, exp.Typeof):
