@@ -1,12 +1,15 @@
-"""``LATERAL FLATTEN(input => ...)`` -> a DuckDB lateral subquery over ``json_each``.
+"""``LATERAL FLATTEN(input => ...)`` -> a DuckDB lateral subquery over ``json_each`` / ``json_tree``.
 
-Snowflake's FLATTEN yields one row per element of an array (or field of an object) with the
-columns SEQ, KEY, PATH, INDEX, VALUE and THIS. Locally the input is JSON and the rows come from
-DuckDB's ``json_each``; the subquery rebuilds KEY (objects only), PATH (``[i]`` or the key,
-after the PATH argument), INDEX (arrays only), VALUE (a VARIANT) and THIS (the flattened
-element). SEQ has no local counterpart and is rejected where it is referenced. A NULL or empty
-input yields no rows; ``OUTER => TRUE`` keeps the outer row with NULLs (Snowflake also fills
-THIS, and PATH with an empty string, in that row).
+Snowflake's FLATTEN (sql-reference/functions/flatten) yields one row per element of an array (or
+field of an object) with the columns SEQ, KEY, PATH, INDEX, VALUE and THIS. Locally the input is
+JSON and the rows come from DuckDB's ``json_each`` (``json_tree`` with ``RECURSIVE => TRUE``,
+which walks depth first as Snowflake does); the subquery rebuilds KEY (objects only), PATH
+(``[i]`` or the key, after the PATH argument), INDEX (arrays only), VALUE (a VARIANT) and THIS
+(the element's container). ``MODE => 'OBJECT' | 'ARRAY'`` keeps what is reached through objects
+or arrays only. SEQ numbers the input rows: a FLATTEN first in FROM has one, so SEQ is 1; a
+lateral FLATTEN's SEQ has no local counterpart and is rejected where it is referenced. A NULL,
+empty or scalar input yields no rows; ``OUTER => TRUE`` keeps one row with NULLs, THIS the input
+and PATH an empty string.
 """
 
 from __future__ import annotations
@@ -20,17 +23,53 @@ from engine.sql.dialect_common import Untranslatable, duck
 _COLUMNS = ("SEQ", "KEY", "PATH", "INDEX", "VALUE", "THIS")
 _DEFAULT_ALIAS = "_FLATTENED"  # sqlglot's name for an unaliased FLATTEN
 
+# One row per element of the input (json_each), or per descendant with RECURSIVE (json_tree, in
+# the same depth-first order as Snowflake); THIS is the element's container. OUTER keeps one row
+# of NULLs (PATH '', THIS the input) when nothing is flattened. {seq}, {join}, {table}, {container},
+# {path} and {condition} are filled per call by _rows().
 _ROWS = """
-SELECT
-  CASE WHEN json_type("__FLATTEN_INPUT"."THIS") = 'OBJECT' THEN "__FLATTEN_EACH"."key" END AS "KEY",
-  CASE WHEN json_type("__FLATTEN_INPUT"."THIS") = 'ARRAY' THEN __ARRAY_PREFIX || '[' || "__FLATTEN_EACH"."key" || ']'
-       ELSE __OBJECT_PREFIX || "__FLATTEN_EACH"."key" END AS "PATH",
-  CASE WHEN json_type("__FLATTEN_INPUT"."THIS") = 'ARRAY' THEN CAST("__FLATTEN_EACH"."key" AS BIGINT) END AS "INDEX",
+SELECT{seq}
+  CASE WHEN json_type({container}) = 'OBJECT' THEN "__FLATTEN_EACH"."key" END AS "KEY",
+  CASE WHEN "__FLATTEN_EACH"."key" IS NULL THEN '' ELSE {path} END AS "PATH",
+  CASE WHEN json_type({container}) = 'ARRAY' THEN CAST("__FLATTEN_EACH"."key" AS BIGINT) END AS "INDEX",
   "__FLATTEN_EACH"."value" AS "VALUE",
-  "__FLATTEN_INPUT"."THIS" AS "THIS"
-FROM (SELECT CAST(__INPUT AS JSON) AS "THIS") AS "__FLATTEN_INPUT",
-     json_each("__FLATTEN_INPUT"."THIS") AS "__FLATTEN_EACH"
+  CASE WHEN "__FLATTEN_EACH"."key" IS NULL THEN "__FLATTEN_INPUT"."THIS" ELSE {container} END AS "THIS"
+FROM (SELECT CAST(__INPUT AS JSON) AS "THIS") AS "__FLATTEN_INPUT"
+  {join} JOIN {table}("__FLATTEN_INPUT"."THIS") AS "__FLATTEN_EACH"
+  ON json_type("__FLATTEN_INPUT"."THIS") IN ('ARRAY', 'OBJECT'){condition}
 """
+_ELEMENT_PATH = ("CASE WHEN json_type(\"__FLATTEN_INPUT\".\"THIS\") = 'ARRAY' "
+                 "THEN __ARRAY_PREFIX || '[' || \"__FLATTEN_EACH\".\"key\" || ']' "
+                 "ELSE __OBJECT_PREFIX || \"__FLATTEN_EACH\".\"key\" END")
+# RECURSIVE: the path below the input, from json_tree's '$.b[0]' / '$[0]' (PATH argument first)
+_DESCENDANT_PATH = ("__OBJECT_PREFIX || regexp_replace(\"__FLATTEN_EACH\".\"fullkey\", '^\\$\\.?', '')")
+_DESCENDANT_CONTAINER = "json_extract(\"__FLATTEN_INPUT\".\"THIS\", \"__FLATTEN_EACH\".\"path\")"
+# MODE => 'OBJECT' / 'ARRAY': only what is reached through objects / arrays
+_MODES = {
+    ("OBJECT", False): "json_type(\"__FLATTEN_INPUT\".\"THIS\") = 'OBJECT'",
+    ("ARRAY", False): "json_type(\"__FLATTEN_INPUT\".\"THIS\") = 'ARRAY'",
+    ("OBJECT", True): (f"json_type({_DESCENDANT_CONTAINER}) = 'OBJECT' "
+                       "AND NOT contains(\"__FLATTEN_EACH\".\"path\", '[')"),
+    ("ARRAY", True): (f"json_type({_DESCENDANT_CONTAINER}) = 'ARRAY' "
+                      "AND regexp_full_match(\"__FLATTEN_EACH\".\"path\", '\\$(\\[[0-9]+\\])*')"),
+}
+
+
+def _rows(args: dict[str, exp.Expression], seq: bool) -> str:
+    """The template of FLATTEN's rows for its arguments (see _ROWS)."""
+    recursive = _flag(args, "RECURSIVE")
+    mode = args["MODE"].name.upper() if "MODE" in args else "BOTH"
+    condition = ' AND "__FLATTEN_EACH"."parent" IS NOT NULL' if recursive else ""
+    if mode != "BOTH":
+        condition += " AND " + _MODES[(mode, recursive)]
+    return _ROWS.format(
+        seq=' 1 AS "SEQ",' if seq else "",
+        join="LEFT" if _flag(args, "OUTER") else "INNER",
+        table="json_tree" if recursive else "json_each",
+        container=_DESCENDANT_CONTAINER if recursive else '"__FLATTEN_INPUT"."THIS"',
+        path=_DESCENDANT_PATH if recursive else _ELEMENT_PATH,
+        condition=condition,
+    )
 
 
 @dataclass
@@ -53,7 +92,8 @@ def columns(tree: exp.Expression) -> FlattenColumns:
     found = FlattenColumns()
     for node in _flattens(tree):
         alias, names = _alias(node)
-        _reject_seq(tree, alias, names[0])
+        if isinstance(node.parent, exp.Join):  # a lateral FLATTEN: SEQ would number the outer rows
+            _reject_seq(tree, alias, names[0])
         found.variant[None if alias == _DEFAULT_ALIAS else alias] = {names[4], names[5]}
     return found
 
@@ -75,14 +115,15 @@ def _replace(node: exp.Lateral | exp.TableFromRows) -> None:
     args = _arguments(node.this)
     alias, names = _alias(node)
     prefix = args["PATH"].name if "PATH" in args else ""
-    rows = duck(_ROWS, input=_input(args), array_prefix=exp.Literal.string(prefix),
+    join = node.parent if isinstance(node.parent, exp.Join) else None
+    # SEQ numbers the input rows; a FLATTEN first in FROM has one input row, so SEQ is 1
+    rows = duck(_rows(args, seq=join is None), input=_input(args), array_prefix=exp.Literal.string(prefix),
                 object_prefix=exp.Literal.string(f"{prefix}." if prefix else ""))
-    for projection, name in zip(rows.expressions, names[1:]):
+    for projection, name in zip(rows.expressions, names if join is None else names[1:]):
         projection.set("alias", exp.to_identifier(name))
     table_alias = exp.TableAlias(this=exp.to_identifier(alias))
 
     outer = _flag(args, "OUTER")
-    join = node.parent if isinstance(node.parent, exp.Join) else None
     if join is None:  # first item of FROM: nothing to correlate with
         node.replace(exp.Subquery(this=rows, alias=table_alias))
         return
@@ -107,13 +148,13 @@ def _arguments(explode: exp.Explode) -> dict[str, exp.Expression]:
             args.setdefault("INPUT", arg)
     if "INPUT" not in args:
         raise Untranslatable("FLATTEN without INPUT", explode, hint="write FLATTEN(input => <expr>)")
-    if _flag(args, "RECURSIVE"):
-        raise Untranslatable("FLATTEN(RECURSIVE => TRUE)", explode, keyword="RECURSIVE",
-                             hint="flatten one level at a time with nested LATERAL FLATTEN")
+    for flag in ("OUTER", "RECURSIVE"):
+        if flag in args and not isinstance(args[flag], exp.Boolean):
+            raise Untranslatable(f"FLATTEN {flag} that is not TRUE or FALSE", explode, keyword=flag)
     mode = args.get("MODE")
-    if mode is not None and mode.name.upper() != "BOTH":
-        raise Untranslatable(f"FLATTEN(MODE => '{mode.name}')", explode, keyword="MODE",
-                             hint="drop MODE and filter on INDEX or KEY instead")
+    if mode is not None and not (mode.is_string and mode.name.upper() in ("BOTH", "OBJECT", "ARRAY")):
+        raise Untranslatable(f"FLATTEN(MODE => {mode.sql()})", explode, keyword="MODE",
+                             hint="MODE is 'OBJECT', 'ARRAY' or 'BOTH'")
     unknown = set(args) - {"INPUT", "PATH", "OUTER", "RECURSIVE", "MODE"}
     if unknown:
         raise Untranslatable(f"FLATTEN argument {sorted(unknown)[0]}", explode)

@@ -23,6 +23,7 @@ from engine.sql import (
     dialect_numbers,
     dialect_regex,
     dialect_strings,
+    dialect_variant,
     dialect_windows,
 )
 from engine.sql.dialect_annotate import DATE, is_type, snowflake_type
@@ -80,6 +81,8 @@ _CLAUSES = {
 def reject_unsupported(tree: exp.Expression) -> None:
     """Raise Untranslatable for the first construct of the Snowflake ``tree`` the local engine lacks."""
     for node in tree.walk():
+        if dialect_variant.translates(node):  # ARRAY / OBJECT functions: rewritten by dialect_variant
+            continue
         for kind, (construct, keyword, hint) in _CLAUSES.items():
             if isinstance(node, kind):
                 raise Untranslatable(construct, node, keyword=keyword or construct.split()[0], hint=hint)

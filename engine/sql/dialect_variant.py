@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from engine.sql import dialect_arrays, dialect_objects
 from engine.sql.dialect_common import (
     Untranslatable,
     duck,
@@ -37,6 +38,7 @@ from engine.sql.dialect_common import (
     mark_variant,
     rewrite_bottom_up,
 )
+from engine.sql.dialect_annotate import TIMESTAMPS, is_float, is_type
 from engine.sql.dialect_flatten import FlattenColumns
 from engine.sql.dialect_types import is_integer, is_json, is_text, to_duckdb_datatype
 
@@ -58,13 +60,49 @@ _OBJECT_AGG = (
     " FILTER (WHERE __K IS NOT NULL AND __V IS NOT NULL))), CAST('{}' AS JSON))"
 )
 _OBJECT_PAIR = "{'k': CAST(__K AS VARCHAR), 'v': to_json(__V)}"
-_OBJECT = "to_json(map_from_entries(list_filter(__PAIRS, lambda e: e.k IS NOT NULL AND e.v IS NOT NULL)))"
+# keys sorted, as Snowflake stores an OBJECT's keys
+_OBJECT = "to_json(map_from_entries(list_sort(list_filter(__PAIRS, lambda e: e.k IS NOT NULL AND e.v IS NOT NULL))))"
 # Snowflake's TYPEOF names for the JSON value kinds DuckDB's json_type reports.
 _TYPEOF = (
     "CASE json_type(__X) WHEN 'NULL' THEN 'NULL_VALUE' WHEN 'BIGINT' THEN 'INTEGER' WHEN 'UBIGINT' THEN 'INTEGER'"
-    " WHEN 'DOUBLE' THEN 'DECIMAL' ELSE json_type(__X) END"
+    " WHEN 'DOUBLE' THEN (CASE WHEN regexp_matches(CAST(__X AS VARCHAR), '[eE]') THEN 'DOUBLE' ELSE 'DECIMAL' END)"
+    " ELSE json_type(__X) END"
 )
+# PARSE_JSON's leniencies (parse_json page, "Usage notes" and examples): keys without quotes,
+# NULL / TRUE / FALSE in any case, and missing array elements ('[1, ,77]', '[1, 2,]'), which Snowflake reads as
+# undefined (a JSON null locally). Applied only to text that is not valid JSON as it stands.
+_LITERAL = r"([:,\[]\s*)(?i:{word})(\s*[,}}\]])"
+_LENIENT_STEPS = (
+    (r"([{,]\s*)([A-Za-z_$][A-Za-z0-9_$]*)(\s*):", r'\1"\2"\3:'),
+    *((pattern, replacement) for word in ("null", "true", "false")
+      for pattern, replacement in ((rf"^(\s*)(?i:{word})(\s*)$", rf"\1{word}\2"),
+                                   (_LITERAL.format(word=word), rf"\1{word}\2"),
+                                   (_LITERAL.format(word=word), rf"\1{word}\2"))),
+    (r"\[(\s*),", r"[\1null,"),
+    (r",(\s*),", r",\1null,"),
+    (r",(\s*),", r",\1null,"),
+    (r",(\s*)\]", r",\1null]"),
+)
+
+
+_EXPONENT = r"-?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+"
+
+
+def _lenient_json(text: exp.Expression) -> exp.Expression:
+    fixed = "__S"
+    for pattern, replacement in _LENIENT_STEPS:
+        fixed = f"regexp_replace({fixed}, '{pattern}', '{replacement}', 'g')"
+    # DuckDB reads '[1, 2,]' as [1, 2]; Snowflake as [1, 2, undefined], so that text is fixed too
+    return duck(f"CASE WHEN json_valid(__S) AND NOT regexp_matches(__S, ',\\s*\\]') THEN __S ELSE {fixed} END",
+                s=text)
+
+
 _ARRAY_SIZE = "CASE WHEN json_type(__X) = 'ARRAY' THEN CAST(json_array_length(__X) AS BIGINT) END"
+
+
+def translates(node: exp.Expression) -> bool:
+    """Whether this pass rewrites the ARRAY / OBJECT function ``node`` (so it is not refused up front)."""
+    return dialect_arrays.translates(node) or dialect_objects.translates(node)
 
 
 def rewrite(tree: exp.Expression, flatten: FlattenColumns) -> exp.Expression:
@@ -100,8 +138,14 @@ class _Rules:
     def __call__(self, node: exp.Expression) -> exp.Expression:
         if is_native(node):
             return node
+        if dialect_arrays.translates(node):
+            return dialect_arrays.rewrite_node(node)
+        if dialect_objects.translates(node):
+            return dialect_objects.rewrite_node(node)
         if isinstance(node, exp.JSONExtract):
             return mark_variant(_extract(node.this, _json_path(node.expression)))
+        if isinstance(node, exp.ToChar) and node.args.get("format") is None and self.is_variant(node.this):
+            return json_text(node.this)  # TO_VARCHAR(variant): a string without its quotes
         if isinstance(node, exp.Bracket):
             if len(node.expressions) != 1:
                 raise Untranslatable("a bracket with several subscripts", node)
@@ -130,20 +174,27 @@ class _Rules:
             return self._order(node)
         if isinstance(node, exp.Struct):
             return _object_construct(node)
-        if isinstance(node, exp.StarMap):
-            raise Untranslatable("OBJECT_CONSTRUCT(*)", node, keyword="OBJECT_CONSTRUCT",
-                                 hint="list the keys and values: OBJECT_CONSTRUCT('a', a, 'b', b)")
         if isinstance(node, exp.Array):
-            return mark_variant(exp.Anonymous(this="json_array", expressions=list(node.expressions)))
+            values = [dialect_arrays.as_variant(e) if is_float(e) or is_type(e, TIMESTAMPS) else e
+                      for e in node.expressions]
+            return mark_variant(exp.Anonymous(this="json_array", expressions=values))
         if isinstance(node, exp.ArraySize):
             return duck(_ARRAY_SIZE, x=node.this)
         if isinstance(node, exp.Typeof):
+            known = node.this.meta.get(dialect_arrays.VARIANT_TYPE)
+            if known:  # a TIMESTAMP cast to VARIANT is text locally, but its type is known here
+                return duck(f"CASE WHEN __X IS NOT NULL THEN '{known}' END", x=node.this)
             return duck(_TYPEOF, x=node.this)
         if isinstance(node, exp.ParseJSON) and isinstance(node.this, exp.Literal) and not node.this.is_string:
             # PARSE_JSON(0): Snowflake reads the number's text
             return mark_variant(exp.ParseJSON(this=exp.Literal.string(node.this.name)))
-        if isinstance(node, (exp.ParseJSON, exp.JSONObject)):
-            return mark_variant(node)
+        if isinstance(node, exp.ParseJSON):
+            text = node.this
+            node.set("this", _lenient_json(text.copy()))
+            # a number written with an exponent is a DOUBLE (typeof page: '1.912e2' is DOUBLE)
+            return mark_variant(duck(f"CASE WHEN regexp_full_match(trim(__S), '{_EXPONENT}') "
+                                     "THEN CAST(printf('%.15e', CAST(trim(__S) AS DOUBLE)) AS JSON) ELSE __P END",
+                                     s=text, p=node))
         if isinstance(node, exp.Paren) and self.is_variant(node.this):
             return mark_variant(node)
         return node
@@ -166,7 +217,7 @@ class _Rules:
                             v=source, t=text)
             return text if is_text(target) else make(this=text, to=target)
         if is_json(target):
-            return mark_variant(exp.Anonymous(this="to_json", expressions=[source]))
+            return dialect_arrays.as_variant(source)
         if is_integer(target) and not (isinstance(source, exp.Literal) and source.is_int):
             # DuckDB casts a DOUBLE to an integer rounding half to even; Snowflake rounds half
             # away from zero, as DuckDB's DECIMAL cast does.
@@ -178,6 +229,8 @@ class _Rules:
         return make(this=source, to=target)
 
     def _compare(self, node: exp.Binary) -> exp.Expression:
+        if isinstance(node.parent, exp.Update):  # SET column = value: an assignment, not a comparison
+            return node
         left, right = node.this, node.expression
         if self.is_variant(left) == self.is_variant(right):
             return node
@@ -201,6 +254,9 @@ class _Rules:
 
     def _order(self, node: exp.Order) -> exp.Expression:
         """ORDER BY a VARIANT: numbers by value (DuckDB would compare JSON text), then text."""
+        if _orders_one_row(node):
+            node.parent.set("order", None)
+            return node
         keys = []
         for ordered in node.expressions:
             if isinstance(ordered, exp.Ordered) and self.is_variant(ordered.this):
@@ -226,6 +282,22 @@ class _Rules:
         if isinstance(node, exp.ArrayAgg):
             return _array_agg(node.this, [])
         return mark_variant(duck(_OBJECT_AGG, k=node.this, v=node.expression))
+
+
+def _orders_one_row(order: exp.Order) -> bool:
+    """An ORDER BY of aggregated columns on an aggregate without GROUP BY, which returns one row.
+
+    Snowflake accepts it (array_agg page: ``SELECT ARRAY_AGG(DISTINCT s) ... ORDER BY s``) and it
+    orders nothing; DuckDB rejects a column outside an aggregate, so it is dropped.
+    """
+    select = order.parent
+    if not isinstance(select, exp.Select) or select.args.get("group") or select.args.get("having"):
+        return False
+    aggregates = [a for e in select.expressions for a in e.find_all(exp.AggFunc) if not a.find_ancestor(exp.Window)]
+    keys = [o.this for o in order.expressions if isinstance(o, exp.Ordered)]
+    aggregated = [c for a in aggregates for c in a.find_all(exp.Column)]
+    return bool(aggregates) and len(keys) == len(order.expressions) and all(
+        isinstance(k, exp.Column) and k in aggregated for k in keys)
 
 
 def _subscript(value: exp.Expression, index: exp.Expression) -> exp.Expression:
@@ -315,7 +387,7 @@ def _object_construct(node: exp.Struct) -> exp.Expression:
         key = item.this
         if isinstance(key, exp.Identifier):
             key = exp.column(key)
-        pairs.append(duck(_OBJECT_PAIR, k=key, v=item.expression))
+        pairs.append(duck(_OBJECT_PAIR, k=key, v=dialect_arrays.as_variant(item.expression)))
     if not pairs:
         return mark_variant(exp.cast(exp.Literal.string("{}"), "JSON"))
     return mark_variant(duck(_OBJECT, pairs=exp.Array(expressions=pairs)))

@@ -34,6 +34,7 @@ from engine.sql import (
     dialect_flatten,
     dialect_functions,
     dialect_names,
+    dialect_objects,
     dialect_tables,
     dialect_types,
     dialect_variant,
@@ -68,12 +69,14 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
     try:
         dialect_tables.rewrite(tree)
         dialect_functions.reject_unsupported(tree)
+        dialect_objects.quote_object_keys(tree)
         dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
         dialect_annotate.annotate(tree, catalog)
         dialect_types.coerce_inserted_text(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
+        dialect_objects.expand_object_stars(tree, catalog)
         tree = dialect_functions.rewrite(tree)
         tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
         tree = dialect_functions.rewrite_divisions(tree)

@@ -56,7 +56,6 @@ LOCAL_REFUSALS = {
     ("pivot_and_unpivot.yaml", "DEPARTMENT_MONTHS"): "PIVOT / UNPIVOT",
     ("pivot_and_unpivot.yaml", "REGION_MONTHS"): "PIVOT / UNPIVOT",
     ("pivot_and_unpivot.yaml", "WEST_MONTHS"): "PIVOT / UNPIVOT",
-    ("semistructured.yaml", "KEY_NAMES"): "FLATTEN(RECURSIVE => TRUE)",
     ("semistructured.yaml", "PATHS"): "FLATTEN column SEQ",
     ("semistructured.yaml", "LEAF_PATHS"): "FLATTEN column SEQ",
 }
