@@ -35,6 +35,10 @@ _COUNTED_DIFFERENCE = """
     FROM (SELECT H, count(*) FILTER (WHERE S > 0) AS NEW, count(*) FILTER (WHERE S < 0) AS OLD
           FROM (SELECT hash({row}) AS H, 1 AS S FROM {new} AS {row} UNION ALL SELECT hash({row}), -1 FROM {old} AS {row})
           GROUP BY H)"""
+# The same when every old row is replaced by every new one.
+_COUNTED_REPLACE = """
+    SELECT count(*), (SELECT count(*) FROM {old}), count(*), coalesce(sum(hash({row})::HUGEINT), 0)::VARCHAR
+    FROM {new} AS {row}"""
 
 
 class Refresher:
@@ -174,20 +178,37 @@ class Refresher:
         con = self.store.con
         target = self.store.qualified(name)
         fresh = self.store.qualified(f"__PIPE_NEW_{name}")
-        con.execute(f"CREATE OR REPLACE TABLE {fresh} AS {self.queries[name]}")
+        columns = ", ".join(quote(c) for c in self.store.columns(name))
+        query, pre_built = self._full_query(name)
+        con.execute(f"CREATE OR REPLACE TABLE {fresh} AS SELECT * FROM {target} LIMIT 0")  # the table's types
+        con.execute(f"INSERT INTO {fresh} ({columns}) SELECT {columns} FROM ({query}) AS __Q")
         logged = action == "FULL" and self.meta(name)["INPUT_VERSIONS"] is not None and self._read_incrementally(name)
         if logged:
             outcome = self.incremental.record_difference(name, target, fresh, action)
-        else:
-            inserted, deleted, rows, total = con.execute(_COUNTED_DIFFERENCE.format(old=target, new=fresh, row=ROW)).fetchone()
+        else:  # a first fill or REINITIALIZE replaces every row; a FULL refresh counts what differs
+            counts = _COUNTED_DIFFERENCE if action == "FULL" else _COUNTED_REPLACE
+            inserted, deleted, rows, total = con.execute(counts.format(old=target, new=fresh, row=ROW)).fetchone()
             outcome = Outcome(action, int(inserted), int(deleted))
         con.execute(f"DROP TABLE {target}")
         con.execute(f"ALTER TABLE {fresh} RENAME TO {quote(name)}")
         if not logged:
             self.log.unlogged(name, Signature(int(rows), int(total), self.store.column_types(name)))
-        self.incremental.rebuild(name)
+        self.incremental.rebuild(name, pre_built=pre_built)
         outcome.message = message
         return outcome
+
+    def _full_query(self, name: str) -> tuple[str, bool]:
+        """The query that recomputes ``name``, and whether it built its pre-aggregation rows.
+
+        A table that can keep pre-aggregation rows has them built first, and is computed from
+        them: its input is read (and its expressions, e.g. parsing VARIANT values, evaluated)
+        once for both instead of once each.
+        """
+        pre = self.incremental.plan(name).pre
+        if pre is None:
+            return self.queries[name], False
+        pre.rebuild()
+        return pre.grouped.format(source=pre.relation), True
 
     def _read_incrementally(self, name: str) -> bool:
         """Whether a reader of ``name`` will apply its changes: one that refreshes incrementally,

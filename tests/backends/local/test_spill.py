@@ -3,6 +3,8 @@ and says how to fix it; a full disk under the database itself keeps its own mess
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -51,3 +53,16 @@ def test_no_space_left_for_the_database_file_keeps_its_message(tmp_path):
     problem = file_problem(failure, db)
     assert problem is not None
     assert problem.message == "cannot write the local database: the disk is full (no space left on device)"
+
+
+def test_the_local_backend_takes_a_memory_limit(tmp_path, monkeypatch):
+    """What ``--memory-limit`` passes: it wins over PIPE_MEMORY_LIMIT, and spills beside the file."""
+    from engine import project as api
+
+    monkeypatch.setenv("PIPE_MEMORY_LIMIT", "2GB")
+    project = api.validate(Path(__file__).resolve().parents[2] / "fixtures" / "incremental" / "compaction.yaml")
+    db = tmp_path / "c.duckdb"
+    with project.backend("local", db=db, memory_limit="500MB") as backend:
+        setting = lambda name: backend.store.con.execute(f"SELECT current_setting('{name}')").fetchone()[0]  # noqa: E731
+        assert setting("memory_limit") == "476.8 MiB"  # 500,000,000 bytes shown in MiB
+        assert setting("temp_directory") == str(spill_folder(db))
