@@ -103,17 +103,18 @@ def sizes(store, path: Path) -> dict[str, float]:
     return {"file_mb": path.stat().st_size / 2**20, "log_rows": logs, "state_rows": state, "table_rows": tables}
 
 
-def run(size: int, batch: int, repeat: int, profile: bool) -> dict:
+def run(size: int, batch: int, repeat: int, profile: bool, baseline: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path = pipeline_copy(folder, size)
         project = engine.validate(path)
         print(f"{size:,} interactions (memory limit {memory_limit()})", flush=True)
         with phase() as baseline_apply:
-            plain = Plain(project, folder / "baseline-apply.duckdb")
-            plain.generate()
-            plain.create_dynamic_tables()
-            plain.close()
+            if baseline:
+                plain = Plain(project, folder / "baseline-apply.duckdb")
+                plain.generate()
+                plain.create_dynamic_tables()
+                plain.close()
         show("baseline: generate + create tables", baseline_apply)
         with project.backend("local", db=folder / "bench.duckdb") as backend:
             store = backend.store
@@ -151,10 +152,12 @@ def run(size: int, batch: int, repeat: int, profile: bool) -> dict:
             if recorder:
                 recorder.report("the full refresh")
             held = sizes(store, backend.path)
-            copy_base_tables(project, store, folder / "baseline-refresh.duckdb")
+            if baseline:
+                copy_base_tables(project, store, folder / "baseline-refresh.duckdb")
         plain = Plain(project, folder / "baseline-refresh.duckdb")
         with phase() as baseline_full:
-            plain.create_dynamic_tables()
+            if baseline:
+                plain.create_dynamic_tables()
         plain.close()
         show("baseline: create tables (same base rows)", baseline_full)
         print(f"  database {held['file_mb']:,.0f} MB; rows: tables {held['table_rows']:,}, change logs "
@@ -175,8 +178,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5, help="incremental refreshes timed (their median is used)")
     parser.add_argument("--profile", action="store_true", help="print the slowest statement shapes of each phase")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="pipe alone (for sizes where plain DuckDB's run would double a long wait); no ratios")
     args = parser.parse_args()
-    results = [run(size, args.batch, args.repeat, args.profile) for size in args.sizes]
+    results = [run(size, args.batch, args.repeat, args.profile, not args.no_baseline) for size in args.sizes]
+    if args.no_baseline:
+        for r in results:
+            print(f"{r['size']:,}: apply {r['apply'].seconds:.1f} s, incremental {r['incremental']:.3f} s, full "
+                  f"{r['full'].seconds:.1f} s; peak MB apply/incr/full {r['apply'].peak_mb:,.0f}/"
+                  f"{r['incremental_peak']:,.0f}/{r['full'].peak_mb:,.0f}")
+        return
     base = results[0]
     print()
     print(f"peak RSS per phase: {METHOD}; baseline = plain DuckDB, same memory limit ({memory_limit()})")
