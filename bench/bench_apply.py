@@ -10,9 +10,14 @@ that child's own peak resident set size from ``os.wait4``. The cases:
 * ``pipe apply`` at 10,000 interactions (engagement.yaml as it is), then a second apply (no
   changes);
 * ``pipe apply`` at ``--large`` interactions (a copy of the pipeline folder with the
-  RAW_INTERACTIONS args changed to ``[LARGE, 30]``).
+  RAW_INTERACTIONS args changed to ``[LARGE, 30]``);
+* plain DuckDB doing the same work at each size, the baseline of apply (``bench/baseline.py``
+  in a process of its own: the same generators fill the base tables, then ``CREATE TABLE AS`` of
+  each dynamic table's translated query in dependency order, under pipe's memory limit).
 
-Each figure is the median of ``--runs`` runs. Printed figures, not a timed test.
+Each figure is the median of ``--runs`` runs; CPU time is the child's, user and system, all
+threads (steadier than wall time on a machine other work shares). Printed figures, not a timed
+test.
 """
 
 from __future__ import annotations
@@ -36,10 +41,11 @@ ARGS_10K = "    args: [10000, 30]"  # RAW_INTERACTIONS's generator arguments
 
 @dataclass
 class Measure:
-    """One subprocess: wall seconds and peak RSS in MB."""
+    """One subprocess: wall seconds, CPU seconds and peak RSS in MB."""
 
     seconds: float
     peak_mb: float
+    cpu: float = 0.0
 
 
 def run(argv: list[str], cwd: Path) -> Measure:
@@ -55,7 +61,7 @@ def run(argv: list[str], cwd: Path) -> Measure:
         sys.exit(f"{' '.join(argv)} failed ({process.returncode}):\n{stderr.decode()}")
     # ru_maxrss is in kilobytes on Linux, in bytes on macOS
     peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-    return Measure(seconds, peak)
+    return Measure(seconds, peak, usage.ru_utime + usage.ru_stime)
 
 
 def pipe(*args) -> list[str]:
@@ -73,8 +79,13 @@ def pipeline_copy(folder: Path, interactions: int) -> Path:
     return path
 
 
+def baseline(pipeline: Path, db: Path) -> list[str]:
+    """The argv of plain DuckDB doing apply's work (see bench/baseline.py)."""
+    return [sys.executable, str(ROOT / "bench" / "baseline.py"), str(pipeline), str(db)]
+
+
 def median(measures: list[Measure]) -> Measure:
-    return Measure(statistics.median(m.seconds for m in measures), statistics.median(m.peak_mb for m in measures))
+    return Measure(*(statistics.median(getattr(m, f) for m in measures) for f in ("seconds", "peak_mb", "cpu")))
 
 
 def main() -> None:
@@ -90,7 +101,7 @@ def main() -> None:
         large = pipeline_copy(tmp / "large", options.large)
         run(pipe("validate", small), tmp)  # warm-up: byte-compile, page cache
 
-        validate, apply_small, again_small, apply_large = [], [], [], []
+        validate, apply_small, again_small, apply_large, plain_small, plain_large = [], [], [], [], [], []
         sizes = {}
         for i in range(options.runs):
             validate.append(run(pipe("validate", small), tmp))
@@ -98,29 +109,44 @@ def main() -> None:
             apply_small.append(run(pipe("apply", small, "--yes", "--db", db), tmp))
             again_small.append(run(pipe("apply", small, "--yes", "--db", db), tmp))
             sizes["small"] = db.stat().st_size / 2**20
+            plain_small.append(run(baseline(small, tmp / f"plain-small-{i}.duckdb"), tmp))
             db = tmp / f"large-{i}.duckdb"
             apply_large.append(run(pipe("apply", large, "--yes", "--db", db), tmp))
             sizes["large"] = db.stat().st_size / 2**20
+            plain_large.append(run(baseline(large, tmp / f"plain-large-{i}.duckdb"), tmp))
+            sizes["plain large"] = (tmp / f"plain-large-{i}.duckdb").stat().st_size / 2**20
 
         base = median(validate)
         for label, interactions, measures, size in (
-            ("pipe validate (baseline)", 10_000, validate, None),
+            ("pipe validate (start-up)", 10_000, validate, None),
             ("pipe apply, fresh", 10_000, apply_small, sizes["small"]),
             ("pipe apply, again (no changes)", 10_000, again_small, None),
+            ("plain DuckDB (apply baseline)", 10_000, plain_small, None),
             ("pipe apply, fresh", options.large, apply_large, sizes["large"]),
+            ("plain DuckDB (apply baseline)", options.large, plain_large, sizes["plain large"]),
         ):
             m = median(measures)
-            rows.append((label, interactions, m.seconds, m.seconds / base.seconds, m.peak_mb, size))
+            rows.append((label, interactions, m.seconds, m.seconds / base.seconds, m.peak_mb, size, m.cpu))
+        ratios = [
+            (interactions, median(pipe_runs), median(plain_runs))
+            for interactions, pipe_runs, plain_runs in ((10_000, apply_small, plain_small),
+                                                        (options.large, apply_large, plain_large))
+        ]
 
     print(f"pipe apply of engagement.yaml (local DuckDB target), median of {options.runs} run(s)")
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
     print()
-    header = f"{'case':<32} {'interactions':>12} {'wall s':>8} {'x validate':>10} {'peak MB':>8} {'db MB':>7}"
+    header = (f"{'case':<32} {'interactions':>12} {'wall s':>8} {'cpu s':>8} {'x validate':>10} {'peak MB':>8}"
+              f" {'db MB':>7}")
     print(header)
     print("-" * len(header))
-    for label, interactions, seconds, ratio, peak, size in rows:
+    for label, interactions, seconds, ratio, peak, size, cpu in rows:
         db = f"{size:7.1f}" if size is not None else f"{'':>7}"
-        print(f"{label:<32} {interactions:>12,} {seconds:>8.2f} {ratio:>10.1f} {peak:>8.0f} {db}")
+        print(f"{label:<32} {interactions:>12,} {seconds:>8.2f} {cpu:>8.2f} {ratio:>10.1f} {peak:>8.0f} {db}")
+    print()
+    for interactions, applied, plain in ratios:
+        print(f"pipe apply / plain DuckDB at {interactions:,} interactions: {applied.seconds / plain.seconds:.2f}x wall,"
+              f" {applied.cpu / plain.cpu:.2f}x CPU, {applied.peak_mb / plain.peak_mb:.2f}x peak RSS")
 
 
 if __name__ == "__main__":

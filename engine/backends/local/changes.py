@@ -67,12 +67,18 @@ class ChangeLog:
         self.seal(name)
         return version
 
-    def unlogged(self, name: str) -> int:
-        """``name`` changed in a way the log does not hold: readers must refresh fully."""
+    def unlogged(self, name: str, signature: Signature | None = None) -> int:
+        """``name`` changed in a way the log does not hold: readers must refresh fully.
+
+        ``signature`` is the table's as it is now, when the caller computed it with the change
+        (else it is computed here, reading the whole table)."""
         version = self._next(name)
         self.con.execute(f"DELETE FROM {log_name(name)}")
         self._set(name, version, logged_since=version)
-        self.seal(name)
+        if signature is None:
+            self.seal(name)
+        else:
+            self._store_signature(name, signature.dump())
         return version
 
     def record(self, name: str, inserted: str | None = None, deleted: str | None = None) -> int:
@@ -89,7 +95,7 @@ class ChangeLog:
                 self.con.execute(
                     f"INSERT INTO {log_name(name)} SELECT *, {version}::BIGINT, {sign}::TINYINT FROM __PIPE_LOGGED"
                 )
-                n, total = self.con.execute(f"SELECT count(*), {_ROW_HASH_SUM} FROM __PIPE_LOGGED AS t").fetchone()
+                n, total = self.con.execute(f"SELECT count(*), {_ROW_HASH_SUM} FROM __PIPE_LOGGED AS {ROW}").fetchone()
                 if signature is not None:
                     signature = signature.moved(sign * n, sign * int(total))
         self._set(name, version)
@@ -106,9 +112,18 @@ class ChangeLog:
         self.con.execute(f"DROP TABLE IF EXISTS {log_name(name)}")
         self.con.execute(f"DELETE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name])
 
-    def purge(self, name: str, upto: int) -> None:
-        """Drop log rows every reader has applied (versions up to ``upto``)."""
-        self.con.execute(f"DELETE FROM {log_name(name)} WHERE {VERSION} <= {int(upto)}")
+    def compact(self, name: str, upto: int) -> None:
+        """Delete the log rows of versions up to ``upto``, which every reader has applied.
+
+        The log is then complete only after ``upto``: a reader still behind it (one that was
+        not counted, as it recomputes anyway) finds so and recomputes instead of missing rows.
+        """
+        deleted = self.con.execute(f"DELETE FROM {log_name(name)} WHERE {VERSION} <= {int(upto)}").fetchone()[0]
+        if deleted:
+            self.con.execute(
+                f"UPDATE {META}.TABLE_VERSIONS SET LOGGED_SINCE = ? WHERE NAME = ? AND LOGGED_SINCE < ?",
+                [int(upto), name, int(upto)],
+            )
 
     # -- writes made outside pipe ---------------------------------------------------------------
 
@@ -116,7 +131,7 @@ class ChangeLog:
         """A fingerprint of a table as it is now: its columns, row count and the sum of its
         rows' hashes."""
         count, total = self.con.execute(
-            f"SELECT count(*), {_ROW_HASH_SUM} FROM {self.store.qualified(name)} AS t"
+            f"SELECT count(*), {_ROW_HASH_SUM} FROM {self.store.qualified(name)} AS {ROW}"
         ).fetchone()
         return Signature(count, int(total), self.store.column_types(name))
 
@@ -136,7 +151,10 @@ class ChangeLog:
 # any change to the multiset of rows (two identical rows updated alike included) moves it,
 # unless it happens to preserve the sum of 64-bit hashes, which random changes do with
 # probability about 2^-64. A 128-bit total overflows only past 2^64 rows.
-_ROW_HASH_SUM = "coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR"
+# The alias naming a whole row: hash(<alias>) hashes a column instead when the table has one of
+# that name, so the alias is one no table of a pipeline has.
+ROW = "__PIPE_ROW"
+_ROW_HASH_SUM = f"coalesce(sum(hash({ROW})::HUGEINT), 0)::VARCHAR"
 
 
 class Signature:

@@ -49,6 +49,9 @@ def file_problem(exc: BaseException, path: Path | str) -> BackendError | None:
         seen.add(id(exc))
         text = str(exc).lower()
         code = getattr(exc, "errno", None)
+        spill = spill_problem(text, code, path)
+        if spill is not None:
+            return spill
         for words, codes, cause, hint in _CAUSES:
             if code in codes or any(w in text for w in words):
                 return BackendError(
@@ -56,6 +59,32 @@ def file_problem(exc: BaseException, path: Path | str) -> BackendError | None:
                 )
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def spill_folder(path: Path | str) -> Path:
+    """Where DuckDB writes, beside the database, what does not fit in its memory limit."""
+    path = Path(path)
+    return path.parent / (path.name + ".tmp")
+
+
+def spill_problem(text: str, code: int | None, path: Path | str) -> BackendError | None:
+    """The one-line error when the disk holding the spill folder is full, or None.
+
+    DuckDB stops spilling at ``max_temp_directory_size``, by default 90% of the space available
+    on the spill folder's disk (https://duckdb.org/docs/2.0/operations_manual/limits.html), and
+    says so; or the write itself fails with no space left on the device.
+    """
+    folder = spill_folder(path)
+    full = code in _CAUSES[0][1] or any(w in text for w in _CAUSES[0][0])
+    if "max_temp_directory_size" not in text and not (full and str(folder).lower() in text):
+        return None
+    return BackendError(
+        f"the disk holding the spill folder {folder} is full: DuckDB writes there what does not fit in "
+        "its memory limit",
+        location=Location(str(path)),
+        hint="free space on that disk, or raise the memory limit (--memory-limit or PIPE_MEMORY_LIMIT, "
+        "e.g. 8GB) so that less is spilled; the last change was not saved",
+    )
 
 
 def guard_files(method):

@@ -220,9 +220,10 @@ class Incremental:
     def _full(self, name: str, reason: str) -> Outcome:
         return Outcome("FULL", message=f"incremental refresh not possible: {reason}")
 
-    def rebuild(self, name: str) -> None:
+    def rebuild(self, name: str, *, pre_built: bool = False) -> None:
         """After a full recompute: rebuild what the table keeps materialised, choosing between
-        pre-aggregation rows and aggregate state by its groups' size when both can serve."""
+        pre-aggregation rows and aggregate state by its groups' size when both can serve
+        (``pre_built``: the recompute built the pre-aggregation rows already)."""
         plan = self.plan(name)
         pre, state = plan.pre, plan.state
         if pre is not None and state is not None:
@@ -233,7 +234,7 @@ class Incremental:
             else:
                 pre.drop()
                 pre = None
-        if pre is not None:
+        if pre is not None and not pre_built:
             pre.rebuild()
         if state is not None:
             state.rebuild(self.store.qualified)

@@ -16,16 +16,30 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from engine.backends.base import RefreshRecord
-from engine.backends.local.changes import ChangeLog
+from engine.backends.local.changes import ROW, ChangeLog, Signature
 from engine.backends.local.errors import file_problem, log, rollback
 from engine.backends.local.incremental import Incremental, Outcome
-from engine.backends.local.store import META, Store, utcnow
+from engine.backends.local.store import META, Store, quote, utcnow
 from engine.checks.after_refresh import ChecksAborted
 from engine.errors import BackendError, is_interrupt
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
 from engine.report import Reporter
 
 SUSPEND_AFTER_FAILURES = 5
+
+# How many rows a recompute inserted and deleted (the multiset difference of old and new rows,
+# told apart by their 64-bit hashes: one narrow aggregation, where no reader needs the rows
+# themselves), with the new rows' count and hash sum, which make the table's signature.
+_COUNTED_DIFFERENCE = """
+    SELECT coalesce(sum(greatest(NEW - OLD, 0)), 0), coalesce(sum(greatest(OLD - NEW, 0)), 0),
+           coalesce(sum(NEW), 0), coalesce(sum(H::HUGEINT * NEW), 0)::VARCHAR
+    FROM (SELECT H, count(*) FILTER (WHERE S > 0) AS NEW, count(*) FILTER (WHERE S < 0) AS OLD
+          FROM (SELECT hash({row}) AS H, 1 AS S FROM {new} AS {row} UNION ALL SELECT hash({row}), -1 FROM {old} AS {row})
+          GROUP BY H)"""
+# The same when every old row is replaced by every new one.
+_COUNTED_REPLACE = """
+    SELECT count(*), (SELECT count(*) FROM {old}), count(*), coalesce(sum(hash({row})::HUGEINT), 0)::VARCHAR
+    FROM {new} AS {row}"""
 
 
 class Refresher:
@@ -40,6 +54,7 @@ class Refresher:
         target = graph.pipeline.snowflake
         self.incremental = Incremental(store, self.log, graph, queries, target.database, target.schema_name)
         self.checks = None  # a RefreshChecks, when the pipeline declares checks
+        self.recomputing: set[str] = set()  # the tables the running refresh recomputes in full
 
     def refresh(
         self,
@@ -62,6 +77,16 @@ class Refresher:
         timestamp = data_timestamp or utcnow()
         records: list[RefreshRecord] = []
         failed: set[str] = set()
+        # A full refresh recomputes every table of ``order``: none of them needs the others' changes.
+        self.recomputing = set(order) if full else set()
+        try:
+            self._refresh_each(order, failed, records, trigger, full, timestamp, reporter)
+        finally:
+            self.recomputing = set()
+        return records
+
+    def _refresh_each(self, order, failed, records, trigger, full, timestamp, reporter) -> None:
+        graph = self.graph
         for name in order:
             upstream_failed = [u for u in graph.all_upstream(name) if u in failed]
             if upstream_failed:
@@ -76,7 +101,6 @@ class Refresher:
             records.append(record)
             if reporter is not None:
                 reporter.event("refresh", record=record)
-        return records
 
     def refresh_one(self, name: str, *, trigger: str, full: bool, data_timestamp: datetime) -> RefreshRecord:
         """Refresh one dynamic table at ``data_timestamp``, in one transaction."""
@@ -124,7 +148,7 @@ class Refresher:
                 STATE = CASE WHEN STATE = 'SUSPENDED' THEN STATE ELSE 'ACTIVE' END WHERE NAME = ?""",
             [data_timestamp, json.dumps(inputs), outcome.action, name],
         )
-        self._purge_inputs(name)
+        self._compact(name)
         record = RefreshRecord(
             name, "SUCCEEDED", outcome.message, outcome.action, trigger, data_timestamp, start, utcnow(),
             outcome.inserted, outcome.deleted,
@@ -149,44 +173,76 @@ class Refresher:
         return outcome
 
     def _recompute(self, name: str, action: str, message: str | None = None) -> Outcome:
-        """Recompute the whole table.
+        """Recompute the whole table: its query goes to a new table, which takes the old one's
+        place in the same transaction (one write of the rows, and the old ones are freed whole).
 
-        A FULL refresh logs the rows that actually changed, so readers stay incremental; a first
-        fill or a REINITIALIZE starts a new log, and readers recompute too.
+        A FULL refresh logs the rows that actually changed when a reader refreshes
+        incrementally from them; otherwise, as after a first fill or a REINITIALIZE, the log
+        starts anew and readers recompute too.
         """
         con = self.store.con
         target = self.store.qualified(name)
-        columns = ", ".join(f'"{c}"' for c in self.store.columns(name))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {self.queries[name]}")
-        if action == "FULL" and self.meta(name)["INPUT_VERSIONS"]:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM {target}")
-            con.execute(f"DELETE FROM {target}")
-            con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
-            outcome = self.incremental.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", action)
-        else:
-            deleted = con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
-            con.execute(f"DELETE FROM {target}")
-            con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
-            inserted = con.execute("SELECT count(*) FROM __PIPE_NEW").fetchall()[0][0]
-            self.log.unlogged(name)
-            outcome = Outcome(action, inserted, deleted)
-        self.incremental.rebuild(name)
+        fresh = self.store.qualified(f"__PIPE_NEW_{name}")
+        columns = ", ".join(quote(c) for c in self.store.columns(name))
+        query, pre_built = self._full_query(name)
+        con.execute(f"CREATE OR REPLACE TABLE {fresh} AS SELECT * FROM {target} LIMIT 0")  # the table's types
+        con.execute(f"INSERT INTO {fresh} ({columns}) SELECT {columns} FROM ({query}) AS __Q")
+        logged = action == "FULL" and self.meta(name)["INPUT_VERSIONS"] is not None and self._read_incrementally(name)
+        if logged:
+            outcome = self.incremental.record_difference(name, target, fresh, action)
+        else:  # a first fill or REINITIALIZE replaces every row; a FULL refresh counts what differs
+            counts = _COUNTED_DIFFERENCE if action == "FULL" else _COUNTED_REPLACE
+            inserted, deleted, rows, total = con.execute(counts.format(old=target, new=fresh, row=ROW)).fetchone()
+            outcome = Outcome(action, int(inserted), int(deleted))
+        con.execute(f"DROP TABLE {target}")
+        con.execute(f"ALTER TABLE {fresh} RENAME TO {quote(name)}")
+        if not logged:
+            self.log.unlogged(name, Signature(int(rows), int(total), self.store.column_types(name)))
+        self.incremental.rebuild(name, pre_built=pre_built)
         outcome.message = message
         return outcome
 
-    def _purge_inputs(self, name: str) -> None:
-        """Drop change-log rows of ``name``'s inputs that every reader has applied."""
-        con = self.store.con
-        seen_by: dict[str, list[int]] = {}
-        for reader, versions in con.execute(
-            f"SELECT NAME, INPUT_VERSIONS FROM {META}.DYNAMIC_TABLES WHERE INPUT_VERSIONS IS NOT NULL"
+    def _full_query(self, name: str) -> tuple[str, bool]:
+        """The query that recomputes ``name``, and whether it built its pre-aggregation rows.
+
+        A table that can keep pre-aggregation rows has them built first, and is computed from
+        them: its input is read (and its expressions, e.g. parsing VARIANT values, evaluated)
+        once for both instead of once each.
+        """
+        pre = self.incremental.plan(name).pre
+        if pre is None:
+            return self.queries[name], False
+        pre.rebuild()
+        return pre.grouped.format(source=pre.relation), True
+
+    def _read_incrementally(self, name: str) -> bool:
+        """Whether a reader of ``name`` will apply its changes: one that refreshes incrementally,
+        has refreshed before and is not recomputed by the running refresh anyway."""
+        readers = [r for r in self.graph.downstream(name) if r not in self.recomputing]
+        if not readers:
+            return False
+        rows = self.store.con.execute(
+            f"""SELECT count(*) FROM {META}.DYNAMIC_TABLES WHERE NAME IN ({', '.join('?' * len(readers))})
+                AND REFRESH_MODE = 'INCREMENTAL' AND INPUT_VERSIONS IS NOT NULL AND NOT NEEDS_REINITIALIZE""",
+            readers,
+        ).fetchone()
+        return bool(rows[0])
+
+    def _compact(self, name: str) -> None:
+        """Delete the change-log rows no reader needs any more, of ``name``'s inputs and of
+        ``name`` itself: those up to the oldest version a reader applying changes has seen.
+        A table no such reader reads keeps only its latest write (its checks read it)."""
+        versions = self.log.versions()
+        seen: dict[str, list[int]] = {}
+        for inputs, in self.store.con.execute(
+            f"""SELECT INPUT_VERSIONS FROM {META}.DYNAMIC_TABLES WHERE REFRESH_MODE = 'INCREMENTAL'
+                AND INPUT_VERSIONS IS NOT NULL AND NOT NEEDS_REINITIALIZE"""
         ).fetchall():
-            for table, version in json.loads(versions).items():
-                seen_by.setdefault(table, []).append(version)
-        for table in self.graph.upstream(name):
-            readers = [r for r in self.graph.downstream(table)]
-            if table in seen_by and len(seen_by[table]) >= len(readers):
-                self.log.purge(table, min(seen_by[table]))
+            for table, version in json.loads(inputs).items():
+                seen.setdefault(table, []).append(version)
+        for table in [*self.graph.upstream(name), name]:
+            if table in versions:
+                self.log.compact(table, min(seen.get(table) or [versions[table] - 1]))
 
     def meta(self, name: str) -> dict:
         cursor = self.store.con.execute(f"SELECT * FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])

@@ -274,6 +274,8 @@ def _limit_memory(con, path: Path, memory_limit: str | None) -> None:
 
     import duckdb
 
+    from engine.backends.local.errors import spill_folder
+
     limit = memory_limit or os.environ.get("PIPE_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     try:
         con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
@@ -281,7 +283,7 @@ def _limit_memory(con, path: Path, memory_limit: str | None) -> None:
         raise BackendError(
             f"memory limit {limit!r} is not a size: {_first_line(exc)}", hint="write it like 4GB or 500MB"
         ) from None
-    con.execute(f"SET temp_directory = '{_sql_path(path.parent / (path.name + '.tmp'))}'")
+    con.execute(f"SET temp_directory = '{_sql_path(spill_folder(path))}'")
 
 
 def _check_format(con, path: Path, *, create: bool) -> None:
