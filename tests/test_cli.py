@@ -380,3 +380,38 @@ def test_lint_warnings_are_counted_outside_validate_and_plan(run_pipe, engagemen
     status = run_pipe("status", "engagement.yaml", "--db", db, cwd=engagement_dir)
     assert "2 lint warnings (pipe validate shows them)" in status.stderr.splitlines()
     assert "warning: " not in status.stderr
+
+
+# -- --memory-limit -------------------------------------------------------------------------------
+
+
+def test_memory_limit_option_holds_duckdb_to_it(run_pipe, tmp_path, monkeypatch):
+    """--memory-limit reaches DuckDB: the connection pipe opens reports the limit it was given."""
+    import shutil
+
+    from engine.backends.local import store
+
+    seen = []
+    original = store._limit_memory
+
+    def spy(con, path, memory_limit):
+        original(con, path, memory_limit)
+        seen.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    monkeypatch.setattr(store, "_limit_memory", spy)
+    monkeypatch.delenv("PIPE_MEMORY_LIMIT", raising=False)
+    shutil.copy(FIXTURES / "cli" / "tiny.yaml", tmp_path / "tiny.yaml")
+    result = run_pipe("apply", "tiny.yaml", "--db", tmp_path / "t.duckdb", "--memory-limit", "300MB", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    # DuckDB reports the limit in its own units: 300MB is 286.1 MiB.
+    assert seen and all(value.startswith("286") for value in seen), seen
+
+
+def test_memory_limit_that_is_not_a_size_is_one_line(run_pipe, tmp_path):
+    import shutil
+
+    shutil.copy(FIXTURES / "cli" / "tiny.yaml", tmp_path / "tiny.yaml")
+    result = run_pipe("apply", "tiny.yaml", "--db", tmp_path / "t.duckdb", "--memory-limit", "lots", cwd=tmp_path)
+    assert result.code == 1
+    assert result.stderr.count("\n") == 1 and "memory limit 'lots' is not a size" in result.stderr
+    assert "4GB or 500MB" in result.stderr

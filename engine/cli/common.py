@@ -56,14 +56,30 @@ PortOpt = Annotated[
     typer.Option("--port", help="Port on 127.0.0.1 (default 8765, or any free port if taken; 0 = any).", show_default=False),
 ]
 NoBrowserOpt = Annotated[bool, typer.Option("--no-browser", help="Do not open the page in a browser.")]
+MemoryLimitOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--memory-limit",
+        help="Memory the local engine may use, e.g. 8GB or 500MB (default $PIPE_MEMORY_LIMIT, else 3GB); "
+        "beyond it DuckDB spills to <db>.tmp/ beside the database.",
+        show_default=False,
+    ),
+]
 
 
 def target_options(
-    target: Target, db: Path | None, connection: str | None, project, *, read_only: bool = False, create: bool = False
+    target: Target,
+    db: Path | None,
+    connection: str | None,
+    project,
+    *,
+    read_only: bool = False,
+    create: bool = False,
+    memory_limit: str | None = None,
 ) -> dict:
     if target is Target.local:
         path = db or Path(".pipe") / f"{project.pipeline.name}.duckdb"
-        return {"db": path, "read_only": read_only, "create": create}
+        return {"db": path, "read_only": read_only, "create": create, "memory_limit": memory_limit}
     return {"connection": connection}
 
 
@@ -77,6 +93,7 @@ def open_pipeline(
     warn: bool = False,
     create: bool = False,
     forward: bool = False,
+    memory_limit: str | None = None,
 ):
     """Validate the file and open the target. ``plan`` shows the lint warnings in full; the other
     commands count them in one line rather than repeating them before every output.
@@ -85,7 +102,9 @@ def open_pipeline(
     other commands are told how to go on."""
     project = engine.validate(file, target=target.value)
     out.warnings(project.warnings, full=warn)
-    options = target_options(target, db, connection, project, read_only=read_only, create=create)
+    options = target_options(
+        target, db, connection, project, read_only=read_only, create=create, memory_limit=memory_limit
+    )
     try:
         backend = project.backend(target.value, **options)
     except InUseError as exc:

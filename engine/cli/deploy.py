@@ -8,6 +8,7 @@ import typer
 
 from engine import console as out
 from engine.cli.common import (
+    MemoryLimitOpt,
     ConnOpt, DbOpt, DebugOpt, FileArg, Target, TargetOpt, YesOpt, ctrl_c_cancels, on_ctrl_c,
     open_pipeline,
 )
@@ -25,10 +26,11 @@ def apply(
         Optional[list[str]],
         typer.Option("--adopt", help="Take over a table of this declared name that pipe did not create, keeping its rows (repeatable).", metavar="NAME"),
     ] = None,
+    memory_limit: MemoryLimitOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Make the target match the file (idempotent: a second apply changes nothing)."""
-    project, backend = open_pipeline(file, target, db, connection, create=True)
+    project, backend = open_pipeline(file, target, db, connection, create=True, memory_limit=memory_limit)
     reporter = out.reporter()
     results = None
     with backend, ctrl_c_cancels(backend), on_ctrl_c(lambda: _apply_kept(project, backend, reporter, results)):
@@ -85,10 +87,11 @@ def refresh(
     db: DbOpt = None,
     connection: ConnOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Recompute fully instead of incrementally.")] = False,
+    memory_limit: MemoryLimitOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Refresh now, upstream first at one data timestamp, like ALTER DYNAMIC TABLE … REFRESH."""
-    project, backend = open_pipeline(file, target, db, connection)
+    project, backend = open_pipeline(file, target, db, connection, memory_limit=memory_limit)
     reporter = out.reporter()
     with backend, ctrl_c_cancels(backend), on_ctrl_c(lambda: out.refresh_kept(reporter)):
         out.history(engine.refresh(project, backend, names or [], full=full, reporter=reporter), "table")

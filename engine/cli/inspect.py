@@ -10,6 +10,7 @@ import typer
 
 from engine import console as out
 from engine.cli.common import (
+    MemoryLimitOpt,
     ConnOpt, DbOpt, DebugOpt, FileArg, QueryFormat, TableFormat, Target, TargetOpt, ctrl_c_cancels, on_ctrl_c, open_pipeline,
     target_options,
 )
@@ -60,11 +61,12 @@ def query(
     db: DbOpt = None,
     connection: ConnOpt = None,
     format: Annotated[QueryFormat, typer.Option("--format", help="table, csv or json.")] = QueryFormat.table,
+    memory_limit: MemoryLimitOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run a Snowflake SQL query against the target (SQL as an argument, from -f FILE or from - for stdin)."""
     text = _read_sql(sql, sql_file)
-    project, backend = open_pipeline(file, target, db, connection, forward=True)
+    project, backend = open_pipeline(file, target, db, connection, forward=True, memory_limit=memory_limit)
     result = None
     with backend, ctrl_c_cancels(backend), on_ctrl_c(lambda: QUERY_CANCELLED if result is None else QUERY_FINISHED):
         result = engine.query(backend, text)
@@ -103,11 +105,12 @@ def test(
     db: DbOpt = None,
     connection: ConnOpt = None,
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="table or json.")] = TableFormat.table,
+    memory_limit: MemoryLimitOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run the declared checks and query unit tests now; exit 1 when an error check or a unit test fails."""
     project = engine.validate(file, target=target.value)
-    options = target_options(target, db, connection, project)
+    options = target_options(target, db, connection, project, memory_limit=memory_limit)
     if target is Target.local:  # unit tests need no database: without one, checks report it
         options.update(read_only=not Path(options["db"]).exists(), create=False)
     with project.backend(target.value, **options) as backend:

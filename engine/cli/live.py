@@ -8,6 +8,7 @@ import typer
 
 from engine import console as out
 from engine.cli.common import (
+    MemoryLimitOpt,
     ConnOpt, DbOpt, DebugOpt, FileArg, NoBrowserOpt, PortOpt, Target, TargetOpt, ctrl_c_cancels, on_ctrl_c,
     open_pipeline,
 )
@@ -28,10 +29,11 @@ def stream(
     ui: Annotated[bool, typer.Option("--ui", help="Also serve the live page (as pipe ui) while streaming; it stays up until Ctrl-C.")] = False,
     port: PortOpt = None,
     no_browser: NoBrowserOpt = False,
+    memory_limit: MemoryLimitOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Insert generated batches and watch the dynamic tables refresh as they cascade."""
-    project, backend = open_pipeline(file, target, db, connection)
+    project, backend = open_pipeline(file, target, db, connection, memory_limit=memory_limit)
     settings = engine.stream_settings(project, batches=batches, records=records, delay=delay)
     with backend, out.stream_display(project, settings) as reporter:
         with on_ctrl_c(lambda: out.stream_kept(reporter, settings)):
@@ -88,13 +90,14 @@ def ui(
     target: TargetOpt = Target.local,
     db: DbOpt = None,
     connection: ConnOpt = None,
+    memory_limit: MemoryLimitOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Serve a live page on 127.0.0.1: the DAG, refresh states, history and dashboard; stream batches from it.
 
     This process is the database's writer while it runs: stream from the page (or use pipe stream --ui).
     """
-    project, backend = open_pipeline(file, target, db, connection)
+    project, backend = open_pipeline(file, target, db, connection, memory_limit=memory_limit)
     reporter = out.StreamReporter(project, None)
     with backend, on_ctrl_c(lambda: out.ui_kept(reporter, "pipe ui")):
         if _serve_page(project, backend, reporter, port, not no_browser):
