@@ -415,3 +415,15 @@ def test_memory_limit_that_is_not_a_size_is_one_line(run_pipe, tmp_path):
     assert result.code == 1
     assert result.stderr.count("\n") == 1 and "memory limit 'lots' is not a size" in result.stderr
     assert "4GB or 500MB" in result.stderr
+
+
+def test_query_computes_sha2_512_on_the_local_database(run_pipe, tmp_path):
+    """SHA2 with 512 bits runs through the local database's connection (FIPS 180-2, appendix C.1: "abc")."""
+    path = _tiny(tmp_path, run_pipe)
+    result = run_pipe("query", path.name, "SELECT SHA2('abc', 512) AS H", "--db", tmp_path / "t.duckdb",
+                      "--format", "csv", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[1] == (
+        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+        "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+    )

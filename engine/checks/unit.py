@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.errors import PipeError, SpecError
-from engine.spec.checks import Rows, UnitTest, as_rows
+from engine.spec.checks import UnitTest, as_rows
 
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -203,8 +203,11 @@ def _compute_types(project) -> dict[str, dict[str, str]]:
 
     pipeline = project.pipeline
     target = pipeline.snowflake
+    from engine.sql import local_functions
+
     con = duckdb.connect()
     try:
+        local_functions.register(con)
         con.execute(f"ATTACH ':memory:' AS {_q(target.database)}")
         con.execute(f"CREATE SCHEMA {_q(target.database)}.{_q(target.schema_name)}")
         con.execute(f"USE {_q(target.database)}.{_q(target.schema_name)}")

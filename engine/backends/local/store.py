@@ -223,9 +223,12 @@ def open_store(
     import duckdb  # the driver, loaded only once there is a database to open
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    from engine.sql import local_functions
+
     con = duckdb.connect()
     try:
         _limit_memory(con, path, memory_limit)
+        local_functions.register(con)
         mode = " (READ_ONLY)" if read_only else ""
         con.execute(f"ATTACH '{_sql_path(path)}' AS {quote(database)}{mode}")
         if not read_only:
