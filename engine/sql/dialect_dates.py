@@ -150,6 +150,8 @@ def _with_format(node: exp.Expression) -> exp.Expression:
 
 def _cast(node: exp.Cast) -> exp.Expression:
     target = node.to.this
+    if target in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ):
+        return _offset_without_blank(node)
     if target not in (exp.DataType.Type.DATE, exp.DataType.Type.TIME, exp.DataType.Type.TIMESTAMP,
                       exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME):
         return node
@@ -168,6 +170,24 @@ def _cast(node: exp.Cast) -> exp.Expression:
     return node
 
 
+# A UTC offset after a blank, as Snowflake's AUTO format writes it (TZH:TZM, TZHTZM or TZH).
+_OFFSET_AFTER_BLANK = re.compile(r"\s+([+-]\d{2}(?::?\d{2})?)$")
+
+
+def _offset_without_blank(node: exp.Cast) -> exp.Expression:
+    """Text cast to a timestamp with a time zone, its offset moved next to the time: Snowflake's
+    AUTO format reads '2022-02-24 13:00:00 +01:00', DuckDB only '2022-02-24 13:00:00+01:00'."""
+    value = node.this
+    if value.is_string and _OFFSET_AFTER_BLANK.search(value.name):
+        node = node.copy()
+        node.set("this", exp.Literal.string(_OFFSET_AFTER_BLANK.sub(r"\1", value.name)))
+    elif is_type(value, TEXT):
+        node = node.copy()
+        node.set("this", exp.func("regexp_replace", value, exp.Literal.string(_OFFSET_AFTER_BLANK.pattern),
+                                  exp.Literal.string("\\1")))
+    return node
+
+
 def _auto_literal(text: str) -> str | None:
     """The ISO form of a literal written in an AUTO layout DuckDB does not read, else None."""
     for layout in _AUTO_LAYOUTS:
@@ -181,11 +201,16 @@ def _auto_literal(text: str) -> str | None:
 def _cast_text(value: exp.Expression, target: str, original: exp.Expression) -> exp.Expression:
     """Text to a date, time or timestamp, an integer string being an epoch (see the module doc)."""
     to = exp.DataType.build(target, dialect="duckdb") if isinstance(target, str) else target
+    with_zone = to.this == exp.DataType.Type.TIMESTAMPTZ
     if value.is_string:
         if _INTEGER.match(value.name):
             return exp.Cast(this=_from_epoch(exp.Literal.number(_scaled(int(value.name))), None, "TIMESTAMP"), to=to)
         text = _auto_literal(value.name)
+        if text is None and with_zone:  # '2022-02-24 13:00:00 +01:00': DuckDB reads the offset without the blank
+            text = _OFFSET_AFTER_BLANK.sub(r"\1", value.name)
         return exp.Cast(this=exp.Literal.string(text) if text else value, to=to)
+    if is_type(value, TEXT) and with_zone:
+        value = _offset_without_blank(exp.Cast(this=value, to=to)).this
     if is_type(value, TEXT):
         # both branches of the CASE give the target type: a time string is no timestamp
         name = to.sql(dialect="duckdb")
