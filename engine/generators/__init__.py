@@ -6,9 +6,9 @@ run the same way (the UDTF path), or, when the handler also offers ``process_col
 NumPy columns loaded into DuckDB in bulk (the fast path, same rows).
 """
 
-from engine.generators.local import generate_rows, generator_columns, insert_generated
-from engine.generators.modules import load_module, udtf_source
-from engine.generators.values import Column, duckdb_type
+from __future__ import annotations
+
+from engine.lazy import exports
 
 __all__ = [
     "Column",
@@ -19,3 +19,18 @@ __all__ = [
     "load_module",
     "udtf_source",
 ]
+
+# Imported on first use: rendering a UDTF (pipe plan) reads engine.generators.packages, which
+# must not import DuckDB through engine.generators.local.
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "Column": "engine.generators.values",
+        "duckdb_type": "engine.generators.values",
+        "generate_rows": "engine.generators.local",
+        "generator_columns": "engine.generators.local",
+        "insert_generated": "engine.generators.local",
+        "load_module": "engine.generators.modules",
+        "udtf_source": "engine.generators.modules",
+    },
+)

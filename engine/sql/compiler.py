@@ -110,7 +110,15 @@ class CompiledQuery:
         return RefreshModes(*snowflake, "FULL", local_reason)
 
     def local_full_reason(self) -> str | None:
-        """Why the local engine cannot refresh this query incrementally, or None when it can."""
+        """Why the local engine cannot refresh this query incrementally, or None when it can
+        (kept in :mod:`engine.sql.cache`: it depends only on the query and its inputs' columns)."""
+        from engine.sql import cache
+
+        known = self.catalog or {}
+        inputs = {r.name: None if known.get(r.name) is None else list(known[r.name]) for r in self.reads}
+        return cache.cached("local_full_reason", (self.sql, inputs), self._local_full_reason)
+
+    def _local_full_reason(self) -> str | None:
         partitioning = self.partitioning
         if partitioning is None:
             return "the columns of its inputs are not known"
