@@ -8,14 +8,15 @@ from functools import cached_property
 
 from engine.dag import Dag
 from engine.errors import CycleError, Errors, GraphError, Location, PipeError, SqlError, did_you_mean
+from engine.kinds import ObjectKind, RefreshMode
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
 from engine.sql.compiler import CompiledQuery, compile_query, parse
 from engine.sql.lint import RefreshDecision
 
-TABLE = "table"
-EXTERNAL = "external"
-DYNAMIC_TABLE = "dynamic_table"
+TABLE = ObjectKind.TABLE
+EXTERNAL = ObjectKind.EXTERNAL
+DYNAMIC_TABLE = ObjectKind.DYNAMIC_TABLE
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class PipelineGraph:
     queries: dict[str, CompiledQuery] = field(default_factory=dict)
     warnings: list[Warning_] = field(default_factory=list)
 
-    def kind(self, name: str) -> str:
-        """``table``, ``external`` or ``dynamic_table``."""
+    def kind(self, name: str) -> ObjectKind:
+        """TABLE, EXTERNAL or DYNAMIC_TABLE."""
         return self.graph.nodes[name]["kind"]
 
     @cached_property
@@ -306,7 +307,7 @@ def _check_refresh_modes(result: PipelineGraph) -> None:
         decision = result.decisions[name]
         for warning in decision.warnings:
             result.warnings.append(Warning_(warning.reason, _sql_location(pipeline, name, warning.line, warning.column)))
-        if dt.refresh_mode == "incremental" and not decision.incremental:
+        if RefreshMode.of(dt.refresh_mode) is RefreshMode.INCREMENTAL and not decision.incremental:
             finding = decision.findings[0]
             raise SqlError(
                 f"refresh_mode incremental is not possible: {finding.reason} "
