@@ -46,7 +46,21 @@ class ActionKind(Word):
     CONFLICT = "conflict"  # a table of that name exists and pipe did not create it: never touched
 
 
-class RefreshMode(Word):
+class Keyword(Word):
+    """A Snowflake keyword value, upper-case; the first member is the default."""
+
+    @classmethod
+    def of(cls, text: str | None):
+        """The member a file or SHOW output writes in any case, quoted or not (``auto``,
+        ``'FULL'``); the default when absent.
+
+        Raises:
+            ValueError: not one of the members.
+        """
+        return cls(text.strip("'\" ").upper()) if text else next(iter(cls))
+
+
+class RefreshMode(Keyword):
     """A dynamic table's REFRESH_MODE: declared (AUTO, FULL, INCREMENTAL) or resolved (FULL or
     INCREMENTAL: AUTO resolves once, at creation)."""
 
@@ -54,22 +68,12 @@ class RefreshMode(Word):
     FULL = "FULL"
     INCREMENTAL = "INCREMENTAL"
 
-    @classmethod
-    def of(cls, text: str | None) -> RefreshMode:
-        """The mode a file or SHOW output writes in any case (``auto``, ``'FULL'``); AUTO when absent."""
-        return cls((text or "AUTO").strip("'\" ").upper())
 
-
-class Initialize(Word):
+class Initialize(Keyword):
     """When a dynamic table is first filled (INITIALIZE)."""
 
     ON_CREATE = "ON_CREATE"
     ON_SCHEDULE = "ON_SCHEDULE"
-
-    @classmethod
-    def of(cls, text: str | None) -> Initialize:
-        """The value a file writes in any case; ON_CREATE when absent."""
-        return cls((text or "ON_CREATE").strip("'\" ").upper())
 
 
 class RefreshAction(Word):
