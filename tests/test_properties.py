@@ -6,27 +6,14 @@ import pytest
 
 from engine.kinds import Initialize, RefreshMode
 from engine.properties import DynamicTableProperties, same_lag
-from engine.spec.loader import load_pipeline_text
+from engine.spec.loader import load_pipeline
+from helpers import FIXTURES
 
-FILE = """\
-version: 1
-name: p
-snowflake: {database: DB, schema: SC, warehouse: WH}
-tables:
-  T: {columns: {id: number}}
-dynamic_tables:
-  D:
-    target_lag: 60 seconds
-    refresh_mode: incremental
-    initialize: on_schedule
-    comment: counts
-    sql: SELECT id FROM T
-"""
 
 
 @pytest.fixture
 def declared():
-    return DynamicTableProperties.declared(load_pipeline_text(FILE), "D")
+    return DynamicTableProperties.declared(load_pipeline(FIXTURES / "properties" / "declared.yaml"), "D")
 
 
 def test_declared_from_the_file(declared):
