@@ -6,8 +6,9 @@ Building a plan is pure: it returns frozen, typed actions with the Snowflake SQL
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from engine.graph import PipelineGraph
@@ -103,6 +104,8 @@ class DynamicTableDefinition:
     query: Any = field(compare=False, repr=False)  # engine.sql.compiler.CompiledQuery
     refresh_mode: RefreshMode = RefreshMode.FULL  # what Snowflake resolves the declared mode to
     refresh_mode_reason: str = ""
+    # The compiled query's DuckDB translation, made on first use (only the local engine needs it).
+    duckdb: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
 
 Definition = FunctionDefinition | TableDefinition | DynamicTableDefinition
@@ -395,7 +398,7 @@ def dynamic_table_definition(graph: PipelineGraph, name: str) -> DynamicTableDef
     compiled = graph.queries[name]
     properties = DynamicTableProperties.declared(graph.pipeline, name, compiled.tree)
     mode, reason = compiled.snowflake_mode(graph.pipeline.dynamic_tables[name].refresh_mode)
-    return DynamicTableDefinition(properties, compiled, mode, reason)
+    return DynamicTableDefinition(properties, compiled, mode, reason, partial(graph.duckdb_sql, name))
 
 
 def _dynamic_table_action(

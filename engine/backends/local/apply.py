@@ -195,8 +195,7 @@ class Applier:
         self._transaction(work)
 
     def _create_dynamic_table(self, name: str, definition: DynamicTableDefinition) -> None:
-        # The translation the refresher runs (the same compiled query, translated once).
-        query = self.queries[name]
+        query = definition.duckdb() if definition.duckdb else self.queries[name]
         target = self.store.qualified(name)
         self.store.execute(f"CREATE TABLE {target} AS SELECT * FROM ({query}) LIMIT 0")
         self._register_dynamic_table(name, definition)
