@@ -11,7 +11,7 @@ from engine.errors import CycleError, Errors, GraphError, Location, PipeError, S
 from engine.kinds import ObjectKind, RefreshMode
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
-from engine.sql.compiler import CompiledQuery, compile_query, parse
+from engine.sql.compiler import CompiledQuery, compile_query, parse, resolve_mode
 from engine.sql.lint import RefreshDecision
 
 TABLE = ObjectKind.TABLE
@@ -89,6 +89,10 @@ class PipelineGraph:
     def all_upstream(self, name: str) -> list[str]:
         """Every object ``name`` reads, directly or not, in create order."""
         return self._in_order(self.graph.ancestors(name))
+
+    def refresh_mode(self, name: str) -> tuple[RefreshMode, str]:
+        """What dynamic table ``name``'s declared refresh mode resolves to on Snowflake, and why."""
+        return resolve_mode(self.pipeline.dynamic_tables[name].refresh_mode, self.decisions[name])
 
     def types(self) -> dict[str, dict[str, str]]:
         """The Snowflake column types of every object whose columns are known: base tables as

@@ -102,10 +102,10 @@ class DynamicTableDefinition:
 
     properties: DynamicTableProperties
     query: Any = field(compare=False, repr=False)  # engine.sql.compiler.CompiledQuery
-    refresh_mode: RefreshMode = RefreshMode.FULL  # what Snowflake resolves the declared mode to
-    refresh_mode_reason: str = ""
+    refresh_mode: RefreshMode  # what Snowflake resolves the declared mode to (FULL or INCREMENTAL)
+    refresh_mode_reason: str
     # The compiled query's DuckDB translation, made on first use (only the local engine needs it).
-    duckdb: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+    duckdb: Callable[[], str] = field(compare=False, repr=False)
 
 
 Definition = FunctionDefinition | TableDefinition | DynamicTableDefinition

@@ -95,12 +95,8 @@ class CompiledQuery:
         return {c.name: c.type or "UNKNOWN" for c in self.columns}
 
     def snowflake_mode(self, refresh_mode: str) -> tuple[RefreshMode, str]:
-        """What the declared ``refresh_mode`` (auto, full or incremental) resolves to on
-        Snowflake, and why: AUTO resolves once, at creation, by the lint's analysis."""
-        declared = RefreshMode.of(refresh_mode)
-        if declared is RefreshMode.AUTO:
-            return RefreshMode(self.decision.mode), self.decision.reason
-        return declared, f"refresh_mode is {refresh_mode}"
+        """What the declared ``refresh_mode`` resolves to on Snowflake, and why (:func:`resolve_mode`)."""
+        return resolve_mode(refresh_mode, self.decision)
 
     def modes(self, refresh_mode: str) -> RefreshModes:
         """What ``refresh_mode`` (auto, full or incremental) resolves to, on Snowflake and locally."""
@@ -129,6 +125,15 @@ class CompiledQuery:
             if table not in partitioning.keys:
                 return f"{partitioning.reasons.get(table, f'no key for {table}')}"
         return None
+
+
+def resolve_mode(refresh_mode: str, decision: RefreshDecision) -> tuple[RefreshMode, str]:
+    """What a declared ``refresh_mode`` (auto, full or incremental) resolves to on Snowflake, and
+    why: AUTO resolves once, at creation, to the lint's ``decision``; the others are as declared."""
+    declared = RefreshMode.of(refresh_mode)
+    if declared is RefreshMode.AUTO:
+        return RefreshMode(decision.mode), decision.reason
+    return declared, f"refresh_mode is {refresh_mode}"
 
 
 def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], catalog: Catalog) -> CompiledQuery:

@@ -38,12 +38,11 @@ class Applier:
     """Runs plan actions against a :class:`Store`: each action is carried out from what it carries
     (its definition), never from the pipeline file, so apply does what the plan showed."""
 
-    def __init__(self, store: Store, graph: PipelineGraph, refresher: Refresher, queries: dict[str, str]):
+    def __init__(self, store: Store, graph: PipelineGraph, refresher: Refresher):
         self.store = store
         self.graph = graph
         self.pipeline = graph.pipeline
         self.refresher = refresher
-        self.queries = queries
         self.statements = Statements(self.pipeline)
 
     def run_all(self, actions, data_timestamp, progress) -> list[ActionResult]:
@@ -195,7 +194,7 @@ class Applier:
         self._transaction(work)
 
     def _create_dynamic_table(self, name: str, definition: DynamicTableDefinition) -> None:
-        query = definition.duckdb() if definition.duckdb else self.queries[name]
+        query = definition.duckdb()
         target = self.store.qualified(name)
         self.store.execute(f"CREATE TABLE {target} AS SELECT * FROM ({query}) LIMIT 0")
         self._register_dynamic_table(name, definition)
