@@ -6,15 +6,14 @@ Building a plan is pure: it returns frozen, typed actions with the Snowflake SQL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
 
+from engine.definitions import Definition, dynamic_table_definition, function_definition, table_definition
 from engine.graph import PipelineGraph
-from engine.kinds import ActionKind, ObjectKind, RefreshMode
+from engine.kinds import ActionKind, ObjectKind
 from engine.properties import ALTERED, REPLACED, DynamicTableProperties
-from engine.sql.render import Statements, function_source
+from engine.sql.render import Statements
 
 # The kinds of objects a plan names (ObjectKind members: they print as before).
 FUNCTION = ObjectKind.FUNCTION
@@ -68,47 +67,6 @@ class Change:
 
     def __str__(self) -> str:
         return f"{self.property}: {self.current} → {self.desired}"
-
-
-@dataclass(frozen=True)
-class FunctionDefinition:
-    """What a generator's function is made from, and what pipe records of it."""
-
-    generator: str  # its name in the file
-    fingerprint: str
-    arg_types: str  # ``NUMBER, NUMBER``: a DROP FUNCTION needs them
-    source: str  # the module the UDTF embeds: plan shows how it changed
-
-    def record(self) -> dict[str, str]:
-        """What a target keeps of the function (its ``ObjectState.properties``)."""
-        return {"fingerprint": self.fingerprint, "arg_types": self.arg_types, "source": self.source}
-
-
-@dataclass(frozen=True)
-class TableDefinition:
-    """A base table's columns and what fills it."""
-
-    columns: tuple[tuple[str, str], ...]  # (NAME, Snowflake type), in order
-    fingerprint: str
-    generator: str | None = None
-    args: tuple = ()
-    seed: int | None = None
-    order_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DynamicTableDefinition:
-    """A dynamic table's declared properties, its compiled query and its resolved refresh mode."""
-
-    properties: DynamicTableProperties
-    query: Any = field(compare=False, repr=False)  # engine.sql.compiler.CompiledQuery
-    refresh_mode: RefreshMode  # what Snowflake resolves the declared mode to (FULL or INCREMENTAL)
-    refresh_mode_reason: str
-    # The compiled query's DuckDB translation, made on first use (only the local engine needs it).
-    duckdb: Callable[[], str] = field(compare=False, repr=False)
-
-
-Definition = FunctionDefinition | TableDefinition | DynamicTableDefinition
 
 
 @dataclass(frozen=True)
@@ -253,16 +211,6 @@ def _key(kind: str, name: str) -> str:
     return f"{kind}:{name}" if kind == FUNCTION else name
 
 
-def function_definition(sql: Statements, name: str) -> FunctionDefinition:
-    """Generator ``name``'s function as the file declares it."""
-    return FunctionDefinition(
-        generator=name,
-        fingerprint=sql.function_fingerprint(name),
-        arg_types=", ".join(sql.pipeline.generator(name).args.values()),
-        source=function_source(sql.pipeline, name),
-    )
-
-
 def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
     fn = sql.function_name(name)
     current = state.objects.get(_key(FUNCTION, fn))
@@ -314,21 +262,6 @@ def _types_list(types: str) -> list[str]:
         else:
             current += char
     return [p for p in [*parts, current.strip()] if p]
-
-
-def table_definition(sql: Statements, name: str) -> TableDefinition:
-    """Base table ``name`` as the file declares it."""
-    pipeline = sql.pipeline
-    table = pipeline.tables[name]
-    columns = pipeline.generator(table.generator).returns if table.generator else table.columns
-    return TableDefinition(
-        columns=tuple((column.upper(), kind) for column, kind in columns.items()),
-        fingerprint=sql.table_fingerprint(name),
-        generator=table.generator,
-        args=tuple(table.args),
-        seed=pipeline.seed,
-        order_by=tuple(c.upper() for c in table.order_by),
-    )
 
 
 def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: TargetState) -> Action:
@@ -390,15 +323,6 @@ def _kind_change(
         columns=columns,
         definition=definition,
     )
-
-
-def dynamic_table_definition(graph: PipelineGraph, name: str) -> DynamicTableDefinition:
-    """Dynamic table ``name`` as the file declares it, with its compiled query and what its
-    declared refresh mode resolves to."""
-    compiled = graph.queries[name]
-    properties = DynamicTableProperties.declared(graph.pipeline, name, compiled.tree)
-    mode, reason = compiled.snowflake_mode(graph.pipeline.dynamic_tables[name].refresh_mode)
-    return DynamicTableDefinition(properties, compiled, mode, reason, partial(graph.duckdb_sql, name))
 
 
 def _dynamic_table_action(

@@ -17,14 +17,14 @@ from engine.backends.local.store import META, Store
 from engine.errors import BackendError, is_interrupt
 from engine.graph import PipelineGraph
 from engine.kinds import ActionKind, Initialize, ObjectKind, RefreshTrigger, State
-from engine.planner import (
-    Action,
+from engine.definitions import (
     DynamicTableDefinition,
     FunctionDefinition,
     TableDefinition,
     dynamic_table_definition,
     table_definition,
 )
+from engine.planner import Action
 from engine.sql.render import Statements
 
 DATABASE, SCHEMA, FUNCTION = ObjectKind.DATABASE, ObjectKind.SCHEMA, ObjectKind.FUNCTION
