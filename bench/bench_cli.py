@@ -1,17 +1,21 @@
-"""Wall time of the CLI's fast paths, against a bare interpreter start as the baseline.
+"""Wall time of the CLI's fast paths, against a bare interpreter start and ``import sqlglot`` as
+baselines measured in the same run.
 
     python bench/bench_cli.py [--runs 5]
 
 Each command runs ``--runs`` times in a fresh process (after one untimed warm-up run, so the
-file system cache is warm); the median is reported with its ratio to ``python -c pass``
-measured in the same run. ``pipe plan`` reads a --db path that does not exist, so it plans
-"create everything" for pipelines/engagement.yaml. Goal: ``pipe plan`` under 0.3 s.
+file system cache, Python's bytecode cache and pipe's cache of compiled queries are warm); the
+median is reported with its ratio to ``python -c pass``. ``pipe plan`` reads a --db path that
+does not exist, so it plans "create everything" for pipelines/engagement.yaml. ``validate``
+also runs with ``PIPE_CACHE_DIR=off``: every query translated for DuckDB again, as on the first
+run after a change. Goal: ``pipe validate`` and ``pipe plan`` at most 0.4 s.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -21,26 +25,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "engagement.yaml"
-PLAN_GOAL = 0.3
+GOAL = 0.4
 
 
 def pipe_command() -> list[str]:
-    """The ``pipe`` entry point as installed, else the module."""
-    found = shutil.which("pipe")
-    return [found] if found else [sys.executable, "-m", "engine.cli"]
+    """pipe as a module of this checkout (an installed ``pipe`` may be another checkout's)."""
+    return [sys.executable, "-m", "engine.cli"]
 
 
-def wall_time(command: list[str], runs: int) -> float:
-    """Median seconds of ``runs`` runs of ``command`` (one warm-up run first)."""
-    subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
-    times = []
+def timed(command: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
+    """Median wall and CPU (user + system) seconds of ``runs`` runs of ``command``, after one
+    untimed warm-up run. CPU time is what a busy machine distorts least."""
+    subprocess.run(command, cwd=ROOT, capture_output=True, check=False, env=env)
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
-        times.append(time.perf_counter() - start)
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, check=False, env=env)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if result.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr.decode()}")
-    return statistics.median(times)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -48,24 +55,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per command (median reported)")
     runs = parser.parse_args().runs
     pipe = pipe_command()
+    # Installed, pipe's modules are compiled to bytecode once; a shell that forbids writing it
+    # would time the compiler instead.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory() as tmp:
         missing_db = str(Path(tmp) / "does-not-exist" / "engagement.duckdb")
+        warm = {**env, "PIPE_CACHE_DIR": str(Path(tmp) / "cache")}
+        cold = {**env, "PIPE_CACHE_DIR": "off"}
         cases = [
-            ("python -c pass (baseline)", [sys.executable, "-c", "pass"]),
-            ("pipe --help", [*pipe, "--help"]),
-            ("pipe validate engagement.yaml", [*pipe, "validate", str(PIPELINE)]),
-            ("pipe plan engagement.yaml (no db)", [*pipe, "plan", str(PIPELINE), "--db", missing_db]),
+            ("python -c pass (baseline)", [sys.executable, "-c", "pass"], warm),
+            ("python -c 'import sqlglot'", [sys.executable, "-c", "import sqlglot"], warm),
+            ("pipe --help", [*pipe, "--help"], warm),
+            ("pipe validate engagement.yaml", [*pipe, "validate", str(PIPELINE)], warm),
+            ("pipe plan engagement.yaml (no db)", [*pipe, "plan", str(PIPELINE), "--db", missing_db], warm),
+            ("pipe validate, cache off", [*pipe, "validate", str(PIPELINE)], cold),
         ]
-        results = [(label, wall_time(command, runs)) for label, command in cases]
-    baseline = results[0][1]
-    print(f"median of {runs} runs, {sys.executable} ({sys.version.split()[0]})")
-    print(f"{'command':<36} {'seconds':>8} {'x baseline':>11}")
-    for label, seconds in results:
-        print(f"{label:<36} {seconds:>8.3f} {seconds / baseline:>10.1f}x")
-    plan = results[-1][1]
-    verdict = "met" if plan < PLAN_GOAL else "MISSED"
-    print(f"goal: pipe plan < {PLAN_GOAL} s: {verdict} ({plan:.3f} s)")
-
+        results = {label: timed(command, runs, case_env) for label, command, case_env in cases}
+    baseline, baseline_cpu = results["python -c pass (baseline)"]
+    print(f"median of {runs} runs, {sys.executable} ({sys.version.split()[0]}), load {os.getloadavg()[0]:.1f}")
+    print(f"{'command':<36} {'wall s':>7} {'x base':>7} {'cpu s':>7} {'x base':>7}")
+    for label, (seconds, cpu) in results.items():
+        print(f"{label:<36} {seconds:>7.3f} {seconds / baseline:>6.1f}x {cpu:>7.3f} {cpu / baseline_cpu:>6.1f}x")
+    for label in ("pipe validate engagement.yaml", "pipe plan engagement.yaml (no db)"):
+        seconds, cpu = results[label]
+        verdict = "met" if seconds <= GOAL else "MISSED"
+        print(f"goal: {label} <= {GOAL} s: {verdict} ({seconds:.3f} s wall, {cpu:.3f} s cpu)")
 
 if __name__ == "__main__":
     main()

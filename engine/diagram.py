@@ -10,9 +10,8 @@ def _label(graph: PipelineGraph, name: str) -> str:
     kind = graph.kind(name)
     if kind != DYNAMIC_TABLE:
         return "external table" if kind == EXTERNAL else "table"
-    dt = graph.pipeline.dynamic_tables[name]
-    mode = graph.decisions[name].mode if dt.refresh_mode == "auto" else dt.refresh_mode.upper()
-    return f"lag {format_lag(dt.target_lag)}, {mode}"
+    mode, _ = graph.refresh_mode(name)
+    return f"lag {format_lag(graph.pipeline.dynamic_tables[name].target_lag)}, {mode}"
 
 
 def text(graph: PipelineGraph, *, columns: bool = False) -> str:

@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import networkx as nx
 
+from engine.dag import Dag
 from engine.errors import CycleError, Errors, GraphError, Location, PipeError, SqlError, did_you_mean
+from engine.kinds import ObjectKind, RefreshMode
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
-from engine.sql.compiler import CompiledQuery, compile_query, parse
+from engine.sql.compiler import CompiledQuery, compile_query, parse, resolve_mode
 from engine.sql.lint import RefreshDecision
 
-TABLE = "table"
-EXTERNAL = "external"
-DYNAMIC_TABLE = "dynamic_table"
+TABLE = ObjectKind.TABLE
+EXTERNAL = ObjectKind.EXTERNAL
+DYNAMIC_TABLE = ObjectKind.DYNAMIC_TABLE
 
 
 @dataclass(frozen=True)
@@ -32,23 +33,24 @@ class Warning_:
 
 @dataclass
 class PipelineGraph:
-    """Tables and dynamic tables, with an edge from each object to the dynamic tables reading it."""
+    """Tables and dynamic tables, with an edge from each object to the dynamic tables reading it
+    (``graph.to_networkx()`` gives it as a networkx graph)."""
 
     pipeline: Pipeline
-    graph: nx.DiGraph
+    graph: Dag
     decisions: dict[str, RefreshDecision] = field(default_factory=dict)
     queries: dict[str, CompiledQuery] = field(default_factory=dict)
     warnings: list[Warning_] = field(default_factory=list)
 
-    def kind(self, name: str) -> str:
-        """``table``, ``external`` or ``dynamic_table``."""
+    def kind(self, name: str) -> ObjectKind:
+        """TABLE, EXTERNAL or DYNAMIC_TABLE."""
         return self.graph.nodes[name]["kind"]
 
     @cached_property
     def create_order(self) -> list[str]:
         """Every object, each after all it reads; ties broken by declaration order."""
         position = {name: i for i, name in enumerate(self.graph.nodes)}
-        return list(nx.lexicographical_topological_sort(self.graph, key=lambda n: position[n]))
+        return self.graph.topological_order(key=position.__getitem__)
 
     @cached_property
     def _position(self) -> dict[str, int]:
@@ -82,11 +84,15 @@ class PipelineGraph:
 
     def all_downstream(self, name: str) -> list[str]:
         """Every dynamic table that reads ``name``, directly or not, in create order."""
-        return self._in_order(nx.descendants(self.graph, name))
+        return self._in_order(self.graph.descendants(name))
 
     def all_upstream(self, name: str) -> list[str]:
         """Every object ``name`` reads, directly or not, in create order."""
-        return self._in_order(nx.ancestors(self.graph, name))
+        return self._in_order(self.graph.ancestors(name))
+
+    def refresh_mode(self, name: str) -> tuple[RefreshMode, str]:
+        """What dynamic table ``name``'s declared refresh mode resolves to on Snowflake, and why."""
+        return resolve_mode(self.pipeline.dynamic_tables[name].refresh_mode, self.decisions[name])
 
     def types(self) -> dict[str, dict[str, str]]:
         """The Snowflake column types of every object whose columns are known: base tables as
@@ -106,13 +112,21 @@ class PipelineGraph:
         """
         compiled = self.queries[name]
         if compiled.duckdb is None:
-            from engine.sql.translate import to_duckdb
+            from engine.sql import cache
 
-            target = self.pipeline.snowflake
-            try:
-                compiled.duckdb = to_duckdb(
+            target, types = self.pipeline.snowflake, self.types()
+
+            def translate() -> str:
+                from engine.sql.translate import to_duckdb
+
+                return to_duckdb(
                     compiled.sql, database=target.database, schema=target.schema_name,
-                    catalog=self.types(), parsed=compiled.tree,
+                    catalog=types, parsed=compiled.tree,
+                )
+
+            try:
+                compiled.duckdb = cache.cached(
+                    "duckdb", (compiled.sql, target.database, target.schema_name, types), translate
                 )
             except SqlError as exc:
                 exc.location = _sql_location(self.pipeline, name, exc.sql_line, exc.sql_column)
@@ -161,7 +175,7 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
         CycleError: the dynamic tables read each other in a cycle.
         Errors: several of these, one per problem found.
     """
-    graph = nx.DiGraph()
+    graph = Dag()
     for name, table in pipeline.tables.items():
         graph.add_node(name, kind=EXTERNAL if table.external else TABLE)
     for name in pipeline.dynamic_tables:
@@ -280,12 +294,10 @@ def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
     )
 
 
-def _check_cycles(pipeline: Pipeline, graph: nx.DiGraph) -> None:
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
+def _check_cycles(pipeline: Pipeline, graph: Dag) -> None:
+    names = graph.find_cycle()
+    if names is None:
         return
-    names = [edge[0] for edge in cycle]
     # Start the printed cycle at the first one declared, for a stable message.
     order = list(pipeline.dynamic_tables)
     start = min(range(len(names)), key=lambda i: order.index(names[i]))
@@ -299,7 +311,7 @@ def _check_refresh_modes(result: PipelineGraph) -> None:
         decision = result.decisions[name]
         for warning in decision.warnings:
             result.warnings.append(Warning_(warning.reason, _sql_location(pipeline, name, warning.line, warning.column)))
-        if dt.refresh_mode == "incremental" and not decision.incremental:
+        if RefreshMode.of(dt.refresh_mode) is RefreshMode.INCREMENTAL and not decision.incremental:
             finding = decision.findings[0]
             raise SqlError(
                 f"refresh_mode incremental is not possible: {finding.reason} "

@@ -8,28 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 
-from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
-from engine.lag import format_lag, parse_lag
-from engine.sql.parsing import normalize_sql
-from engine.sql.render import Statements, function_source
+from engine.definitions import Definition, dynamic_table_definition, function_definition, table_definition
+from engine.graph import PipelineGraph
+from engine.kinds import ActionKind, ObjectKind
+from engine.properties import ALTERED, REPLACED, DynamicTableProperties
+from engine.sql.render import Statements
 
-FUNCTION = "function"
-TABLE = "table"
-DATABASE = "database"
-SCHEMA = "schema"
-
-
-class ActionKind(str, Enum):
-    """What happens to one object."""
-
-    CREATE = "create"
-    ALTER = "alter"
-    REPLACE = "replace"
-    UNCHANGED = "unchanged"
-    DROP = "drop"
-    CONFLICT = "conflict"  # a table of that name exists and pipe did not create it: never touched
+# The kinds of objects a plan names (ObjectKind members: they print as before).
+FUNCTION = ObjectKind.FUNCTION
+TABLE = ObjectKind.TABLE
+DATABASE = ObjectKind.DATABASE
+SCHEMA = ObjectKind.SCHEMA
+DYNAMIC_TABLE = ObjectKind.DYNAMIC_TABLE
+EXTERNAL = ObjectKind.EXTERNAL
 
 
 @dataclass(frozen=True)
@@ -41,7 +33,7 @@ class ObjectState:
     """
 
     name: str
-    kind: str
+    kind: ObjectKind | str
     properties: Mapping[str, str | None] = field(default_factory=dict)
 
 
@@ -79,10 +71,10 @@ class Change:
 
 @dataclass(frozen=True)
 class Action:
-    """One step of a plan."""
+    """One step of a plan, with everything a backend needs to carry it out."""
 
     kind: ActionKind
-    object_type: str
+    object_type: ObjectKind | str
     name: str
     statements: tuple[str, ...] = ()
     changes: tuple[Change, ...] = ()
@@ -90,6 +82,9 @@ class Action:
     consumers: tuple[str, ...] = ()
     destroys_data: bool = False
     columns: tuple[str, ...] = ()  # a created or replaced dynamic table's columns and types
+    # What the object is made from (created, replaced or altered objects): a backend that does
+    # not run the statements (the local one) carries the action out from this.
+    definition: Definition | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_change(self) -> bool:
@@ -220,14 +215,15 @@ def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
     fn = sql.function_name(name)
     current = state.objects.get(_key(FUNCTION, fn))
     statement = (sql.create_function(name),)
+    definition = function_definition(sql, name)
     if current is None:
-        return Action(ActionKind.CREATE, FUNCTION, fn, statement)
-    desired = sql.function_fingerprint(name)
+        return Action(ActionKind.CREATE, FUNCTION, fn, statement, definition=definition)
+    desired = definition.fingerprint
     have = current.properties.get("fingerprint")
     if have == desired:
         return Action(ActionKind.UNCHANGED, FUNCTION, fn)
     old_types = current.properties.get("arg_types")
-    new_types = ", ".join(sql.function_arg_types(name))
+    new_types = definition.arg_types
     if old_types is not None and _types_key(old_types) != _types_key(new_types):
         # CREATE OR REPLACE with other argument types adds an overload: drop the old one.
         statement = (sql.drop_function_named(fn, _types_list(old_types)), *statement)
@@ -242,10 +238,11 @@ def _function_action(sql: Statements, name: str, state: TargetState) -> Action:
                 have,
                 desired,
                 before=current.properties.get("source"),
-                after=function_source(sql.pipeline, name),
+                after=definition.source,
             ),
         ),
         reason="the generator's definition or code changed",
+        definition=definition,
     )
 
 
@@ -270,14 +267,15 @@ def _types_list(types: str) -> list[str]:
 def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: TargetState) -> Action:
     current = state.objects.get(name)
     statement = (sql.create_table(name),)
+    definition = table_definition(sql, name)
     if current is None:
-        return Action(ActionKind.CREATE, TABLE, name, statement)
+        return Action(ActionKind.CREATE, TABLE, name, statement, definition=definition)
     consumers = tuple(graph.all_downstream(name))
     if current.kind != TABLE:
-        return _kind_change(sql, name, TABLE, current, statement, consumers)
+        return _kind_change(sql, name, TABLE, current, statement, consumers, definition)
     if current.properties.get("broken"):
-        return _recreate(name, TABLE, statement, current.properties["broken"], consumers, destroys_data=True)
-    desired = sql.table_fingerprint(name)
+        return _recreate(name, TABLE, statement, current.properties["broken"], consumers, definition, destroys_data=True)
+    desired = definition.fingerprint
     have = current.properties.get("fingerprint")
     if have == desired:
         return Action(ActionKind.UNCHANGED, TABLE, name)
@@ -290,19 +288,25 @@ def _table_action(graph: PipelineGraph, sql: Statements, name: str, state: Targe
         reason="its generator call or columns changed: the table is recreated and its rows replaced",
         consumers=consumers,
         destroys_data=True,
+        definition=definition,
     )
 
 
-def _recreate(name: str, kind: str, statements: tuple, why: str, consumers: tuple, *, destroys_data: bool) -> Action:
+def _recreate(
+    name: str, kind: ObjectKind, statements: tuple, why: str, consumers: tuple, definition: Definition,
+    *, destroys_data: bool, columns: tuple[str, ...] = (),
+) -> Action:
     """``name`` is pipe's but cannot be used as it is (changed outside pipe, or pipe's record of
     it was lost): create it again as declared."""
     return Action(
-        ActionKind.REPLACE, kind, name, statements, reason=why, consumers=consumers, destroys_data=destroys_data
+        ActionKind.REPLACE, kind, name, statements, reason=why, consumers=consumers, destroys_data=destroys_data,
+        columns=columns, definition=definition,
     )
 
 
 def _kind_change(
-    sql: Statements, name: str, kind: str, current: ObjectState, statements: tuple, consumers: tuple
+    sql: Statements, name: str, kind: ObjectKind, current: ObjectState, statements: tuple, consumers: tuple,
+    definition: Definition, columns: tuple[str, ...] = (),
 ) -> Action:
     """``name`` exists as another kind of object (a table where a dynamic table is declared, or
     the reverse): drop it, then create it as declared."""
@@ -316,30 +320,29 @@ def _kind_change(
         reason=f"it exists as a {current.kind.replace('_', ' ')}",
         consumers=consumers,
         destroys_data=True,
+        columns=columns,
+        definition=definition,
     )
 
 
 def _dynamic_table_action(
     graph: PipelineGraph, sql: Statements, name: str, state: TargetState, reinitialised: set[str]
 ) -> Action:
-    dt = graph.pipeline.dynamic_tables[name]
-    compiled = graph.queries[name]
-    columns = tuple(str(c) for c in compiled.columns or ())
+    definition = dynamic_table_definition(graph, name)
+    desired = definition.properties
+    columns = tuple(str(c) for c in definition.query.columns or ())
     current = state.objects.get(name)
     create = (sql.create_dynamic_table(name),)
     if current is None:
-        return Action(ActionKind.CREATE, DYNAMIC_TABLE, name, create, columns=columns)
+        return Action(ActionKind.CREATE, DYNAMIC_TABLE, name, create, columns=columns, definition=definition)
     consumers = tuple(graph.all_downstream(name))
     if current.kind != DYNAMIC_TABLE:
-        return _kind_change(sql, name, DYNAMIC_TABLE, current, create, consumers)
+        return _kind_change(sql, name, DYNAMIC_TABLE, current, create, consumers, definition, columns)
     if current.properties.get("broken"):
-        return _recreate(name, DYNAMIC_TABLE, create, current.properties["broken"], consumers, destroys_data=False)
-    have = current.properties
-    replace = []
-    if normalize_sql(have.get("sql") or "") != normalize_sql(compiled.tree):
-        replace.append(Change("query", _short(have.get("sql")), _short(dt.sql), before=have.get("sql"), after=dt.sql))
-    if (have.get("refresh_mode") or "AUTO").upper() != dt.refresh_mode.upper():
-        replace.append(Change("refresh_mode", have.get("refresh_mode"), dt.refresh_mode.upper()))
+        why = current.properties["broken"]
+        return _recreate(name, DYNAMIC_TABLE, create, why, consumers, definition, destroys_data=False, columns=columns)
+    differences = DynamicTableProperties.from_record(current.properties).differences(desired)
+    replace = [_change(d) for d in differences if d.property in REPLACED]
     if replace:
         return Action(
             ActionKind.REPLACE,
@@ -350,37 +353,40 @@ def _dynamic_table_action(
             reason="a changed query or refresh mode needs CREATE OR REPLACE: the table reinitialises",
             consumers=consumers,
             columns=columns,
+            definition=definition,
         )
-    changes, statements = [], []
-    lag, warehouse = format_lag(dt.target_lag), sql.warehouse(name)
-    new_lag = new_wh = None
-    if not _same_lag(have.get("target_lag"), dt.target_lag):
-        changes.append(Change("target_lag", have.get("target_lag"), lag))
-        new_lag = dt.target_lag
-    if (have.get("warehouse") or "").upper() != warehouse:
-        changes.append(Change("warehouse", have.get("warehouse"), warehouse))
-        new_wh = warehouse
-    if new_lag or new_wh:
-        statements.append(sql.alter_dynamic_table(name, target_lag=new_lag, warehouse=new_wh))
-    if (have.get("comment") or None) != (dt.comment or None):
-        changes.append(Change("comment", have.get("comment"), dt.comment))
-        statements.append(sql.comment_dynamic_table(name, dt.comment))
+    changes = [_change(d) for d in differences]
+    statements = []
+    altered = {d.property for d in differences if d.property in ALTERED}
+    if altered:
+        dt = graph.pipeline.dynamic_tables[name]
+        statements.append(
+            sql.alter_dynamic_table(
+                name,
+                target_lag=dt.target_lag if "target_lag" in altered else None,
+                warehouse=desired.warehouse if "warehouse" in altered else None,
+            )
+        )
+    if any(d.property == "comment" for d in differences):
+        statements.append(sql.comment_dynamic_table(name, desired.comment))
     if changes:
         return Action(
-            ActionKind.ALTER, DYNAMIC_TABLE, name, tuple(statements), tuple(changes), reason="ALTER keeps the data"
+            ActionKind.ALTER, DYNAMIC_TABLE, name, tuple(statements), tuple(changes), reason="ALTER keeps the data",
+            definition=definition,
         )
     reason = "an upstream table is replaced: it reinitialises" if name in reinitialised else ""
     return Action(ActionKind.UNCHANGED, DYNAMIC_TABLE, name, reason=reason)
 
 
-def _same_lag(current: str | None, desired: str) -> bool:
-    """Whether two lags mean the same: ``60 seconds`` is ``1 minute``."""
-    if current is None:
-        return False
-    try:
-        return parse_lag(current) == parse_lag(desired)
-    except ValueError:
-        return False
+def _change(difference) -> Change:
+    """A property difference as plan shows it: a query by its first characters, with the whole
+    old and new text for the diff."""
+    if difference.property == "query":
+        return Change(
+            "query", _short(difference.current), _short(difference.desired),
+            before=difference.current, after=difference.desired,
+        )
+    return Change(difference.property, difference.current, difference.desired)
 
 
 def _short(sql: str | None, width: int = 60) -> str | None:

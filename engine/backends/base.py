@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from engine.errors import BackendError
 from engine.graph import PipelineGraph
+from engine.kinds import ObjectKind
 from engine.planner import Action, Plan, TargetState
 from engine.report import Reporter
 
@@ -34,7 +35,7 @@ class ObjectStatus:
     """One object as ``pipe status`` shows it."""
 
     name: str
-    kind: str
+    kind: ObjectKind | str
     rows: int | None
     target_lag: str | None = None
     refresh_mode: str | None = None

@@ -156,8 +156,6 @@ def _check_sql(pipeline, item: DeclaredCheck) -> None:
 
 
 def _check_unit_test(pipeline, index: int, test: UnitTest, graph) -> None:
-    from engine.sql.parsing import parse_select, table_refs
-
     path = ("tests", index)
     name = test.table.upper()
     if name not in pipeline.dynamic_tables:
@@ -166,10 +164,10 @@ def _check_unit_test(pipeline, index: int, test: UnitTest, graph) -> None:
             location=_locate(pipeline, *path, "table"),
             hint=did_you_mean(test.table, pipeline.dynamic_tables) or "name a dynamic table",
         )
-    try:
-        inputs = {r.name.upper() for r in table_refs(parse_select(pipeline.dynamic_tables[name].sql))}
-    except SqlError:
-        return  # the graph reports it
+    compiled = graph.queries.get(name)
+    if compiled is None:
+        return  # its SQL did not parse: the graph reports it
+    inputs = {r.name.upper() for r in compiled.reads}
     for given in test.given:
         if given.upper() not in inputs:
             raise SpecError(

@@ -12,29 +12,29 @@ no database driver.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engine.lazy import exports
 
-_HOMES = {
-    "Column": "engine.generators.values",
-    "duckdb_type": "engine.generators.values",
-    "generate_rows": "engine.generators.local",
-    "generator_columns": "engine.generators.local",
-    "insert_generated": "engine.generators.local",
-    "load_module": "engine.generators.modules",
-    "udtf_source": "engine.generators.modules",
-}
+__all__ = [
+    "Column",
+    "duckdb_type",
+    "generate_rows",
+    "generator_columns",
+    "insert_generated",
+    "load_module",
+    "udtf_source",
+]
 
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'engine.generators' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+# Imported on first use: rendering a UDTF (pipe plan) reads engine.generators.packages, which
+# must not import DuckDB through engine.generators.local.
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "Column": "engine.generators.values",
+        "duckdb_type": "engine.generators.values",
+        "generate_rows": "engine.generators.local",
+        "generator_columns": "engine.generators.local",
+        "insert_generated": "engine.generators.local",
+        "load_module": "engine.generators.modules",
+        "udtf_source": "engine.generators.modules",
+    },
+)

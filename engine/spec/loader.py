@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
+import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import Location, SpecError, did_you_mean
@@ -15,8 +15,39 @@ from engine.spec.model import Pipeline
 from engine.spec.yamlsource import SourceMap, parse_yaml, read_yaml
 
 SUPPORTED_VERSIONS = (1,)
-# Immutable: a template may read vars but not call methods that change them (vars.update(…)).
-_jinja = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=1)
+def _jinja():
+    """The sandboxed environment, made (and Jinja imported) on the first template that needs it.
+    Immutable: a template may read vars but not call methods that change them (vars.update(…))."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+# ``{{ name }}`` or ``{{ name.key }}``: a lookup Jinja would render as ``str(value)``.
+_LOOKUP = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)\s*\}\}")
+_MISSING = object()
+
+
+def _lookup(text: str, context: dict[str, Any]) -> str | None:
+    """``text`` rendered without Jinja when it is plain text or one lookup of defined plain values
+    (dict keys that are not dict methods), else None."""
+    if "{" not in text:  # no {{, {% or {#
+        return text
+    match = _LOOKUP.fullmatch(text)
+    if match is None:
+        return None
+    value: Any = context
+    for part in match.group(1).split("."):
+        if not isinstance(value, dict) or hasattr(dict, part):
+            return None
+        value = value.get(part, _MISSING)
+        if value is _MISSING:
+            return None  # Jinja says what is undefined
+    return str(value) if isinstance(value, (str, int, float)) else None
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
@@ -99,8 +130,13 @@ def render_template(text: str, context: dict[str, Any], location: Location) -> s
     Raises:
         SpecError: an undefined name, a syntax error or an unsafe expression.
     """
+    simple = _lookup(text, context)
+    if simple is not None:
+        return simple
+    import jinja2
+
     try:
-        return _jinja.from_string(text).render(**context)
+        return _jinja().from_string(text).render(**context)
     except jinja2.UndefinedError as exc:
         raise SpecError(
             f"undefined template value: {exc.message}", location=location, hint="define it under vars:"

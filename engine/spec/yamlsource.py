@@ -19,6 +19,20 @@ from engine.errors import Location, SpecError
 PathKey = tuple[Any, ...]
 
 
+
+def _compose(text: str) -> Any:
+    """The document's node tree, read by libyaml when PyYAML was built with it (the same nodes
+    and marks, several times faster); a file it refuses is read again by the pure-Python loader,
+    whose error messages the errors below are written for."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 @dataclass
 class SourceMap:
     """Positions of the values of one YAML file, by path (``("tables", "MEMBERS", "args", 0)``)."""
@@ -101,7 +115,7 @@ def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
     """Parse YAML text (see :func:`read_yaml`)."""
     source = SourceMap(file, lines=text.splitlines())
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
     except yaml.YAMLError as exc:

@@ -14,6 +14,7 @@ from functools import cached_property
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
+from engine.kinds import RefreshMode
 from engine.sql.binder import Catalog, Problem, bind, output_names
 from engine.sql.lint import RefreshDecision, analyze
 from engine.sql.parsing import DIALECT, TableRef, table_refs
@@ -93,24 +94,30 @@ class CompiledQuery:
             return None
         return {c.name: c.type or "UNKNOWN" for c in self.columns}
 
+    def snowflake_mode(self, refresh_mode: str) -> tuple[RefreshMode, str]:
+        """What the declared ``refresh_mode`` resolves to on Snowflake, and why (:func:`resolve_mode`)."""
+        return resolve_mode(refresh_mode, self.decision)
+
     def modes(self, refresh_mode: str) -> RefreshModes:
         """What ``refresh_mode`` (auto, full or incremental) resolves to, on Snowflake and locally."""
-        decision = self.decision
-        if refresh_mode != "auto":
-            mode = refresh_mode.upper()
-            reason = f"refresh_mode is {refresh_mode}"
-            snowflake = (mode, reason)
-        else:
-            snowflake = (decision.mode, decision.reason)
-        if snowflake[0] == "FULL":
+        snowflake = self.snowflake_mode(refresh_mode)
+        if snowflake[0] is RefreshMode.FULL:
             return RefreshModes(*snowflake, *snowflake)
         local_reason = self.local_full_reason()
         if local_reason is None:
-            return RefreshModes(*snowflake, "INCREMENTAL", "every input's changed rows can be traced to output rows")
-        return RefreshModes(*snowflake, "FULL", local_reason)
+            return RefreshModes(*snowflake, RefreshMode.INCREMENTAL, "every input's changed rows can be traced to output rows")
+        return RefreshModes(*snowflake, RefreshMode.FULL, local_reason)
 
     def local_full_reason(self) -> str | None:
-        """Why the local engine cannot refresh this query incrementally, or None when it can."""
+        """Why the local engine cannot refresh this query incrementally, or None when it can
+        (kept in :mod:`engine.sql.cache`: it depends only on the query and its inputs' columns)."""
+        from engine.sql import cache
+
+        known = self.catalog or {}
+        inputs = {r.name: None if known.get(r.name) is None else list(known[r.name]) for r in self.reads}
+        return cache.cached("local_full_reason", (self.sql, inputs), self._local_full_reason)
+
+    def _local_full_reason(self) -> str | None:
         partitioning = self.partitioning
         if partitioning is None:
             return "the columns of its inputs are not known"
@@ -118,6 +125,15 @@ class CompiledQuery:
             if table not in partitioning.keys:
                 return f"{partitioning.reasons.get(table, f'no key for {table}')}"
         return None
+
+
+def resolve_mode(refresh_mode: str, decision: RefreshDecision) -> tuple[RefreshMode, str]:
+    """What a declared ``refresh_mode`` (auto, full or incremental) resolves to on Snowflake, and
+    why: AUTO resolves once, at creation, to the lint's ``decision``; the others are as declared."""
+    declared = RefreshMode.of(refresh_mode)
+    if declared is RefreshMode.AUTO:
+        return RefreshMode(decision.mode), decision.reason
+    return declared, f"refresh_mode is {refresh_mode}"
 
 
 def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], catalog: Catalog) -> CompiledQuery:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from engine.kinds import RefreshMode
 from engine.sql import dialect_differences
 from engine.sql.parsing import start_column
 
@@ -36,7 +37,7 @@ class Finding:
 class RefreshDecision:
     """The refresh mode a query resolves to and the reasons."""
 
-    mode: str  # INCREMENTAL or FULL
+    mode: RefreshMode  # INCREMENTAL or FULL
     reason: str
     findings: tuple[Finding, ...]
     warnings: tuple[Finding, ...]
@@ -74,8 +75,8 @@ def analyze(query: exp.Expression) -> RefreshDecision:
     unique = tuple(dict.fromkeys(findings))
     if unique:
         reason = "not incremental: " + "; ".join(dict.fromkeys(f.reason for f in unique))
-        return RefreshDecision("FULL", reason, unique, tuple(warnings))
-    return RefreshDecision("INCREMENTAL", "every construct supports incremental refresh", (), tuple(warnings))
+        return RefreshDecision(RefreshMode.FULL, reason, unique, tuple(warnings))
+    return RefreshDecision(RefreshMode.INCREMENTAL, "every construct supports incremental refresh", (), tuple(warnings))
 
 
 def _blocker(node: exp.Expression) -> Finding | None:

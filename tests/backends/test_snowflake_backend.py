@@ -349,6 +349,7 @@ def test_snowflake_read_state_from_canned_show_rows(fake):
         "target_lag": "1 minute",
         "warehouse": "PIPE_WH",
         "refresh_mode": "AUTO",
+        "initialize": "ON_CREATE",  # the text's initialize = 'ON_CREATE'
         "comment": "one row of KPIs",
         "fingerprint": None,
         "reads": "MEMBER_SUMMARY",
@@ -385,6 +386,19 @@ def test_snowflake_read_state_from_canned_show_rows(fake):
 def test_snowflake_dynamic_table_text_is_parsed(text, query, mode):
     parsed = parse_dynamic_table_text(text)
     assert (parsed.query, parsed.refresh_mode) == (query, mode)
+
+
+@pytest.mark.parametrize(
+    "text, initialize",
+    [
+        ("create dynamic table x lag = '1 hour' initialize = 'ON_SCHEDULE' warehouse = w as select 1", "ON_SCHEDULE"),
+        ("create dynamic table x target_lag = '1 hour' initialize = on_create warehouse = w as select 1", "ON_CREATE"),
+        ("create dynamic table x target_lag = '1 hour' warehouse = w as select 1", "ON_CREATE"),  # the default
+    ],
+)
+def test_snowflake_dynamic_table_text_gives_initialize(text, initialize):
+    # INITIALIZE, sql-reference/sql/create-dynamic-table: ON_CREATE (default) or ON_SCHEDULE.
+    assert parse_dynamic_table_text(text).initialize == initialize
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from engine.backends.local.store import META, Store, open_store, utcnow
 from engine.checks.after_refresh import failure_lines
 from engine.errors import BackendError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
+from engine.kinds import RefreshState, RefreshTrigger, State
 from engine.lag import format_lag
 from engine.planner import TABLE, ObjectState, Plan, TargetState
 from engine.report import Reporter
@@ -92,7 +93,7 @@ class LocalBackend(Backend):
             PlanError: a name is not such a table, or its columns differ from the file's.
         """
         store = self._writable()
-        applier = Applier(store, self.graph, self.refresher, self.queries)
+        applier = Applier(store, self.graph, self.refresher)
         for written in names:
             name = written.upper() if written.upper() in self.graph.graph else written
             outside.check_adoptable(store, self.graph, self.findings, name, self._declared_columns(name))
@@ -182,7 +183,7 @@ class LocalBackend(Backend):
     def apply(self, plan: Plan, reporter: Reporter) -> list[ActionResult]:
         store = self._writable()
         check_not_external(store, self.graph)
-        applier = Applier(store, self.graph, self.refresher, self.queries)
+        applier = Applier(store, self.graph, self.refresher)
         timestamp = utcnow()
         with reporter.progress("applying", total=len(plan.changes)) as progress:
             results = applier.run_all(plan.changes, timestamp, progress)
@@ -208,7 +209,7 @@ class LocalBackend(Backend):
         if not pending:
             return []
         records = self.refresher.refresh(
-            pending, trigger="CREATION", data_timestamp=data_timestamp, include_upstream=False
+            pending, trigger=RefreshTrigger.CREATION, data_timestamp=data_timestamp, include_upstream=False
         )
         for record in records:
             reporter.event("refresh", record=record)
@@ -234,13 +235,13 @@ class LocalBackend(Backend):
                 result.append(ObjectStatus(name, kind, rows, state=f"NEEDS APPLY: {problem}; {fix}"))
                 continue
             if kind != DYNAMIC_TABLE:
-                state = None if rows is None else ("EXTERNAL" if kind == EXTERNAL else "ACTIVE")
-                result.append(ObjectStatus(name, kind, rows, state=state or "NOT CREATED"))
+                state = None if rows is None else (State.EXTERNAL if kind == EXTERNAL else State.ACTIVE)
+                result.append(ObjectStatus(name, kind, rows, state=state or State.NOT_CREATED))
                 continue
             meta = metas.get(name)
             dt = self.pipeline.dynamic_tables[name]
             if meta is None or rows is None:
-                result.append(ObjectStatus(name, kind, None, format_lag(dt.target_lag), state="NOT CREATED"))
+                result.append(ObjectStatus(name, kind, None, format_lag(dt.target_lag), state=State.NOT_CREATED))
                 continue
             stamp = meta["DATA_TIMESTAMP"]
             result.append(
@@ -272,13 +273,13 @@ class LocalBackend(Backend):
     # -- doing -----------------------------------------------------------------------------------
 
     @guard_files
-    def refresh(self, names: Sequence[str], *, full: bool = False, reporter: Reporter, trigger: str = "MANUAL") -> list[RefreshRecord]:
+    def refresh(self, names: Sequence[str], *, full: bool = False, reporter: Reporter, trigger: str = RefreshTrigger.MANUAL) -> list[RefreshRecord]:
         self._check_created()
         records = self.refresher.refresh(names, trigger=trigger, full=full, reporter=reporter)
-        failed = [r for r in records if r.state == "FAILED"]
+        failed = [r for r in records if r.state == RefreshState.FAILED]
         if failed:
             # The first failure is the cause; tables downstream of it were skipped.
-            skipped = [r.name for r in records if r.state == "UPSTREAM_FAILED"]
+            skipped = [r.name for r in records if r.state == RefreshState.UPSTREAM_FAILED]
             also = f"; skipped downstream: {', '.join(skipped)}" if skipped else ""
             raise BackendError(
                 f"refresh failed: {failed[0].state_message}{also}",
@@ -347,7 +348,7 @@ class LocalBackend(Backend):
             return []
         for attempt in range(TRANSIENT_RETRIES):
             try:
-                return self.refresher.refresh(names, trigger="SCHEDULED", reporter=reporter)
+                return self.refresher.refresh(names, trigger=RefreshTrigger.SCHEDULED, reporter=reporter)
             except BackendError as exc:  # only transient errors get here: try again shortly
                 if attempt == TRANSIENT_RETRIES - 1:
                     raise
@@ -359,7 +360,7 @@ class LocalBackend(Backend):
     def settle(self, reporter: Reporter) -> list[RefreshRecord]:
         """Refresh every dynamic table now, as the scheduler would after a burst of changes."""
         self._check_created()
-        return self.refresher.refresh([], trigger="SCHEDULED", reporter=reporter)
+        return self.refresher.refresh([], trigger=RefreshTrigger.SCHEDULED, reporter=reporter)
 
 
 def _with_checks(statuses: list[ObjectStatus], latest: list[tuple]) -> list[ObjectStatus]:

@@ -16,23 +16,33 @@ from engine.backends.local.refresh import Refresher, problem
 from engine.backends.local.store import META, Store
 from engine.errors import BackendError, is_interrupt
 from engine.graph import PipelineGraph
-from engine.lag import format_lag
-from engine.planner import DATABASE, DYNAMIC_TABLE, FUNCTION, SCHEMA, TABLE, Action, ActionKind
-from engine.sql.render import Statements, function_source
+from engine.kinds import ActionKind, Initialize, ObjectKind, RefreshTrigger, State
+from engine.definitions import (
+    DynamicTableDefinition,
+    FunctionDefinition,
+    TableDefinition,
+    dynamic_table_definition,
+    table_definition,
+)
+from engine.planner import Action
+from engine.sql.render import Statements
+
+DATABASE, SCHEMA, FUNCTION = ObjectKind.DATABASE, ObjectKind.SCHEMA, ObjectKind.FUNCTION
+TABLE, DYNAMIC_TABLE = ObjectKind.TABLE, ObjectKind.DYNAMIC_TABLE
 
 
 _SECTIONS = {TABLE: "tables", DYNAMIC_TABLE: "dynamic_tables", FUNCTION: "generators"}
 
 
 class Applier:
-    """Runs plan actions against a :class:`Store`."""
+    """Runs plan actions against a :class:`Store`: each action is carried out from what it carries
+    (its definition), never from the pipeline file, so apply does what the plan showed."""
 
-    def __init__(self, store: Store, graph: PipelineGraph, refresher: Refresher, queries: dict[str, str]):
+    def __init__(self, store: Store, graph: PipelineGraph, refresher: Refresher):
         self.store = store
         self.graph = graph
         self.pipeline = graph.pipeline
         self.refresher = refresher
-        self.queries = queries
         self.statements = Statements(self.pipeline)
 
     def run_all(self, actions, data_timestamp, progress) -> list[ActionResult]:
@@ -101,25 +111,15 @@ class Applier:
             rollback(con, exc)
             raise
 
-    # -- functions: locally the generator module is the function; only its fingerprint is kept
+    # -- functions: locally the generator module is the function; only its record is kept
 
     def _function(self, action: Action) -> None:
-        generator = next(g for g in self.pipeline.generators if g.upper() == action.name)
         if action.kind is ActionKind.DROP:
             self.store.delete_object(f"function:{action.name}")
             return
-        args = ", ".join(self.statements.function_arg_types(generator))
-        self.store.put_object(
-            f"function:{action.name}",
-            action.name,
-            FUNCTION,
-            {
-                "fingerprint": self.statements.function_fingerprint(generator),
-                "arg_types": args,
-                # Kept so that pipe plan can show how the module changed.
-                "source": function_source(self.pipeline, generator),
-            },
-        )
+        definition = _definition(action, FunctionDefinition)
+        # The source is kept so that pipe plan can show how the module changed.
+        self.store.put_object(f"function:{action.name}", action.name, FUNCTION, definition.record())
 
     # -- base tables ---------------------------------------------------------------------------
 
@@ -132,18 +132,17 @@ class Applier:
         from engine.generators.local import insert_generated
         from engine.sql.translate import duckdb_type
 
+        definition = _definition(action, TableDefinition)
         self._drop_any(name)
-        table = self.pipeline.tables[name]
-        columns = self.pipeline.generator(table.generator).returns if table.generator else table.columns
-        ddl = ", ".join(f'"{c.upper()}" {duckdb_type(t)}' for c, t in columns.items())
+        ddl = ", ".join(f'"{column}" {duckdb_type(kind)}' for column, kind in definition.columns)
         self.store.execute(f"CREATE TABLE {target} ({ddl})")
         rows = 0
-        if table.generator:
+        if definition.generator:
             rows = insert_generated(
-                self.store.con, target, self.pipeline, table.generator, list(table.args),
-                seed=self.pipeline.seed, order_by=[c.upper() for c in table.order_by],
+                self.store.con, target, self.pipeline, definition.generator, list(definition.args),
+                seed=definition.seed, order_by=list(definition.order_by),
             )
-        self.store.put_object(name, name, TABLE, {"fingerprint": self.statements.table_fingerprint(name)})
+        self.store.put_object(name, name, TABLE, {"fingerprint": definition.fingerprint})
         self.refresher.log.reset(name)
         self._mark_reinitialize(action.consumers)
         return rows
@@ -155,36 +154,25 @@ class Applier:
         if action.kind is ActionKind.DROP:
             self._drop(name)
             return None
-        dt = self.pipeline.dynamic_tables[name]
-        self.store.put_object(name, name, DYNAMIC_TABLE, self._properties(name))
+        definition = _definition(action, DynamicTableDefinition)
+        self.store.put_object(name, name, DYNAMIC_TABLE, definition.properties.record())
         if action.kind is ActionKind.ALTER:
             return None
         self._drop_any(name)
-        self._create_dynamic_table(name)
+        self._create_dynamic_table(name, definition)
         self.refresher.log.reset(name)
         self._mark_reinitialize(action.consumers)
-        if dt.initialize == "on_schedule":
+        if definition.properties.initialize is Initialize.ON_SCHEDULE:
             return 0, None
         # The initial refresh joins this transaction: the table appears already filled.
         record = self.refresher.refresh_in_transaction(
             name,
-            trigger="CREATION",
+            trigger=RefreshTrigger.CREATION,
             full=True,
             data_timestamp=data_timestamp,
             reinitialize=action.kind is ActionKind.REPLACE,
         )
         return record.inserted_rows, record.refresh_action
-
-    def _properties(self, name: str) -> dict:
-        dt = self.pipeline.dynamic_tables[name]
-        return {
-            "sql": dt.sql,
-            "target_lag": format_lag(dt.target_lag),
-            "warehouse": self.statements.warehouse(name),
-            "refresh_mode": dt.refresh_mode.upper(),
-            "comment": dt.comment,
-            "initialize": dt.initialize.upper(),
-        }
 
     # -- adopting a table pipe did not create -------------------------------------------------
 
@@ -193,33 +181,31 @@ class Applier:
         table reinitialises at the end of the apply (its rows must be its query's)."""
         def work():
             if self.graph.kind(name) == DYNAMIC_TABLE:
-                self.store.put_object(name, name, DYNAMIC_TABLE, self._properties(name))
-                self._register_dynamic_table(name)
+                definition = dynamic_table_definition(self.graph, name)
+                self.store.put_object(name, name, DYNAMIC_TABLE, definition.properties.record())
+                self._register_dynamic_table(name, definition)
                 self._mark_reinitialize([name])
             else:
-                self.store.put_object(name, name, TABLE, {"fingerprint": self.statements.table_fingerprint(name)})
+                fingerprint = table_definition(self.statements, name).fingerprint
+                self.store.put_object(name, name, TABLE, {"fingerprint": fingerprint})
             self.refresher.log.reset(name)
             self._mark_reinitialize(self.graph.all_downstream(name))
 
         self._transaction(work)
 
-    def _create_dynamic_table(self, name: str) -> None:
-        query = self.queries[name]
+    def _create_dynamic_table(self, name: str, definition: DynamicTableDefinition) -> None:
+        query = definition.duckdb()
         target = self.store.qualified(name)
         self.store.execute(f"CREATE TABLE {target} AS SELECT * FROM ({query}) LIMIT 0")
-        self._register_dynamic_table(name)
+        self._register_dynamic_table(name, definition)
 
-    def _register_dynamic_table(self, name: str) -> None:
-        decision = self.graph.decisions[name]
-        dt = self.pipeline.dynamic_tables[name]
-        mode = decision.mode if dt.refresh_mode == "auto" else dt.refresh_mode.upper()
-        reason = decision.reason if dt.refresh_mode == "auto" else f"refresh_mode is {dt.refresh_mode}"
+    def _register_dynamic_table(self, name: str, definition: DynamicTableDefinition) -> None:
         self.store.con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
         self.store.con.execute(
             f"""INSERT INTO {META}.DYNAMIC_TABLES (NAME, STATE, REFRESH_MODE, REFRESH_MODE_REASON,
                 DATA_TIMESTAMP, INPUT_VERSIONS, CONSECUTIVE_FAILURES, LAST_ACTION, NEEDS_REINITIALIZE)
-                VALUES (?, 'ACTIVE', ?, ?, NULL, NULL, 0, NULL, FALSE)""",
-            [name, mode, reason],
+                VALUES (?, ?, ?, ?, NULL, NULL, 0, NULL, FALSE)""",
+            [name, State.ACTIVE.value, definition.refresh_mode.value, definition.refresh_mode_reason],
         )
 
     def _mark_reinitialize(self, names) -> None:
@@ -251,3 +237,13 @@ def check_not_external(store: Store, graph: PipelineGraph) -> None:
                 f"external table {name} does not exist in the local database {store.path}",
                 hint=f"create {store.schema}.{name} there first (pipe never creates external tables)",
             )
+
+
+def _definition(action: Action, kind: type):
+    """What ``action`` carries to make its object, checked to be of ``kind``."""
+    if not isinstance(action.definition, kind):
+        raise BackendError(
+            f"{action.kind.value} {action.name}: the plan does not say what to make it from",
+            hint="build the plan with engine.plan (or engine.planner.build_plan)",
+        )
+    return action.definition

@@ -30,8 +30,9 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from engine.backends.snowflake.state import as_datetime, shown_lag
-from engine.graph import DYNAMIC_TABLE
-from engine.planner import FUNCTION, TABLE, ObjectState, TargetState
+from engine.kinds import Initialize, ObjectKind, RefreshMode
+from engine.planner import ObjectState, TargetState
+from engine.properties import DynamicTableProperties
 from engine.spec.model import Pipeline
 from engine.sql.parsing import table_refs
 from engine.sql.render import Statements
@@ -56,7 +57,7 @@ def target_state(
             continue
         objects[str(row["name"])] = table_state(row)
     for row in _newest_per_name(functions):
-        objects[f"{FUNCTION}:{row['name']}"] = function_state(row)
+        objects[f"{ObjectKind.FUNCTION}:{row['name']}"] = function_state(row)
     return TargetState(database_exists=True, schema_exists=True, objects=objects)
 
 
@@ -82,23 +83,29 @@ def dynamic_table_state(row: Row, pipeline: Pipeline, sql: Statements | None = N
     declared = pipeline.dynamic_tables.get(name)
     comment, fingerprint = split_comment(_text(row.get("comment")))
     parsed = parse_dynamic_table_text(_text(row.get("text")) or "")
-    query, mode = parsed.query, parsed.refresh_mode
+    query, mode, initialize = parsed.query, parsed.refresh_mode, parsed.initialize
     if declared is not None and fingerprint is not None:
         sql = sql or Statements(pipeline)
         if fingerprint == sql.dynamic_table_fingerprint(name):
-            query, mode = declared.sql, declared.refresh_mode.upper()
+            query, mode, initialize = declared.sql, declared.refresh_mode, declared.initialize
+    shown = DynamicTableProperties.from_record(
+        {
+            "sql": query,
+            "target_lag": shown_lag(_text(row.get("target_lag")), declared.target_lag if declared else None),
+            "warehouse": _text(row.get("warehouse")),
+            "refresh_mode": mode,
+            "initialize": initialize,
+            "comment": comment,
+        }
+    )
     properties = {
-        "sql": query,
-        "target_lag": shown_lag(_text(row.get("target_lag")), declared.target_lag if declared else None),
-        "warehouse": _text(row.get("warehouse")),
-        "refresh_mode": mode,
-        "comment": comment,
+        **shown.record(),
         "fingerprint": fingerprint,
         "reads": ", ".join(reads(parsed.query)) if parsed.query else None,
     }
     if fingerprint is None:
         properties["managed"] = "false"
-    return ObjectState(name, DYNAMIC_TABLE, properties)
+    return ObjectState(name, ObjectKind.DYNAMIC_TABLE, properties)
 
 
 def table_state(row: Row) -> ObjectState:
@@ -107,7 +114,7 @@ def table_state(row: Row) -> ObjectState:
     properties: dict[str, str | None] = {"fingerprint": comment}
     if not (comment and "pipe:" in comment):
         properties["managed"] = "false"
-    return ObjectState(str(row["name"]), TABLE, properties)
+    return ObjectState(str(row["name"]), ObjectKind.TABLE, properties)
 
 
 def function_state(row: Row) -> ObjectState:
@@ -119,7 +126,7 @@ def function_state(row: Row) -> ObjectState:
     }
     if not (description and description.startswith("pipe:")):
         properties["managed"] = "false"
-    return ObjectState(str(row["name"]), FUNCTION, properties)
+    return ObjectState(str(row["name"]), ObjectKind.FUNCTION, properties)
 
 
 def reads(query: str) -> list[str]:
@@ -168,11 +175,13 @@ class ParsedDynamicTable:
     Attributes:
         query: the defining query as written (None when the text cannot be read).
         refresh_mode: the declared REFRESH_MODE, AUTO when absent.
+        initialize: the declared INITIALIZE, ON_CREATE when absent.
         properties: the names of the ``name = value`` properties, upper-case, in order.
     """
 
     query: str | None
-    refresh_mode: str = "AUTO"
+    refresh_mode: str = RefreshMode.AUTO.value
+    initialize: str = Initialize.ON_CREATE.value
     properties: tuple[str, ...] = ()
 
 
@@ -189,7 +198,8 @@ def parse_dynamic_table_text(text: str) -> ParsedDynamicTable:
         return ParsedDynamicTable(None)
     if not tokens or tokens[0].token_type != TokenType.CREATE:
         return ParsedDynamicTable(text.strip().rstrip(";").strip() or None)
-    depth, properties, mode, query = 0, [], "AUTO", None
+    depth, properties, query = 0, [], None
+    values = {"REFRESH_MODE": RefreshMode.AUTO.value, "INITIALIZE": Initialize.ON_CREATE.value}
     for i, token in enumerate(tokens):
         if token.token_type == TokenType.L_PAREN:
             depth += 1
@@ -200,9 +210,9 @@ def parse_dynamic_table_text(text: str) -> ParsedDynamicTable:
             break
         elif depth == 0 and _next_is(tokens, i, TokenType.EQ):
             properties.append(token.text.upper())
-            if token.text.upper() == "REFRESH_MODE" and i + 2 < len(tokens):
-                mode = tokens[i + 2].text.strip("'").upper()
-    return ParsedDynamicTable(query, mode, tuple(properties))
+            if token.text.upper() in values and i + 2 < len(tokens):
+                values[token.text.upper()] = tokens[i + 2].text.strip("'").upper()
+    return ParsedDynamicTable(query, values["REFRESH_MODE"], values["INITIALIZE"], tuple(properties))
 
 
 def _after(tokens: list[Token], i: int, kind: TokenType) -> bool:

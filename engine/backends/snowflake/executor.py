@@ -26,6 +26,7 @@ from engine.backends.snowflake.connection import (
 from engine.backends.snowflake.polling import HistoryPoller
 from engine.errors import BackendError, did_you_mean
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
+from engine.kinds import RefreshTrigger
 from engine.planner import DATABASE, SCHEMA, Action, Plan, TargetState
 from engine.report import Reporter
 from engine.sql.render import Statements
@@ -370,7 +371,7 @@ def _manual_cascades(records: list[RefreshRecord], sinks: Sequence[str]) -> list
     """The rows sharing a data timestamp with each sink's newest MANUAL refresh, oldest first."""
     stamps = set()
     for sink in sinks:
-        newest = next((r for r in records if r.name == sink and r.refresh_trigger == "MANUAL"), None)
+        newest = next((r for r in records if r.name == sink and r.refresh_trigger == RefreshTrigger.MANUAL), None)
         if newest is not None:
             stamps.add(newest.data_timestamp)
     return [r for r in reversed(records) if r.data_timestamp in stamps]

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from engine.backends.base import RefreshRecord
 from engine.backends.snowflake.state import FINAL_STATES
+from engine.kinds import RefreshTrigger
 
 
 @dataclass
@@ -66,7 +67,7 @@ class HistoryPoller:
             if record.state not in FINAL_STATES:
                 running.append(record.data_timestamp)
                 continue
-            if record.refresh_trigger == "CREATION" or _key(record) in self._seen:
+            if record.refresh_trigger == RefreshTrigger.CREATION or _key(record) in self._seen:
                 continue
             fresh.append(record)
         self._seen.update(_key(r) for r in fresh)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from engine.backends.base import ObjectStatus, RefreshRecord
-from engine.graph import DYNAMIC_TABLE, EXTERNAL
+from engine.kinds import ObjectKind, RefreshState, State
 from engine.lag import format_lag, parse_lag
 from engine.spec.model import SnowflakeTarget
 from engine.sql.render import sql_literal
@@ -33,9 +33,9 @@ HISTORY_COLUMNS = (
     "STATISTICS",
 )
 # The docs spell it both ways (CANCELLED in the STATE column, CANCELED elsewhere).
-FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "UPSTREAM_FAILED", "SKIPPED", "CANCELLED", "CANCELED"})
+FINAL_STATES = frozenset(RefreshState)
 MAX_RESULT_LIMIT = 10000
-NOT_CREATED = "NOT CREATED"  # the local backend's word for a declared object that does not exist
+NOT_CREATED = State.NOT_CREATED  # the local backend's word for a declared object that does not exist
 
 
 
@@ -109,11 +109,11 @@ def dynamic_table_status(
     Snowflake resolved (INCREMENTAL or FULL), with its reason.
     """
     if row is None:
-        return ObjectStatus(name, DYNAMIC_TABLE, None, format_lag(declared_lag), state=NOT_CREATED)
+        return ObjectStatus(name, ObjectKind.DYNAMIC_TABLE, None, format_lag(declared_lag), state=NOT_CREATED)
     data_timestamp = as_datetime(row.get("data_timestamp"))
     return ObjectStatus(
         name,
-        DYNAMIC_TABLE,
+        ObjectKind.DYNAMIC_TABLE,
         _int(row.get("rows")),
         target_lag=shown_lag(row.get("target_lag"), declared_lag),
         refresh_mode=row.get("refresh_mode"),
@@ -129,10 +129,11 @@ def table_status(name: str, kind: str, row: Row | None) -> ObjectStatus:
     """``pipe status`` for a base table, from its SHOW TABLES row (None: missing)."""
     if row is None:
         return ObjectStatus(name, kind, None, state=NOT_CREATED)
-    return ObjectStatus(name, kind, _int(row.get("rows")), state="EXTERNAL" if kind == EXTERNAL else "ACTIVE")
+    state = State.EXTERNAL if kind == ObjectKind.EXTERNAL else State.ACTIVE
+    return ObjectStatus(name, kind, _int(row.get("rows")), state=state)
 
 
-_SCHEDULING_STATES = {"RUNNING": "ACTIVE", "ACTIVE": "ACTIVE", "SUSPENDED": "SUSPENDED"}
+_SCHEDULING_STATES = {"RUNNING": State.ACTIVE, "ACTIVE": State.ACTIVE, "SUSPENDED": State.SUSPENDED}
 
 
 def refresh_record(row: Row) -> RefreshRecord:

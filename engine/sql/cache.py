@@ -1,0 +1,78 @@
+"""A cache on disk of what compiling a query for the local engine gives, keyed by everything it
+depends on.
+
+Translating a dynamic table's query to DuckDB and tracing its inputs' changes are pure functions
+of the query, the types of the tables it reads, the target names, and the code that does the work
+(sqlglot's version and the source of ``engine/sql``). ``pipe validate`` and ``pipe plan`` compute
+them for every dynamic table; the second run of an unchanged file reads them back instead.
+
+One small JSON file per entry, under ``$PIPE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pipe`` or
+``~/.cache/pipe``); ``PIPE_CACHE_DIR=off`` turns the cache off. A cache that cannot be read or
+written is ignored: the values are computed as without it. Failures are never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_OFF = ("", "0", "off", "false", "no")
+
+
+def directory() -> Path | None:
+    """Where entries are kept, or None when the cache is off."""
+    configured = os.environ.get("PIPE_CACHE_DIR")
+    if configured is not None:
+        return None if configured.strip().lower() in _OFF else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pipe"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A digest of the code a cached value depends on: sqlglot's version and ``engine/sql``'s files."""
+    import sqlglot
+
+    digest = hashlib.sha256(sqlglot.__version__.encode())
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".txt") and path.is_file():
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def key(kind: str, *parts: Any) -> str:
+    """The key of a ``kind`` of value computed from ``parts`` (JSON-serialisable) by this code."""
+    text = json.dumps([kind, code_version(), *parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cached(kind: str, parts: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, or what it returned for the same ``kind`` and ``parts`` before.
+
+    The value must be JSON-serialisable; an exception from ``compute`` propagates and nothing is
+    stored.
+    """
+    folder = directory()
+    if folder is None:
+        return compute()
+    path = folder / kind / f"{key(kind, *parts)}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"value": value}), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only or full disk: the value is still returned
+    return value
