@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import project as api
-from engine.backends.local.aggstate import build
+from engine.backends.local.incremental.recognition import recognise
 from engine.report import Reporter
 
 from .test_incremental_property import assert_tables_equal_queries
@@ -172,7 +172,7 @@ def test_other_shapes_are_left_to_the_other_strategies(sql):
 
     columns = ["EVENT_ID", "USER_ID", "KIND", "TAG", "AMOUNT", "SCORE", "AT", "WEIGHT"]
     partitioning = analyze(sql, {"EVENTS": columns})
-    assert build(None, "T", to_duckdb(sql, database="STATS", schema="AGG"), ["EVENTS"], partitioning) is None
+    assert recognise(None, to_duckdb(sql, database="STATS", schema="AGG"), ["EVENTS"], partitioning) is None
 
 
 def test_destroy_drops_the_state_with_its_table(stats_project, tmp_path):

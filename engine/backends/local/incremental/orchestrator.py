@@ -1,0 +1,235 @@
+"""Incremental refresh: recompute only the rows a change can touch.
+
+For each changed input, :mod:`engine.sql.partition` gives the output column whose values
+identify the rows that depend on the changed input rows. The refresh evaluates the query
+restricted to those key values (DuckDB pushes the restriction down to the scans), compares
+with the table's current rows for the same keys, and writes only the difference; the
+difference is also the table's own change log entry, for the tables that read it.
+
+A grouped query over a single base table also keeps its pre-aggregation rows materialised
+(``_PIPE."PRE_<NAME>"``: the grouping keys and aggregate arguments already computed, e.g.
+parsed out of VARIANT values), maintained from the base table's changes: recomputing a few
+groups then reads narrow typed columns instead of re-parsing the whole base table. Grouped
+queries with large groups keep aggregate state instead (:mod:`aggstate`), which never re-reads
+a group's rows; which one a table keeps is chosen at each full refresh (``SMALL_GROUPS``).
+
+Every refresh falls back to FULL, with the reason, when a change cannot be traced this way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.backends.local.changes import ChangeLog
+from engine.backends.local.incremental import aggstate
+from engine.backends.local.incremental.aggstate import AggregateState
+from engine.backends.local.incremental.keys import key_predicate
+from engine.backends.local.incremental.preaggregation import PreAggregation
+from engine.backends.local.incremental.restriction import has_rowid, in_keys, matching, restrict_inputs
+from engine.backends.local.store import Store, quote
+from engine.sql.partition import Partitioning, analyze
+
+# Above this many affected keys, recomputing everything is as cheap and simpler.
+MAX_KEYS = 50_000
+
+# A grouped query that both pre-aggregation rows and aggregate state can maintain keeps the
+# pre-aggregation rows when its groups hold fewer input rows than this on average (measured at
+# each full refresh): recomputing a few small groups then costs less than moving the state, whose
+# value tables would hold about a row per input row, in memory and rebuild time.
+SMALL_GROUPS = 16
+
+
+
+@dataclass
+class Outcome:
+    """The result of computing one refresh, before it is recorded."""
+
+    action: str
+    inserted: int = 0
+    deleted: int = 0
+    message: str | None = None
+
+
+@dataclass
+class _Plan:
+    """How one dynamic table is maintained incrementally."""
+
+    partitioning: Partitioning
+    pre: "PreAggregation | None" = None  # the query can be kept as pre-aggregation rows …
+    state: "AggregateState | None" = None  # … or as aggregate state: one is kept, see Incremental.kept
+    key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
+    filter_sql: dict[str, str] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
+    restricted: dict[str, str | None] = field(default_factory=dict)  # output column -> query reading only those rows
+
+
+class Incremental:
+    """Computes incremental refreshes for the dynamic tables of one pipeline."""
+
+    def __init__(self, store: Store, log: ChangeLog, graph, queries: dict[str, str], database: str, schema: str):
+        self.store = store
+        self.log = log
+        self.graph = graph
+        self.queries = queries
+        self.database = database
+        self.schema = schema
+        self._plans: dict[str, _Plan] = {}
+
+    def plan(self, name: str) -> _Plan:
+        if name not in self._plans:
+            self._plans[name] = self._build_plan(name)
+        return self._plans[name]
+
+    def _build_plan(self, name: str) -> _Plan:
+        from engine.sql.translate import to_duckdb
+
+        dt = self.graph.pipeline.dynamic_tables[name]
+        inputs = self.graph.upstream(name)
+        schema = {i: self.store.columns(i) for i in inputs}
+        compiled = self.graph.queries.get(name)
+        partitioning = compiled.partitioning if compiled is not None else None
+        if partitioning is None:  # an input of undeclared columns: read them from the database
+            partitioning = analyze(dt.sql, schema)
+        plan = _Plan(partitioning)
+        for table, key in partitioning.keys.items():
+            # Typed as the query itself is translated, so that a key computes the same value on the
+            # change as on the table (e.g. a FLOAT turned into text).
+            types = self.graph.types()
+            columns = {**types.get(table, {}), "ROWID": "NUMBER"}  # the filter reads DuckDB's rowid too
+            key_type = types.get(name, {}).get(key.output, "VARIANT")
+            catalog = {**types, table: columns, "__PIPE_DELTA": columns, "__PIPE_KEYS": {"K": key_type}}
+            plan.key_sql[table] = to_duckdb(
+                f"SELECT DISTINCT {key.expression} AS K FROM __PIPE_DELTA",
+                database=self.database, schema=self.schema, catalog=catalog,
+            )
+            plan.filter_sql[table] = to_duckdb(
+                matching(table, in_keys(key.expression), schema[table]),
+                database=self.database, schema=self.schema, catalog=catalog,
+            )
+        plan.state = aggstate.build(self.store, name, self.queries[name], inputs, partitioning)
+        plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
+        return plan
+
+    def kept(self, name: str) -> "PreAggregation | AggregateState | None":
+        """What ``name`` keeps materialised now: its pre-aggregation rows when they exist, else its
+        aggregate state (missing state is found stale, and a full refresh chooses again)."""
+        plan = self.plan(name)
+        if plan.pre is not None and (plan.state is None or plan.pre.exists()):
+            return plan.pre
+        return plan.state
+
+    # -- refresh ---------------------------------------------------------------------------------
+
+    def refresh(self, name: str, seen: dict[str, int], current: dict[str, int]) -> Outcome:
+        """Refresh ``name`` from the changes between ``seen`` and ``current`` input versions.
+
+        Returns an INCREMENTAL outcome, or FULL with the reason when the change cannot be traced.
+        """
+        plan = self.plan(name)
+        changed = [i for i in current if current[i] != seen.get(i)]
+        for table in changed:
+            if seen.get(table) is None or self.log.logged_since(table) > seen[table]:
+                return self._full(name, f"{table} was recreated or written outside pipe")
+            if table not in plan.partitioning.keys:
+                return self._full(name, plan.partitioning.reasons.get(table, f"no key for {table}"))
+        affected: dict[str, list] = {}
+        for table in changed:
+            output = plan.partitioning.keys[table].output
+            values = self._key_values(plan, table, seen[table], current[table])
+            affected.setdefault(output, []).extend(values)
+        kept = self.kept(name)
+        if isinstance(kept, PreAggregation):
+            if plan.state is None and not kept.exists():  # with state too, kept() found the rows
+                return self._full(name, f"its pre-aggregation rows are rebuilt ({kept.relation} is missing)")
+            for table in changed:
+                kept.apply(self.log.changes(table, seen[table], current[table]))
+        elif kept is not None:
+            try:
+                kept.apply({t: self.log.changes(t, seen[t], current[t]) for t in changed})
+            except aggstate.Stale as exc:
+                return self._full(name, f"its aggregate state is rebuilt ({exc})")
+        total = sum(len(set(v)) for v in affected.values())
+        if total > MAX_KEYS:
+            return self._full(name, f"the change touches {total:,} keys: a full recompute is cheaper")
+        if total == 0:
+            return Outcome("INCREMENTAL")
+        return self._apply(name, plan, affected, kept)
+
+    def _key_values(self, plan: _Plan, table: str, after: int, upto: int) -> list:
+        con = self.store.con
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_DELTA AS {self.log.changes(table, after, upto)}")
+        return [row[0] for row in con.execute(plan.key_sql[table]).fetchall()]
+
+    def _restricted(self, name: str, plan: _Plan, output: str) -> str | None:
+        """The query with every input keyed on ``output`` reading only its rows whose key is
+        in ``__PIPE_KEYS``: the rows with those keys come out the same, and cheaply."""
+        if output not in plan.restricted:
+            inputs = {t for t, k in plan.partitioning.keys.items() if k.output == output}
+            plan.restricted[output] = restrict_inputs(self.queries[name], {t: plan.filter_sql[t] for t in inputs})
+        return plan.restricted[output]
+
+    def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
+        con = self.store.con
+        target = self.store.qualified(name)
+        predicate = key_predicate(con, target, affected)
+        restricted = self._restricted(name, plan, next(iter(affected))) if len(affected) == 1 else None
+        if kept is not None:
+            new_rows = kept.query_for(affected)
+        elif restricted is not None:
+            new_rows = f"SELECT * FROM ({restricted}) AS __Q WHERE {predicate}"
+        else:
+            new_rows = f"SELECT * FROM ({self.queries[name]}) AS __Q WHERE {predicate}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {new_rows}")
+        names = self.store.columns(name)
+        if has_rowid(names):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM {target} WHERE {predicate}")
+            predicate = "rowid IN (SELECT R FROM __PIPE_ROWS)"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM {target} WHERE {predicate}")
+        columns = ", ".join(quote(c) for c in names)
+        con.execute(f"DELETE FROM {target} WHERE {predicate}")
+        con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
+        return self.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", "INCREMENTAL")
+
+    def record_difference(self, name: str, old: str, new: str, action: str) -> Outcome:
+        """Log the rows that differ between ``old`` and ``new`` as ``name``'s change."""
+        columns = ", ".join(quote(c) for c in self.store.columns(name))
+        con = self.store.con
+        # One aggregation counts each distinct row's copies, new minus old (NULLs compare equal,
+        # as in EXCEPT ALL, but one hash table instead of two); each difference is then repeated.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
+                SELECT {columns}, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
+                    SELECT {columns}, 1 AS __PIPE_SIGN FROM {new}
+                    UNION ALL SELECT {columns}, -1 AS __PIPE_SIGN FROM {old}
+                ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0"""
+        )
+        for table, copies in (("__PIPE_INS", "__PIPE_COPIES"), ("__PIPE_DEL", "-__PIPE_COPIES")):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {columns} FROM __PIPE_DIFF, "
+                f"range({copies}) AS __PIPE_COPY(__PIPE_I) WHERE {copies} > 0"
+            )
+        n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
+        n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
+        if n_ins or n_del:
+            self.log.record(name, "SELECT * FROM __PIPE_INS", "SELECT * FROM __PIPE_DEL")
+        return Outcome(action, n_ins, n_del)
+
+    def _full(self, name: str, reason: str) -> Outcome:
+        return Outcome("FULL", message=f"incremental refresh not possible: {reason}")
+
+    def rebuild(self, name: str) -> None:
+        """After a full recompute: rebuild what the table keeps materialised, choosing between
+        pre-aggregation rows and aggregate state by its groups' size when both can serve."""
+        plan = self.plan(name)
+        pre, state = plan.pre, plan.state
+        if pre is not None and state is not None:
+            inputs, groups = self.store.row_count(pre.table) or 0, self.store.row_count(name) or 0
+            if inputs < SMALL_GROUPS * max(groups, 1):
+                aggstate.drop(self.store, name)
+                state = None
+            else:
+                pre.drop()
+                pre = None
+        if pre is not None:
+            pre.rebuild()
+        if state is not None:
+            state.rebuild(self.store.qualified)
