@@ -78,6 +78,53 @@ class Store:
         """``DATABASE.SCHEMA.NAME``, quoted for DuckDB."""
         return f"{quote(self.database)}.{quote(self.schema)}.{quote(name)}"
 
+    def table(self, name: str):
+        """Table ``name`` of the pipeline's schema, as a sqlglot table."""
+        from sqlglot import exp
+
+        return exp.table_(
+            exp.to_identifier(name, quoted=True),
+            db=exp.to_identifier(self.schema, quoted=True),
+            catalog=exp.to_identifier(self.database, quoted=True),
+        )
+
+    def kept_table(self, name: str):
+        """Table ``name`` of pipe's own schema, where the incremental engine keeps what a dynamic
+        table's refreshes need (pre-aggregation rows, aggregate state), as a sqlglot table."""
+        from sqlglot import exp
+
+        return exp.table_(exp.to_identifier(name, quoted=True), db=exp.to_identifier(META, quoted=True))
+
+    def kept_exists(self, name: str) -> bool:
+        """Whether :meth:`kept_table` ``name`` exists."""
+        return self.table_exists(name, schema=META)
+
+    def drop_kept(self, names) -> None:
+        """Drop the :meth:`kept_table` tables ``names`` (those that exist)."""
+        for name in names:
+            self.con.execute(f"DROP TABLE IF EXISTS {META}.{quote(name)}")
+
+    def kept_tables(self) -> set[str]:
+        """The names of the :meth:`kept_table` tables that exist."""
+        rows = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?", [META]
+        ).fetchall()
+        return {name for (name,) in rows}
+
+    def columns_of(self, relation) -> list[str]:
+        """The column names of ``relation`` (a sqlglot table), in order."""
+        from sqlglot import exp
+
+        query = exp.select(exp.Star()).from_(relation.copy()).limit(0)
+        return [d[0] for d in self.con.execute(query.sql(dialect="duckdb")).description]
+
+    def type_of(self, relation, column: str) -> str:
+        """DuckDB's name of the type of column ``column`` of ``relation`` (a sqlglot table)."""
+        from sqlglot import exp
+
+        query = exp.select(exp.column(column, quoted=True)).from_(relation.copy()).limit(0)
+        return str(self.con.execute(query.sql(dialect="duckdb")).description[0][1])
+
     def execute(self, sql: str, params: list | tuple | None = None):
         """Run ``sql``, mapping DuckDB errors to BackendError."""
         import duckdb

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import sqlglot
+from sqlglot import exp
+
 from engine.backends.local.changes import ChangeLog
 from engine.backends.local.incremental import aggstate
 from engine.backends.local.incremental.aggstate import AggregateState
-from engine.backends.local.incremental.keys import key_predicate
+from engine.backends.local.incremental.keys import key_predicate, key_values, keyed_rows
 from engine.backends.local.incremental.preaggregation import PreAggregation
-from engine.backends.local.incremental.restriction import has_rowid, in_keys, matching, restrict_inputs
-from engine.backends.local.store import Store, quote
+from engine.backends.local.incremental.restriction import has_rowid, restrict_inputs
+from engine.backends.local.incremental.trees import columns, fill, run, sql, temp
+from engine.backends.local.store import Store
 from engine.sql.partition import Partitioning, analyze
 
 # Above this many affected keys, recomputing everything is as cheap and simpler.
@@ -37,7 +41,6 @@ MAX_KEYS = 50_000
 # each full refresh): recomputing a few small groups then costs less than moving the state, whose
 # value tables would hold about a row per input row, in memory and rebuild time.
 SMALL_GROUPS = 16
-
 
 
 @dataclass
@@ -55,11 +58,12 @@ class _Plan:
     """How one dynamic table is maintained incrementally."""
 
     partitioning: Partitioning
+    query: exp.Expression | None  # the query's DuckDB tree (None: it did not parse back)
     pre: "PreAggregation | None" = None  # the query can be kept as pre-aggregation rows …
     state: "AggregateState | None" = None  # … or as aggregate state: one is kept, see Incremental.kept
     key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
-    filter_sql: dict[str, str] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
-    restricted: dict[str, str | None] = field(default_factory=dict)  # output column -> query reading only those rows
+    filters: dict[str, exp.Expression] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
+    restricted: dict[str, exp.Expression | None] = field(default_factory=dict)  # output column -> query reading only those rows
 
 
 class Incremental:
@@ -80,33 +84,34 @@ class Incremental:
         return self._plans[name]
 
     def _build_plan(self, name: str) -> _Plan:
-        from engine.sql.translate import to_duckdb
+        from engine.sql.translate import to_duckdb, to_duckdb_tree
 
-        dt = self.graph.pipeline.dynamic_tables[name]
         inputs = self.graph.upstream(name)
         schema = {i: self.store.columns(i) for i in inputs}
-        compiled = self.graph.queries.get(name)
-        partitioning = compiled.partitioning if compiled is not None else None
+        compiled = self.graph.queries[name]
+        partitioning = compiled.partitioning
         if partitioning is None:  # an input of undeclared columns: read them from the database
-            partitioning = analyze(dt.sql, schema)
-        plan = _Plan(partitioning)
+            partitioning = analyze(compiled.tree, schema)
+        try:
+            query = self.graph.duckdb_tree(name)
+        except sqlglot.errors.ParseError:
+            query = None  # only the query restricted by its output key can refresh it
+        plan = _Plan(partitioning, query)
+        where = {"database": self.database, "schema": self.schema}
         for table, key in partitioning.keys.items():
             # Typed as the query itself is translated, so that a key computes the same value on the
             # change as on the table (e.g. a FLOAT turned into text).
             types = self.graph.types()
-            columns = {**types.get(table, {}), "ROWID": "NUMBER"}  # the filter reads DuckDB's rowid too
+            typed = {**types.get(table, {}), "ROWID": "NUMBER"}  # the filter reads DuckDB's rowid too
             key_type = types.get(name, {}).get(key.output, "VARIANT")
-            catalog = {**types, table: columns, "__PIPE_DELTA": columns, "__PIPE_KEYS": {"K": key_type}}
-            plan.key_sql[table] = to_duckdb(
-                f"SELECT DISTINCT {key.expression} AS K FROM __PIPE_DELTA",
-                database=self.database, schema=self.schema, catalog=catalog,
-            )
-            plan.filter_sql[table] = to_duckdb(
-                matching(table, in_keys(key.expression), schema[table]),
-                database=self.database, schema=self.schema, catalog=catalog,
-            )
-        plan.state = aggstate.build(self.store, name, self.queries[name], inputs, partitioning)
-        plan.pre = PreAggregation.build(self.store, name, self.queries[name], inputs, partitioning)
+            catalog = {**types, table: typed, "__PIPE_DELTA": typed, "__PIPE_KEYS": {"K": key_type}}
+            values = key_values(key)
+            plan.key_sql[table] = to_duckdb(values.sql(dialect="snowflake"), parsed=values, catalog=catalog, **where)
+            rows = keyed_rows(table, key, has_rowid(schema[table]))
+            plan.filters[table] = to_duckdb_tree(rows.sql(dialect="snowflake"), parsed=rows, catalog=catalog, **where)
+        if query is not None:
+            plan.state = aggstate.build(self.store, name, query, inputs, partitioning)
+            plan.pre = PreAggregation.build(self.store, name, query, inputs, partitioning)
         return plan
 
     def kept(self, name: str) -> "PreAggregation | AggregateState | None":
@@ -125,6 +130,8 @@ class Incremental:
         Returns an INCREMENTAL outcome, or FULL with the reason when the change cannot be traced.
         """
         plan = self.plan(name)
+        if plan.query is None:
+            return self._full(name, "its translation for the local engine does not parse back as a tree")
         changed = [i for i in current if current[i] != seen.get(i)]
         for table in changed:
             if seen.get(table) is None or self.log.logged_since(table) > seen[table]:
@@ -141,10 +148,16 @@ class Incremental:
             if plan.state is None and not kept.exists():  # with state too, kept() found the rows
                 return self._full(name, f"its pre-aggregation rows are rebuilt ({kept.relation} is missing)")
             for table in changed:
-                kept.apply(self.log.changes(table, seen[table], current[table]))
+                self.log.materialise(table, seen[table], current[table], "__PIPE_CHG")
+                kept.apply(temp("__PIPE_CHG"))
         elif kept is not None:
+            def load(table: str) -> bool:
+                if table in changed:
+                    self.log.materialise(table, seen[table], current[table], "__PIPE_AGG_IN")
+                return table in changed
+
             try:
-                kept.apply({t: self.log.changes(t, seen[t], current[t]) for t in changed})
+                kept.apply(load)
             except aggstate.Stale as exc:
                 return self._full(name, f"its aggregate state is rebuilt ({exc})")
         total = sum(len(set(v)) for v in affected.values())
@@ -155,58 +168,61 @@ class Incremental:
         return self._apply(name, plan, affected, kept)
 
     def _key_values(self, plan: _Plan, table: str, after: int, upto: int) -> list:
-        con = self.store.con
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_DELTA AS {self.log.changes(table, after, upto)}")
-        return [row[0] for row in con.execute(plan.key_sql[table]).fetchall()]
+        self.log.materialise(table, after, upto, "__PIPE_DELTA")
+        return [row[0] for row in self.store.con.execute(plan.key_sql[table]).fetchall()]
 
-    def _restricted(self, name: str, plan: _Plan, output: str) -> str | None:
+    def _restricted(self, plan: _Plan, output: str) -> exp.Expression | None:
         """The query with every input keyed on ``output`` reading only its rows whose key is
         in ``__PIPE_KEYS``: the rows with those keys come out the same, and cheaply."""
         if output not in plan.restricted:
             inputs = {t for t, k in plan.partitioning.keys.items() if k.output == output}
-            plan.restricted[output] = restrict_inputs(self.queries[name], {t: plan.filter_sql[t] for t in inputs})
+            plan.restricted[output] = (
+                restrict_inputs(plan.query, {t: plan.filters[t] for t in inputs}) if plan.query is not None else None
+            )
         return plan.restricted[output]
 
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
         con = self.store.con
-        target = self.store.qualified(name)
+        target = self.store.table(name)
         predicate = key_predicate(con, target, affected)
-        restricted = self._restricted(name, plan, next(iter(affected))) if len(affected) == 1 else None
+        restricted = self._restricted(plan, next(iter(affected))) if len(affected) == 1 else None
         if kept is not None:
             new_rows = kept.query_for(affected)
-        elif restricted is not None:
-            new_rows = f"SELECT * FROM ({restricted}) AS __Q WHERE {predicate}"
         else:
-            new_rows = f"SELECT * FROM ({self.queries[name]}) AS __Q WHERE {predicate}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {new_rows}")
+            query = restricted if restricted is not None else plan.query
+            new_rows = fill("SELECT * FROM __X_query AS __Q WHERE __X_predicate", query=query, predicate=predicate)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {sql(new_rows, identify=True)}")
         names = self.store.columns(name)
         if has_rowid(names):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM {target} WHERE {predicate}")
-            predicate = "rowid IN (SELECT R FROM __PIPE_ROWS)"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM {target} WHERE {predicate}")
-        columns = ", ".join(quote(c) for c in names)
-        con.execute(f"DELETE FROM {target} WHERE {predicate}")
-        con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM __PIPE_NEW")
+            run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
+                target=target, predicate=predicate)
+            predicate = fill("SELECT rowid IN (SELECT R FROM __PIPE_ROWS)").selects[0]
+        run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM __X_target WHERE __X_predicate",
+            target=target, predicate=predicate)
+        run(con, "DELETE FROM __X_target WHERE __X_predicate", target=target, predicate=predicate)
+        run(con, "INSERT INTO __X_target (__X_names) SELECT __X_columns FROM __PIPE_NEW",
+            target=target, names=names, columns=columns(names))
         return self.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", "INCREMENTAL")
 
     def record_difference(self, name: str, old: str, new: str, action: str) -> Outcome:
-        """Log the rows that differ between ``old`` and ``new`` as ``name``'s change."""
-        columns = ", ".join(quote(c) for c in self.store.columns(name))
+        """Log the rows that differ between ``old`` and ``new`` (temporary tables) as ``name``'s change."""
         con = self.store.con
+        listed = columns(self.store.columns(name))
         # One aggregation counts each distinct row's copies, new minus old (NULLs compare equal,
         # as in EXCEPT ALL, but one hash table instead of two); each difference is then repeated.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
-                SELECT {columns}, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
-                    SELECT {columns}, 1 AS __PIPE_SIGN FROM {new}
-                    UNION ALL SELECT {columns}, -1 AS __PIPE_SIGN FROM {old}
-                ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0"""
+        run(
+            con,
+            """CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
+               SELECT __X_columns, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
+                   SELECT __X_columns, 1 AS __PIPE_SIGN FROM __X_new
+                   UNION ALL SELECT __X_columns, -1 AS __PIPE_SIGN FROM __X_old
+               ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0""",
+            columns=listed, new=temp(new), old=temp(old),
         )
-        for table, copies in (("__PIPE_INS", "__PIPE_COPIES"), ("__PIPE_DEL", "-__PIPE_COPIES")):
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {columns} FROM __PIPE_DIFF, "
-                f"range({copies}) AS __PIPE_COPY(__PIPE_I) WHERE {copies} > 0"
-            )
+        run(con, """CREATE OR REPLACE TEMP TABLE __PIPE_INS AS SELECT __X_columns FROM __PIPE_DIFF,
+                    range(__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE __PIPE_COPIES > 0""", columns=listed)
+        run(con, """CREATE OR REPLACE TEMP TABLE __PIPE_DEL AS SELECT __X_columns FROM __PIPE_DIFF,
+                    range(-__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE -__PIPE_COPIES > 0""", columns=listed)
         n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
         n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
         if n_ins or n_del:
@@ -232,4 +248,4 @@ class Incremental:
         if pre is not None:
             pre.rebuild()
         if state is not None:
-            state.rebuild(self.store.qualified)
+            state.rebuild()

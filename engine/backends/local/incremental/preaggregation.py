@@ -8,96 +8,96 @@ columns instead of re-parsing the whole base table.
 
 from __future__ import annotations
 
-import sqlglot
 from sqlglot import exp
 
-from engine.backends.local.changes import SIGN
-from engine.backends.local.incremental.keys import index, literals
+from engine.backends.local.incremental.keys import KEYS, index, literals
 from engine.backends.local.incremental.restriction import matching
-from engine.backends.local.store import META, Store, quote
+from engine.backends.local.incremental.trees import column, columns, fill, run, sql, table_slot, temp
+from engine.backends.local.store import Store
 from engine.sql.partition import KeyMap, Partitioning
+
+KEY = "__PK"  # the pre-aggregation column holding the output key
+_NET_INSERTED = """SELECT * EXCLUDE (__SIGN) FROM __X_changes WHERE __SIGN > 0
+                   EXCEPT ALL SELECT * EXCLUDE (__SIGN) FROM __X_changes WHERE __SIGN < 0"""
+_NET_DELETED = """SELECT * EXCLUDE (__SIGN) FROM __X_changes WHERE __SIGN < 0
+                  EXCEPT ALL SELECT * EXCLUDE (__SIGN) FROM __X_changes WHERE __SIGN > 0"""
 
 
 class PreAggregation:
     """The rows a grouped query aggregates, kept materialised with its expressions evaluated."""
 
-    def __init__(self, store: Store, name: str, table: str, define: str, grouped: str, key_column: str, output: str):
+    def __init__(self, store: Store, name: str, table: str, define: exp.Select, grouped: exp.Select, output: str):
         self.store = store
         self.name = name
         self.table = table  # the base table it reads
-        self.define = define  # SELECT … FROM <table> … : the materialised rows from given rows
-        self.grouped = grouped  # the query over the materialised rows
-        self.key_column = key_column  # pre-aggregation column holding the output key
+        self.define = define  # SELECT … FROM __X_source … : the materialised rows from given rows
+        self.grouped = grouped  # the query over the materialised rows, FROM __X_source
         self.output = output
-        self.relation = f"{META}.{quote('PRE_' + name)}"
+        self.relation = store.kept_table(f"PRE_{name}")
 
     @classmethod
-    def build(cls, store: Store, name: str, query_sql: str, inputs: list[str], partitioning: Partitioning):
-        """A pre-aggregation for ``query_sql`` (DuckDB SQL) if it is a grouped query over one base
+    def build(cls, store: Store, name: str, query: exp.Expression, inputs: list[str], partitioning: Partitioning):
+        """A pre-aggregation for ``query`` (a DuckDB tree) if it is a grouped query over one base
         table with a key, else None."""
         if len(inputs) != 1 or inputs[0] not in partitioning.keys:
             return None
-        try:
-            tree = sqlglot.parse_one(query_sql, read="duckdb")
-        except sqlglot.errors.ParseError:
-            return None
-        split = split_grouped(tree, partitioning.keys[inputs[0]])
+        split = split_grouped(query, partitioning.keys[inputs[0]])
         if split is None:
             return None
-        define, grouped, key_column = split
-        return cls(store, name, inputs[0], define, grouped, key_column, partitioning.keys[inputs[0]].output)
+        define, grouped = split
+        return cls(store, name, inputs[0], define, grouped, partitioning.keys[inputs[0]].output)
 
     def exists(self) -> bool:
-        return self.store.table_exists(f"PRE_{self.name}", schema=META)
+        return self.store.kept_exists(self.relation.name)
 
     def drop(self) -> None:
-        self.store.con.execute(f"DROP TABLE IF EXISTS {self.relation}")
+        self.store.drop_kept([self.relation.name])
 
     def rebuild(self) -> None:
-        source = self.store.qualified(self.table)
-        self.store.con.execute(f"CREATE OR REPLACE TABLE {self.relation} AS {self.define.format(source=source)}")
+        rows = fill(self.define, source=self.store.table(self.table))
+        run(self.store.con, "CREATE OR REPLACE TABLE __X_relation AS SELECT * FROM __X_rows", relation=self.relation, rows=rows)
         # A new table: the index of the one it replaces went with it.
-        index(self.store.con, self.relation, f"PRE_{self.name}_KEY", self.key_column)
+        index(self.store, self.relation, f"PRE_{self.name}_KEY", KEY)
 
-    def apply(self, changes_sql: str) -> None:
-        """Apply a base-table change (rows with ``__SIGN``) to the materialised rows."""
+    def apply(self, changes: exp.Table) -> None:
+        """Apply a base-table change (the rows of table ``changes``, with ``__SIGN``) to the
+        materialised rows."""
         con = self.store.con
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_CHG AS {changes_sql}")
         # Net the change first: a row inserted and then updated or deleted before this refresh
         # is in it both ways, and was never in the materialised rows.
-        inserted = f"SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} > 0"
-        deleted = f"SELECT * EXCLUDE ({SIGN}) FROM __PIPE_CHG WHERE {SIGN} < 0"
-        plus = self.define.format(source=f"({inserted} EXCEPT ALL {deleted})")
-        minus = self.define.format(source=f"({deleted} EXCEPT ALL {inserted})")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_MINUS AS {minus}")
+        plus = fill(self.define, source=fill(_NET_INSERTED, changes=changes))
+        minus = fill(self.define, source=fill(_NET_DELETED, changes=changes))
+        run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_MINUS AS SELECT * FROM __X_rows", rows=minus)
         if con.execute("SELECT count(*) FROM __PIPE_MINUS").fetchall()[0][0]:
             # Delete one stored row per deleted row: rows are values, so any equal copy will do.
-            columns = [d[0] for d in con.execute(f"SELECT * FROM {self.relation} LIMIT 0").description]
-            match = " AND ".join(f"p.{quote(c)} IS NOT DISTINCT FROM m.{quote(c)}" for c in columns)
-            con.execute(
-                f"""DELETE FROM {self.relation} WHERE rowid IN (
-                    SELECT p.rowid FROM (SELECT *, rowid, row_number() OVER (PARTITION BY {', '.join(quote(c) for c in columns)}) AS __N
-                                         FROM {self.relation}) AS p
-                    JOIN (SELECT *, count(*) AS __C FROM __PIPE_MINUS GROUP BY ALL) AS m ON {match}
-                    WHERE p.__N <= m.__C)"""
+            names = [d[0] for d in con.execute(sql(fill("SELECT * FROM __X_r LIMIT 0", r=self.relation))).description]
+            match = exp.and_(*[exp.NullSafeEQ(this=column(c, "p"), expression=column(c, "m")) for c in names])
+            run(
+                con,
+                """DELETE FROM __X_relation WHERE rowid IN (
+                    SELECT p.rowid FROM (SELECT *, rowid, row_number() OVER (PARTITION BY __X_columns) AS __N
+                                         FROM __X_relation) AS p
+                    JOIN (SELECT *, count(*) AS __C FROM __PIPE_MINUS GROUP BY ALL) AS m ON __X_match
+                    WHERE p.__N <= m.__C)""",
+                relation=self.relation, columns=columns(names), match=match,
             )
-        con.execute(f"INSERT INTO {self.relation} {plus}")
+        run(con, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=self.relation, rows=plus)
 
-    def query_for(self, affected: dict[str, list]) -> str:
+    def query_for(self, affected: dict[str, list]) -> exp.Expression:
         """The grouped query, restricted to the groups whose output key is affected (the keys
         are in ``__PIPE_KEYS``)."""
         values = affected.get(self.output, [])
-        listed = literals(self.store.con, self.relation, self.key_column, values)
+        listed = literals(self.store, self.relation, KEY, values)
         if listed is not None:
-            predicate = f"{quote(self.key_column)} IN {listed}"
+            predicate = column(KEY).isin(*listed)
         else:
-            predicate = f"{quote(self.key_column)} IN (SELECT K FROM __PIPE_KEYS)"
+            predicate = column(KEY).isin(query=exp.select(exp.column("K")).from_(temp(KEYS)))
         if any(v is None for v in values):
-            predicate += f" OR {quote(self.key_column)} IS NULL"
-        return self.grouped.format(source=f"({matching(self.relation, predicate)})")
+            predicate = exp.or_(predicate, column(KEY).is_(exp.null()))
+        return fill(self.grouped, source=matching(self.relation, predicate))
 
 
-def split_grouped(tree: exp.Expression, key: KeyMap) -> tuple[str, str, str] | None:
+def split_grouped(tree: exp.Expression, key: KeyMap) -> tuple[exp.Select, exp.Select] | None:
     """Split ``SELECT … FROM t [WHERE] GROUP BY …`` into the materialised rows (group keys,
     aggregate arguments, the output key) and the aggregation over them."""
     if not isinstance(tree, exp.Select) or tree.args.get("with") or tree.args.get("joins"):
@@ -111,13 +111,13 @@ def split_grouped(tree: exp.Expression, key: KeyMap) -> tuple[str, str, str] | N
     output_item = next((e for e in tree.expressions if e.alias_or_name.upper() == key.output), None)
     if output_item is None:
         return None
-    columns: dict[str, str] = {}  # SQL of an expression -> its pre-aggregation column
+    materialised: dict[str, tuple[exp.Expression, str]] = {}  # SQL of an expression -> it and its column
 
     def column_for(node: exp.Expression) -> exp.Expression:
-        sql = node.sql(dialect="duckdb")
-        if sql not in columns:
-            columns[sql] = f"__P{len(columns)}"
-        return exp.column(columns[sql], quoted=True)
+        text = node.sql(dialect="duckdb")
+        if text not in materialised:
+            materialised[text] = (node.copy(), f"__P{len(materialised)}")
+        return exp.column(materialised[text][1], quoted=True)
 
     def replace_groups(node: exp.Expression) -> None:
         for child in list(node.iter_expressions()):
@@ -148,17 +148,12 @@ def split_grouped(tree: exp.Expression, key: KeyMap) -> tuple[str, str, str] | N
     if any(not c.name.startswith("__P") for c in grouped.find_all(exp.Column)):
         return None  # a column outside grouping keys and aggregate arguments
     where = tree.args.get("where")
-    select_list = [f"{sql} AS {quote(col)}" for sql, col in columns.items()]
-    key_col = "__PK"
-    select_list.append(f"{key_expr.sql(dialect='duckdb')} AS {quote(key_col)}")
+    select_list = [exp.alias_(node.copy(), name, quoted=True) for node, name in materialised.values()]
+    select_list.append(exp.alias_(key_expr, KEY, quoted=True))
     table = from_.this
-    alias = quote(table.alias) if table.alias else quote(table.name)
-    define = f"SELECT {', '.join(select_list)} FROM {{source}} AS {alias}"
+    define = exp.select(*select_list).from_(table_slot("source", table.alias or table.name))
     if where is not None:
-        define += f" WHERE {where.this.sql(dialect='duckdb')}"
+        define = define.where(where.this.copy())
     grouped.set("where", None)
-    grouped.set("from_", exp.From(this=exp.Table(this=exp.to_identifier("__PIPE_SRC"))))
-    grouped_sql = grouped.sql(dialect="duckdb").replace("__PIPE_SRC", "{source} AS __PRE")
-    if "{" in define.replace("{source}", "") or "{" in grouped_sql.replace("{source}", ""):
-        return None  # braces in the SQL would confuse str.format
-    return define, grouped_sql, key_col
+    grouped.set("from_", exp.From(this=table_slot("source", "__PRE")))
+    return define, grouped

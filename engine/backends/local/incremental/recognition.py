@@ -10,31 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
 
-from engine.backends.local.store import quote
 from engine.sql.partition import Partitioning
 
-# Aggregates read off a value table ("__V" the value, "__N" how many rows hold it).
-FROM_VALUES = {
-    "SUM": 'sum("__V" * "__N")',
-    "SUM_DISTINCT": 'sum("__V")',
-    "AVG": 'CAST(sum("__V" * "__N") AS DOUBLE) / sum("__N") FILTER (WHERE "__V" IS NOT NULL)',
-    "AVG_DISTINCT": 'avg("__V")',
-    "ARRAY_AGG_DISTINCT": 'array_agg("__V" ORDER BY "__V" ASC) FILTER (WHERE "__V" IS NOT NULL)',
-    # the most frequent value, the smallest on a tie: as the translated MODE(x ORDER BY x)
-    "MODE": '(list("__V" ORDER BY "__N" DESC, "__V" ASC) FILTER (WHERE "__V" IS NOT NULL))[1]',
-}
 # Aggregates kept in the group row, and merged by the rows changed.
 BY_ROWS = {"COUNT", "COUNT_IF", "SUM", "AVG"}
 # Aggregates kept in the group row, and merged by the values that appear or disappear.
-BY_VALUES = {"COUNT_DISTINCT", "SUM_DISTINCT", "MIN", "MAX", "ANY_VALUE"}
+BY_VALUES = {"COUNT_DISTINCT", "SUM_DISTINCT", "MIN", "MAX"}
 PAIRED = {"SUM", "AVG", "SUM_DISTINCT"}  # kept as a sum and a count of non-NULL values
-EXTREMES = {"MIN": "least", "MAX": "greatest", "ANY_VALUE": "least"}
+EXTREMES = {"MIN": "least", "MAX": "greatest"}
 EXACT_SUMS = {"SUM", "AVG", "SUM_DISTINCT"}  # kept in the group row only for exact numbers
-# State rows are found by hash: a DuckDB whose hash function differs must rebuild them.
-HASH_PROBE = "hash(1, 'pipe', 2.5::DOUBLE, DATE '2026-01-01', NULL::VARCHAR, [1, 2])"
 
 
 class Unsupported(Exception):
@@ -44,7 +30,7 @@ class Unsupported(Exception):
 @dataclass
 class Lookup:
     node: Node
-    alias: str  # the quoted alias the query gives it
+    alias: str  # the alias the query gives it
     column: str  # its output column joined to a grouping key
     group: int  # index of that grouping key
 
@@ -57,15 +43,17 @@ class Node:
     name: str  # CTE name, or "" for the query itself
     source_table: str | None  # the input table it reads, or
     source_node: Node | None  # the grouped CTE it reads
-    alias: str  # quoted alias of its source in the query
-    where: str | None
-    groups: list[str]  # grouping expressions (DuckDB SQL over the source)
-    args: list[str] = field(default_factory=list)  # aggregate arguments (DuckDB SQL over the source)
+    alias: str  # alias of its source in the query
+    where: exp.Expression | None
+    groups: list[exp.Expression]  # grouping expressions (over the source)
+    args: list[exp.Expression] = field(default_factory=list)  # aggregate arguments (over the source)
     aggs: list[tuple[str, int | None]] = field(default_factory=list)  # (kind, argument index)
     lookups: list[Lookup] = field(default_factory=list)
-    items: list[str] = field(default_factory=list)  # output expressions over __S and lookups
+    items: list[exp.Expression] = field(default_factory=list)  # output expressions over __S and lookups
     columns: list[str] = field(default_factory=list)  # output column names
     inexact: set[int] = field(default_factory=set)  # arguments of a floating-point type
+    group_text: list[str] = field(default_factory=list)  # ``groups`` as DuckDB SQL, to compare
+    arg_text: list[str] = field(default_factory=list)  # ``args`` as DuckDB SQL, to compare
 
     def kept(self, j: int) -> bool:
         """Aggregate ``j`` is kept in the group row (else read off its value table)."""
@@ -86,17 +74,14 @@ class Shape:
     """A query aggregate state can maintain."""
 
     nodes: list[Node]  # sources before the queries reading them; the last is the query
-    key: str  # the output key column, over the query's grouping keys "__G<i>"
+    key: exp.Expression  # the output key, over the query's grouping keys "__G<i>"
     output: str  # the output column the key is
 
 
-def recognise(con, query_sql: str, inputs: list[str], partitioning: Partitioning) -> Shape | None:
-    """The shape of ``query_sql`` (DuckDB SQL), or None when aggregate state cannot maintain it.
-    ``con`` types the arguments summed (see :func:`_inexact_arguments`)."""
-    try:
-        tree = sqlglot.parse_one(query_sql, read="duckdb")
-    except sqlglot.errors.ParseError:
-        return None
+def recognise(con, query: exp.Expression, inputs: list[str], partitioning: Partitioning) -> Shape | None:
+    """The shape of ``query`` (a DuckDB tree, not changed), or None when aggregate state cannot
+    maintain it. ``con`` types the arguments summed (see :func:`_inexact_arguments`)."""
+    tree = query.copy()
     if not isinstance(tree, exp.Select):
         return None
     with_ = tree.args.get("with_") or tree.args.get("with")
@@ -110,10 +95,10 @@ def recognise(con, query_sql: str, inputs: list[str], partitioning: Partitioning
     if len(keys) != 1 or len(partitioning.keys) != len(inputs):
         return None
     output = keys.pop()
-    for sql, column in zip(top.items, top.columns):
+    for item, column in zip(top.items, top.columns):
         if column.upper() != output:
             continue
-        key = sqlglot.parse_one(sql, read="duckdb")
+        key = item.copy()
         refs = list(key.find_all(exp.Column))
         if not refs or any(c.table != "__S" or not c.name.startswith("__G") for c in refs):
             return None  # the key is not a function of the grouping keys alone
@@ -121,7 +106,7 @@ def recognise(con, query_sql: str, inputs: list[str], partitioning: Partitioning
             ref.set("table", None)
         for node in builder.nodes:
             node.inexact = _inexact_arguments(con, with_, node)
-        return Shape(builder.nodes, key.sql(dialect="duckdb"), output)
+        return Shape(builder.nodes, key, output)
     return None
 
 
@@ -135,11 +120,13 @@ def _inexact_arguments(con, with_: exp.Expression | None, node: Node) -> set[int
     summed = sorted({a for kind, a in node.aggs if kind in EXACT_SUMS and a is not None})
     if not summed:
         return set()
-    prefix = with_.sql(dialect="duckdb") + " " if with_ is not None else ""
-    source = quote(node.source_table or node.source_node.name)
-    probe = f"{prefix}SELECT {', '.join(node.args[a] for a in summed)} FROM {source} AS {node.alias} LIMIT 0"
+    source = exp.to_identifier(node.source_table or node.source_node.name, quoted=True)
+    probe = exp.select(*[node.args[a].copy() for a in summed]).limit(0)
+    probe = probe.from_(exp.alias_(exp.table_(source), exp.to_identifier(node.alias, quoted=True), table=True))
+    if with_ is not None:
+        probe.set(with_.arg_key, with_.copy())
     try:
-        types = [str(d[1]).upper() for d in con.execute(probe).description]
+        types = [str(d[1]).upper() for d in con.execute(probe.sql(dialect="duckdb")).description]
     except Exception:  # noqa: BLE001 - unknown types are treated as inexact
         return set(summed)
     return {a for a, t in zip(summed, types) if t in _FLOATS}
@@ -176,27 +163,28 @@ class _Builder:
         elif source_name not in self.inputs:
             raise Unsupported(f"{source_name} is not an input")
         lookups = self._lookups(select, alias)
-        lookup_aliases = {lk.alias.strip('"').upper() for lk in lookups}
+        lookup_aliases = {lk.alias.upper() for lk in lookups}
         node = Node(
             index=-1,
             name=name,
             source_table=None if source_node else source_name,
             source_node=source_node,
-            alias=quote(alias),
+            alias=alias,
             where=None,
-            groups=[g.sql(dialect="duckdb") for g in select.args["group"].expressions],
+            groups=[g.copy() for g in select.args["group"].expressions],
+            group_text=[g.sql(dialect="duckdb") for g in select.args["group"].expressions],
         )
         for group in select.args["group"].expressions:
             self._own_columns(group, alias, lookup_aliases)
         where = select.args.get("where")
         if where is not None:
             self._own_columns(where.this, alias, lookup_aliases)
-            node.where = where.this.sql(dialect="duckdb")
+            node.where = where.this.copy()
         for lookup in lookups:
-            on_groups = [i for i, g in enumerate(node.groups) if g == lookup.column_sql]
+            on_groups = [i for i, g in enumerate(node.group_text) if g == lookup.column_sql]
             if not on_groups:
                 raise Unsupported("a lookup joined on something other than a grouping key")
-            node.lookups.append(Lookup(lookup.node, quote(lookup.alias), lookup.column, on_groups[0]))
+            node.lookups.append(Lookup(lookup.node, lookup.alias, lookup.column, on_groups[0]))
         for item in select.expressions:
             node.columns.append(item.alias_or_name)
             node.items.append(self._item(item.this if isinstance(item, exp.Alias) else item, node, alias, lookup_aliases))
@@ -226,7 +214,7 @@ class _Builder:
                 raise Unsupported("a lookup join that is not column = column")
             other = sides[1] if mine[0] is sides[0] else sides[0]
             column = mine[0].name
-            key_columns = [c for c, sql in zip(lookup.columns, lookup.items) if sql == '"__S"."__G0"']
+            key_columns = [c for c, item in zip(lookup.columns, lookup.items) if item == _group_ref(0)]
             if column.upper() not in {c.upper() for c in key_columns}:
                 raise Unsupported("a lookup joined on a column that is not its grouping key")
             self._own_columns(other, alias, set())
@@ -242,12 +230,12 @@ class _Builder:
             if not owner and lookups:
                 raise Unsupported("an unqualified column next to a lookup")
 
-    def _item(self, expression: exp.Expression, node: Node, alias: str, lookups: set[str]) -> str:
-        if node.groups and expression.sql(dialect="duckdb") in node.groups:
-            return _group_ref(node.groups.index(expression.sql(dialect="duckdb"))).sql(dialect="duckdb")
+    def _item(self, expression: exp.Expression, node: Node, alias: str, lookups: set[str]) -> exp.Expression:
+        if node.group_text and expression.sql(dialect="duckdb") in node.group_text:
+            return _group_ref(node.group_text.index(expression.sql(dialect="duckdb")))
         tree = exp.Paren(this=expression.copy())  # a parent, so that the item itself can be replaced
         for agg in [a for a in tree.find_all(exp.AggFunc) if a.find_ancestor(exp.AggFunc) is None]:
-            call = agg.parent if isinstance(agg.parent, exp.IgnoreNulls) and isinstance(agg, exp.AnyValue) else agg
+            call = agg
             if isinstance(agg, exp.ArrayAgg):
                 kind, argument = _array_agg(agg)
                 call = agg.parent
@@ -256,30 +244,31 @@ class _Builder:
                     raise Unsupported("an aggregate with FILTER, WITHIN GROUP or NULLS")
                 kind, argument = _classify(agg)
             owners = {c.table.upper() for c in (argument.find_all(exp.Column) if argument is not None else [])}
-            if owners and owners <= lookups and len(owners) == 1 and kind in ("ANY_VALUE", "MIN", "MAX"):
+            if owners and owners <= lookups and len(owners) == 1 and kind in ("MIN", "MAX"):
                 call.replace(argument.copy())  # one lookup row per group: its value
                 continue
             if argument is not None:
                 self._own_columns(argument, alias, lookups)
             call.replace(exp.column(f"__A{self._aggregate(node, kind, argument)}", table="__S", quoted=True))
-        for i, group in enumerate(node.groups):
+        for i, group in enumerate(node.group_text):
             for sub in list(tree.find_all(exp.Expression)):
                 if sub is not tree and sub.find(exp.Column) and sub.sql(dialect="duckdb") == group:
                     sub.replace(_group_ref(i))
         for column in tree.find_all(exp.Column):
             if column.table != "__S" and column.table.upper() not in lookups:
                 raise Unsupported(f"{column.sql()} is neither grouped nor aggregated")
-        return tree.this.sql(dialect="duckdb")
+        return tree.this
 
     @staticmethod
     def _aggregate(node: Node, kind: str, argument: exp.Expression | None) -> int:
         if argument is None:
             entry = (kind, None)
         else:
-            sql = argument.sql(dialect="duckdb")
-            if sql not in node.args:
-                node.args.append(sql)
-            entry = (kind, node.args.index(sql))
+            text = argument.sql(dialect="duckdb")
+            if text not in node.arg_text:
+                node.args.append(argument.copy())
+                node.arg_text.append(text)
+            entry = (kind, node.arg_text.index(text))
         if entry not in node.aggs:
             node.aggs.append(entry)
         return node.aggs.index(entry)
@@ -334,8 +323,6 @@ def _classify(agg: exp.AggFunc) -> tuple[str, exp.Expression | None]:
         return ("AVG_DISTINCT" if distinct else "AVG"), this
     if isinstance(agg, (exp.Min, exp.Max)) and not agg.expressions:
         return type(agg).__name__.upper(), this
-    if isinstance(agg, exp.AnyValue) and not distinct:
-        return "ANY_VALUE", this
     if isinstance(agg, exp.CountIf) and not distinct:
         return "COUNT_IF", this
     if isinstance(agg, exp.Mode) and isinstance(this, exp.Order) and not distinct:
