@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from engine.backends.local.incremental import statequeries as q
 from engine.backends.local.incremental.recognition import BY_ROWS, EXTREMES, PAIRED, Node, recognise
-from engine.backends.local.incremental.trees import column, columns, fill, numbers, run, sql, temp
+from engine.backends.local.incremental.trees import Statements, column, columns, fill, numbers, run, sql, temp
 from engine.backends.local.store import Store
 from engine.sql.partition import Partitioning
 
@@ -56,6 +56,15 @@ class AggregateState:
         self.nodes = nodes  # sources before the queries reading them; the last is the query
         self.key = key  # the output key, over the query's grouping keys "__G<i>"
         self.output = output
+        self._sql = Statements()
+
+    def _run(self, key, template: str, params: list | None = None, **slots):
+        """Run ``template`` filled with ``slots`` (callables are called for their node), printed
+        once for ``key``: the statement is the same at every refresh."""
+        def build():
+            return fill(template, **{k: v() if callable(v) else v for k, v in slots.items()})
+
+        return self._sql.run(self.store.con, (template, key), build, params)
 
     # -- relations ---------------------------------------------------------------------------
 
@@ -131,8 +140,7 @@ class AggregateState:
         """Move the state by the input changes: ``load(table)`` copies ``table``'s change (rows
         with __SIGN) to ``__PIPE_AGG_IN`` and says whether it changed."""
         self.check()
-        con = self.store.con
-        node_changes: dict[int, exp.Expression] = {}
+        node_changes: dict[int, Callable[[], exp.Expression]] = {}
         for node in self.nodes:
             if node.source_table is not None:
                 if not load(node.source_table):
@@ -141,7 +149,7 @@ class AggregateState:
                 delta = node_changes.get(node.source_node.index)
                 if delta is None:
                     continue
-                run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS SELECT * FROM __X_delta", delta=delta)
+                self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS SELECT * FROM __X_delta", delta=delta)
             moved = {i: self._merge_values(node, i) for i in node.valued()}
             self._merge_groups(node, moved)
             if node.name:
@@ -152,18 +160,20 @@ class AggregateState:
         the aggregates kept in the group row move with the values that appeared or went."""
         con = self.store.con
         relation = self._values(node, i)
-        signed = exp.Sum(this=q.SIGN.copy())
-        counts = q.counts(node, i, IN, signed, signed.copy().neq(exp.Literal.number(0)))
-        run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
+        def counts():
+            signed = exp.Sum(this=q.SIGN.copy())
+            return q.counts(node, i, IN, signed, signed.copy().neq(exp.Literal.number(0)))
+
+        self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
         names = q.group_names(node) + ["__V"]
         hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
         _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
-        run(
-            con,
+        self._run(
+            (node.index, i),
             """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS
                SELECT s."__R", coalesce(s."__N", 0) AS "__OLD", coalesce(s."__N", 0) + d."__N" AS "__TOTAL", d.*
                FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
-            match=q.same("s", "d", "__H", names),
+            match=lambda: q.same("s", "d", "__H", names),
         )
         if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__TOTAL" < 0').fetchall()[0][0]:
             raise Stale(f"{sql(relation)} would count a value fewer than zero times")
@@ -171,25 +181,61 @@ class AggregateState:
         if rows:
             run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
                 relation=relation, hashes=numbers(hashes), rows=numbers(rows))
-        run(con, 'INSERT INTO __X_relation SELECT "__H", "__GH", __X_names, "__TOTAL" FROM __PIPE_AGG_M WHERE "__TOTAL" <> 0',
-            relation=relation, names=columns(names))
+        self._run((node.index, i), 'INSERT INTO __X_relation SELECT "__H", "__GH", __X_names, "__TOTAL" FROM __PIPE_AGG_M WHERE "__TOTAL" <> 0',
+                  relation=relation, names=lambda: columns(names))
         table = temp(f"__PIPE_AGG_X{i}")
-        run(con, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT "__GH", __X_groups, __X_moves FROM __PIPE_AGG_M GROUP BY ALL',
-            table=table, groups=q.group_columns(node), moves=q.value_moves(node, i))
+        self._run((node.index, i), 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT "__GH", __X_groups, __X_moves FROM __PIPE_AGG_M GROUP BY ALL',
+                  table=table, groups=lambda: q.group_columns(node), moves=lambda: q.value_moves(node, i))
         return table
 
     def _merge_groups(self, node: Node, moved: dict[int, exp.Table]) -> None:
         """Move the group rows by the change's rows and the value moves of ``moved``."""
         con = self.store.con
         relation = self._star(node)
-        run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_rows",
-            rows=q.grouped(node, q.group_moves(node), IN))
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_rows",
+                  rows=lambda: q.grouped(node, q.group_moves(node), IN))
         groups = q.group_names(node)
         hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
         _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
+                  query=lambda: self._moved_groups(node, moved))
+        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__N" < 0').fetchall()[0][0]:
+            raise Stale(f"{sql(relation)} would count a group's rows fewer than zero times")
+        for j, (kind, arg) in enumerate(node.aggs):  # a MIN or MAX whose value went: read it off the values left
+            if not node.kept(j) or kind not in EXTREMES:
+                continue
+            flagged = _numbers(con, self._sql.text(("flagged", j), lambda: fill('SELECT DISTINCT "__GH" FROM __PIPE_AGG_M WHERE __X_flag', flag=column(f"__F{j}"))))
+            if not flagged:
+                continue
+            _lookup(con, "__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
+            best = exp.Max if kind == "MAX" else exp.Min
+            self._run(
+                (node.index, j),
+                """UPDATE __PIPE_AGG_M AS m SET __X_target = r.v FROM (
+                       SELECT "__GH", __X_groups, __X_best AS v FROM __PIPE_AGG_R GROUP BY ALL) AS r
+                   WHERE __X_flag AND __X_match""",
+                target=column(f"__S{j}"), groups=lambda: q.group_columns(node), best=lambda: best(this=column("__V")),
+                flag=column(f"__F{j}", "m"), match=lambda: q.same("m", "r", "__GH", groups),
+            )
+        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
+        if rows:
+            run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
+                relation=relation, hashes=numbers(hashes), rows=numbers(rows))
+
+        def rows_left():
+            kept = [c for c in self.store.columns_of(relation) if c not in ("__K", "__KH")]
+            left = fill('SELECT __X_kept FROM __PIPE_AGG_M WHERE "__N" <> 0', kept=columns(kept))
+            return q.keyed(node, node is self.nodes[-1], self.key, left)
+
+        self._run(node.index, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=relation, rows=rows_left)
+        self._run(node.index, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_D',
+                  table=temp(f"__PIPE_AGG_G{node.index}"), groups=lambda: q.group_columns(node))
+
+    def _moved_groups(self, node: Node, moved: dict[int, exp.Table]) -> exp.Select:
+        """The group rows ``s`` moved by the change ``d`` and the value moves ``x<i>`` of ``moved``."""
+        groups = q.group_names(node)
         new = [column("__H", "d"), column("__GH", "d"), *q.group_columns(node, "d")]
         new.append(q.alias(fill('coalesce(s."__N", 0) + d."__N"'), "__N"))
-        recheck = []
         for j, (kind, arg) in enumerate(node.aggs):
             if not node.kept(j):
                 continue
@@ -200,7 +246,6 @@ class AggregateState:
                 best = q.call(EXTREMES[kind], s, change)
                 new.append(q.alias(exp.Case().when(flag, exp.null()).else_(best), f"__S{j}"))
                 new.append(q.alias(exp.Coalesce(this=flag.copy(), expressions=[exp.false()]), f"__F{j}"))
-                recheck.append(j)
             else:
                 new.append(q.alias(_coalesced_sum(s, change), f"__S{j}"))
                 if kind in PAIRED:
@@ -212,92 +257,78 @@ class AggregateState:
         )
         for i, table in moved.items():
             query = query.join(exp.alias_(table.copy(), f"x{i}", table=True), on=q.same(f"x{i}", "d", "__GH", groups), join_type="LEFT")
-        run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query", query=query)
-        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__N" < 0').fetchall()[0][0]:
-            raise Stale(f"{sql(relation)} would count a group's rows fewer than zero times")
-        for j in recheck:  # a MIN or MAX whose value went: read it off the values left
-            kind, arg = node.aggs[j]
-            flagged = _numbers(con, sql(fill('SELECT DISTINCT "__GH" FROM __PIPE_AGG_M WHERE __X_flag', flag=column(f"__F{j}"))))
-            if not flagged:
-                continue
-            _lookup(con, "__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
-            best = exp.Max if kind == "MAX" else exp.Min
-            run(
-                con,
-                """UPDATE __PIPE_AGG_M AS m SET __X_target = r.v FROM (
-                       SELECT "__GH", __X_groups, __X_best AS v FROM __PIPE_AGG_R GROUP BY ALL) AS r
-                   WHERE __X_flag AND __X_match""",
-                target=column(f"__S{j}"), groups=q.group_columns(node), best=best(this=column("__V")),
-                flag=column(f"__F{j}", "m"), match=q.same("m", "r", "__GH", groups),
-            )
-        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
-        if rows:
-            run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
-                relation=relation, hashes=numbers(hashes), rows=numbers(rows))
-        kept = [c for c in self.store.columns_of(relation) if c not in ("__K", "__KH")]
-        rows_left = fill('SELECT __X_kept FROM __PIPE_AGG_M WHERE "__N" <> 0', kept=columns(kept))
-        run(con, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=relation,
-            rows=q.keyed(node, node is self.nodes[-1], self.key, rows_left))
-        run(con, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_D',
-            table=temp(f"__PIPE_AGG_G{node.index}"), groups=q.group_columns(node))
+        return query
 
-    def _replace_output(self, node: Node) -> exp.Expression:
-        """Recompute the output rows of ``node``'s affected groups; returns their change."""
+    def _replace_output(self, node: Node) -> Callable[[], exp.Expression]:
+        """Recompute the output rows of ``node``'s affected groups; returns (a builder of) their change."""
         con = self.store.con
         out = self._out(node)
         affected = temp(f"__PIPE_AGG_G{node.index}")
-        groups = _numbers(con, sql(fill('SELECT DISTINCT "__GH" FROM __X_affected', affected=affected)))
         new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
-        run(con, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
-            rows=self._evaluate(node, affected, keep_groups=True))
+        groups = self._read_groups(node, affected)
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
+                  rows=lambda: self._evaluate(node, affected, keep_groups=True))
         _lookup(con, "__PIPE_AGG_S", out, "__GH", groups)
-        run(con, "CREATE OR REPLACE TEMP TABLE __X_old AS SELECT o.* FROM __PIPE_AGG_S AS o SEMI JOIN __X_affected AS g ON __X_match",
-            old=old, affected=affected, match=q.same("o", "g", "__GH", q.group_names(node)))
-        rows = _numbers(con, sql(fill('SELECT "__R" FROM __X_old', old=old)))
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_old AS SELECT o.* FROM __PIPE_AGG_S AS o SEMI JOIN __X_affected AS g ON __X_match",
+                  old=old, affected=affected, match=lambda: q.same("o", "g", "__GH", q.group_names(node)))
+        rows = _numbers(con, self._sql.text(("old", node.index), lambda: fill('SELECT "__R" FROM __X_old', old=old)))
         if rows:
             run(con, 'DELETE FROM __X_out WHERE "__GH" IN (__X_groups) AND rowid IN (__X_rows)',
                 out=out, groups=numbers(groups), rows=numbers(rows))
-        run(con, "INSERT INTO __X_out SELECT * FROM __X_new", out=out, new=new)
-        listed = columns(node.columns)
-        return fill("SELECT __X_c, 1 AS __SIGN FROM __X_new UNION ALL SELECT __X_c, -1 AS __SIGN FROM __X_old",
-                    c=listed, new=new, old=old)
+        self._run(node.index, "INSERT INTO __X_out SELECT * FROM __X_new", out=out, new=new)
+        return lambda: fill("SELECT __X_c, 1 AS __SIGN FROM __X_new UNION ALL SELECT __X_c, -1 AS __SIGN FROM __X_old",
+                            c=columns(node.columns), new=new, old=old)
 
     # -- reading -----------------------------------------------------------------------------
 
-    def query_for(self, affected: dict[str, list]) -> exp.Expression:
-        """The query's rows whose output key is one of the ``affected`` values."""
+    def write_rows(self, affected: dict[str, list], into: exp.Table) -> None:
+        """Write the query's rows whose output key is one of the ``affected`` values to the
+        temporary table ``into``."""
         con = self.store.con
         node = self.nodes[-1]
         star = self._star(node)
-        cast = self.store.type_of(star, "__K")
         values = list(dict.fromkeys(affected.get(self.output, [])))
-        typed = exp.cast(q.call("unnest", exp.Placeholder()), exp.DataType.build(cast, dialect="duckdb"))
-        run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_KEYS AS SELECT __X_keys AS K", [values], keys=typed)
+
+        def keys():
+            typed = exp.DataType.build(self.store.type_of(star, "__K"), dialect="duckdb")
+            return fill("CREATE OR REPLACE TEMP TABLE __PIPE_AGG_KEYS AS SELECT __X_keys AS K",
+                        keys=exp.cast(q.call("unnest", exp.Placeholder()), typed))
+
+        self._sql.run(con, "keys", keys, [values])
         hashes = _numbers(con, "SELECT DISTINCT hash(K) FROM __PIPE_AGG_KEYS")
         _lookup(con, "__PIPE_AGG_Q0", star, "__KH", hashes)
-        run(
-            con,
+        self._run(
+            "query_for",
             """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", __X_groups FROM __PIPE_AGG_Q0
                WHERE "__K" IN (SELECT K FROM __PIPE_AGG_KEYS) OR "__K" IS NULL AND EXISTS (SELECT 1 FROM __PIPE_AGG_KEYS WHERE K IS NULL)""",
-            groups=q.group_columns(node),
+            groups=lambda: q.group_columns(node),
         )
-        return self._evaluate(node, temp("__PIPE_AGG_Q"), keep_groups=False)
+        groups = temp("__PIPE_AGG_Q")
+        self._read_groups(node, groups)
+        self._run(into.name, "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
+                  into=into, rows=lambda: self._evaluate(node, groups, keep_groups=False))
+
+    def _read_groups(self, node: Node, groups: exp.Table) -> list[int]:
+        """Copy the state rows of the groups listed in table ``groups`` to the temporary tables
+        :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes."""
+        con = self.store.con
+        hashes = _numbers(con, self._sql.text(("groups", groups.name), lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups)))
+        _lookup(con, f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
+        for i in node.valued():
+            if any(arg == i and not node.kept(j) for j, (_, arg) in enumerate(node.aggs)):
+                _lookup(con, f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)
+        return hashes
 
     def _evaluate(self, node: Node, groups: exp.Table | None, *, keep_groups: bool) -> exp.Select:
-        """``node``'s output rows for the groups listed in table ``groups`` (None: every group)."""
-        con = self.store.con
+        """``node``'s output rows for the groups listed in table ``groups`` (None: every group),
+        whose state :meth:`_read_groups` copied."""
         names = q.group_names(node)
-        hashes = _numbers(con, sql(fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups))) if groups else None
 
-        def rows_of(relation: exp.Table, key: str, part: str) -> exp.Table:
-            if groups is None:
-                return relation
-            found = f"__PIPE_AGG_E{node.index}_{part}"
-            _lookup(con, found, relation, key, hashes)
-            return temp(found)
+        def rows_of(relation: exp.Table, part: str) -> exp.Table:
+            return relation if groups is None else temp(f"__PIPE_AGG_E{node.index}_{part}")
 
         every = exp.Column(this=exp.Star(), table=exp.to_identifier("s"))
-        star = rows_of(self._star(node), "__H", "STAR")
+        star = rows_of(self._star(node), "STAR")
         state = exp.select(every, *q.kept_values(node)).from_(exp.alias_(star, "s", table=True))
         if groups is not None:
             state = state.join(exp.alias_(groups.copy(), "g", table=True), on=q.same("s", "g", "__GH", names), join_type="SEMI")
@@ -308,7 +339,7 @@ class AggregateState:
             if not formulas:
                 continue
             read = fill('SELECT "__GH", __X_groups, __X_formulas FROM __X_values GROUP BY ALL',
-                        groups=q.group_columns(node), formulas=formulas, values=rows_of(self._values(node, i), "__GH", f"V{i}"))
+                        groups=q.group_columns(node), formulas=formulas, values=rows_of(self._values(node, i), f"V{i}"))
             state = state.join(read.subquery(f"a{i}"), on=q.same(f"a{i}", "s", "__GH", names), join_type="LEFT")
             state = state.select(*[column(f.alias, f"a{i}") for f in formulas])
         items = [q.alias(item.copy(), name) for item, name in zip(node.items, node.columns)]

@@ -29,7 +29,7 @@ from engine.backends.local.incremental.aggstate import AggregateState
 from engine.backends.local.incremental.keys import key_predicate, key_values, keyed_rows
 from engine.backends.local.incremental.preaggregation import PreAggregation
 from engine.backends.local.incremental.restriction import has_rowid, restrict_inputs
-from engine.backends.local.incremental.trees import columns, fill, run, sql, temp
+from engine.backends.local.incremental.trees import Statements, columns, fill, sql, temp
 from engine.backends.local.store import Store
 from engine.sql.partition import Partitioning, analyze
 
@@ -41,6 +41,20 @@ MAX_KEYS = 50_000
 # each full refresh): recomputing a few small groups then costs less than moving the state, whose
 # value tables would hold about a row per input row, in memory and rebuild time.
 SMALL_GROUPS = 16
+
+
+# The rows that differ between two tables of the same columns: counted copies, then repeated.
+_DIFFERENCE = (
+    """CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
+       SELECT __X_columns, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
+           SELECT __X_columns, 1 AS __PIPE_SIGN FROM __X_new
+           UNION ALL SELECT __X_columns, -1 AS __PIPE_SIGN FROM __X_old
+       ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0""",
+    """CREATE OR REPLACE TEMP TABLE __PIPE_INS AS SELECT __X_columns FROM __PIPE_DIFF,
+       range(__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE __PIPE_COPIES > 0""",
+    """CREATE OR REPLACE TEMP TABLE __PIPE_DEL AS SELECT __X_columns FROM __PIPE_DIFF,
+       range(-__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE -__PIPE_COPIES > 0""",
+)
 
 
 @dataclass
@@ -77,6 +91,7 @@ class Incremental:
         self.database = database
         self.schema = schema
         self._plans: dict[str, _Plan] = {}
+        self._sql = Statements()  # statements that depend only on a table and its plan
 
     def plan(self, name: str) -> _Plan:
         if name not in self._plans:
@@ -185,44 +200,45 @@ class Incremental:
         con = self.store.con
         target = self.store.table(name)
         predicate = key_predicate(con, target, affected)
-        restricted = self._restricted(plan, next(iter(affected))) if len(affected) == 1 else None
+        shape = (name, sql(predicate))  # the statements below are the same for the same predicate
         if kept is not None:
-            new_rows = kept.query_for(affected)
+            kept.write_rows(affected, temp("__PIPE_NEW"))
         else:
+            restricted = self._restricted(plan, next(iter(affected))) if len(affected) == 1 else None
             query = restricted if restricted is not None else plan.query
-            new_rows = fill("SELECT * FROM __X_query AS __Q WHERE __X_predicate", query=query, predicate=predicate)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {sql(new_rows, identify=True)}")
+            # printed with every identifier quoted, as the translated key filters inside it are
+            text = self._sql.text(("new", restricted is not None, *shape), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS SELECT * FROM __X_query AS __Q WHERE __X_predicate",
+                query=query, predicate=predicate,
+            ), identify=True)
+            con.execute(text)
         names = self.store.columns(name)
         if has_rowid(names):
-            run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
-                target=target, predicate=predicate)
+            self._sql.run(con, ("rows", *shape), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
+                target=target, predicate=predicate,
+            ))
             predicate = fill("SELECT rowid IN (SELECT R FROM __PIPE_ROWS)").selects[0]
-        run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM __X_target WHERE __X_predicate",
-            target=target, predicate=predicate)
-        run(con, "DELETE FROM __X_target WHERE __X_predicate", target=target, predicate=predicate)
-        run(con, "INSERT INTO __X_target (__X_names) SELECT __X_columns FROM __PIPE_NEW",
-            target=target, names=names, columns=columns(names))
+        for template in (
+            "CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM __X_target WHERE __X_predicate",
+            "DELETE FROM __X_target WHERE __X_predicate",
+        ):
+            self._sql.run(con, (template, *shape), lambda: fill(template, target=target, predicate=predicate))
+        self._sql.run(con, ("insert", name, tuple(names)), lambda: fill(
+            "INSERT INTO __X_target (__X_names) SELECT __X_columns FROM __PIPE_NEW",
+            target=target, names=names, columns=columns(names),
+        ))
         return self.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", "INCREMENTAL")
 
     def record_difference(self, name: str, old: str, new: str, action: str) -> Outcome:
         """Log the rows that differ between ``old`` and ``new`` (temporary tables) as ``name``'s change."""
         con = self.store.con
-        listed = columns(self.store.columns(name))
+        names = tuple(self.store.columns(name))
         # One aggregation counts each distinct row's copies, new minus old (NULLs compare equal,
         # as in EXCEPT ALL, but one hash table instead of two); each difference is then repeated.
-        run(
-            con,
-            """CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
-               SELECT __X_columns, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
-                   SELECT __X_columns, 1 AS __PIPE_SIGN FROM __X_new
-                   UNION ALL SELECT __X_columns, -1 AS __PIPE_SIGN FROM __X_old
-               ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0""",
-            columns=listed, new=temp(new), old=temp(old),
-        )
-        run(con, """CREATE OR REPLACE TEMP TABLE __PIPE_INS AS SELECT __X_columns FROM __PIPE_DIFF,
-                    range(__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE __PIPE_COPIES > 0""", columns=listed)
-        run(con, """CREATE OR REPLACE TEMP TABLE __PIPE_DEL AS SELECT __X_columns FROM __PIPE_DIFF,
-                    range(-__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE -__PIPE_COPIES > 0""", columns=listed)
+        for template in _DIFFERENCE:
+            self._sql.run(con, (template, names, old, new),
+                          lambda: fill(template, columns=columns(names), new=temp(new), old=temp(old)))
         n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
         n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
         if n_ins or n_del:

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from engine.backends.local.incremental.keys import KEYS, index, literals
 from engine.backends.local.incremental.restriction import matching
-from engine.backends.local.incremental.trees import column, columns, fill, run, sql, table_slot, temp
+from engine.backends.local.incremental.trees import Statements, column, columns, fill, run, sql, table_slot, temp
 from engine.backends.local.store import Store
 from engine.sql.partition import KeyMap, Partitioning
 
@@ -34,6 +34,7 @@ class PreAggregation:
         self.grouped = grouped  # the query over the materialised rows, FROM __X_source
         self.output = output
         self.relation = store.kept_table(f"PRE_{name}")
+        self._sql = Statements()
 
     @classmethod
     def build(cls, store: Store, name: str, query: exp.Expression, inputs: list[str], partitioning: Partitioning):
@@ -65,34 +66,48 @@ class PreAggregation:
         con = self.store.con
         # Net the change first: a row inserted and then updated or deleted before this refresh
         # is in it both ways, and was never in the materialised rows.
-        plus = fill(self.define, source=fill(_NET_INSERTED, changes=changes))
-        minus = fill(self.define, source=fill(_NET_DELETED, changes=changes))
-        run(con, "CREATE OR REPLACE TEMP TABLE __PIPE_MINUS AS SELECT * FROM __X_rows", rows=minus)
+        self._sql.run(con, ("minus", changes.name), lambda: fill(
+            "CREATE OR REPLACE TEMP TABLE __PIPE_MINUS AS SELECT * FROM __X_rows",
+            rows=fill(self.define, source=fill(_NET_DELETED, changes=changes)),
+        ))
         if con.execute("SELECT count(*) FROM __PIPE_MINUS").fetchall()[0][0]:
             # Delete one stored row per deleted row: rows are values, so any equal copy will do.
-            names = [d[0] for d in con.execute(sql(fill("SELECT * FROM __X_r LIMIT 0", r=self.relation))).description]
-            match = exp.and_(*[exp.NullSafeEQ(this=column(c, "p"), expression=column(c, "m")) for c in names])
-            run(
-                con,
+            names = self.store.columns_of(self.relation)
+            self._sql.run(con, ("delete", tuple(names)), lambda: fill(
                 """DELETE FROM __X_relation WHERE rowid IN (
                     SELECT p.rowid FROM (SELECT *, rowid, row_number() OVER (PARTITION BY __X_columns) AS __N
                                          FROM __X_relation) AS p
                     JOIN (SELECT *, count(*) AS __C FROM __PIPE_MINUS GROUP BY ALL) AS m ON __X_match
                     WHERE p.__N <= m.__C)""",
-                relation=self.relation, columns=columns(names), match=match,
-            )
-        run(con, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=self.relation, rows=plus)
+                relation=self.relation, columns=columns(names),
+                match=exp.and_(*[exp.NullSafeEQ(this=column(c, "p"), expression=column(c, "m")) for c in names]),
+            ))
+        self._sql.run(con, ("plus", changes.name), lambda: fill(
+            "INSERT INTO __X_relation SELECT * FROM __X_rows",
+            relation=self.relation, rows=fill(self.define, source=fill(_NET_INSERTED, changes=changes)),
+        ))
 
-    def query_for(self, affected: dict[str, list]) -> exp.Expression:
-        """The grouped query, restricted to the groups whose output key is affected (the keys
-        are in ``__PIPE_KEYS``)."""
+    def write_rows(self, affected: dict[str, list], into: exp.Table) -> None:
+        """Write the grouped query's rows of the groups whose output key is affected (the keys
+        are in ``__PIPE_KEYS``) to the temporary table ``into``."""
         values = affected.get(self.output, [])
         listed = literals(self.store, self.relation, KEY, values)
+        with_null = any(v is None for v in values)
+        def build():
+            return fill("CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
+                        into=into, rows=self._grouped_for(listed, with_null))
+
+        if listed is None:  # the same statement at every refresh
+            self._sql.run(self.store.con, ("keys", into.name, with_null), build)
+        else:
+            self.store.con.execute(sql(build()))
+
+    def _grouped_for(self, listed: list[exp.Literal] | None, with_null: bool) -> exp.Expression:
         if listed is not None:
             predicate = column(KEY).isin(*listed)
         else:
             predicate = column(KEY).isin(query=exp.select(exp.column("K")).from_(temp(KEYS)))
-        if any(v is None for v in values):
+        if with_null:
             predicate = exp.or_(predicate, column(KEY).is_(exp.null()))
         return fill(self.grouped, source=matching(self.relation, predicate))
 

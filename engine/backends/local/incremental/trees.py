@@ -8,6 +8,7 @@ list of nodes) given for it. Nothing is pasted as text; the tree is printed once
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import sqlglot
@@ -82,6 +83,27 @@ def run(con, template: str, params: list | None = None, **slots):
     """Fill ``template`` and execute it on ``con``; returns the cursor."""
     text = sql(fill(template, **slots))
     return con.execute(text, params) if params is not None else con.execute(text)
+
+
+class Statements:
+    """Statements printed once: most maintenance statements of a table are the same at every
+    refresh, given its plan (only lists of hashes and row ids change, and those statements go
+    through :func:`run`), so each is built and printed the first time its ``key`` is run."""
+
+    def __init__(self):
+        self._texts: dict = {}
+
+    def text(self, key, build: Callable[[], exp.Expression], *, identify: bool = False) -> str:
+        """The SQL of ``build()``, built the first time ``key`` is asked for."""
+        found = self._texts.get(key)
+        if found is None:
+            found = self._texts[key] = sql(build(), identify=identify)
+        return found
+
+    def run(self, con, key, build: Callable[[], exp.Expression], params: list | None = None):
+        """Execute :meth:`text` on ``con``; returns the cursor."""
+        text = self.text(key, build)
+        return con.execute(text, params) if params is not None else con.execute(text)
 
 
 def column(name: str, table: str | None = None) -> exp.Column:
