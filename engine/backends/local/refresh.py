@@ -19,7 +19,7 @@ from engine.backends.base import RefreshRecord
 from engine.backends.local.changes import ChangeLog
 from engine.backends.local.errors import file_problem, log, rollback
 from engine.backends.local.incremental import Incremental, Outcome
-from engine.backends.local.store import META, Store, utcnow
+from engine.backends.local.store import Store, utcnow
 from engine.errors import BackendError, is_interrupt
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
 from engine.report import Reporter
@@ -113,12 +113,7 @@ class Refresher:
         inputs = {u: versions.get(u, 0) for u in self.graph.upstream(name)}
         seen = json.loads(meta["INPUT_VERSIONS"]) if meta["INPUT_VERSIONS"] else None
         outcome = self._compute(name, meta, inputs, seen, full=full, reinitialize=reinitialize)
-        self.store.con.execute(
-            f"""UPDATE {META}.DYNAMIC_TABLES SET DATA_TIMESTAMP = ?, INPUT_VERSIONS = ?,
-                CONSECUTIVE_FAILURES = 0, LAST_ACTION = ?, NEEDS_REINITIALIZE = FALSE,
-                STATE = CASE WHEN STATE = 'SUSPENDED' THEN STATE ELSE 'ACTIVE' END WHERE NAME = ?""",
-            [data_timestamp, json.dumps(inputs), outcome.action, name],
-        )
+        self.store.record_refreshed(name, data_timestamp, inputs, outcome.action)
         self._purge_inputs(name)
         record = RefreshRecord(
             name, "SUCCEEDED", outcome.message, outcome.action, trigger, data_timestamp, start, utcnow(),
@@ -171,12 +166,9 @@ class Refresher:
 
     def _purge_inputs(self, name: str) -> None:
         """Drop change-log rows of ``name``'s inputs that every reader has applied."""
-        con = self.store.con
         seen_by: dict[str, list[int]] = {}
-        for reader, versions in con.execute(
-            f"SELECT NAME, INPUT_VERSIONS FROM {META}.DYNAMIC_TABLES WHERE INPUT_VERSIONS IS NOT NULL"
-        ).fetchall():
-            for table, version in json.loads(versions).items():
+        for versions in self.store.input_versions().values():
+            for table, version in versions.items():
                 seen_by.setdefault(table, []).append(version)
         for table in self.graph.upstream(name):
             readers = [r for r in self.graph.downstream(table)]
@@ -184,33 +176,25 @@ class Refresher:
                 self.log.purge(table, min(seen_by[table]))
 
     def meta(self, name: str) -> dict:
-        cursor = self.store.con.execute(f"SELECT * FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
-        row = cursor.fetchone()
-        if row is None:
+        meta = self.store.dynamic_table(name)
+        if meta is None:
             raise BackendError(f"dynamic table {name} does not exist locally", hint="run pipe apply first")
-        return dict(zip([d[0] for d in cursor.description], row))
+        return meta
 
     def _insert_history(self, record: RefreshRecord) -> None:
-        self.store.con.execute(
-            f"""INSERT INTO {META}.REFRESH_HISTORY VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                (SELECT coalesce(max(SEQ), 0) + 1 FROM {META}.REFRESH_HISTORY))""",
-            [
+        self.store.append_history(
+            (
                 record.name, record.state, record.state_message, record.refresh_action, record.refresh_trigger,
                 record.data_timestamp, record.refresh_start_time, record.refresh_end_time,
                 record.inserted_rows, record.deleted_rows,
-            ],
+            )
         )
 
     def _record_failure(self, name, trigger, timestamp, start, message) -> RefreshRecord:
         con = self.store.con
         record = RefreshRecord(name, "FAILED", message, None, trigger, timestamp, start, utcnow())
         con.execute("BEGIN TRANSACTION")
-        con.execute(
-            f"""UPDATE {META}.DYNAMIC_TABLES SET CONSECUTIVE_FAILURES = CONSECUTIVE_FAILURES + 1,
-                STATE = CASE WHEN ? AND CONSECUTIVE_FAILURES + 1 >= ? THEN 'SUSPENDED' ELSE 'FAILED' END
-                WHERE NAME = ?""",
-            [trigger == "SCHEDULED", SUSPEND_AFTER_FAILURES, name],
-        )
+        self.store.record_failed(name, SUSPEND_AFTER_FAILURES if trigger == "SCHEDULED" else None)
         self._insert_history(record)
         con.execute("COMMIT")
         return record

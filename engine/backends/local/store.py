@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from engine.backends.local.refresh_state import META, RefreshState
 from engine.errors import BackendError, InUseError, Location
 
-META = "_PIPE"
 # DuckDB's own default is 80% of the machine's memory; pipe keeps well under a laptop's and lets
 # DuckDB spill the rest to a folder beside the database. PIPE_MEMORY_LIMIT or --memory-limit
 # change it (any size DuckDB reads, e.g. 8GB or 500MB).
@@ -65,8 +66,9 @@ def quote(name: str) -> str:
 
 
 @dataclass
-class Store:
-    """An open local database for one pipeline."""
+class Store(RefreshState):
+    """An open local database for one pipeline: its tables, and pipe's bookkeeping of them
+    (the refresh state and history of :class:`RefreshState`, the change log of :mod:`.changes`)."""
 
     con: Any
     path: Path
@@ -206,6 +208,22 @@ class Store:
             return None
         return self.con.execute(f"SELECT count(*) FROM {self.qualified(name)}").fetchall()[0][0]
 
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self):
+        """One transaction: committed when the block ends, rolled back (keeping the error that
+        made it necessary) when it raises or is interrupted."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+            self.con.execute("COMMIT")
+        except BaseException as exc:
+            from engine.backends.local.errors import rollback
+
+            rollback(self.con, exc)
+            raise
 
     # -- check results ----------------------------------------------------------------------
 
