@@ -124,11 +124,6 @@ def numbers(values) -> exp.Literal:
     return exp.Literal(this=", ".join(str(int(v)) for v in values) or "NULL", is_string=False)
 
 
-def slot(name: str) -> exp.Column:
-    """A slot for :func:`fill`, to put in a tree built here."""
-    return exp.column(_SLOT + name)
-
-
 def table_slot(name: str, alias: exp.Identifier | str) -> exp.Table:
     """A table slot for :func:`fill`, under ``alias`` (quoted)."""
     return exp.alias_(exp.table_(_SLOT + name), exp.to_identifier(alias, quoted=True), table=True)
