@@ -103,6 +103,20 @@ class PipelineGraph:
                 known[name] = compiled.column_types
         return known
 
+    def duckdb_tree(self, name: str):
+        """:meth:`duckdb_sql` read back once as a DuckDB tree, the form the local engine's
+        incremental refresh builds its maintenance queries from (copy it to transform it).
+
+        Raises:
+            sqlglot.errors.ParseError: the translation does not parse back.
+        """
+        compiled = self.queries[name]
+        if compiled.duckdb_tree is None:
+            import sqlglot
+
+            compiled.duckdb_tree = sqlglot.parse_one(self.duckdb_sql(name), read="duckdb")
+        return compiled.duckdb_tree
+
     def duckdb_sql(self, name: str) -> str:
         """Dynamic table ``name``'s query translated for the local engine (once), typed by
         :meth:`types`.

@@ -71,6 +71,7 @@ class CompiledQuery:
     problems: tuple[Problem, ...] = ()
     catalog: Catalog | None = None  # what it was bound against
     duckdb: str | None = None  # the local engine's translation, made on first use (PipelineGraph.duckdb_sql)
+    duckdb_tree: exp.Query | None = None  # that translation as a DuckDB tree (PipelineGraph.duckdb_tree)
 
     @cached_property
     def partitioning(self):

@@ -30,10 +30,15 @@ DIALECT = "snowflake"
 
 @dataclass(frozen=True)
 class KeyMap:
-    """Output column ``output`` holds ``expression`` (Snowflake SQL over the input's columns)."""
+    """Output column ``output`` holds ``tree`` (a Snowflake expression over the input's columns)."""
 
     output: str
-    expression: str
+    tree: exp.Expression
+
+    @property
+    def expression(self) -> str:
+        """``tree`` as Snowflake SQL, to show it."""
+        return self.tree.sql(dialect=DIALECT)
 
 
 @dataclass
@@ -89,7 +94,7 @@ def analyze(query: str | exp.Expression, schema: dict[str, list[str]]) -> Partit
         for column in outputs:
             expr = parts.get(column, {}).get(table)
             if expr is not None:
-                result.keys[table] = KeyMap(column, expr.sql(dialect=DIALECT))
+                result.keys[table] = KeyMap(column, expr)
                 break
         else:
             result.reasons[table] = f"no output column identifies the rows that depend on {table}"

@@ -65,6 +65,18 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         SqlError: the SQL does not parse, is not one such statement, or uses something the local
             engine cannot run (the error names it and gives its line and column).
     """
+    return _translate(sql, database, schema, catalog, parsed)[1]
+
+
+def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None = None,
+                   catalog: dict[str, dict[str, str]] | None = None,
+                   parsed: exp.Expression | None = None) -> exp.Expression:
+    """:func:`to_duckdb`'s translation as a tree (print it with ``identify=True``), for a caller
+    that puts it inside a query of its own."""
+    return _translate(sql, database, schema, catalog, parsed)[0]
+
+
+def _translate(sql, database, schema, catalog, parsed) -> tuple[exp.Expression, str]:
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
         dialect_tables.rewrite(tree)
@@ -87,7 +99,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         raise _located(err, sql) from None
     except UnsupportedError as err:
         raise SqlError(f"cannot run locally: {err}", sql=sql, hint="rewrite it or run on Snowflake") from None
-    return duck_sql
+    return tree, duck_sql
 
 
 def snowflake_type(duckdb_type: str) -> str | None:

@@ -9,9 +9,9 @@ from pathlib import Path
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord
 from engine.backends.local import outside
 from engine.backends.local.apply import Applier, check_not_external
-from engine.backends.local.errors import guard_files, rollback
+from engine.backends.local.errors import guard_files
 from engine.backends.local.refresh import Refresher
-from engine.backends.local.store import META, Store, open_store, utcnow
+from engine.backends.local.store import Store, open_store, utcnow
 from engine.checks.after_refresh import failure_lines
 from engine.errors import BackendError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
@@ -84,7 +84,7 @@ class LocalBackend(Backend):
         store = self.store
         self.findings = outside.inspect(store, self.graph, rows=not read_only)
         if not read_only:
-            outside.repair(store, self.graph, self.findings, self._statements().table_fingerprint)
+            outside.repair(store, self.graph, self.findings, self.statements().table_fingerprint)
 
     def adopt(self, names: Sequence[str]) -> None:
         """Take over tables of declared names that pipe did not create, keeping their rows.
@@ -137,7 +137,7 @@ class LocalBackend(Backend):
                 self._refresher.checks = RefreshChecks(self.store, self.pipeline, self._refresher.log)
         return self._refresher
 
-    def _statements(self):
+    def statements(self):
         from engine.sql.render import Statements
 
         return Statements(self.pipeline)
@@ -147,7 +147,7 @@ class LocalBackend(Backend):
             raise BackendError("the local database is open read-only")
         return self.store
 
-    def _existing(self) -> Store:
+    def existing_store(self) -> Store:
         if self.store is None:
             raise BackendError(
                 f"the local database {self.path} does not exist yet", hint="run pipe apply first"
@@ -166,7 +166,7 @@ class LocalBackend(Backend):
                 continue  # dropped behind pipe's back: create it again
             objects[key] = ObjectState(name, kind, properties)
         for name in self.findings.unrecorded:  # what apply records again, rows kept
-            objects.setdefault(name, ObjectState(name, TABLE, {"fingerprint": self._statements().table_fingerprint(name)}))
+            objects.setdefault(name, ObjectState(name, TABLE, {"fingerprint": self.statements().table_fingerprint(name)}))
         for name, why in self.findings.broken.items():  # pipe's, but unusable as it is: recreate
             kind = self.graph.kind(name)
             properties = dict(objects[name].properties) if name in objects else {}
@@ -200,12 +200,7 @@ class LocalBackend(Backend):
         apply that was killed between the replace and their refresh)."""
         if self.store is None or self.store.read_only or not self.store.has_meta():
             return []
-        pending = [
-            name
-            for (name,) in self.store.con.execute(
-                f"SELECT NAME FROM {META}.DYNAMIC_TABLES WHERE NEEDS_REINITIALIZE"
-            ).fetchall()
-        ]
+        pending = self.store.pending_reinitialize()
         if not pending:
             return []
         records = self.refresher.refresh(
@@ -218,12 +213,8 @@ class LocalBackend(Backend):
     # -- observing -------------------------------------------------------------------------------
 
     def status(self) -> list[ObjectStatus]:
-        store = self._existing()
-        metas = {}
-        if store.has_meta():
-            cursor = store.con.execute(f"SELECT * FROM {META}.DYNAMIC_TABLES")
-            columns = [d[0] for d in cursor.description]
-            metas = {row[0]: dict(zip(columns, row)) for row in cursor.fetchall()}
+        store = self.existing_store()
+        metas = store.dynamic_tables()
         now = utcnow()
         result = []
         for name in self.graph.create_order:
@@ -261,14 +252,7 @@ class LocalBackend(Backend):
         return _with_checks(result, store.latest_check_results())
 
     def history(self, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
-        store = self._existing()
-        if not store.has_meta():
-            return []
-        where = f"WHERE NAME IN ({', '.join('?' for _ in names)})" if names else ""
-        sql = f"SELECT * EXCLUDE (SEQ) FROM {META}.REFRESH_HISTORY {where} ORDER BY SEQ DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [RefreshRecord(*row) for row in store.con.execute(sql, list(names)).fetchall()]
+        return [RefreshRecord(*row) for row in self.existing_store().history(names, limit)]
 
     # -- doing -----------------------------------------------------------------------------------
 
@@ -288,7 +272,7 @@ class LocalBackend(Backend):
         return records
 
     def _check_created(self) -> None:
-        store = self._existing()
+        store = self.existing_store()
         missing = [n for n in self.graph.dynamic_tables if not store.table_exists(n)]
         if missing:
             raise BackendError(f"{missing[0]} has not been created locally", hint="run pipe apply first")
@@ -313,8 +297,7 @@ class LocalBackend(Backend):
             raise BackendError(f"{table} does not exist in {self.path}", hint="run pipe apply first")
         outside.check_usable(self.findings, self.graph.create_order)
         con = store.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with store.transaction():
             con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_BATCH AS SELECT * FROM {store.qualified(table)} LIMIT 0")
             # Each batch draws from the seed moved on by the table's size: batches differ from
             # one another (new members and resources, not only new sessions), yet a rerun of
@@ -323,10 +306,6 @@ class LocalBackend(Backend):
             rows = insert_generated(con, "__PIPE_BATCH", self.pipeline, generator, args, seed=seed)
             con.execute(f"INSERT INTO {store.qualified(table)} SELECT * FROM __PIPE_BATCH")
             self.refresher.log.record(table, inserted="SELECT * FROM __PIPE_BATCH")
-            con.execute("COMMIT")
-        except BaseException as exc:
-            rollback(con, exc)
-            raise
         checks = self.refresher.checks  # the table's checks judge the batch, committed or not
         self._batch_checks = checks.after_insert(table, "SELECT * FROM __PIPE_BATCH") if checks else []
         return rows
@@ -335,7 +314,7 @@ class LocalBackend(Backend):
         return self._batch_checks
 
     def row_count(self, table: str) -> int | None:
-        return self._existing().row_count(table)
+        return self.existing_store().row_count(table)
 
     @guard_files
     def tick(self, reporter: Reporter) -> list[RefreshRecord]:

@@ -107,6 +107,10 @@ class ChangeLog:
         """SQL of the rows (with ``__SIGN``) written to ``name`` in versions ``(after, upto]``."""
         return f"SELECT * EXCLUDE ({VERSION}) FROM {log_name(name)} WHERE {VERSION} > {int(after)} AND {VERSION} <= {int(upto)}"
 
+    def materialise(self, name: str, after: int, upto: int, into: str) -> None:
+        """Copy :meth:`changes` to the temporary table ``into``."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {self.changes(name, after, upto)}")
+
     def drop(self, name: str) -> None:
         """Forget ``name`` entirely."""
         self.con.execute(f"DROP TABLE IF EXISTS {log_name(name)}")

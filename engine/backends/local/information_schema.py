@@ -14,7 +14,6 @@ import sqlglot
 from sqlglot import exp
 
 from engine.backends.base import QueryResult
-from engine.backends.local.store import META
 from engine.errors import SqlError
 from engine.lag import format_lag, parse_lag
 
@@ -42,7 +41,7 @@ def show_dynamic_tables(backend, sql: str) -> QueryResult | None:
         if regex is not None and not regex.match(status.name):
             continue
         dt = backend.pipeline.dynamic_tables[status.name]
-        text = backend._statements().create_dynamic_table(status.name)
+        text = backend.statements().create_dynamic_table(status.name)
         state = "SUSPENDED" if status.state == "SUSPENDED" else "ACTIVE"
         rows.append(
             (
@@ -108,7 +107,7 @@ def _arguments(call: exp.Anonymous) -> dict:
 
 def _materialize(backend, args: dict) -> None:
     """Fill the temporary history table from the local refresh history and the arguments."""
-    store = backend._existing()
+    store = backend.existing_store()
     target = backend.pipeline.snowflake
     con = store.con
     qualified = f"{target.database}.{target.schema_name}."
@@ -129,7 +128,7 @@ def _materialize(backend, args: dict) -> None:
     lags = {n: parse_lag(dt.target_lag) for n, dt in backend.pipeline.dynamic_tables.items()}
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {HISTORY_TABLE} AS
-        WITH H AS (SELECT *, ? || NAME AS QUALIFIED_NAME FROM {META}.REFRESH_HISTORY)
+        WITH H AS (SELECT *, ? || NAME AS QUALIFIED_NAME FROM {store.history_view(HISTORY_TABLE + "_ROWS")})
         SELECT NAME, ? AS SCHEMA_NAME, ? AS DATABASE_NAME, QUALIFIED_NAME, STATE, STATE_MESSAGE,
                CAST(NULL AS VARCHAR) AS QUERY_ID, DATA_TIMESTAMP, REFRESH_START_TIME, REFRESH_END_TIME,
                CAST(json_object('numInsertedRows', INSERTED_ROWS, 'numDeletedRows', DELETED_ROWS) AS JSON) AS STATISTICS,

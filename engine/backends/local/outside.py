@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.backends.local.changes import ChangeLog, Signature
-from engine.backends.local.store import META, Store
+from engine.backends.local.store import Store
 from engine.errors import BackendError, PlanError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, PipelineGraph
 from engine.planner import TABLE
@@ -43,25 +43,13 @@ def declared(graph: PipelineGraph) -> list[str]:
     return [n for n in graph.create_order if graph.kind(n) != EXTERNAL]
 
 
-def _versioned(store: Store) -> dict[str, str | None]:
-    if not store.has_meta():
-        return {}
-    return dict(store.con.execute(f"SELECT NAME, SIGNATURE FROM {META}.TABLE_VERSIONS").fetchall())
-
-
-def _dynamic_rows(store: Store) -> set[str]:
-    if not store.has_meta():
-        return set()
-    return {n for (n,) in store.con.execute(f"SELECT NAME FROM {META}.DYNAMIC_TABLES").fetchall()}
-
-
 def inspect(store: Store, graph: PipelineGraph, *, rows: bool) -> Findings:
     """Compare the database with pipe's bookkeeping. ``rows`` also hashes every table's rows
     (the costly part: a writable open does it once; read-only commands check columns only)."""
     found = Findings()
     objects = store.objects()
-    versioned = _versioned(store)
-    dynamic = _dynamic_rows(store)
+    versioned = store.table_signatures()
+    dynamic = set(store.dynamic_tables())
     log = ChangeLog(store)
     for name in declared(graph):
         if not store.table_exists(name):
@@ -107,12 +95,10 @@ def repair(store: Store, graph: PipelineGraph, found: Findings, fingerprint) -> 
     a new change log (readers refresh fully); dynamic tables whose rows changed are marked to
     reinitialise.
     """
-    con = store.con
     objects = store.objects()
-    versioned = _versioned(store)
+    versioned = store.table_signatures()
     log = ChangeLog(store)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction():
         for name in declared(graph):
             if not store.table_exists(name) or name in found.foreign or name in found.broken:
                 continue
@@ -126,18 +112,12 @@ def repair(store: Store, graph: PipelineGraph, found: Findings, fingerprint) -> 
                 _reinitialise(store, graph, [name])
             else:
                 log.unlogged(name)
-        con.execute("COMMIT")
-    except BaseException as exc:
-        from engine.backends.local.errors import rollback
-
-        rollback(store, exc)
-        raise
 
 
 def _reinitialise(store: Store, graph: PipelineGraph, names) -> None:
     for name in names:
         if graph.kind(name) == DYNAMIC_TABLE:
-            store.con.execute(f"UPDATE {META}.DYNAMIC_TABLES SET NEEDS_REINITIALIZE = TRUE WHERE NAME = ?", [name])
+            store.mark_reinitialize(name)
 
 
 def check_usable(found: Findings, names) -> None:

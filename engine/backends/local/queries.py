@@ -23,7 +23,7 @@ def run_query(backend, sql: str) -> QueryResult:
     shown = show_dynamic_tables(backend, sql)
     if shown is not None:
         return shown
-    store = backend._existing()
+    store = backend.existing_store()
     sql = rewrite_history(backend, sql)
     target = backend.pipeline.snowflake
     written = _written_table(sql)

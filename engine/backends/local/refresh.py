@@ -19,7 +19,7 @@ from engine.backends.base import RefreshRecord
 from engine.backends.local.changes import ROW, ChangeLog, Signature
 from engine.backends.local.errors import file_problem, log, rollback
 from engine.backends.local.incremental import Incremental, Outcome
-from engine.backends.local.store import META, Store, quote, utcnow
+from engine.backends.local.store import Store, quote, utcnow
 from engine.checks.after_refresh import ChecksAborted
 from engine.errors import BackendError, is_interrupt
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
@@ -142,12 +142,7 @@ class Refresher:
         inputs = {u: versions.get(u, 0) for u in self.graph.upstream(name)}
         seen = json.loads(meta["INPUT_VERSIONS"]) if meta["INPUT_VERSIONS"] else None
         outcome = self._compute(name, meta, inputs, seen, full=full, reinitialize=reinitialize)
-        self.store.con.execute(
-            f"""UPDATE {META}.DYNAMIC_TABLES SET DATA_TIMESTAMP = ?, INPUT_VERSIONS = ?,
-                CONSECUTIVE_FAILURES = 0, LAST_ACTION = ?, NEEDS_REINITIALIZE = FALSE,
-                STATE = CASE WHEN STATE = 'SUSPENDED' THEN STATE ELSE 'ACTIVE' END WHERE NAME = ?""",
-            [data_timestamp, json.dumps(inputs), outcome.action, name],
-        )
+        self.store.record_refreshed(name, data_timestamp, inputs, outcome.action)
         self._compact(name)
         record = RefreshRecord(
             name, "SUCCEEDED", outcome.message, outcome.action, trigger, data_timestamp, start, utcnow(),
@@ -213,7 +208,7 @@ class Refresher:
         if pre is None:
             return self.queries[name], False
         pre.rebuild()
-        return pre.grouped.format(source=pre.relation), True
+        return pre.full_query(), True
 
     def _read_incrementally(self, name: str) -> bool:
         """Whether a reader of ``name`` will apply its changes: one that refreshes incrementally,
@@ -221,12 +216,8 @@ class Refresher:
         readers = [r for r in self.graph.downstream(name) if r not in self.recomputing]
         if not readers:
             return False
-        rows = self.store.con.execute(
-            f"""SELECT count(*) FROM {META}.DYNAMIC_TABLES WHERE NAME IN ({', '.join('?' * len(readers))})
-                AND REFRESH_MODE = 'INCREMENTAL' AND INPUT_VERSIONS IS NOT NULL AND NOT NEEDS_REINITIALIZE""",
-            readers,
-        ).fetchone()
-        return bool(rows[0])
+        applying = self.store.incremental_input_versions()
+        return any(reader in applying for reader in readers)
 
     def _compact(self, name: str) -> None:
         """Delete the change-log rows no reader needs any more, of ``name``'s inputs and of
@@ -234,44 +225,33 @@ class Refresher:
         A table no such reader reads keeps only its latest write (its checks read it)."""
         versions = self.log.versions()
         seen: dict[str, list[int]] = {}
-        for inputs, in self.store.con.execute(
-            f"""SELECT INPUT_VERSIONS FROM {META}.DYNAMIC_TABLES WHERE REFRESH_MODE = 'INCREMENTAL'
-                AND INPUT_VERSIONS IS NOT NULL AND NOT NEEDS_REINITIALIZE"""
-        ).fetchall():
-            for table, version in json.loads(inputs).items():
+        for inputs in self.store.incremental_input_versions().values():
+            for table, version in inputs.items():
                 seen.setdefault(table, []).append(version)
         for table in [*self.graph.upstream(name), name]:
             if table in versions:
                 self.log.compact(table, min(seen.get(table) or [versions[table] - 1]))
 
     def meta(self, name: str) -> dict:
-        cursor = self.store.con.execute(f"SELECT * FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
-        row = cursor.fetchone()
-        if row is None:
+        meta = self.store.dynamic_table(name)
+        if meta is None:
             raise BackendError(f"dynamic table {name} does not exist locally", hint="run pipe apply first")
-        return dict(zip([d[0] for d in cursor.description], row))
+        return meta
 
     def _insert_history(self, record: RefreshRecord) -> None:
-        self.store.con.execute(
-            f"""INSERT INTO {META}.REFRESH_HISTORY VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                (SELECT coalesce(max(SEQ), 0) + 1 FROM {META}.REFRESH_HISTORY))""",
-            [
+        self.store.append_history(
+            (
                 record.name, record.state, record.state_message, record.refresh_action, record.refresh_trigger,
                 record.data_timestamp, record.refresh_start_time, record.refresh_end_time,
                 record.inserted_rows, record.deleted_rows,
-            ],
+            )
         )
 
     def _record_failure(self, name, trigger, timestamp, start, message) -> RefreshRecord:
         con = self.store.con
         record = RefreshRecord(name, "FAILED", message, None, trigger, timestamp, start, utcnow())
         con.execute("BEGIN TRANSACTION")
-        con.execute(
-            f"""UPDATE {META}.DYNAMIC_TABLES SET CONSECUTIVE_FAILURES = CONSECUTIVE_FAILURES + 1,
-                STATE = CASE WHEN ? AND CONSECUTIVE_FAILURES + 1 >= ? THEN 'SUSPENDED' ELSE 'FAILED' END
-                WHERE NAME = ?""",
-            [trigger == "SCHEDULED", SUSPEND_AFTER_FAILURES, name],
-        )
+        self.store.record_failed(name, SUSPEND_AFTER_FAILURES if trigger == "SCHEDULED" else None)
         self._insert_history(record)
         con.execute("COMMIT")
         return record

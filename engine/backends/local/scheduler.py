@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.backends.local.store import META, Store
+from engine.backends.local.store import Store
 from engine.graph import PipelineGraph
 
 
 def due(store: Store, graph: PipelineGraph, now: datetime) -> list[str]:
     """The time-lagged dynamic tables whose data is old enough to refresh now."""
-    rows = store.con.execute(f"SELECT NAME, STATE, DATA_TIMESTAMP FROM {META}.DYNAMIC_TABLES").fetchall()
-    meta = {name: (state, stamp) for name, state, stamp in rows}
+    meta = {name: (row["STATE"], row["DATA_TIMESTAMP"]) for name, row in store.dynamic_tables().items()}
     names = []
     for name in graph.dynamic_tables:
         lag = graph.pipeline.dynamic_tables[name].lag_seconds

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from engine.backends.local.refresh_state import META, RefreshState
 from engine.errors import BackendError, InUseError, Location
 
-META = "_PIPE"
 # DuckDB's own default is 80% of the machine's memory; pipe keeps well under a laptop's and lets
 # DuckDB spill the rest to a folder beside the database. PIPE_MEMORY_LIMIT or --memory-limit
 # change it (any size DuckDB reads, e.g. 8GB or 500MB).
@@ -65,8 +66,9 @@ def quote(name: str) -> str:
 
 
 @dataclass
-class Store:
-    """An open local database for one pipeline."""
+class Store(RefreshState):
+    """An open local database for one pipeline: its tables, and pipe's bookkeeping of them
+    (the refresh state and history of :class:`RefreshState`, the change log of :mod:`.changes`)."""
 
     con: Any
     path: Path
@@ -77,6 +79,53 @@ class Store:
     def qualified(self, name: str) -> str:
         """``DATABASE.SCHEMA.NAME``, quoted for DuckDB."""
         return f"{quote(self.database)}.{quote(self.schema)}.{quote(name)}"
+
+    def table(self, name: str):
+        """Table ``name`` of the pipeline's schema, as a sqlglot table."""
+        from sqlglot import exp
+
+        return exp.table_(
+            exp.to_identifier(name, quoted=True),
+            db=exp.to_identifier(self.schema, quoted=True),
+            catalog=exp.to_identifier(self.database, quoted=True),
+        )
+
+    def kept_table(self, name: str):
+        """Table ``name`` of pipe's own schema, where the incremental engine keeps what a dynamic
+        table's refreshes need (pre-aggregation rows, aggregate state), as a sqlglot table."""
+        from sqlglot import exp
+
+        return exp.table_(exp.to_identifier(name, quoted=True), db=exp.to_identifier(META, quoted=True))
+
+    def kept_exists(self, name: str) -> bool:
+        """Whether :meth:`kept_table` ``name`` exists."""
+        return self.table_exists(name, schema=META)
+
+    def drop_kept(self, names) -> None:
+        """Drop the :meth:`kept_table` tables ``names`` (those that exist)."""
+        for name in names:
+            self.con.execute(f"DROP TABLE IF EXISTS {META}.{quote(name)}")
+
+    def kept_tables(self) -> set[str]:
+        """The names of the :meth:`kept_table` tables that exist."""
+        rows = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?", [META]
+        ).fetchall()
+        return {name for (name,) in rows}
+
+    def columns_of(self, relation) -> list[str]:
+        """The column names of ``relation`` (a sqlglot table), in order."""
+        from sqlglot import exp
+
+        query = exp.select(exp.Star()).from_(relation.copy()).limit(0)
+        return [d[0] for d in self.con.execute(query.sql(dialect="duckdb")).description]
+
+    def type_of(self, relation, column: str) -> str:
+        """DuckDB's name of the type of column ``column`` of ``relation`` (a sqlglot table)."""
+        from sqlglot import exp
+
+        query = exp.select(exp.column(column, quoted=True)).from_(relation.copy()).limit(0)
+        return str(self.con.execute(query.sql(dialect="duckdb")).description[0][1])
 
     def execute(self, sql: str, params: list | tuple | None = None):
         """Run ``sql``, mapping DuckDB errors to BackendError."""
@@ -159,6 +208,22 @@ class Store:
             return None
         return self.con.execute(f"SELECT count(*) FROM {self.qualified(name)}").fetchall()[0][0]
 
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self):
+        """One transaction: committed when the block ends, rolled back (keeping the error that
+        made it necessary) when it raises or is interrupted."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+            self.con.execute("COMMIT")
+        except BaseException as exc:
+            from engine.backends.local.errors import rollback
+
+            rollback(self.con, exc)
+            raise
 
     # -- check results ----------------------------------------------------------------------
 

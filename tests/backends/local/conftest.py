@@ -379,8 +379,8 @@ def check_oracles(db: Path, names=DYNAMIC_TABLES, *, avg_tolerance: float = 0.0)
 def aggregate_state_kept():
     """Grouped tables keep aggregate state even when their groups are small, as the tiny tables of
     the tests using this are: the state's own behaviour is under test there, not the choice."""
-    from engine.backends.local import incremental
+    from engine.backends.local.incremental import orchestrator
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(incremental, "SMALL_GROUPS", 0)
+        patch.setattr(orchestrator, "SMALL_GROUPS", 0)
         yield

@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import project as api
-from engine.backends.local.aggstate import build
+from engine.backends.local.incremental.recognition import recognise
 from engine.report import Reporter
 
 from .test_incremental_property import assert_tables_equal_queries
@@ -118,7 +119,7 @@ def test_grouped_queries_are_refreshed_from_their_state(stats_project, tmp_path)
         for name in TABLES:
             assert incremental.plan(name).state is not None, name
         tags = incremental.plan("TAGS").state.nodes[0]
-        summed = {tags.args[a]: tags.kept(j) for j, (kind, a) in enumerate(tags.aggs) if kind in ("SUM", "AVG")}
+        summed = {tags.arg_text[a]: tags.kept(j) for j, (kind, a) in enumerate(tags.aggs) if kind in ("SUM", "AVG")}
         assert summed == {'"AMOUNT"': True, '"WEIGHT"': False}  # float sums are read off their values
         backend.query(_statement(("insert", [(3, 2, "buy", "b", 70.0, 4, 3, 1.25)])))
         records = {r.name: r for r in api.refresh(stats_project, backend, reporter=Reporter())}
@@ -172,7 +173,8 @@ def test_other_shapes_are_left_to_the_other_strategies(sql):
 
     columns = ["EVENT_ID", "USER_ID", "KIND", "TAG", "AMOUNT", "SCORE", "AT", "WEIGHT"]
     partitioning = analyze(sql, {"EVENTS": columns})
-    assert build(None, "T", to_duckdb(sql, database="STATS", schema="AGG"), ["EVENTS"], partitioning) is None
+    query = sqlglot.parse_one(to_duckdb(sql, database="STATS", schema="AGG"), read="duckdb")  # as the graph reads it back
+    assert recognise(None, query, ["EVENTS"], partitioning) is None
 
 
 def test_destroy_drops_the_state_with_its_table(stats_project, tmp_path):

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine import project as api
-from engine.backends.local.aggstate import AggregateState
-from engine.backends.local.incremental import SMALL_GROUPS, PreAggregation
+from engine.backends.local.incremental.aggstate import AggregateState
+from engine.backends.local.incremental.orchestrator import SMALL_GROUPS
+from engine.backends.local.incremental.preaggregation import PreAggregation
 from engine.report import Reporter
 
 from .test_incremental_property import assert_tables_equal_queries

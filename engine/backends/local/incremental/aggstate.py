@@ -1,0 +1,379 @@
+"""Aggregate state: grouped queries maintained from their inputs' changes alone.
+
+A grouped query keeps one row per group, ``_PIPE."AGG_<NAME>_N<n>_STAR"``, with the group's
+row count and the running value of each aggregate that can be merged: COUNT, COUNT_IF, SUM
+and AVG (a sum and a count) of exact numbers move by the changed rows alone; COUNT(DISTINCT),
+MIN and MAX move by the values that appear or disappear. For that, and for the
+aggregates read off the whole set of values (MODE, AVG(DISTINCT), sums of floating-point
+numbers), each argument has a value table ``…_V<i>``: how many of the group's rows hold each
+value. A MIN or MAX whose value disappeared is read again from its value table; nothing ever
+reads a group's input rows again, so the cost of a refresh follows the change, not the size
+of the groups or of the table. Every state table is indexed on a hash of its key and read and
+written by point lookups.
+
+The query may read its input through grouped CTEs (each kept the same way, with its output
+rows in ``…_OUT`` so that their changes feed the queries reading them), and may join grouped
+CTEs on a grouping key to look up one row per group (``JOIN totals t ON t.k = d.k`` with
+``MAX(t.x)``). Any other shape is left to the other incremental strategies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from engine.backends.local.incremental import statequeries as q
+from engine.backends.local.incremental.recognition import BY_ROWS, EXTREMES, PAIRED, Node, recognise
+from engine.backends.local.incremental.trees import Statements, column, columns, fill, numbers, run, sql, temp
+from engine.backends.local.store import Store
+from engine.sql.partition import Partitioning
+
+# State rows are found by hash: a DuckDB whose hash function differs must rebuild them.
+HASH_PROBE = "SELECT hash(1, 'pipe', 2.5::DOUBLE, DATE '2026-01-01', NULL::VARCHAR, [1, 2])"
+IN = temp("__PIPE_AGG_IN")  # the change being applied to a node, rows with __SIGN
+
+
+class Stale(Exception):
+    """The state tables are missing or disagree with the table: rebuild them with a full refresh."""
+
+
+def build(store: Store, name: str, query: exp.Expression, inputs: list[str], partitioning: Partitioning) -> AggregateState | None:
+    """Aggregate state for ``query`` (a DuckDB tree), or None when its shape is not supported."""
+    shape = recognise(store.con, query, inputs, partitioning)
+    if shape is None:
+        return None
+    return AggregateState(store, name, shape.nodes, shape.key, shape.output)
+
+
+class AggregateState:
+    """The aggregate state of one dynamic table's grouped query."""
+
+    def __init__(self, store: Store, name: str, nodes: list[Node], key: exp.Expression, output: str):
+        self.store = store
+        self.name = name
+        self.nodes = nodes  # sources before the queries reading them; the last is the query
+        self.key = key  # the output key, over the query's grouping keys "__G<i>"
+        self.output = output
+        self._sql = Statements()
+
+    def _run(self, key, template: str, params: list | None = None, **slots):
+        """Run ``template`` filled with ``slots`` (callables are called for their node), printed
+        once for ``key``: the statement is the same at every refresh."""
+        def build():
+            return fill(template, **{k: v() if callable(v) else v for k, v in slots.items()})
+
+        return self._sql.run(self.store.con, (template, key), build, params)
+
+    # -- relations ---------------------------------------------------------------------------
+
+    def _relation(self, node: Node, part: str) -> exp.Table:
+        return self.store.kept_table(f"AGG_{self.name}_N{node.index}_{part}")
+
+    def _star(self, node: Node) -> exp.Table:
+        return self._relation(node, "STAR")
+
+    def _values(self, node: Node, i: int) -> exp.Table:
+        return self._relation(node, f"V{i}")
+
+    def _out(self, node: Node) -> exp.Table:
+        return self._relation(node, "OUT")
+
+    def _hash_check(self) -> exp.Table:
+        return self.store.kept_table(f"AGG_{self.name}_HASH")
+
+    def relations(self) -> list[exp.Table]:
+        names = [self._hash_check()]
+        for node in self.nodes:
+            names.append(self._star(node))
+            names += [self._values(node, i) for i in node.valued()]
+            if node.name:
+                names.append(self._out(node))
+        return names
+
+    # -- building ----------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Compute every state table from scratch."""
+        con = self.store.con
+        run(con, "CREATE OR REPLACE TABLE __X_check AS SELECT __X_probe AS PROBE", check=self._hash_check(), probe=_probe())
+        for node in self.nodes:
+            source = self.store.table(node.source_table) if node.source_table else self._out(node.source_node)
+            self._create(self._star(node), self._groups(node, source))
+            self._index(self._star(node), "__H")
+            if node is self.nodes[-1]:
+                self._index(self._star(node), "__KH")
+            for i in node.valued():
+                relation = self._values(node, i)
+                self._create(relation, q.counts(node, i, source, exp.Count(this=exp.Star())))
+                self._index(relation, "__H")
+                self._index(relation, "__GH")
+            if node.name:
+                self._create(self._out(node), self._evaluate(node, None, keep_groups=True))
+                self._index(self._out(node), "__GH")
+
+    def _create(self, relation: exp.Table, rows: exp.Expression) -> None:
+        run(self.store.con, "CREATE OR REPLACE TABLE __X_relation AS SELECT * FROM __X_rows", relation=relation, rows=rows)
+
+    def _index(self, relation: exp.Table, key: str) -> None:
+        name = f"{relation.name}_{key.strip('_')}"
+        run(self.store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
+
+    def _groups(self, node: Node, source: exp.Expression) -> exp.Select:
+        """The group rows of ``source``: row count and the aggregates kept there."""
+        return q.keyed(node, node is self.nodes[-1], self.key, q.grouped(node, q.group_rows(node, source), source))
+
+    # -- maintaining -------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise Stale when a state table is missing."""
+        existing = self.store.kept_tables()
+        for relation in self.relations():
+            if relation.name not in existing:
+                raise Stale(f"{sql(relation)} is missing")
+        stored = run(self.store.con, "SELECT PROBE = __X_probe FROM __X_check", check=self._hash_check(), probe=_probe()).fetchall()
+        if stored != [(True,)]:
+            raise Stale("the state was hashed by another version of DuckDB")
+
+    def apply(self, load: Callable[[str], bool]) -> None:
+        """Move the state by the input changes: ``load(table)`` copies ``table``'s change (rows
+        with __SIGN) to ``__PIPE_AGG_IN`` and says whether it changed."""
+        self.check()
+        node_changes: dict[int, Callable[[], exp.Expression]] = {}
+        for node in self.nodes:
+            if node.source_table is not None:
+                if not load(node.source_table):
+                    continue
+            else:
+                delta = node_changes.get(node.source_node.index)
+                if delta is None:
+                    continue
+                self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS SELECT * FROM __X_delta", delta=delta)
+            moved = {i: self._merge_values(node, i) for i in node.valued()}
+            self._merge_groups(node, moved)
+            if node.name:
+                node_changes[node.index] = self._replace_output(node)
+
+    def _merge_values(self, node: Node, i: int) -> exp.Table:
+        """Add the change's counts to value table ``i``; returns a table of, per group, how
+        the aggregates kept in the group row move with the values that appeared or went."""
+        con = self.store.con
+        relation = self._values(node, i)
+        def counts():
+            signed = exp.Sum(this=q.SIGN.copy())
+            return q.counts(node, i, IN, signed, signed.copy().neq(exp.Literal.number(0)))
+
+        self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
+        names = q.group_names(node) + ["__V"]
+        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
+        _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        self._run(
+            (node.index, i),
+            """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS
+               SELECT s."__R", coalesce(s."__N", 0) AS "__OLD", coalesce(s."__N", 0) + d."__N" AS "__TOTAL", d.*
+               FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
+            match=lambda: q.same("s", "d", "__H", names),
+        )
+        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__TOTAL" < 0').fetchall()[0][0]:
+            raise Stale(f"{sql(relation)} would count a value fewer than zero times")
+        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
+        if rows:
+            run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
+                relation=relation, hashes=numbers(hashes), rows=numbers(rows))
+        self._run((node.index, i), 'INSERT INTO __X_relation SELECT "__H", "__GH", __X_names, "__TOTAL" FROM __PIPE_AGG_M WHERE "__TOTAL" <> 0',
+                  relation=relation, names=lambda: columns(names))
+        table = temp(f"__PIPE_AGG_X{i}")
+        self._run((node.index, i), 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT "__GH", __X_groups, __X_moves FROM __PIPE_AGG_M GROUP BY ALL',
+                  table=table, groups=lambda: q.group_columns(node), moves=lambda: q.value_moves(node, i))
+        return table
+
+    def _merge_groups(self, node: Node, moved: dict[int, exp.Table]) -> None:
+        """Move the group rows by the change's rows and the value moves of ``moved``."""
+        con = self.store.con
+        relation = self._star(node)
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_rows",
+                  rows=lambda: q.grouped(node, q.group_moves(node), IN))
+        groups = q.group_names(node)
+        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
+        _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
+                  query=lambda: self._moved_groups(node, moved))
+        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__N" < 0').fetchall()[0][0]:
+            raise Stale(f"{sql(relation)} would count a group's rows fewer than zero times")
+        for j, (kind, arg) in enumerate(node.aggs):  # a MIN or MAX whose value went: read it off the values left
+            if not node.kept(j) or kind not in EXTREMES:
+                continue
+            flagged = _numbers(con, self._sql.text(("flagged", j), lambda: fill('SELECT DISTINCT "__GH" FROM __PIPE_AGG_M WHERE __X_flag', flag=column(f"__F{j}"))))
+            if not flagged:
+                continue
+            _lookup(con, "__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
+            best = exp.Max if kind == "MAX" else exp.Min
+            self._run(
+                (node.index, j),
+                """UPDATE __PIPE_AGG_M AS m SET __X_target = r.v FROM (
+                       SELECT "__GH", __X_groups, __X_best AS v FROM __PIPE_AGG_R GROUP BY ALL) AS r
+                   WHERE __X_flag AND __X_match""",
+                target=column(f"__S{j}"), groups=lambda: q.group_columns(node), best=lambda: best(this=column("__V")),
+                flag=column(f"__F{j}", "m"), match=lambda: q.same("m", "r", "__GH", groups),
+            )
+        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
+        if rows:
+            run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
+                relation=relation, hashes=numbers(hashes), rows=numbers(rows))
+
+        def rows_left():
+            kept = [c for c in self.store.columns_of(relation) if c not in ("__K", "__KH")]
+            left = fill('SELECT __X_kept FROM __PIPE_AGG_M WHERE "__N" <> 0', kept=columns(kept))
+            return q.keyed(node, node is self.nodes[-1], self.key, left)
+
+        self._run(node.index, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=relation, rows=rows_left)
+        self._run(node.index, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_D',
+                  table=temp(f"__PIPE_AGG_G{node.index}"), groups=lambda: q.group_columns(node))
+
+    def _moved_groups(self, node: Node, moved: dict[int, exp.Table]) -> exp.Select:
+        """The group rows ``s`` moved by the change ``d`` and the value moves ``x<i>`` of ``moved``."""
+        groups = q.group_names(node)
+        new = [column("__H", "d"), column("__GH", "d"), *q.group_columns(node, "d")]
+        new.append(q.alias(fill('coalesce(s."__N", 0) + d."__N"'), "__N"))
+        for j, (kind, arg) in enumerate(node.aggs):
+            if not node.kept(j):
+                continue
+            s = column(f"__S{j}", "s")
+            change = column(f"__S{j}", "d" if kind in BY_ROWS else f"x{arg}")
+            if kind in EXTREMES:
+                flag = column(f"__F{j}", f"x{arg}")
+                best = q.call(EXTREMES[kind], s, change)
+                new.append(q.alias(exp.Case().when(flag, exp.null()).else_(best), f"__S{j}"))
+                new.append(q.alias(exp.Coalesce(this=flag.copy(), expressions=[exp.false()]), f"__F{j}"))
+            else:
+                new.append(q.alias(_coalesced_sum(s, change), f"__S{j}"))
+                if kind in PAIRED:
+                    count = column(f"__C{j}", "d" if kind in BY_ROWS else f"x{arg}")
+                    new.append(q.alias(_coalesced_sum(column(f"__C{j}", "s"), count), f"__C{j}"))
+        query = fill(
+            'SELECT s."__R", __X_new FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match',
+            new=new, match=q.same("s", "d", "__GH", groups),
+        )
+        for i, table in moved.items():
+            query = query.join(exp.alias_(table.copy(), f"x{i}", table=True), on=q.same(f"x{i}", "d", "__GH", groups), join_type="LEFT")
+        return query
+
+    def _replace_output(self, node: Node) -> Callable[[], exp.Expression]:
+        """Recompute the output rows of ``node``'s affected groups; returns (a builder of) their change."""
+        con = self.store.con
+        out = self._out(node)
+        affected = temp(f"__PIPE_AGG_G{node.index}")
+        new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
+        groups = self._read_groups(node, affected)
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
+                  rows=lambda: self._evaluate(node, affected, keep_groups=True))
+        _lookup(con, "__PIPE_AGG_S", out, "__GH", groups)
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_old AS SELECT o.* FROM __PIPE_AGG_S AS o SEMI JOIN __X_affected AS g ON __X_match",
+                  old=old, affected=affected, match=lambda: q.same("o", "g", "__GH", q.group_names(node)))
+        rows = _numbers(con, self._sql.text(("old", node.index), lambda: fill('SELECT "__R" FROM __X_old', old=old)))
+        if rows:
+            run(con, 'DELETE FROM __X_out WHERE "__GH" IN (__X_groups) AND rowid IN (__X_rows)',
+                out=out, groups=numbers(groups), rows=numbers(rows))
+        self._run(node.index, "INSERT INTO __X_out SELECT * FROM __X_new", out=out, new=new)
+        return lambda: fill("SELECT __X_c, 1 AS __SIGN FROM __X_new UNION ALL SELECT __X_c, -1 AS __SIGN FROM __X_old",
+                            c=columns(node.columns), new=new, old=old)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def write_rows(self, affected: dict[str, list], into: exp.Table) -> None:
+        """Write the query's rows whose output key is one of the ``affected`` values to the
+        temporary table ``into``."""
+        con = self.store.con
+        node = self.nodes[-1]
+        star = self._star(node)
+        values = list(dict.fromkeys(affected.get(self.output, [])))
+
+        def keys():
+            typed = exp.DataType.build(self.store.type_of(star, "__K"), dialect="duckdb")
+            return fill("CREATE OR REPLACE TEMP TABLE __PIPE_AGG_KEYS AS SELECT __X_keys AS K",
+                        keys=exp.cast(q.call("unnest", exp.Placeholder()), typed))
+
+        self._sql.run(con, "keys", keys, [values])
+        hashes = _numbers(con, "SELECT DISTINCT hash(K) FROM __PIPE_AGG_KEYS")
+        _lookup(con, "__PIPE_AGG_Q0", star, "__KH", hashes)
+        self._run(
+            "query_for",
+            """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", __X_groups FROM __PIPE_AGG_Q0
+               WHERE "__K" IN (SELECT K FROM __PIPE_AGG_KEYS) OR "__K" IS NULL AND EXISTS (SELECT 1 FROM __PIPE_AGG_KEYS WHERE K IS NULL)""",
+            groups=lambda: q.group_columns(node),
+        )
+        groups = temp("__PIPE_AGG_Q")
+        self._read_groups(node, groups)
+        self._run(into.name, "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
+                  into=into, rows=lambda: self._evaluate(node, groups, keep_groups=False))
+
+    def _read_groups(self, node: Node, groups: exp.Table) -> list[int]:
+        """Copy the state rows of the groups listed in table ``groups`` to the temporary tables
+        :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes."""
+        con = self.store.con
+        hashes = _numbers(con, self._sql.text(("groups", groups.name), lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups)))
+        _lookup(con, f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
+        for i in node.valued():
+            if any(arg == i and not node.kept(j) for j, (_, arg) in enumerate(node.aggs)):
+                _lookup(con, f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)
+        return hashes
+
+    def _evaluate(self, node: Node, groups: exp.Table | None, *, keep_groups: bool) -> exp.Select:
+        """``node``'s output rows for the groups listed in table ``groups`` (None: every group),
+        whose state :meth:`_read_groups` copied."""
+        names = q.group_names(node)
+
+        def rows_of(relation: exp.Table, part: str) -> exp.Table:
+            return relation if groups is None else temp(f"__PIPE_AGG_E{node.index}_{part}")
+
+        every = exp.Column(this=exp.Star(), table=exp.to_identifier("s"))
+        star = rows_of(self._star(node), "STAR")
+        state = exp.select(every, *q.kept_values(node)).from_(exp.alias_(star, "s", table=True))
+        if groups is not None:
+            state = state.join(exp.alias_(groups.copy(), "g", table=True), on=q.same("s", "g", "__GH", names), join_type="SEMI")
+        for i in node.valued():
+            formulas = [
+                q.alias(q.from_values(kind), f"__A{j}") for j, (kind, arg) in enumerate(node.aggs) if arg == i and not node.kept(j)
+            ]
+            if not formulas:
+                continue
+            read = fill('SELECT "__GH", __X_groups, __X_formulas FROM __X_values GROUP BY ALL',
+                        groups=q.group_columns(node), formulas=formulas, values=rows_of(self._values(node, i), f"V{i}"))
+            state = state.join(read.subquery(f"a{i}"), on=q.same(f"a{i}", "s", "__GH", names), join_type="LEFT")
+            state = state.select(*[column(f.alias, f"a{i}") for f in formulas])
+        items = [q.alias(item.copy(), name) for item, name in zip(node.items, node.columns)]
+        if keep_groups:
+            items = [column("__GH", "__S"), *q.group_columns(node, "__S"), *items]
+        query = exp.select(*items).from_(state.subquery("__S"))
+        for lookup in node.lookups:
+            on = column(lookup.column, lookup.alias).eq(column(f"__G{lookup.group}", "__S"))
+            query = query.join(exp.alias_(self._out(lookup.node), exp.to_identifier(lookup.alias, quoted=True), table=True), on=on)
+        return query
+
+
+def _probe() -> exp.Expression:
+    return fill(HASH_PROBE).selects[0]
+
+
+def _coalesced_sum(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+    zero = exp.Literal.number(0)
+    return exp.Add(this=exp.Coalesce(this=a, expressions=[zero]), expression=exp.Coalesce(this=b, expressions=[zero.copy()]))
+
+
+def _lookup(con, into: str, relation: exp.Table, key: str, values: list[int]) -> None:
+    """Copy the rows of ``relation`` whose ``key`` is in ``values`` (with their rowid) to
+    ``into``, as a statement of its own: so DuckDB answers it from the column's index."""
+    run(con, 'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
+        into=temp(into), relation=relation, key=column(key), values=numbers(values))
+
+
+def _numbers(con, query: str) -> list[int]:
+    """The integers ``query`` returns."""
+    return [int(row[0]) for row in con.execute(query).fetchall()]
+
+
+def drop(store: Store, name: str) -> None:
+    """Drop every state table of dynamic table ``name`` (and none of another's)."""
+    pattern = re.compile(rf"AGG_{re.escape(name)}_(HASH|N\d+_(STAR|OUT|V\d+))")
+    store.drop_kept([table for table in store.kept_tables() if pattern.fullmatch(table)])

@@ -1,0 +1,81 @@
+"""Keys: the affected output keys of a change, and the predicates that find their rows.
+
+The key of an input (:class:`engine.sql.partition.KeyMap`) is an expression over the input's
+columns, a Snowflake tree of the compiled model. The queries that compute it over a change and
+that select the input rows holding an affected key are built around that tree, and translated
+for DuckDB once, when the table's incremental plan is made.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.backends.local.incremental.restriction import matching
+from engine.backends.local.incremental.trees import column, run, temp
+from engine.sql.partition import KeyMap
+
+# Up to this many text or integer keys are looked up as a literal IN list, which DuckDB answers
+# from an index on the key column instead of scanning the whole column.
+MAX_LITERAL_KEYS = 2_000
+LOOKUP_TYPES = {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"}
+KEYS = "__PIPE_KEYS"  # the affected keys of the first (often only) keyed output column, in K
+
+
+def key_values(key: KeyMap) -> exp.Select:
+    """``SELECT DISTINCT <key> AS K FROM __PIPE_DELTA`` (Snowflake): the keys of a change."""
+    return exp.select(exp.alias_(key.tree.copy(), "K")).distinct().from_(temp("__PIPE_DELTA"))
+
+
+def keyed_rows(table: str, key: KeyMap, has_rowid: bool) -> exp.Select:
+    """The rows of ``table`` whose key is in ``__PIPE_KEYS`` (Snowflake), NULL included, read by
+    rowid (see :func:`.restriction.matching`); ``has_rowid``: no column of it is named ROWID."""
+    source = exp.table_(exp.to_identifier(table, quoted=True))
+    return matching(source, in_keys(exp.paren(key.tree.copy())), has_rowid)
+
+
+def in_keys(key: exp.Expression) -> exp.Expression:
+    """Whether ``key`` is one of the keys in ``__PIPE_KEYS``, NULL included."""
+    keys = exp.select(exp.column("K")).from_(temp(KEYS))
+    null_key = exp.select(exp.Literal.number(1)).from_(temp(KEYS)).where(exp.column("K").is_(exp.null()))
+    return exp.or_(
+        key.isin(query=keys),
+        exp.and_(key.copy().is_(exp.null()), exp.Exists(this=null_key)),
+    )
+
+
+def index(store, relation: exp.Table, name: str, key: str) -> None:
+    """An index on ``relation.key`` when its type allows literal lookups (see :func:`literals`)."""
+    if store.type_of(relation, key) in LOOKUP_TYPES:
+        run(store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
+
+
+def literals(store, relation: exp.Table, key: str, values: list) -> list[exp.Literal] | None:
+    """The keys as literals of ``relation.key``'s type, when it is text or an integer, none is
+    NULL and they are few; else None."""
+    distinct = set(values)
+    if not distinct or len(distinct) > MAX_LITERAL_KEYS:
+        return None
+    kind = store.type_of(relation, key)
+    if kind == "VARCHAR" and all(isinstance(v, str) for v in distinct):
+        return [exp.Literal.string(v) for v in sorted(distinct)]
+    if kind in LOOKUP_TYPES and all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
+        return [exp.Literal.number(v) for v in sorted(distinct)]
+    return None
+
+
+def key_predicate(con, target: exp.Table, affected: dict[str, list]) -> exp.Expression:
+    """``O IN (SELECT K FROM __PIPE_KEYS…) OR …``: the affected keys (NULL included) go to
+    temporary tables typed as ``target``'s columns, so DuckDB matches them with a hash join,
+    however many there are."""
+    terms = []
+    for i, (name, values) in enumerate(affected.items()):
+        keys = temp(KEYS if i == 0 else f"{KEYS}_{i}")
+        distinct = list(dict.fromkeys(values))
+        run(con, "CREATE OR REPLACE TEMP TABLE __X_keys AS SELECT __X_column AS K FROM __X_target LIMIT 0",
+            keys=keys, column=column(name), target=target)
+        run(con, "INSERT INTO __X_keys SELECT unnest(?)", [distinct], keys=keys)
+        if any(v is not None for v in distinct):
+            terms.append(column(name).isin(query=exp.select(exp.column("K")).from_(keys)))
+        if any(v is None for v in distinct):
+            terms.append(column(name).is_(exp.null()))
+    return exp.or_(*terms) if terms else exp.false()

@@ -1,0 +1,268 @@
+"""Incremental refresh: recompute only the rows a change can touch.
+
+For each changed input, :mod:`engine.sql.partition` gives the output column whose values
+identify the rows that depend on the changed input rows. The refresh evaluates the query
+restricted to those key values (DuckDB pushes the restriction down to the scans), compares
+with the table's current rows for the same keys, and writes only the difference; the
+difference is also the table's own change log entry, for the tables that read it.
+
+A grouped query over a single base table also keeps its pre-aggregation rows materialised
+(``_PIPE."PRE_<NAME>"``: the grouping keys and aggregate arguments already computed, e.g.
+parsed out of VARIANT values), maintained from the base table's changes: recomputing a few
+groups then reads narrow typed columns instead of re-parsing the whole base table. Grouped
+queries with large groups keep aggregate state instead (:mod:`aggstate`), which never re-reads
+a group's rows; which one a table keeps is chosen at each full refresh (``SMALL_GROUPS``).
+
+Every refresh falls back to FULL, with the reason, when a change cannot be traced this way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from engine.backends.local.changes import ChangeLog
+from engine.backends.local.incremental import aggstate
+from engine.backends.local.incremental.aggstate import AggregateState
+from engine.backends.local.incremental.keys import key_predicate, key_values, keyed_rows
+from engine.backends.local.incremental.preaggregation import PreAggregation
+from engine.backends.local.incremental.restriction import has_rowid, restrict_inputs
+from engine.backends.local.incremental.trees import Statements, columns, fill, sql, temp
+from engine.backends.local.store import Store
+from engine.sql.partition import Partitioning, analyze
+
+# Above this many affected keys, recomputing everything is as cheap and simpler.
+MAX_KEYS = 50_000
+
+# A grouped query that both pre-aggregation rows and aggregate state can maintain keeps the
+# pre-aggregation rows when its groups hold fewer input rows than this on average (measured at
+# each full refresh): recomputing a few small groups then costs less than moving the state, whose
+# value tables would hold about a row per input row, in memory and rebuild time.
+SMALL_GROUPS = 16
+
+
+# The rows that differ between two tables of the same columns: counted copies, then repeated.
+_DIFFERENCE = (
+    """CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
+       SELECT __X_columns, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
+           SELECT __X_columns, 1 AS __PIPE_SIGN FROM __X_new
+           UNION ALL SELECT __X_columns, -1 AS __PIPE_SIGN FROM __X_old
+       ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0""",
+    """CREATE OR REPLACE TEMP TABLE __PIPE_INS AS SELECT __X_columns FROM __PIPE_DIFF,
+       range(__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE __PIPE_COPIES > 0""",
+    """CREATE OR REPLACE TEMP TABLE __PIPE_DEL AS SELECT __X_columns FROM __PIPE_DIFF,
+       range(-__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE -__PIPE_COPIES > 0""",
+)
+
+
+@dataclass
+class Outcome:
+    """The result of computing one refresh, before it is recorded."""
+
+    action: str
+    inserted: int = 0
+    deleted: int = 0
+    message: str | None = None
+
+
+@dataclass
+class _Plan:
+    """How one dynamic table is maintained incrementally."""
+
+    partitioning: Partitioning
+    query: exp.Expression | None  # the query's DuckDB tree (None: it did not parse back)
+    pre: "PreAggregation | None" = None  # the query can be kept as pre-aggregation rows …
+    state: "AggregateState | None" = None  # … or as aggregate state: one is kept, see Incremental.kept
+    key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
+    filters: dict[str, exp.Expression] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
+    restricted: dict[str, exp.Expression | None] = field(default_factory=dict)  # output column -> query reading only those rows
+
+
+class Incremental:
+    """Computes incremental refreshes for the dynamic tables of one pipeline."""
+
+    def __init__(self, store: Store, log: ChangeLog, graph, queries: dict[str, str], database: str, schema: str):
+        self.store = store
+        self.log = log
+        self.graph = graph
+        self.queries = queries
+        self.database = database
+        self.schema = schema
+        self._plans: dict[str, _Plan] = {}
+        self._sql = Statements()  # statements that depend only on a table and its plan
+
+    def plan(self, name: str) -> _Plan:
+        if name not in self._plans:
+            self._plans[name] = self._build_plan(name)
+        return self._plans[name]
+
+    def _build_plan(self, name: str) -> _Plan:
+        from engine.sql.translate import to_duckdb, to_duckdb_tree
+
+        inputs = self.graph.upstream(name)
+        schema = {i: self.store.columns(i) for i in inputs}
+        compiled = self.graph.queries[name]
+        partitioning = compiled.partitioning
+        if partitioning is None:  # an input of undeclared columns: read them from the database
+            partitioning = analyze(compiled.tree, schema)
+        try:
+            query = self.graph.duckdb_tree(name)
+        except sqlglot.errors.ParseError:
+            query = None  # only the query restricted by its output key can refresh it
+        plan = _Plan(partitioning, query)
+        where = {"database": self.database, "schema": self.schema}
+        for table, key in partitioning.keys.items():
+            # Typed as the query itself is translated, so that a key computes the same value on the
+            # change as on the table (e.g. a FLOAT turned into text).
+            types = self.graph.types()
+            typed = {**types.get(table, {}), "ROWID": "NUMBER"}  # the filter reads DuckDB's rowid too
+            key_type = types.get(name, {}).get(key.output, "VARIANT")
+            catalog = {**types, table: typed, "__PIPE_DELTA": typed, "__PIPE_KEYS": {"K": key_type}}
+            values = key_values(key)
+            plan.key_sql[table] = to_duckdb(values.sql(dialect="snowflake"), parsed=values, catalog=catalog, **where)
+            rows = keyed_rows(table, key, has_rowid(schema[table]))
+            plan.filters[table] = to_duckdb_tree(rows.sql(dialect="snowflake"), parsed=rows, catalog=catalog, **where)
+        if query is not None:
+            plan.state = aggstate.build(self.store, name, query, inputs, partitioning)
+            plan.pre = PreAggregation.build(self.store, name, query, inputs, partitioning)
+        return plan
+
+    def kept(self, name: str) -> "PreAggregation | AggregateState | None":
+        """What ``name`` keeps materialised now: its pre-aggregation rows when they exist, else its
+        aggregate state (missing state is found stale, and a full refresh chooses again)."""
+        plan = self.plan(name)
+        if plan.pre is not None and (plan.state is None or plan.pre.exists()):
+            return plan.pre
+        return plan.state
+
+    # -- refresh ---------------------------------------------------------------------------------
+
+    def refresh(self, name: str, seen: dict[str, int], current: dict[str, int]) -> Outcome:
+        """Refresh ``name`` from the changes between ``seen`` and ``current`` input versions.
+
+        Returns an INCREMENTAL outcome, or FULL with the reason when the change cannot be traced.
+        """
+        plan = self.plan(name)
+        if plan.query is None:
+            return self._full(name, "its translation for the local engine does not parse back as a tree")
+        changed = [i for i in current if current[i] != seen.get(i)]
+        for table in changed:
+            if seen.get(table) is None or self.log.logged_since(table) > seen[table]:
+                return self._full(name, f"{table} was recreated or written outside pipe")
+            if table not in plan.partitioning.keys:
+                return self._full(name, plan.partitioning.reasons.get(table, f"no key for {table}"))
+        affected: dict[str, list] = {}
+        for table in changed:
+            output = plan.partitioning.keys[table].output
+            values = self._key_values(plan, table, seen[table], current[table])
+            affected.setdefault(output, []).extend(values)
+        kept = self.kept(name)
+        if isinstance(kept, PreAggregation):
+            if plan.state is None and not kept.exists():  # with state too, kept() found the rows
+                return self._full(name, f"its pre-aggregation rows are rebuilt ({kept.relation} is missing)")
+            for table in changed:
+                self.log.materialise(table, seen[table], current[table], "__PIPE_CHG")
+                kept.apply(temp("__PIPE_CHG"))
+        elif kept is not None:
+            def load(table: str) -> bool:
+                if table in changed:
+                    self.log.materialise(table, seen[table], current[table], "__PIPE_AGG_IN")
+                return table in changed
+
+            try:
+                kept.apply(load)
+            except aggstate.Stale as exc:
+                return self._full(name, f"its aggregate state is rebuilt ({exc})")
+        total = sum(len(set(v)) for v in affected.values())
+        if total > MAX_KEYS:
+            return self._full(name, f"the change touches {total:,} keys: a full recompute is cheaper")
+        if total == 0:
+            return Outcome("INCREMENTAL")
+        return self._apply(name, plan, affected, kept)
+
+    def _key_values(self, plan: _Plan, table: str, after: int, upto: int) -> list:
+        self.log.materialise(table, after, upto, "__PIPE_DELTA")
+        return [row[0] for row in self.store.con.execute(plan.key_sql[table]).fetchall()]
+
+    def _restricted(self, plan: _Plan, output: str) -> exp.Expression | None:
+        """The query with every input keyed on ``output`` reading only its rows whose key is
+        in ``__PIPE_KEYS``: the rows with those keys come out the same, and cheaply."""
+        if output not in plan.restricted:
+            inputs = {t for t, k in plan.partitioning.keys.items() if k.output == output}
+            plan.restricted[output] = (
+                restrict_inputs(plan.query, {t: plan.filters[t] for t in inputs}) if plan.query is not None else None
+            )
+        return plan.restricted[output]
+
+    def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
+        con = self.store.con
+        target = self.store.table(name)
+        predicate = key_predicate(con, target, affected)
+        shape = (name, sql(predicate))  # the statements below are the same for the same predicate
+        if kept is not None:
+            kept.write_rows(affected, temp("__PIPE_NEW"))
+        else:
+            restricted = self._restricted(plan, next(iter(affected))) if len(affected) == 1 else None
+            query = restricted if restricted is not None else plan.query
+            # printed with every identifier quoted, as the translated key filters inside it are
+            text = self._sql.text(("new", restricted is not None, *shape), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS SELECT * FROM __X_query AS __Q WHERE __X_predicate",
+                query=query, predicate=predicate,
+            ), identify=True)
+            con.execute(text)
+        names = self.store.columns(name)
+        if has_rowid(names):
+            self._sql.run(con, ("rows", *shape), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
+                target=target, predicate=predicate,
+            ))
+            predicate = fill("SELECT rowid IN (SELECT R FROM __PIPE_ROWS)").selects[0]
+        for template in (
+            "CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM __X_target WHERE __X_predicate",
+            "DELETE FROM __X_target WHERE __X_predicate",
+        ):
+            self._sql.run(con, (template, *shape), lambda: fill(template, target=target, predicate=predicate))
+        self._sql.run(con, ("insert", name, tuple(names)), lambda: fill(
+            "INSERT INTO __X_target (__X_names) SELECT __X_columns FROM __PIPE_NEW",
+            target=target, names=names, columns=columns(names),
+        ))
+        return self.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", "INCREMENTAL")
+
+    def record_difference(self, name: str, old: str, new: str, action: str) -> Outcome:
+        """Log the rows that differ between ``old`` and ``new`` (temporary tables) as ``name``'s change."""
+        con = self.store.con
+        names = tuple(self.store.columns(name))
+        # One aggregation counts each distinct row's copies, new minus old (NULLs compare equal,
+        # as in EXCEPT ALL, but one hash table instead of two); each difference is then repeated.
+        for template in _DIFFERENCE:
+            self._sql.run(con, (template, names, old, new),
+                          lambda: fill(template, columns=columns(names), new=temp(new), old=temp(old)))
+        n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
+        n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
+        if n_ins or n_del:
+            self.log.record(name, "SELECT * FROM __PIPE_INS", "SELECT * FROM __PIPE_DEL")
+        return Outcome(action, n_ins, n_del)
+
+    def _full(self, name: str, reason: str) -> Outcome:
+        return Outcome("FULL", message=f"incremental refresh not possible: {reason}")
+
+    def rebuild(self, name: str, *, pre_built: bool = False) -> None:
+        """After a full recompute: rebuild what the table keeps materialised, choosing between
+        pre-aggregation rows and aggregate state by its groups' size when both can serve
+        (``pre_built``: the recompute built the pre-aggregation rows already)."""
+        plan = self.plan(name)
+        pre, state = plan.pre, plan.state
+        if pre is not None and state is not None:
+            inputs, groups = self.store.row_count(pre.table) or 0, self.store.row_count(name) or 0
+            if inputs < SMALL_GROUPS * max(groups, 1):
+                aggstate.drop(self.store, name)
+                state = None
+            else:
+                pre.drop()
+                pre = None
+        if pre is not None and not pre_built:
+            pre.rebuild()
+        if state is not None:
+            state.rebuild()
