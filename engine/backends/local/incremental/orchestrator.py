@@ -231,14 +231,15 @@ class Incremental:
         return self.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", "INCREMENTAL")
 
     def record_difference(self, name: str, old: str, new: str, action: str) -> Outcome:
-        """Log the rows that differ between ``old`` and ``new`` (temporary tables) as ``name``'s change."""
+        """Log the rows that differ between ``old`` and ``new`` (temporary tables, or qualified
+        names as :meth:`Store.qualified` writes them) as ``name``'s change."""
         con = self.store.con
         names = tuple(self.store.columns(name))
         # One aggregation counts each distinct row's copies, new minus old (NULLs compare equal,
         # as in EXCEPT ALL, but one hash table instead of two); each difference is then repeated.
         for template in _DIFFERENCE:
             self._sql.run(con, (template, names, old, new),
-                          lambda: fill(template, columns=columns(names), new=temp(new), old=temp(old)))
+                          lambda: fill(template, columns=columns(names), new=_relation(new), old=_relation(old)))
         n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
         n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
         if n_ins or n_del:
@@ -266,3 +267,8 @@ class Incremental:
             pre.rebuild()
         if state is not None:
             state.rebuild()
+
+
+def _relation(name: str) -> exp.Table:
+    """A temporary table by its name, or a table by its qualified (quoted, dotted) name."""
+    return temp(name) if not name.startswith('"') else exp.to_table(name, dialect="duckdb")
