@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 
 from engine.backends.base import ActionResult
-from engine.backends.local import aggstate
 from engine.backends.local.errors import file_problem, rollback
 from engine.backends.local.refresh import Refresher, problem
-from engine.backends.local.store import META, Store
+from engine.backends.local.incremental.aggstate import drop as drop_state
+from engine.backends.local.store import Store
 from engine.errors import BackendError, is_interrupt
 from engine.graph import PipelineGraph
-from engine.kinds import ActionKind, Initialize, ObjectKind, RefreshTrigger, State
+from engine.kinds import ActionKind, Initialize, ObjectKind, RefreshTrigger
 from engine.definitions import (
     DynamicTableDefinition,
     FunctionDefinition,
@@ -200,33 +200,23 @@ class Applier:
         self._register_dynamic_table(name, definition)
 
     def _register_dynamic_table(self, name: str, definition: DynamicTableDefinition) -> None:
-        self.store.con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
-        self.store.con.execute(
-            f"""INSERT INTO {META}.DYNAMIC_TABLES (NAME, STATE, REFRESH_MODE, REFRESH_MODE_REASON,
-                DATA_TIMESTAMP, INPUT_VERSIONS, CONSECUTIVE_FAILURES, LAST_ACTION, NEEDS_REINITIALIZE)
-                VALUES (?, ?, ?, ?, NULL, NULL, 0, NULL, FALSE)""",
-            [name, State.ACTIVE.value, definition.refresh_mode.value, definition.refresh_mode_reason],
-        )
+        self.store.register_dynamic_table(name, definition.refresh_mode.value, definition.refresh_mode_reason)
 
     def _mark_reinitialize(self, names) -> None:
         for name in names:
-            self.store.con.execute(
-                f"UPDATE {META}.DYNAMIC_TABLES SET NEEDS_REINITIALIZE = TRUE WHERE NAME = ?", [name]
-            )
+            self.store.mark_reinitialize(name)
 
     def _drop_any(self, name: str) -> None:
         if self.store.table_exists(name):
             self.store.execute(f"DROP TABLE {self.store.qualified(name)}")
-        aggstate.drop(self.store, name)
+        drop_state(self.store, name)
 
     def _drop(self, name: str) -> None:
         self._drop_any(name)
-        con = self.store.con
         self.store.delete_object(name)
         self.store.delete_history(name)
         self.refresher.log.drop(name)
-        con.execute(f"DROP TABLE IF EXISTS {META}.\"PRE_{name}\"")
-        con.execute(f"DELETE FROM {META}.DYNAMIC_TABLES WHERE NAME = ?", [name])
+        self.store.forget_dynamic_table(name)
 
 
 def check_not_external(store: Store, graph: PipelineGraph) -> None:
