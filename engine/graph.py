@@ -7,6 +7,7 @@ from functools import cached_property
 
 import networkx as nx
 
+from engine import names
 from engine.errors import CycleError, Errors, GraphError, Location, PipeError, SqlError, did_you_mean
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
@@ -91,10 +92,24 @@ class PipelineGraph:
     def types(self) -> dict[str, dict[str, str]]:
         """The Snowflake column types of every object whose columns are known: base tables as
         declared, dynamic tables as their compiled queries infer them."""
-        known = {name: columns for name, columns in catalog(self.pipeline).items() if columns is not None}
+        known = {name: columns for name, columns in self._base_catalog.items() if columns is not None}
         for name, compiled in self.queries.items():
             if compiled.column_types is not None:
                 known[name] = compiled.column_types
+        return known
+
+    @cached_property
+    def _base_catalog(self) -> dict[str, dict[str, str] | None]:
+        return catalog(self.pipeline)
+
+    def _types_read_by(self, name: str) -> dict[str, dict[str, str]]:
+        """:meth:`types` of only the objects dynamic table ``name`` reads (linear in a wide pipeline)."""
+        known = {}
+        for ref in self.queries[name].reads:
+            compiled = self.queries.get(ref.name)
+            columns = compiled.column_types if compiled is not None else self._base_catalog.get(ref.name)
+            if columns is not None:
+                known[names.sql(ref.name)] = {names.sql(c): t for c, t in columns.items()}
         return known
 
     def duckdb_sql(self, name: str) -> str:
@@ -112,7 +127,7 @@ class PipelineGraph:
             try:
                 compiled.duckdb = to_duckdb(
                     compiled.sql, database=target.database, schema=target.schema_name,
-                    catalog=self.types(), parsed=compiled.tree,
+                    catalog=self._types_read_by(name), parsed=compiled.tree,
                 )
             except SqlError as exc:
                 exc.location = _sql_location(self.pipeline, name, exc.sql_line, exc.sql_column)
