@@ -220,10 +220,10 @@ def catalog(pipeline: Pipeline) -> dict[str, dict[str, str] | None]:
     entries: dict[str, dict[str, str] | None] = {}
     for name, table in pipeline.tables.items():
         if table.columns is not None:
-            entries[name] = {column.upper(): kind for column, kind in table.columns.items()}
+            entries[name] = {names.resolve(column): kind for column, kind in table.columns.items()}
         elif table.generator is not None:
             returns = pipeline.generator(table.generator).returns
-            entries[name] = {column.upper(): kind for column, kind in returns.items()}
+            entries[name] = {names.resolve(column): kind for column, kind in returns.items()}
         else:
             entries[name] = None
     return entries
@@ -274,11 +274,14 @@ def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
     qualified_elsewhere = (ref.database and ref.database != target.database) or (
         ref.schema and ref.schema != target.schema_name
     )
-    if not qualified_elsewhere and ref.name.upper() in pipeline.object_names and ref.name == ref.name.upper():
+    declared = pipeline.object_names
+    if not qualified_elsewhere and ref.name in declared:
         return ref.name
-    if not qualified_elsewhere and ref.name.upper() in pipeline.object_names:
-        # A quoted name in another case is another object on Snowflake.
-        hint = f"unquote it or write \"{ref.name.upper()}\""
+    other_case = next((n for n in declared if n.casefold() == ref.name.casefold()), None)
+    if not qualified_elsewhere and other_case is not None:
+        # A quoted name in another case is another object on Snowflake (sql-reference/identifiers-syntax).
+        hint = (f'unquote it or write "{other_case}"' if not names.needs_quotes(other_case)
+                else f"write it {names.sql(other_case)}: quoted names keep their case")
     elif qualified_elsewhere:
         hint = (
             f"a pipeline reads only {target.database}.{target.schema_name}; declare a table that "

@@ -63,25 +63,25 @@ def resolve(written: str) -> str:
             reserved keyword unquoted, a badly quoted name, or a name over 255 characters.
     """
     if not isinstance(written, str) or not written:
-        raise IdentifierError(f"{written!r} is not a Snowflake identifier: a name cannot be empty")
+        raise IdentifierError(f"{written!r} is not a valid Snowflake identifier: a name cannot be empty")
     if is_quoted(written):
         inner = written[1:-1]
         if not inner:
-            raise IdentifierError('"" is not a Snowflake identifier: a quoted name cannot be empty')
+            raise IdentifierError('"" is not a valid Snowflake identifier: a quoted name cannot be empty')
         if '"' in inner.replace('""', ""):
-            raise IdentifierError(f"{written} is badly quoted: write a double quote inside a quoted name as \"\"")
+            raise IdentifierError(f"{written} is not a valid Snowflake identifier: write a double quote inside a quoted name as \"\"")
         name = inner.replace('""', '"')
     else:
         if not UNQUOTED.fullmatch(written):
             raise IdentifierError(
-                f"{written!r} is not a valid unquoted Snowflake identifier: use letters A-Z, digits, _ and $, "
-                f"starting with a letter or _, or quote it (\"{written}\") to keep it exactly as written"
+                f"{written!r} is not a valid Snowflake identifier: unquoted names use letters A-Z, digits, _ and $, "
+                f"starting with a letter or _; quote it (\"{written}\") to keep it exactly as written"
             )
         name = upper(written)
         if name in RESERVED:
             raise IdentifierError(f"{written!r} is a reserved Snowflake keyword: choose another name or quote it")
     if len(name) > MAX_LENGTH:
-        raise IdentifierError(f"{written[:20]}… is longer than Snowflake's {MAX_LENGTH} characters")
+        raise IdentifierError(f"{written[:20]}… is not a valid Snowflake identifier: longer than {MAX_LENGTH} characters")
     return name
 
 
@@ -119,6 +119,11 @@ def sql(name: str) -> str:
     """Resolved ``name`` written for Snowflake SQL: bare when that reads back the same
     (``MEMBERS``), double-quoted otherwise (``"Café"``, ``"members"``, ``"a""b"``)."""
     return quoted(name) if needs_quotes(name) else name
+
+
+def sql_of(written_name: str) -> str:
+    """A name as written in the pipeline file (``member_id``, ``"Café"``) written for Snowflake SQL."""
+    return sql(resolve(written_name))
 
 
 def quoted(name: str) -> str:

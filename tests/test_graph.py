@@ -94,7 +94,7 @@ def test_inferred_dependencies(sql, reads):
         ("SELECT id FROM MISSING", "MISSING", 26),
         ("SELECT id FROM OTHER.BASE", "OTHER.BASE", 26),
         ("SELECT id FROM PROD.SC.BASE", "PROD.SC.BASE", 26),
-        ('SELECT id FROM "base"', "base", 26),
+        ('SELECT id FROM "base"', '"base"', 26),  # shown quoted, as written: another name than BASE
         ("SELECT id FROM BASE JOIN NOPE USING (id)", "NOPE", 36),
     ],
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jinja2
 
+from engine import names
 from engine.errors import SpecError
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
@@ -42,6 +43,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["lit"] = sql_literal
     env.filters["lag"] = _lag
+    # str() first: an undefined value raises rather than being written.
+    env.filters["ident"] = lambda name: names.sql(str(name))  # a resolved name: MEMBERS, "Café Orders"
+    env.filters["column"] = lambda name: names.sql_of(str(name))  # as written in the file: member_id, "café"
     return env
 
 
@@ -107,8 +111,8 @@ class Statements:
         )
 
     def function_name(self, name: str) -> str:
-        """A generator's function name as Snowflake shows it (upper-case)."""
-        return self.pipeline.generator_name(name).upper()
+        """A generator's function name as Snowflake stores it (unquoted: upper-case)."""
+        return names.resolve(self.pipeline.generator_name(name))
 
     def drop_function(self, name: str) -> str:
         generator = self.pipeline.generator(name)
@@ -123,10 +127,10 @@ class Statements:
         table = self.pipeline.tables[name]
         if table.generator:
             call = f"{self.function_name(table.generator)}({', '.join(sql_literal(a) for a in table.args)})"
-            order = f" order by {', '.join(c.upper() for c in table.order_by)}" if table.order_by else ""
+            order = f" order by {', '.join(names.sql_of(c) for c in table.order_by)}" if table.order_by else ""
             made = f"pipe: {call} seed {self.pipeline.seed}{order}"
         else:
-            made = "pipe: " + ", ".join(f"{c.upper()} {t}" for c, t in table.columns.items())
+            made = "pipe: " + ", ".join(f"{names.sql_of(c)} {t}" for c, t in table.columns.items())
         return f"{table.comment} ({made})" if table.comment else made
 
     def create_table(self, name: str) -> str:
@@ -138,7 +142,7 @@ class Statements:
                 name=name,
                 function=self.function_name(table.generator),
                 args=[sql_literal(a) for a in table.args],
-                order_by=[c.upper() for c in table.order_by],
+                order_by=[names.sql_of(c) for c in table.order_by],
                 fingerprint=fingerprint,
             )
         return render("create_table_empty", name=name, columns=table.columns, fingerprint=fingerprint)
