@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from engine import names
 from engine.backends.base import ActionResult
 from engine.backends.local import aggstate
 from engine.backends.local.errors import file_problem, rollback
@@ -104,7 +105,7 @@ class Applier:
     # -- functions: locally the generator module is the function; only its fingerprint is kept
 
     def _function(self, action: Action) -> None:
-        generator = next(g for g in self.pipeline.generators if g.upper() == action.name)
+        generator = next(g for g in self.pipeline.generators if names.resolve(g) == action.name)
         if action.kind is ActionKind.DROP:
             self.store.delete_object(f"function:{action.name}")
             return
@@ -135,13 +136,13 @@ class Applier:
         self._drop_any(name)
         table = self.pipeline.tables[name]
         columns = self.pipeline.generator(table.generator).returns if table.generator else table.columns
-        ddl = ", ".join(f'"{c.upper()}" {duckdb_type(t)}' for c, t in columns.items())
+        ddl = ", ".join(f"{names.duckdb(names.resolve(c))} {duckdb_type(t)}" for c, t in columns.items())
         self.store.execute(f"CREATE TABLE {target} ({ddl})")
         rows = 0
         if table.generator:
             rows = insert_generated(
                 self.store.con, target, self.pipeline, table.generator, list(table.args),
-                seed=self.pipeline.seed, order_by=[c.upper() for c in table.order_by],
+                seed=self.pipeline.seed, order_by=[names.resolve(c) for c in table.order_by],
             )
         self.store.put_object(name, name, TABLE, {"fingerprint": self.statements.table_fingerprint(name)})
         self.refresher.log.reset(name)

@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from engine import names
 from engine.backends.base import RefreshRecord
 from engine.backends.local.changes import ChangeLog
 from engine.backends.local.errors import file_problem, log, rollback
@@ -151,7 +152,7 @@ class Refresher:
         """
         con = self.store.con
         target = self.store.qualified(name)
-        columns = ", ".join(f'"{c}"' for c in self.store.columns(name))
+        columns = ", ".join(names.duckdb(c) for c in self.store.columns(name))
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_NEW AS {self.queries[name]}")
         if action == "FULL" and self.meta(name)["INPUT_VERSIONS"]:
             con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM {target}")
