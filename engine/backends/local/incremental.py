@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
+from engine import names
 from engine.backends.local import aggstate
 from engine.backends.local.aggstate import AggregateState
 from engine.backends.local.changes import SIGN, ChangeLog
@@ -106,7 +107,7 @@ class Incremental:
                 database=self.database, schema=self.schema, catalog=catalog,
             )
             plan.filter_sql[table] = to_duckdb(
-                _matching(table, _in_keys(key.expression), schema[table]),
+                _matching(names.sql(table), _in_keys(key.expression), schema[table]),
                 database=self.database, schema=self.schema, catalog=catalog,
             )
         plan.state = aggstate.build(self.store, name, self.queries[name], inputs, partitioning)
@@ -245,10 +246,10 @@ def _restrict_inputs(query: str, filters: dict[str, str]) -> str | None:
         tree = sqlglot.parse_one(query, read="duckdb")
     except sqlglot.errors.ParseError:
         return None
-    ctes = {c.alias_or_name.upper() for c in tree.find_all(exp.CTE)}
+    ctes = {names.of(c.args["alias"].this) for c in tree.find_all(exp.CTE)}
     replaced = 0
     for table in list(tree.find_all(exp.Table)):
-        name = table.name.upper()
+        name = names.of(table.this)
         if name in filters and name not in ctes and isinstance(table.this, exp.Identifier):
             alias = table.alias or table.name
             subquery = exp.Subquery(
@@ -412,7 +413,7 @@ def _split_grouped(tree: exp.Expression, key: KeyMap) -> tuple[str, str, str] | 
         return None
     if any(tree.find_all(exp.Window)) or tree.args.get("having") is not None or tree.args.get("qualify"):
         return None
-    output_item = next((e for e in tree.expressions if e.alias_or_name.upper() == key.output), None)
+    output_item = next((e for e in tree.expressions if names.of(e.args["alias"] if isinstance(e, exp.Alias) else e) == key.output), None)
     if output_item is None:
         return None
     columns: dict[str, str] = {}  # SQL of an expression -> its pre-aggregation column
