@@ -44,8 +44,7 @@ def _unique_columns(columns: dict[str, str], what: str) -> None:
     seen: dict[str, str] = {}
     for column in columns:
         if names.key(column) in seen:
-            raise ValueError(f"{what} has {seen[names.key(column)]} and {column}: unquoted column names are "
-                             "case-insensitive")
+            raise ValueError(f"{what} has {seen[names.key(column)]} and {column}: column names are case-insensitive")
         seen[names.key(column)] = column
 
 
