@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from engine import names
 from engine.kinds import RefreshMode
 from engine.properties import DynamicTableProperties
 from engine.sql.render import Statements, function_source
@@ -38,7 +39,7 @@ class FunctionDefinition:
 class TableDefinition:
     """A base table's columns and what fills it."""
 
-    columns: tuple[tuple[str, str], ...]  # (NAME, Snowflake type), in order
+    columns: tuple[tuple[str, str], ...]  # (name as Snowflake stores it, Snowflake type), in order
     fingerprint: str
     generator: str | None = None
     args: tuple = ()
@@ -77,12 +78,12 @@ def table_definition(sql: Statements, name: str) -> TableDefinition:
     table = pipeline.tables[name]
     columns = pipeline.generator(table.generator).returns if table.generator else table.columns
     return TableDefinition(
-        columns=tuple((column.upper(), kind) for column, kind in columns.items()),
+        columns=tuple((names.resolve(column), kind) for column, kind in columns.items()),
         fingerprint=sql.table_fingerprint(name),
         generator=table.generator,
         args=tuple(table.args),
         seed=pipeline.seed,
-        order_by=tuple(c.upper() for c in table.order_by),
+        order_by=tuple(names.resolve(c) for c in table.order_by),
     )
 
 

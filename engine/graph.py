@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 
+from engine import names
 from engine.dag import Dag
 from engine.errors import CycleError, Errors, GraphError, Location, PipeError, SqlError, did_you_mean
 from engine.kinds import ObjectKind, RefreshMode
@@ -97,7 +98,7 @@ class PipelineGraph:
     def types(self) -> dict[str, dict[str, str]]:
         """The Snowflake column types of every object whose columns are known: base tables as
         declared, dynamic tables as their compiled queries infer them."""
-        known = {name: columns for name, columns in catalog(self.pipeline).items() if columns is not None}
+        known = {name: columns for name, columns in self._base_catalog.items() if columns is not None}
         for name, compiled in self.queries.items():
             if compiled.column_types is not None:
                 known[name] = compiled.column_types
@@ -117,6 +118,20 @@ class PipelineGraph:
             compiled.duckdb_tree = sqlglot.parse_one(self.duckdb_sql(name), read="duckdb")
         return compiled.duckdb_tree
 
+    @cached_property
+    def _base_catalog(self) -> dict[str, dict[str, str] | None]:
+        return catalog(self.pipeline)
+
+    def _types_read_by(self, name: str) -> dict[str, dict[str, str]]:
+        """:meth:`types` of only the objects dynamic table ``name`` reads (linear in a wide pipeline)."""
+        known = {}
+        for ref in self.queries[name].reads:
+            compiled = self.queries.get(ref.name)
+            columns = compiled.column_types if compiled is not None else self._base_catalog.get(ref.name)
+            if columns is not None:
+                known[names.sql(ref.name)] = {names.sql(c): t for c, t in columns.items()}
+        return known
+
     def duckdb_sql(self, name: str) -> str:
         """Dynamic table ``name``'s query translated for the local engine (once), typed by
         :meth:`types`.
@@ -128,7 +143,7 @@ class PipelineGraph:
         if compiled.duckdb is None:
             from engine.sql import cache
 
-            target, types = self.pipeline.snowflake, self.types()
+            target, types = self.pipeline.snowflake, self._types_read_by(name)
 
             def translate() -> str:
                 from engine.sql.translate import to_duckdb
@@ -233,10 +248,10 @@ def catalog(pipeline: Pipeline) -> dict[str, dict[str, str] | None]:
     entries: dict[str, dict[str, str] | None] = {}
     for name, table in pipeline.tables.items():
         if table.columns is not None:
-            entries[name] = {column.upper(): kind for column, kind in table.columns.items()}
+            entries[name] = {names.resolve(column): kind for column, kind in table.columns.items()}
         elif table.generator is not None:
             returns = pipeline.generator(table.generator).returns
-            entries[name] = {column.upper(): kind for column, kind in returns.items()}
+            entries[name] = {names.resolve(column): kind for column, kind in returns.items()}
         else:
             entries[name] = None
     return entries
@@ -287,11 +302,14 @@ def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
     qualified_elsewhere = (ref.database and ref.database != target.database) or (
         ref.schema and ref.schema != target.schema_name
     )
-    if not qualified_elsewhere and ref.name.upper() in pipeline.object_names and ref.name == ref.name.upper():
+    declared = pipeline.object_names
+    if not qualified_elsewhere and ref.name in declared:
         return ref.name
-    if not qualified_elsewhere and ref.name.upper() in pipeline.object_names:
-        # A quoted name in another case is another object on Snowflake.
-        hint = f"unquote it or write \"{ref.name.upper()}\""
+    other_case = next((n for n in declared if n.casefold() == ref.name.casefold()), None)
+    if not qualified_elsewhere and other_case is not None:
+        # A quoted name in another case is another object on Snowflake (sql-reference/identifiers-syntax).
+        hint = (f'unquote it or write "{other_case}"' if not names.needs_quotes(other_case)
+                else f"write it {names.sql(other_case)}: quoted names keep their case")
     elif qualified_elsewhere:
         hint = (
             f"a pipeline reads only {target.database}.{target.schema_name}; declare a table that "

@@ -94,7 +94,7 @@ def test_inferred_dependencies(sql, reads):
         ("SELECT id FROM MISSING", "MISSING", 26),
         ("SELECT id FROM OTHER.BASE", "OTHER.BASE", 26),
         ("SELECT id FROM PROD.SC.BASE", "PROD.SC.BASE", 26),
-        ('SELECT id FROM "base"', "base", 26),
+        ('SELECT id FROM "base"', '"base"', 26),  # shown quoted, as written: another name than BASE
         ("SELECT id FROM BASE JOIN NOPE USING (id)", "NOPE", 36),
     ],
 )
@@ -368,3 +368,14 @@ def test_a_fan_takes_the_smallest_consumer_lag():
     assert graph.effective_lag("HUB") == 60
     assert graph.downstream("HUB") == [f"F{i}" for i in range(3000)]
     assert graph.upstream("F2999") == ["HUB"]
+
+
+# -- scale: no recursion limit, nothing per table that grows with the pipeline ------------------
+
+
+
+def test_each_query_is_compiled_against_only_what_it_reads():
+    body = "".join(f"  F_{i}:\n    target_lag: 1 minute\n    sql: SELECT id FROM BASE WHERE id > {i}\n" for i in range(50))
+    graph = dts(body)
+    assert {tuple(q.catalog) for q in graph.queries.values()} == {("BASE",)}
+    assert graph.types()["F_49"] == {"ID": "NUMBER(38,0)"}

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from engine import names
 from engine.errors import Location, SpecError, did_you_mean
 from engine.spec.model import Pipeline
 from engine.spec.yamlsource import SourceMap, parse_yaml, read_yaml
@@ -102,26 +103,26 @@ def _check_case_duplicates(data: dict, source: SourceMap) -> None:
         if not isinstance(entries, dict):
             continue
         for name in entries:
-            key = str(name).upper()
+            key = names.key(str(name))
             if key in seen:
                 other_section, other = seen[key]
                 raise SpecError(
                     f"duplicate name {name}: already declared as {other} in {other_section}",
                     location=source.locate((section, name), key=True),
-                    hint="names are case-insensitive; rename one of them",
+                    hint="unquoted names are case-insensitive; rename one of them",
                 )
             seen[key] = (section, str(name))
     generators = data.get("generators")
     if isinstance(generators, dict):
-        names: dict[str, str] = {}
+        declared: dict[str, str] = {}
         for name in generators:
-            if str(name).upper() in names:
+            if names.key(str(name)) in declared:
                 raise SpecError(
-                    f"duplicate generator {name}: already declared as {names[str(name).upper()]}",
+                    f"duplicate generator {name}: already declared as {declared[names.key(str(name))]}",
                     location=source.locate(("generators", name), key=True),
-                    hint="names are case-insensitive; rename one of them",
+                    hint="unquoted names are case-insensitive; rename one of them",
                 )
-            names[str(name).upper()] = str(name)
+            declared[names.key(str(name))] = str(name)
 
 
 def render_template(text: str, context: dict[str, Any], location: Location) -> str:
@@ -163,7 +164,7 @@ def _render_vars(data: dict, source: SourceMap) -> dict:
         rendered = {}
         for name, dt in dts.items():
             if isinstance(dt, dict) and isinstance(dt.get("sql"), str):
-                loc = source.locate(("dynamic_tables", name, "sql"), table=str(name).upper())
+                loc = source.locate(("dynamic_tables", name, "sql"), table=names.key(str(name)))
                 dt = {**dt, "sql": render_template(dt["sql"], context, loc)}
             rendered[name] = dt
         data["dynamic_tables"] = rendered
@@ -307,9 +308,9 @@ def _check_references(pipeline: Pipeline, source: SourceMap) -> None:
         key = _table_key(pipeline, name)
         _check_call(pipeline, table.generator, table.args, ("tables", key), source, name)
         gen = pipeline.generator(table.generator)
-        returns = {c.upper() for c in gen.returns}
+        returns = {names.key(c) for c in gen.returns}
         for i, column in enumerate(table.order_by):
-            if column.upper() not in returns:
+            if names.key(column) not in returns:
                 raise SpecError(
                     f"order_by column {column} is not returned by {table.generator}",
                     location=source.locate(("tables", key, "order_by", i), table=name),
@@ -328,7 +329,7 @@ def _check_references(pipeline: Pipeline, source: SourceMap) -> None:
         table = pipeline.tables[stream.table]
         gen = pipeline.generator(stream.generator)
         columns = _table_columns(pipeline, table)
-        if columns is not None and [c.upper() for c in gen.returns] != [c.upper() for c in columns]:
+        if columns is not None and [names.key(c) for c in gen.returns] != [names.key(c) for c in columns]:
             raise SpecError(
                 f"stream generator {stream.generator} returns ({', '.join(gen.returns)}) but "
                 f"{stream.table} has ({', '.join(columns)})",
@@ -341,7 +342,7 @@ def _table_key(pipeline: Pipeline, name: str) -> str:
     """The YAML spelling of table ``name`` (positions are recorded under it)."""
     positions = pipeline.source.key_positions if pipeline.source else {}
     for path in positions:
-        if len(path) == 2 and path[0] == "tables" and str(path[1]).upper() == name:
+        if len(path) == 2 and path[0] == "tables" and names.key(str(path[1])) == name:
             return path[1]
     return name
 

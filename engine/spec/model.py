@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from engine import names
 from engine.lag import parse_duration, parse_lag
 from engine.spec.checks import Check, UnitTest
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 _TYPE = re.compile(
     r"^(?P<base>number|numeric|decimal|int|integer|bigint|smallint|tinyint|byteint|float|float4|float8|"
     r"double|double precision|real|varchar|string|text|char|character|boolean|date|time|datetime|"
@@ -25,41 +25,27 @@ _TYPE = re.compile(
 )
 
 
-# Reserved and limited keywords (sql-reference/reserved-keywords): not usable unquoted as names.
-RESERVED = frozenset(
-    """ACCOUNT ALL ALTER AND ANY AS BETWEEN BY CASE CAST CHECK COLUMN CONNECT CONNECTION CONSTRAINT
-    CREATE CROSS CURRENT CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP CURRENT_USER DATABASE DELETE
-    DISTINCT DROP ELSE EXISTS FALSE FOLLOWING FOR FROM FULL GRANT GROUP GSCLUSTER HAVING ILIKE IN
-    INCREMENT INNER INSERT INTERSECT INTO IS ISSUE JOIN LATERAL LEFT LIKE LOCALTIME LOCALTIMESTAMP
-    MINUS NATURAL NOT NULL OF ON OR ORDER ORGANIZATION QUALIFY REGEXP REVOKE RIGHT RLIKE ROW ROWS
-    SAMPLE SCHEMA SELECT SET SOME START TABLE TABLESAMPLE THEN TO TRIGGER TRUE TRY_CAST UNION
-    UNIQUE UPDATE USING VALUES VIEW WHEN WHENEVER WHERE WINDOW WITH""".split()
-)
+RESERVED = names.RESERVED  # sql-reference/reserved-keywords
 
 
 def _identifier(value: str) -> str:
-    if not isinstance(value, str) or not IDENTIFIER.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid Snowflake identifier: use letters, digits, _ and $, "
-            "starting with a letter or _"
-        )
-    if value.upper() in RESERVED:
-        raise ValueError(f"{value!r} is a reserved Snowflake keyword: choose another name")
-    return value.upper()
+    """A name as Snowflake stores it: unquoted upper-cased, ``"quoted"`` kept exactly (engine.names)."""
+    return names.resolve(value)
 
 
 def _name(value: str) -> str:
-    """A Snowflake identifier kept as spelt (columns and functions are upper-cased when rendered)."""
-    _identifier(value)
+    """A Snowflake identifier kept as written (``member_id``, ``"Café"``); :func:`engine.names.resolve`
+    gives the name Snowflake stores."""
+    names.resolve(value)
     return value
 
 
 def _unique_columns(columns: dict[str, str], what: str) -> None:
     seen: dict[str, str] = {}
     for column in columns:
-        if column.upper() in seen:
-            raise ValueError(f"{what} has {seen[column.upper()]} and {column}: column names are case-insensitive")
-        seen[column.upper()] = column
+        if names.key(column) in seen:
+            raise ValueError(f"{what} has {seen[names.key(column)]} and {column}: column names are case-insensitive")
+        seen[names.key(column)] = column
 
 
 def _snowflake_type(value: str) -> str:
@@ -266,13 +252,13 @@ class Pipeline(Spec):
     def generator(self, name: str) -> Generator | None:
         """The generator called ``name`` (case-insensitive)."""
         for key, gen in self.generators.items():
-            if key.upper() == name.upper():
+            if names.same(key, name):
                 return gen
         return None
 
     def generator_name(self, name: str) -> str:
         """The declared spelling of generator ``name``."""
-        return next(key for key in self.generators if key.upper() == name.upper())
+        return next(key for key in self.generators if names.same(key, name))
 
     def locate(self, *path, table: str | None = None, sql_line: int | None = None, sql_column: int | None = None):
         """The :class:`Location` in the file of ``path`` (names matched case-insensitively).
@@ -292,5 +278,5 @@ class Pipeline(Spec):
 
     @property
     def object_names(self) -> list[str]:
-        """Every table and dynamic table name, upper-case."""
+        """Every table and dynamic table name, as Snowflake stores it (unquoted ones upper-case)."""
         return [*self.tables, *self.dynamic_tables]

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from engine import names
 from engine.errors import Location, SpecError
 
 PathKey = tuple[Any, ...]
@@ -69,7 +70,7 @@ class SourceMap:
                     if (
                         len(known) == len(candidate)
                         and known[:-1] == tuple(resolved)
-                        and str(known[-1]).upper() == part.upper()
+                        and names.key(str(known[-1])) == names.key(part)
                     ):
                         candidate = known
                         break

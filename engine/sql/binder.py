@@ -20,6 +20,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from engine import names
 from engine.errors import did_you_mean
 from engine.sql.parsing import DIALECT, start_column
 
@@ -56,11 +57,10 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
     problems += _qualified_references(tree, catalog)
     if problems:
         return tree, _ordered(problems)
-    schema = {table: columns for table, columns in catalog.items() if columns is not None}
     try:
         qualified = qualify(
             tree.copy(),
-            schema=schema,
+            schema=names.schema(catalog),
             dialect=DIALECT,
             validate_qualify_columns=False,
             allow_partial_qualification=True,  # alias.column is checked above; METADATA$… binds anywhere

@@ -14,6 +14,7 @@ from functools import cached_property
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
+from engine import names as identifiers
 from engine.kinds import RefreshMode
 from engine.sql.binder import Catalog, Problem, bind, output_names
 from engine.sql.lint import RefreshDecision, analyze
@@ -140,14 +141,15 @@ def resolve_mode(refresh_mode: str, decision: RefreshDecision) -> tuple[RefreshM
 def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], catalog: Catalog) -> CompiledQuery:
     """Bind, type and analyse one parsed query against ``catalog``."""
     compiled = CompiledQuery(name, sql, tree, reads, decision=analyze(tree))
+    # Only what it reads: a catalog of every table per query makes a wide pipeline quadratic.
+    catalog = {r.name: catalog[r.name] for r in reads if r.name in catalog}
     bound, problems = bind(tree, catalog)
     compiled.problems = tuple(problems)
     if problems:
         return compiled
     compiled.bound = bound
-    known = {t: c for t, c in catalog.items() if c is not None}
-    compiled.columns = _output_columns(bound, known, output_names(bound, tree, sql))
-    compiled.catalog = dict(catalog)
+    compiled.columns = _output_columns(bound, catalog, output_names(bound, tree, sql))
+    compiled.catalog = catalog
     return compiled
 
 
@@ -159,11 +161,11 @@ def parse(sql: str) -> tuple[exp.Query, list[TableRef]]:
     return tree, table_refs(tree)
 
 
-def _output_columns(bound: exp.Query, schema: dict[str, dict[str, str]], names: list[str]) -> tuple[Column, ...] | None:
+def _output_columns(bound: exp.Query, catalog: Catalog, names: list[str]) -> tuple[Column, ...] | None:
     if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in bound.selects):
         return None
     try:
-        typed = annotate_types(bound.copy(), schema=schema, dialect=DIALECT)
+        typed = annotate_types(bound.copy(), schema=identifiers.schema(catalog), dialect=DIALECT)
     except Exception:  # noqa: BLE001 - typing is best effort: an untyped column is still a column
         return tuple(Column(name, None) for name in names)
     return tuple(Column(name, snowflake_type(s)) for name, s in zip(names, typed.selects))

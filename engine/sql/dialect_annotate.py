@@ -17,6 +17,8 @@ from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
+from engine import names
+
 _TYPE = "pipe_type"
 _ID = "pipe_node"
 
@@ -32,21 +34,22 @@ def annotate(tree: exp.Expression, catalog: dict[str, dict[str, str]] | None) ->
 
     Args:
         tree: a Snowflake statement, as parsed (before any translation pass).
-        catalog: the Snowflake types of the tables it reads, ``{table: {column: type}}``.
+        catalog: the Snowflake types of the tables it reads, ``{table: {column: type}}``, each name
+            as written in SQL (``T``, ``t``, ``"Café"``: see :func:`engine.names.key`).
     """
     originals = {}
     for node in tree.walk():
         originals[id(node)] = node
         node.meta[_ID] = id(node)
-    schema = {_name(t): {_name(c): ty for c, ty in cols.items()} for t, cols in (catalog or {}).items()}
+    schema = names.schema({names.key(t): {names.key(c): ty for c, ty in cols.items()} for t, cols in (catalog or {}).items()})
     copy = tree.copy()
     try:
-        copy = qualify(copy, schema=schema or None, dialect="snowflake", validate_qualify_columns=False,
+        copy = qualify(copy, schema=schema, dialect="snowflake", validate_qualify_columns=False,
                        quote_identifiers=False, identify=False, expand_stars=False)
     except Exception:  # noqa: BLE001 - best effort: unqualified columns stay untyped
         pass
     try:
-        annotate_types(copy, schema=schema or None, dialect="snowflake")
+        annotate_types(copy, schema=schema, dialect="snowflake")
     except Exception:  # noqa: BLE001 - the optimizer's internals on any SQL: no types, the rules fall back
         for node in tree.walk():
             node.meta.pop(_ID, None)
@@ -88,6 +91,3 @@ def is_float(node: exp.Expression) -> bool:
         return False
     return any(is_type(n, FLOATS) and not isinstance(n, _DERIVED) for n in node.walk())
 
-
-def _name(name: str) -> str:
-    return name if name.startswith('"') else name.upper()

@@ -14,6 +14,8 @@ from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
+from engine import names
+
 
 def name_outputs(tree: exp.Expression, sql: str | None = None) -> None:
     """Alias each projection of each SELECT with the column name Snowflake would give it.
@@ -132,9 +134,7 @@ class _Writer(Snowflake):
 
 
 def _identifier_name(identifier: exp.Expression) -> str:
-    if isinstance(identifier, exp.Identifier) and identifier.quoted:
-        return identifier.this
-    return identifier.name.upper()
+    return names.of(identifier)
 
 
 def strip_local_qualifiers(tree: exp.Expression, database: str | None, schema: str | None) -> None:
@@ -163,7 +163,8 @@ def _is_local(catalog: exp.Expression | None, db: exp.Expression | None,
 
 
 def _same(identifier: exp.Expression, name: str) -> bool:
-    return _identifier_name(identifier) == name.upper() or identifier.name == name
+    """Whether ``identifier`` names ``name`` (a resolved name, see engine.names)."""
+    return names.of(identifier) == name
 
 
 def normalize(tree: exp.Expression) -> exp.Expression:

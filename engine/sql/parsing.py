@@ -9,9 +9,18 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from engine import names
 from engine.errors import SqlError
 
 DIALECT = "snowflake"
+
+# How deeply a query's syntax tree may nest (a subquery in FROM is three levels: SELECT, FROM,
+# subquery). sqlglot's parser, optimizer and generator recurse about three Python frames per level;
+# the interpreter's recursion limit is raised to fit a query up to this depth (measured: 200 nested
+# subqueries, depth 600, validate and translate; see tests/sql/test_nesting.py). Deeper queries are
+# refused by name rather than failing with a RecursionError.
+MAX_DEPTH = 1500
+_FRAMES_PER_LEVEL = 6
 
 
 def parse_select(sql: str) -> exp.Query:
@@ -20,8 +29,11 @@ def parse_select(sql: str) -> exp.Query:
     Raises:
         SqlError: a syntax error (with its line and column), several statements, or not a query.
     """
+    _make_room(_FRAMES_PER_LEVEL * MAX_DEPTH)
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+    except RecursionError:
+        raise _too_deep(sql, None) from None
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         # sqlglot names its node classes ("<class 'sqlglot.expressions.core.EQ'>"): keep the name.
@@ -44,7 +56,54 @@ def parse_select(sql: str) -> exp.Query:
         raise SqlError(
             f"a dynamic table's SQL must be a SELECT, not {query.key.upper()}", sql=sql, hint="write a SELECT"
         )
+    found = depth(query)
+    if found > MAX_DEPTH:
+        raise _too_deep(sql, found)
+    _check_unquoted(query, sql)
     return query
+
+
+def depth(tree: exp.Expression) -> int:
+    """How many levels the syntax tree of ``tree`` nests (counted without recursion)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.iter_expressions())
+    return deepest
+
+
+def _make_room(frames: int) -> None:
+    """Let the interpreter recurse ``frames`` deeper than it does by default, for deep queries."""
+    import sys
+
+    if sys.getrecursionlimit() < frames + 1000:
+        sys.setrecursionlimit(frames + 1000)
+
+
+def _too_deep(sql: str, found: int | None) -> SqlError:
+    what = f"nests {found} levels deep" if found else "nests too deeply to parse"
+    return SqlError(
+        f"the query {what}; pipe compiles queries up to {MAX_DEPTH} levels (about 500 nested subqueries)",
+        sql=sql,
+        hint="flatten it: name the inner queries with WITH … AS and select from those",
+    )
+
+
+def _check_unquoted(query: exp.Expression, sql: str) -> None:
+    """Snowflake's unquoted identifiers are ASCII (sql-reference/identifiers-syntax): sqlglot reads
+    ``café`` as a name, Snowflake refuses it."""
+    for node in query.find_all(exp.Identifier):
+        if not node.quoted and not node.name.isascii():
+            meta = node.meta or {}
+            raise SqlError(
+                f"{node.name} is not a valid unquoted Snowflake identifier (unquoted names are letters A-Z, "
+                "digits, _ and $)",
+                sql=sql,
+                sql_line=meta.get("line"),
+                sql_column=start_column(meta),
+                hint=f'quote it: "{node.name}" (quoted names keep their case)',
+            )
 
 
 @dataclass(frozen=True)
@@ -59,18 +118,18 @@ class TableRef:
 
     @property
     def written(self) -> str:
-        """The name as written, dotted."""
-        return ".".join(p for p in (self.database, self.schema, self.name) if p)
+        """The name as it is written in SQL, dotted (quoted parts quoted)."""
+        return ".".join(names.sql(p) for p in (self.database, self.schema, self.name) if p)
 
 
 def table_refs(query: exp.Expression) -> list[TableRef]:
     """Every table a query reads, excluding CTE names and table functions."""
-    ctes = {cte.alias_or_name.upper() for cte in query.find_all(exp.CTE)}
+    ctes = {names.of(cte.args["alias"].this) for cte in query.find_all(exp.CTE)}
     refs = []
     for table in query.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             continue  # TABLE(fn(...)) and other table functions
-        if not table.db and table.name.upper() in ctes:
+        if not table.db and names.of(table.this) in ctes:
             continue
         # Point at the start of the name as written: its database or schema part when qualified.
         first = table.args.get("catalog") or table.args.get("db") or table.this
@@ -88,10 +147,7 @@ def table_refs(query: exp.Expression) -> list[TableRef]:
 
 
 def _ident(node: exp.Expression | None) -> str | None:
-    if node is None:
-        return None
-    name = node.name
-    return name if getattr(node, "quoted", False) else name.upper()
+    return None if node is None else names.of(node)
 
 
 def start_column(meta: dict) -> int | None:

@@ -25,6 +25,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 
+from engine import names
+
 DIALECT = "snowflake"
 
 
@@ -72,7 +74,7 @@ def analyze(query: str | exp.Expression, schema: dict[str, list[str]]) -> Partit
         tree = sqlglot.parse_one(query, read=DIALECT) if isinstance(query, str) else query.copy()
         tree = qualify(
             tree,
-            schema={t: {c: "VARCHAR" for c in cols} for t, cols in schema.items()},
+            schema=names.schema({t: {c: "VARCHAR" for c in cols} for t, cols in schema.items()}),
             dialect=DIALECT,
             validate_qualify_columns=False,
             quote_identifiers=False,
@@ -82,7 +84,7 @@ def analyze(query: str | exp.Expression, schema: dict[str, list[str]]) -> Partit
         for table in schema:
             result.reasons[table] = f"query not analysable ({type(exc).__name__})"
         return result
-    ctes = {cte.alias_or_name.upper(): cte.this for cte in tree.find_all(exp.CTE)}
+    ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}
     try:
         parts, inputs = _query_parts(tree, schema, ctes)
     except _NoKey as exc:
@@ -103,7 +105,7 @@ def analyze(query: str | exp.Expression, schema: dict[str, list[str]]) -> Partit
 
 def _output_names(query: exp.Expression) -> list[str]:
     select = query if isinstance(query, exp.Select) else query.find(exp.Select)
-    return [e.alias_or_name.upper() for e in select.expressions] if select else []
+    return [e.alias_or_name for e in select.expressions] if select else []
 
 
 def _query_parts(query: exp.Expression, schema, ctes) -> tuple[Parts, set[str]]:
@@ -125,7 +127,7 @@ def _sources(select: exp.Select, schema, ctes) -> dict[str, _Source]:
         side = (join.side or "").upper() if join is not None else ""
         if side in ("RIGHT", "FULL"):
             raise _NoKey(f"{side} JOIN")
-        alias = node.alias_or_name.upper()
+        alias = node.alias_or_name
         sources[alias] = _source(node, schema, ctes)
         sources[alias].nullable = side == "LEFT"
     return sources
@@ -133,12 +135,12 @@ def _sources(select: exp.Select, schema, ctes) -> dict[str, _Source]:
 
 def _source(node: exp.Expression, schema, ctes) -> _Source:
     if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
-        name = node.name.upper()
+        name = node.name
         if name in ctes and not node.db:
             parts, inputs = _query_parts(ctes[name], schema, ctes)
             return _Source(parts, inputs)
         columns = schema.get(name, [])
-        return _Source({c: {name: exp.column(c)} for c in columns}, {name})
+        return _Source({c: {name: exp.column(c, quoted=names.needs_quotes(c))} for c in columns}, {name})
     if isinstance(node, exp.Subquery):
         parts, inputs = _query_parts(node.this, schema, ctes)
         return _Source(parts, inputs)
@@ -203,7 +205,7 @@ def _select_parts(select: exp.Select, schema, ctes) -> tuple[Parts, set[str]]:
     windows = [w for w in select.find_all(exp.Window) if _scope_of(w) is select]
     parts: Parts = {}
     for item in select.expressions:
-        name = item.alias_or_name.upper()
+        name = item.alias_or_name
         node = item.this if isinstance(item, exp.Alias) else item
         parts[name] = {}
         for table in inputs:
@@ -299,20 +301,20 @@ def _function_of(node: exp.Expression, keys: list[str]) -> bool:
 
 
 def _source_alias(node: exp.Expression) -> str | None:
-    tables = {c.table.upper() for c in node.find_all(exp.Column) if c.table}
+    tables = {c.table for c in node.find_all(exp.Column) if c.table}
     return tables.pop() if len(tables) == 1 else None
 
 
 def _over_source(node, alias, source: _Source, table) -> exp.Expression | None:
     """``node`` (over columns of source ``alias``) rewritten over ``table``'s columns."""
     columns = list(node.find_all(exp.Column))
-    if not columns or any((c.table or "").upper() != alias for c in columns):
+    if not columns or any((c.table or "") != alias for c in columns):
         return None
     if node.find(exp.AggFunc) or node.find(exp.Window):
         return None
     rewritten = node.copy()
     for column in list(rewritten.find_all(exp.Column)):
-        inner = source.parts.get(column.name.upper(), {}).get(table)
+        inner = source.parts.get(column.name, {}).get(table)
         if inner is None:
             return None
         if column is rewritten:

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine import names
 from engine.errors import SpecError
 from engine.generators import seeding
 from engine.lag import format_lag
@@ -47,6 +48,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["lit"] = sql_literal
     env.filters["lag"] = _lag
+    # str() first: an undefined value raises rather than being written.
+    env.filters["ident"] = lambda name: names.sql(str(name))  # a resolved name: MEMBERS, "Café Orders"
+    env.filters["column"] = lambda name: names.sql_of(str(name))  # as written in the file: member_id, "café"
     return env
 
 
@@ -119,8 +123,8 @@ class Statements:
         return [*self.pipeline.generator(name).args.values(), seeding.SEED_TYPE]
 
     def function_name(self, name: str) -> str:
-        """A generator's function name as Snowflake shows it (upper-case)."""
-        return self.pipeline.generator_name(name).upper()
+        """A generator's function name as Snowflake stores it (unquoted: upper-case)."""
+        return names.resolve(self.pipeline.generator_name(name))
 
     def drop_function(self, name: str) -> str:
         return self.drop_function_named(self.function_name(name), self.function_arg_types(name))
@@ -134,10 +138,10 @@ class Statements:
         table = self.pipeline.tables[name]
         if table.generator:
             call = f"{self.function_name(table.generator)}({', '.join(sql_literal(a) for a in table.args)})"
-            order = f" order by {', '.join(c.upper() for c in table.order_by)}" if table.order_by else ""
+            order = f" order by {', '.join(names.sql_of(c) for c in table.order_by)}" if table.order_by else ""
             made = f"pipe: {call} seed {self.pipeline.seed}{order}"
         else:
-            made = "pipe: " + ", ".join(f"{c.upper()} {t}" for c, t in table.columns.items())
+            made = "pipe: " + ", ".join(f"{names.sql_of(c)} {t}" for c, t in table.columns.items())
         return f"{table.comment} ({made})" if table.comment else made
 
     def create_table(self, name: str) -> str:
@@ -149,7 +153,7 @@ class Statements:
                 name=name,
                 function=self.function_name(table.generator),
                 args=[*(sql_literal(a) for a in table.args), sql_literal(self.pipeline.seed)],
-                order_by=[c.upper() for c in table.order_by],
+                order_by=[names.sql_of(c) for c in table.order_by],
                 fingerprint=fingerprint,
             )
         return render("create_table_empty", name=name, columns=table.columns, fingerprint=fingerprint)

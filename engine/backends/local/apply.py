@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 
+from engine import names
 from engine.backends.base import ActionResult
 from engine.backends.local.errors import file_problem, rollback
-from engine.backends.local.refresh import Refresher, problem
 from engine.backends.local.incremental.aggstate import drop as drop_state
+from engine.backends.local.refresh import Refresher, problem
 from engine.backends.local.store import Store
 from engine.errors import BackendError, is_interrupt
 from engine.graph import PipelineGraph
@@ -134,7 +135,7 @@ class Applier:
 
         definition = _definition(action, TableDefinition)
         self._drop_any(name)
-        ddl = ", ".join(f'"{column}" {duckdb_type(kind)}' for column, kind in definition.columns)
+        ddl = ", ".join(f"{names.duckdb(column)} {duckdb_type(kind)}" for column, kind in definition.columns)
         self.store.execute(f"CREATE TABLE {target} ({ddl})")
         rows = 0
         if definition.generator:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from engine import names
+
 from engine.backends.local.incremental.keys import KEYS, index, literals
 from engine.backends.local.incremental.restriction import matching
 from engine.backends.local.incremental.trees import Statements, column, columns, fill, run, sql, table_slot, temp
@@ -127,7 +129,9 @@ def split_grouped(tree: exp.Expression, key: KeyMap) -> tuple[exp.Select, exp.Se
         return None
     if any(tree.find_all(exp.Window)) or tree.args.get("having") is not None or tree.args.get("qualify"):
         return None
-    output_item = next((e for e in tree.expressions if e.alias_or_name.upper() == key.output), None)
+    output_item = next(
+        (e for e in tree.expressions if names.of(e.args["alias"] if isinstance(e, exp.Alias) else e) == key.output), None
+    )
     if output_item is None:
         return None
     materialised: dict[str, tuple[exp.Expression, str]] = {}  # SQL of an expression -> it and its column

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from engine import names
+
 
 def restrict_inputs(query: exp.Expression, filters: dict[str, exp.Expression]) -> exp.Expression | None:
     """``query`` (a DuckDB tree, not changed) with each table of ``filters`` replaced by its
     filtered rows; None when it reads none of them."""
     tree = query.copy()
-    ctes = {c.alias_or_name.upper() for c in tree.find_all(exp.CTE)}
+    ctes = {names.of(c.args["alias"].this) for c in tree.find_all(exp.CTE)}
     replaced = 0
     for table in list(tree.find_all(exp.Table)):
-        name = table.name.upper()
+        name = names.of(table.this)
         if name in filters and name not in ctes and isinstance(table.this, exp.Identifier):
             alias = table.alias or table.name
             subquery = exp.Subquery(

@@ -1,0 +1,140 @@
+"""Snowflake's identifier rules (sql-reference/identifiers-syntax, mirrored in szeno/snowflake-docs
+at markdown/en/sql-reference/identifiers-syntax.md), and a pipeline whose names are all quoted:
+validated, applied and refreshed incrementally locally, and rendered for Snowflake."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from engine import names
+from engine import project as api
+from engine.errors import SqlError
+from engine.report import Reporter
+from engine.sql.render import Statements
+
+FIXTURES = Path(__file__).parent / "fixtures" / "names"
+QUOTED = FIXTURES / "quoted.yaml"
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        # "id is stored and resolved as ID"; "MyIdentifier1", "My$identifier", "_my_identifier" are valid.
+        ("id", "ID"), ("MyIdentifier1", "MYIDENTIFIER1"), ("My$identifier", "MY$IDENTIFIER"),
+        ("_my_identifier", "_MY_IDENTIFIER"),
+        # '"id" is stored and resolved as id'; case, blanks, punctuation and non-ASCII are kept.
+        ('"id"', "id"), ('"My identifier"', "My identifier"), ('"my.identifier"', "my.identifier"),
+        ('"идентификатор"', "идентификатор"), ('"3rd_identifier"', "3rd_identifier"),
+        # 'CREATE TABLE "quote""andunquote""" creates a table named quote"andunquote"'
+        ('"quote""andunquote"""', 'quote"andunquote"'),
+        # Python's str.upper would make these CAFÉ and STRASSE.
+        ('"café"', "café"), ('"straße"', "straße"),
+    ],
+)
+def test_names_resolve_as_snowflake_stores_them(written, stored):
+    assert names.resolve(written) == stored
+    assert names.resolve(names.sql(stored)) == stored  # written back, it reads as itself
+
+
+@pytest.mark.parametrize("written", ["café", "my identifier", "3rd", "a-b", "", '""', '"a"b"', "select", "x" * 256])
+def test_what_snowflake_refuses_is_refused_with_the_reason(written):
+    with pytest.raises(names.IdentifierError, match="not a valid Snowflake identifier|reserved"):
+        names.resolve(written)
+
+
+def test_a_name_is_quoted_only_when_snowflake_needs_it():
+    assert [names.sql(n) for n in ("MEMBERS", "MY$ID", "members", "Café", "A B", 'a"b', "TABLE")] == [
+        "MEMBERS", "MY$ID", '"members"', '"Café"', '"A B"', '"a""b"', '"TABLE"',
+    ]
+    assert names.duckdb("MEMBERS") == '"MEMBERS"'
+
+
+def test_the_four_spellings_of_one_name_and_four_names():
+    # "TABLENAME, tablename, tableName, TableName all resolve to TABLENAME"; quoted, four names.
+    assert {names.resolve(w) for w in ("TABLENAME", "tablename", "tableName", "TableName")} == {"TABLENAME"}
+    assert len({names.resolve(f'"{w}"') for w in ("TABLENAME", "tablename", "tableName", "TableName")}) == 4
+
+
+def test_parsed_identifiers_resolve_the_same_way():
+    tree = sqlglot.parse_one('SELECT "café", id, "Montant" FROM "Café Orders"', read="snowflake")
+    assert [names.of(c) for c in tree.find_all(exp.Column)] == ["café", "ID", "Montant"]
+    assert names.of(tree.find(exp.Table)) == "Café Orders"
+
+
+# -- a pipeline of quoted names -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quoted():
+    return api.validate(QUOTED)
+
+
+def test_quoted_names_are_declared_and_typed_as_written(quoted):
+    assert quoted.pipeline.object_names == ["Café Orders", "Ventes par café", "DETAIL"]
+    columns = {name: [(c.name, c.type) for c in q.columns] for name, q in quoted.graph.queries.items()}
+    assert columns == {
+        "Ventes par café": [("café", "VARCHAR"), ("Nombre", "NUMBER(38,0)"), ("TOTAL", "NUMBER(10,2)")],
+        "DETAIL": [("ORDER_ID", "NUMBER(38,0)"), ("Straße", "VARCHAR"), ('a"b', "VARCHAR"), ("DOUBLE_AMOUNT", "NUMBER(10,2)")],
+    }
+    assert quoted.graph.upstream("DETAIL") == ["Café Orders"]
+    assert {n: q.modes("auto").local for n, q in quoted.graph.queries.items()} == {
+        "Ventes par café": "INCREMENTAL", "DETAIL": "INCREMENTAL",
+    }
+
+
+def test_quoted_names_render_for_snowflake_as_golden(quoted):
+    statements = Statements(quoted.pipeline)
+    rendered = [
+        statements.create_table("Café Orders"),
+        statements.create_dynamic_table("Ventes par café"),
+        statements.refresh_dynamic_table("Ventes par café"),
+        statements.drop_dynamic_table("Ventes par café"),
+        statements.drop_table("Café Orders"),
+    ]
+    golden = [s.strip() for s in (FIXTURES / "quoted_create.sql").read_text(encoding="utf-8").split("\n;\n")]
+    assert rendered == golden
+    for statement in (rendered[0], rendered[1], rendered[4]):  # each names, for Snowflake, the object declared
+        table = sqlglot.parse_one(statement, read="snowflake").find(exp.Table)
+        assert names.of(table) in quoted.pipeline.object_names
+
+
+def test_quoted_names_apply_and_refresh_incrementally_locally(quoted, tmp_path):
+    rows = [(1, "noir", "2.5", "x"), (2, "noir", "1.5", "y"), (3, "crème", "0", "z")]
+    later = [(4, "crème", "4", "w")]
+    with quoted.backend("local", db=tmp_path / "quoted.duckdb") as backend:
+        api.apply(quoted, backend)
+        actions = []
+        for batch in (rows, later):
+            values = ", ".join(f"({i}, '{c}', {m}, '{ab}')" for i, c, m, ab in batch)
+            backend.query(f'INSERT INTO "Café Orders" VALUES {values}')
+            actions += [(r.name, r.state, r.refresh_action) for r in api.refresh(quoted, backend, reporter=Reporter())]
+        by_cafe = backend.query('SELECT "café", "Nombre", total FROM "Ventes par café"')
+        detail = backend.query('SELECT order_id, "Straße", "a""b", double_amount FROM DETAIL')
+    assert set(actions) == {("Ventes par café", "SUCCEEDED", "INCREMENTAL"), ("DETAIL", "SUCCEEDED", "INCREMENTAL")}
+    # Worked out from the rows inserted: per café, the count and sum of Montant; DETAIL keeps Montant > 0.
+    everything = rows + later
+    expected = {}
+    for _, cafe, amount, _ in everything:
+        count, total = expected.get(cafe, (0, Decimal(0)))
+        expected[cafe] = (count + 1, total + Decimal(amount))
+    assert by_cafe.columns == ["café", "Nombre", "TOTAL"]
+    assert {r[0]: (r[1], r[2]) for r in by_cafe.rows} == expected
+    assert detail.columns == ["ORDER_ID", "Straße", 'a"b', "DOUBLE_AMOUNT"]
+    assert sorted(detail.rows) == sorted(
+        (i, c, ab, Decimal(m) * 2) for i, c, m, ab in everything if Decimal(m) > 0
+    )
+
+
+def test_an_unquoted_non_ascii_name_in_sql_is_refused_with_its_position():
+    from engine.sql.parsing import parse_select
+
+    with pytest.raises(SqlError) as info:
+        parse_select("SELECT id,\n  café FROM t")
+    assert "café is not a valid unquoted Snowflake identifier" in info.value.message
+    assert (info.value.sql_line, info.value.sql_column) == (2, 3)
+    assert info.value.hint.startswith('quote it: "café"')
