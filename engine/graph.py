@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import networkx as nx
 
 from engine import names
-from engine.dag import Dag
 from engine.errors import CycleError, Errors, GraphError, Location, PipeError, SqlError, did_you_mean
 from engine.kinds import ObjectKind, RefreshMode
 from engine.lag import format_lag
@@ -34,11 +34,10 @@ class Warning_:
 
 @dataclass
 class PipelineGraph:
-    """Tables and dynamic tables, with an edge from each object to the dynamic tables reading it
-    (``graph.to_networkx()`` gives it as a networkx graph)."""
+    """Tables and dynamic tables, with an edge from each object to the dynamic tables reading it."""
 
     pipeline: Pipeline
-    graph: Dag
+    graph: nx.DiGraph
     decisions: dict[str, RefreshDecision] = field(default_factory=dict)
     queries: dict[str, CompiledQuery] = field(default_factory=dict)
     warnings: list[Warning_] = field(default_factory=list)
@@ -51,7 +50,7 @@ class PipelineGraph:
     def create_order(self) -> list[str]:
         """Every object, each after all it reads; ties broken by declaration order."""
         position = {name: i for i, name in enumerate(self.graph.nodes)}
-        return self.graph.topological_order(key=position.__getitem__)
+        return list(nx.lexicographical_topological_sort(self.graph, key=position.__getitem__))
 
     @cached_property
     def _position(self) -> dict[str, int]:
@@ -85,11 +84,11 @@ class PipelineGraph:
 
     def all_downstream(self, name: str) -> list[str]:
         """Every dynamic table that reads ``name``, directly or not, in create order."""
-        return self._in_order(self.graph.descendants(name))
+        return self._in_order(nx.descendants(self.graph, name))
 
     def all_upstream(self, name: str) -> list[str]:
         """Every object ``name`` reads, directly or not, in create order."""
-        return self._in_order(self.graph.ancestors(name))
+        return self._in_order(nx.ancestors(self.graph, name))
 
     def refresh_mode(self, name: str) -> tuple[RefreshMode, str]:
         """What dynamic table ``name``'s declared refresh mode resolves to on Snowflake, and why."""
@@ -204,7 +203,7 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
         CycleError: the dynamic tables read each other in a cycle.
         Errors: several of these, one per problem found.
     """
-    graph = Dag()
+    graph = nx.DiGraph()
     for name, table in pipeline.tables.items():
         graph.add_node(name, kind=EXTERNAL if table.external else TABLE)
     for name in pipeline.dynamic_tables:
@@ -326,9 +325,10 @@ def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
     )
 
 
-def _check_cycles(pipeline: Pipeline, graph: Dag) -> None:
-    names = graph.find_cycle()
-    if names is None:
+def _check_cycles(pipeline: Pipeline, graph: nx.DiGraph) -> None:
+    try:
+        names = [source for source, _ in nx.find_cycle(graph)]
+    except nx.NetworkXNoCycle:
         return
     # Start the printed cycle at the first one declared, for a stable message.
     order = list(pipeline.dynamic_tables)

@@ -16,10 +16,10 @@ import pytest
 from helpers import ENGAGEMENT, ROOT
 
 DRIVERS = ("duckdb", "snowflake.connector")
-# Heavy modules that validate and plan do without: the graph is not a networkx graph, a
-# translation read from the cache needs neither the translator nor sqlglot's DuckDB dialect, and
-# validate renders no template (plan renders the statements it shows).
-HEAVY = ("networkx", "engine.sql.translate", "sqlglot.dialects.duckdb", "faker", "numpy", "jinja2")
+# Heavy modules that validate and plan do without: a translation read from the cache needs
+# neither the translator nor sqlglot's DuckDB dialect, and validate renders no template (plan
+# renders the statements it shows).
+HEAVY = ("engine.sql.translate", "sqlglot.dialects.duckdb", "faker", "numpy", "jinja2")
 
 WRAPPER = """
 import json, sys
