@@ -186,15 +186,20 @@ def test_a_second_process_gets_an_in_use_error(engagement_db, tmp_path):
 
 
 @pytest.mark.slow
-def test_pipe_commands_during_a_pipe_stream_get_an_in_use_error(applied):
+def test_during_a_pipe_stream_reads_are_answered_and_writers_are_told_to_wait(applied):
     stream = _hold(
         pipe_command("stream", applied.yaml, "--db", applied.db, "--batches", "2", "--records", "10", "--delay", "60"),
         "batch 1/2",
     )
     try:
-        _assert_in_use(applied.pipe("status"))
-        _assert_in_use(applied.pipe("refresh"))
-        _assert_in_use(applied.pipe("apply", "--yes"))
+        read = applied.pipe("status", "--format", "json")
+        assert read.returncode == 0, str(read)
+        rows = {s["name"]: s["rows"] for s in json.loads(read.stdout)}
+        assert rows["RAW_INTERACTIONS"] == 10_010  # read through the stream: its first batch
+        for writer in (applied.pipe("refresh"), applied.pipe("apply", "--yes")):
+            assert writer.returncode != 0
+            assert len(writer.errors) == 1, str(writer)
+            assert "held by pipe stream" in writer.errors[0], str(writer)
     finally:
         _release(stream)
     assert status(applied)["RAW_INTERACTIONS"]["rows"] == 10_010  # the first batch was committed

@@ -41,11 +41,13 @@ def test_nothing_is_due_while_within_half_the_target_lag(shop):
 
 def test_time_lagged_tables_refresh_with_their_upstream_and_not_unneeded_downstream_ones(shop):
     project, backend = shop
-    _age(backend, 45)  # over half of REGION_TOTALS' and STATUS_MIX's 1-minute lag
+    _age(backend, 45)  # over half of the 1-minute lag of REGION_TOTALS, STATUS_MIX and "grosses Régions"
     records = backend.tick(Reporter())
     refreshed = {r.name for r in records}
     # The 1-minute tables and the DOWNSTREAM tables they read, at one data timestamp …
-    assert refreshed == {"CUSTOMER_ORDERS", "ORDER_DETAIL", "REGION_TOTALS", "STATUS_MIX"}
+    assert refreshed == {
+        "CUSTOMER_ORDERS", "ORDER_DETAIL", "REGION_TOTALS", "STATUS_MIX", "Clients par région", "grosses Régions",
+    }
     assert len({r.data_timestamp for r in records}) == 1
     # … and not TOP_ORDERS: DOWNSTREAM, and no time-lagged table reads it.
     assert "TOP_ORDERS" not in refreshed
@@ -96,7 +98,7 @@ def test_until_fresh_returns_once_every_table_is_within_its_lag(tmp_path):
         api.apply(project, backend)
         _age(backend, 90)  # every table is behind the 1-minute lag
         behind = [s.name for s in backend.status() if s.target_lag == "1 minute" and s.lag_seconds > 60]
-        assert behind == ["REGION_TOTALS", "STATUS_MIX"]
+        assert behind == ["REGION_TOTALS", "STATUS_MIX", "grosses Régions"]
         api._wait_until_fresh(project, backend, Reporter(), clock=lambda: 0.0, sleep=lambda seconds: None)
         assert all(s.lag_seconds < 60 for s in backend.status() if s.target_lag == "1 minute")
 
