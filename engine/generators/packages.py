@@ -2,10 +2,12 @@
 
 The same seed gives the same rows on both targets only if both run the same Faker: Faker's word
 lists and draws change between releases. A bare ``faker`` in a generator's ``packages`` is sent
-as ``faker==FAKER_VERSION``, a version Snowflake's Anaconda channel serves (a public procedure
-deployed on Snowflake pins ``packages = ('faker==18.9.0', …)``; ``SELECT * FROM
-INFORMATION_SCHEMA.PACKAGES WHERE PACKAGE_NAME = 'faker'`` lists an account's), and
-pyproject.toml requires the same version locally. A package the file pins itself is sent as
+as ``faker==FAKER_VERSION``, a version Snowflake's Anaconda channel serves: the procedure that
+Snowflake's own Python worksheet generated on deployment, recorded in the public repository
+cristiscu/programming-in-snowflake (``sections/14-snowpark-api/11-python-worksheet-generated-sp.sql``),
+reads ``packages=('faker==18.9.0','snowflake-snowpark-python==*')``; ``SELECT * FROM
+INFORMATION_SCHEMA.PACKAGES WHERE PACKAGE_NAME = 'faker'`` lists an account's. pyproject.toml
+requires the same version locally. A package the file pins itself is sent as
 written.
 """
 
