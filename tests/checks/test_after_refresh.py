@@ -9,7 +9,7 @@ import pytest
 
 import engine
 from engine.report import Reporter
-from tests.checks.conftest import CHECKS
+from .conftest import CHECKS
 
 VISITS = CHECKS / "visits.yaml"
 

@@ -10,7 +10,7 @@ import engine
 from engine.checks.declared import declared_checks
 from engine.checks.local import CHANGE, LocalChecks, _on_change
 from engine.report import Silent
-from tests.checks.conftest import CHECKS
+from .conftest import CHECKS
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)  # local timestamps are UTC
 

@@ -12,7 +12,7 @@ import sqlglot
 import pytest
 
 from engine.sql.lint import analyze
-from tests.conformance import suite
+from conformance import suite
 
 EXPECTATIONS = suite.load_expectations()
 KNOWN = {case.id: case for case in suite.load_cases()
