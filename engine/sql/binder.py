@@ -293,12 +293,24 @@ def _scope_sources(scope: Scope) -> dict[str, object]:
                     names.setdefault(pivot.alias, pivot)
         for name, source in current.lateral_sources.items():
             names.setdefault(name, source)
-        for lateral in current.expression.find_all(exp.Lateral):
+        for lateral in _own_laterals(current.expression):
             alias = lateral.args.get("alias")
             if alias is not None and alias.name:
                 names.setdefault(alias.name, lateral)
         current = current.parent
     return names
+
+
+def _own_laterals(query: exp.Expression) -> list[exp.Lateral]:
+    """The LATERALs in ``query``'s own FROM and joins (not those of the queries nested in it, which
+    are their own scopes: walking the whole tree at every scope would cost the depth squared)."""
+    if not isinstance(query, exp.Select):
+        return []
+    from_ = query.args.get("from")
+    candidates = [from_.this] if from_ is not None else []
+    candidates += [join.this for join in query.args.get("joins") or []]
+    candidates += list(query.args.get("laterals") or [])
+    return [c for c in candidates if isinstance(c, exp.Lateral)]
 
 
 # -- checks ----------------------------------------------------------------------------------------

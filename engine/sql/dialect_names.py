@@ -24,8 +24,9 @@ def name_outputs(tree: exp.Expression, sql: str | None = None) -> None:
     quoted decides its case. Given the statement's text, an expression is named after its
     text as written, upper-cased, as Snowflake names it (``TO_VARCHAR(LOG(3,4))``).
     """
+    tokens = _tokens(sql) if sql else None  # once: a query nests many SELECTs
     for select in list(tree.find_all(exp.Select)):
-        texts = _projection_texts(select, sql) if sql else None
+        texts = _projection_texts(select, sql, tokens) if tokens else None
         named = []
         for index, projection in enumerate(select.expressions):
             name = _output_name(projection, texts[index] if texts else None)
@@ -61,14 +62,19 @@ _OPENING = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
 _CLOSING = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
 
 
-def _projection_texts(select: exp.Select, sql: str) -> list[str] | None:
-    """The source text of each projection of ``select``, or None when it cannot be told apart."""
+def _tokens(sql: str) -> list[Token] | None:
+    """``sql``'s Snowflake tokens, or None when it does not tokenize."""
+    try:
+        return Snowflake().tokenize(sql)
+    except TokenError:
+        return None
+
+
+def _projection_texts(select: exp.Select, sql: str, tokens: list[Token]) -> list[str] | None:
+    """The source text of each projection of ``select`` (``tokens``: those of ``sql``), or None
+    when it cannot be told apart."""
     starts = [n.meta["start"] for p in select.expressions for n in p.walk() if "start" in n.meta]
     if not starts:
-        return None
-    try:
-        tokens = Snowflake().tokenize(sql)
-    except TokenError:
         return None
     first = min(starts)
     heads = [i for i, t in enumerate(tokens) if t.token_type == TokenType.SELECT and t.end < first]
