@@ -184,7 +184,9 @@ class Refresher:
         con.execute(f"INSERT INTO {fresh} ({columns}) SELECT {columns} FROM ({query}) AS __Q")
         logged = action == "FULL" and self.meta(name)["INPUT_VERSIONS"] is not None and self._read_incrementally(name)
         if logged:
-            outcome = self.incremental.record_difference(name, target, fresh, action)
+            outcome = self.incremental.record_difference(
+                name, self.store.table(name), self.store.table(f"__PIPE_NEW_{name}"), action
+            )
         else:  # a first fill or REINITIALIZE replaces every row; a FULL refresh counts what differs
             counts = _COUNTED_DIFFERENCE if action == "FULL" else _COUNTED_REPLACE
             inserted, deleted, rows, total = con.execute(counts.format(old=target, new=fresh, row=ROW)).fetchone()

@@ -75,16 +75,9 @@ class RefreshState:
             [suspend_after is not None, suspend_after or 0, name],
         )
 
-    def input_versions(self) -> dict[str, dict[str, int]]:
-        """For each dynamic table refreshed at least once, the version of each input it read."""
-        rows = self.con.execute(
-            f"SELECT NAME, INPUT_VERSIONS FROM {META}.DYNAMIC_TABLES WHERE INPUT_VERSIONS IS NOT NULL"
-        ).fetchall()
-        return {name: json.loads(versions) for name, versions in rows}
-
     def incremental_input_versions(self) -> dict[str, dict[str, int]]:
-        """:meth:`input_versions` of the dynamic tables whose next refresh applies their inputs'
-        changes: incremental ones, refreshed before and not waiting to be reinitialised."""
+        """For each dynamic table whose next refresh applies its inputs' changes (incremental,
+        refreshed before, not waiting to be reinitialised), the version of each input it read."""
         rows = self.con.execute(
             f"""SELECT NAME, INPUT_VERSIONS FROM {META}.DYNAMIC_TABLES WHERE REFRESH_MODE = 'INCREMENTAL'
                 AND INPUT_VERSIONS IS NOT NULL AND NOT NEEDS_REINITIALIZE"""

@@ -228,18 +228,17 @@ class Incremental:
             "INSERT INTO __X_target (__X_names) SELECT __X_columns FROM __PIPE_NEW",
             target=target, names=names, columns=columns(names),
         ))
-        return self.record_difference(name, "__PIPE_OLD", "__PIPE_NEW", "INCREMENTAL")
+        return self.record_difference(name, temp("__PIPE_OLD"), temp("__PIPE_NEW"), "INCREMENTAL")
 
-    def record_difference(self, name: str, old: str, new: str, action: str) -> Outcome:
-        """Log the rows that differ between ``old`` and ``new`` (temporary tables, or qualified
-        names as :meth:`Store.qualified` writes them) as ``name``'s change."""
+    def record_difference(self, name: str, old: exp.Table, new: exp.Table, action: str) -> Outcome:
+        """Log the rows that differ between tables ``old`` and ``new`` as ``name``'s change."""
         con = self.store.con
         names = tuple(self.store.columns(name))
         # One aggregation counts each distinct row's copies, new minus old (NULLs compare equal,
         # as in EXCEPT ALL, but one hash table instead of two); each difference is then repeated.
         for template in _DIFFERENCE:
-            self._sql.run(con, (template, names, old, new),
-                          lambda: fill(template, columns=columns(names), new=_relation(new), old=_relation(old)))
+            self._sql.run(con, (template, names, old.sql(), new.sql()),
+                          lambda: fill(template, columns=columns(names), new=new.copy(), old=old.copy()))
         n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
         n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
         if n_ins or n_del:
@@ -267,8 +266,3 @@ class Incremental:
             pre.rebuild()
         if state is not None:
             state.rebuild()
-
-
-def _relation(name: str) -> exp.Table:
-    """A temporary table by its name, or a table by its qualified (quoted, dotted) name."""
-    return temp(name) if not name.startswith('"') else exp.to_table(name, dialect="duckdb")
