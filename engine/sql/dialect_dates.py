@@ -73,9 +73,7 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
         # CONVERT_TIMEZONE(target, ts) is the same instant (a TIMESTAMP_NTZ or DATE read in the
         # session's time zone, text with its own offset); only its display zone changes
         value = node.args["timestamp"]
-        if value.is_string:  # '2024-04-05 12:00:00 +02:00': DuckDB reads the offset without the blank
-            value = exp.Literal.string(re.sub(r"\s+([+-]\d{2}:?\d{2})$", r"\1", value.name))
-        return exp.Cast(this=value, to=exp.DataType.build("TIMESTAMPTZ"))
+        return exp.Cast(this=_offset_next_to_time(value), to=exp.DataType.build("TIMESTAMPTZ"))
     if isinstance(node, exp.TimestampTzFromParts) and (node.args.get("zone") or node.args.get("nano")):
         # the instant of those parts in the zone given (else the session's); its offset is not kept
         parts = [node.args.get(k) for k in ("year", "month", "day", "hour", "min", "sec")]
@@ -151,7 +149,9 @@ def _with_format(node: exp.Expression) -> exp.Expression:
 def _cast(node: exp.Cast) -> exp.Expression:
     target = node.to.this
     if target in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ):
-        return _offset_without_blank(node)
+        node = node.copy()
+        node.set("this", _offset_next_to_time(node.this))
+        return node
     if target not in (exp.DataType.Type.DATE, exp.DataType.Type.TIME, exp.DataType.Type.TIMESTAMP,
                       exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME):
         return node
@@ -174,18 +174,16 @@ def _cast(node: exp.Cast) -> exp.Expression:
 _OFFSET_AFTER_BLANK = re.compile(r"\s+([+-]\d{2}(?::?\d{2})?)$")
 
 
-def _offset_without_blank(node: exp.Cast) -> exp.Expression:
-    """Text cast to a timestamp with a time zone, its offset moved next to the time: Snowflake's
-    AUTO format reads '2022-02-24 13:00:00 +01:00', DuckDB only '2022-02-24 13:00:00+01:00'."""
-    value = node.this
-    if value.is_string and _OFFSET_AFTER_BLANK.search(value.name):
-        node = node.copy()
-        node.set("this", exp.Literal.string(_OFFSET_AFTER_BLANK.sub(r"\1", value.name)))
-    elif is_type(value, TEXT):
-        node = node.copy()
-        node.set("this", exp.func("regexp_replace", value, exp.Literal.string(_OFFSET_AFTER_BLANK.pattern),
-                                  exp.Literal.string("\\1")))
-    return node
+def _offset_next_to_time(value: exp.Expression) -> exp.Expression:
+    """Text read as a timestamp with a time zone, its UTC offset moved next to the time: Snowflake's
+    AUTO format reads '2022-02-24 13:00:00 +01:00', DuckDB only '2022-02-24 13:00:00+01:00'.
+    Anything but text is returned as it is."""
+    if value.is_string:
+        return exp.Literal.string(_OFFSET_AFTER_BLANK.sub(r"\1", value.name))
+    if is_type(value, TEXT):
+        return exp.func("regexp_replace", value, exp.Literal.string(_OFFSET_AFTER_BLANK.pattern),
+                        exp.Literal.string("\\1"))
+    return value
 
 
 def _auto_literal(text: str) -> str | None:
@@ -206,11 +204,11 @@ def _cast_text(value: exp.Expression, target: str, original: exp.Expression) -> 
         if _INTEGER.match(value.name):
             return exp.Cast(this=_from_epoch(exp.Literal.number(_scaled(int(value.name))), None, "TIMESTAMP"), to=to)
         text = _auto_literal(value.name)
-        if text is None and with_zone:  # '2022-02-24 13:00:00 +01:00': DuckDB reads the offset without the blank
-            text = _OFFSET_AFTER_BLANK.sub(r"\1", value.name)
+        if text is None and with_zone:
+            text = _offset_next_to_time(value).name
         return exp.Cast(this=exp.Literal.string(text) if text else value, to=to)
-    if is_type(value, TEXT) and with_zone:
-        value = _offset_without_blank(exp.Cast(this=value, to=to)).this
+    if with_zone:
+        value = _offset_next_to_time(value)
     if is_type(value, TEXT):
         # both branches of the CASE give the target type: a time string is no timestamp
         name = to.sql(dialect="duckdb")
