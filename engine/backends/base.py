@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from engine import names
 from engine.errors import BackendError
 from engine.graph import PipelineGraph
 from engine.kinds import ObjectKind
@@ -165,7 +166,7 @@ class Backend(ABC):
 
     def row_count(self, table: str) -> int | None:
         """How many rows ``table`` has now."""
-        result = self.query(f"SELECT COUNT(*) FROM {table}")
+        result = self.query(f"SELECT COUNT(*) FROM {names.sql(table)}")
         return result.rows[0][0] if result.rows else None
 
     def tick(self, reporter: Reporter) -> list[RefreshRecord]:

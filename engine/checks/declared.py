@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine import names
 from engine.errors import SpecError, SqlError, did_you_mean
 from engine.spec.checks import Check, CheckKind, UnitTest, as_rows
 
@@ -69,6 +70,12 @@ def check_declarations(pipeline, graph) -> None:
                 hint="give one of them another name: with name:",
             )
         seen[key] = item
+        if names.needs_quotes(item.table):
+            raise SpecError(
+                f"{item.table}: check {item.name} is not supported yet on a table whose name must be quoted",
+                location=_locate(pipeline, *item.path),
+                hint="remove the check, or give the table a name that needs no quotes (letters, digits, _)",
+            )
         _check_one(pipeline, item, graph)
     from engine.checks.files import test_owners  # the file's tests, then those of tests/*.yaml beside it
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from engine import names
 from engine.checks.declared import DeclaredCheck, declared_checks
 from engine.checks.local import ERROR, FAILED, PASSED, SAMPLE_ROWS, CheckResult
 from engine.errors import BackendError
@@ -254,7 +255,7 @@ def run_as_queries(backend, project, checks: list[DeclaredCheck]) -> list[CheckR
 def _query_check(backend, pipeline, item, base) -> CheckResult:
     check = item.check
     if check.kind is CheckKind.row_count:
-        rows = backend.query(f"SELECT COUNT(*) AS ROW_COUNT FROM {item.table}").rows[0][0]
+        rows = backend.query(f"SELECT COUNT(*) AS ROW_COUNT FROM {names.sql(item.table)}").rows[0][0]
         bounds = check.row_count
         ok = (bounds.min is None or rows >= bounds.min) and (bounds.max is None or rows <= bounds.max)
         return CheckResult(**base, status=PASSED if ok else FAILED, failing_rows=0 if ok else 1,

@@ -9,6 +9,7 @@ import sys
 
 from rich.table import Table
 
+from engine import names
 from engine.console.base import STATE_STYLE, cell, grid, json_default, plain, stdout
 
 
@@ -20,7 +21,7 @@ def sinks(project, backend) -> None:
             continue
         if project.pipeline.dynamic_tables[name].initialize == "on_schedule" and backend.name == "snowflake":
             continue  # not readable until its first scheduled refresh: Snowflake refuses the query
-        result = backend.query(f"SELECT * FROM {name} LIMIT 6")
+        result = backend.query(f"SELECT * FROM {names.sql(name)} LIMIT 6")
         if 0 < len(result.rows) <= 5:
             rows = [[c, cell(v)] for c, v in zip(result.columns, result.rows[0])] if len(result.rows) == 1 else None
             if rows:

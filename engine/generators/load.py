@@ -14,8 +14,9 @@ from itertools import islice
 
 import duckdb
 
+from engine import names
 from engine.generators.columnar import ColumnarSelect
-from engine.generators.values import Column, quote_identifier
+from engine.generators.values import Column
 
 CHUNK_ROWS = 50_000
 
@@ -28,7 +29,7 @@ def table_sql(table: str) -> str:
     """``table`` (``NAME`` or ``SCHEMA.NAME``) as quoted SQL; text already quoted is kept."""
     if '"' in table:
         return table
-    return ".".join(quote_identifier(part) for part in table.split("."))
+    return ".".join(names.quoted(part) for part in table.split("."))
 
 
 def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column], select: ColumnarSelect,
@@ -56,7 +57,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column
     Raises:
         LoadError: DuckDB rejected a value.
     """
-    staging = quote_identifier(f"pipe_generated_{uuid.uuid4().hex}")
+    staging = names.quoted(f"pipe_generated_{uuid.uuid4().hex}")
     definition = ", ".join(f"c{i} {c.duckdb_type}" for i, c in enumerate(columns))
     _execute(con, f"CREATE TEMP TABLE {staging} ({definition})")
     try:
@@ -98,7 +99,7 @@ class _registered:
             self.con.register(self.name, self.arrays)
         except duckdb.Error as exc:
             raise LoadError(str(exc).splitlines()[0]) from exc
-        return quote_identifier(self.name)
+        return names.quoted(self.name)
 
     def __exit__(self, *exc) -> None:
         self.con.unregister(self.name)

@@ -30,6 +30,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from engine import names
 from engine.sql.dialect_common import Untranslatable
 from engine.sql.dialect_types import duckdb_type_name, parse_snowflake_type
 
@@ -65,7 +66,7 @@ class Column:
     @property
     def sql_name(self) -> str:
         """The quoted upper-case column name of the local table."""
-        return quote_identifier(self.name.upper())
+        return names.quoted(self.name.upper())
 
 
 def duckdb_type(snowflake_type: str) -> str:
@@ -94,11 +95,6 @@ def column(name: str, snowflake_type: str) -> Column:
     else:
         kind = _KIND_OF_DUCKDB[local]
     return Column(name, snowflake_type, local, kind)
-
-
-def quote_identifier(name: str) -> str:
-    """``name`` as a double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def loadable(col: Column, value: Any) -> Any:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from engine import names
 from engine.backends.base import Backend
 from engine.errors import PipeError
 from engine.graph import DYNAMIC_TABLE, PipelineGraph
@@ -141,7 +142,7 @@ def dashboard(graph: PipelineGraph, backend: Backend, nodes: dict[str, dict] | N
         if node is not None and (node["state"] in (None, "NOT CREATED") or node["rows"] is None):
             continue
         try:
-            rows = backend.query(f"SELECT * FROM {name} LIMIT {DASHBOARD_MAX_ROWS + 1}")
+            rows = backend.query(f"SELECT * FROM {names.sql(name)} LIMIT {DASHBOARD_MAX_ROWS + 1}")
         except PipeError:
             continue  # not created yet, or dropped behind pipe's back: nothing to show
         if 0 < len(rows.rows) <= DASHBOARD_MAX_ROWS:
@@ -256,10 +257,8 @@ class SnapshotBuilder:
 
 def _columns(backend: Backend, name: str) -> list[dict[str, str]]:
     """``[{name, type}]`` of a table as the target's catalog describes it (locally: DuckDB's types)."""
-    from engine.generators.values import quote_identifier
-
     try:
-        result = backend.query(f"SELECT * FROM {quote_identifier(name)} LIMIT 0")
+        result = backend.query(f"SELECT * FROM {names.quoted(name)} LIMIT 0")
     except PipeError:
         return []
     types = list(result.types) or [None] * len(result.columns)
