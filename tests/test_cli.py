@@ -427,3 +427,21 @@ def test_query_computes_sha2_512_on_the_local_database(run_pipe, tmp_path):
         "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
         "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
     )
+
+
+def test_apply_shows_sinks_whose_names_must_be_quoted(run_pipe, tmp_path):
+    """The sinks pipe apply prints are read by their names as Snowflake writes them ("Ventes par café")."""
+    import shutil
+
+    shutil.copy(FIXTURES / "names" / "quoted.yaml", tmp_path / "quoted.yaml")
+    db = tmp_path / "q.duckdb"
+    assert run_pipe("apply", "quoted.yaml", "--db", db, cwd=tmp_path).code == 0
+    run_pipe("query", "quoted.yaml", """INSERT INTO "Café Orders" VALUES (1, 'noir', 2.50, 'x'), (2, 'noir', 1.25, 'y')""",
+             "--db", db, cwd=tmp_path)
+    result = run_pipe("apply", "quoted.yaml", "--db", db, cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    result = run_pipe("refresh", "quoted.yaml", "--db", db, cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    shown = run_pipe("query", "quoted.yaml", 'SELECT "café", "Nombre", TOTAL FROM "Ventes par café"', "--db", db,
+                     "--format", "csv", cwd=tmp_path)
+    assert shown.stdout.splitlines() == ["café,Nombre,TOTAL", "noir,2,3.75"]
