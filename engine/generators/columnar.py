@@ -2,7 +2,8 @@
 
 A handler may offer ``process_columns(self, *args)`` beside ``process``: the same rows, in the
 same order, as NumPy columns. It returns ``{column: value}`` for every ``returns:`` column
-(names case-insensitive), where each value is
+(names case-insensitive), or yields such dicts as consecutive chunks of the rows (so that a
+large call holds one chunk in memory at a time), where each value is
 
 * a 1-D NumPy array (masked entries are NULL): integers for NUMBER, floats for FLOAT,
   ``bool`` for BOOLEAN, ``datetime64`` for DATE and TIMESTAMP, ``object`` arrays of ``str``

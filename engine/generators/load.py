@@ -32,20 +32,43 @@ def table_sql(table: str) -> str:
     return ".".join(names.quoted(part) for part in table.split("."))
 
 
-def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column], select: ColumnarSelect,
-                   order: Sequence[int] = ()) -> int:
-    """Insert the rows a :class:`ColumnarSelect` describes into ``table``; return their number.
+def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column],
+                   chunks: Iterable[ColumnarSelect], order: Sequence[int] = ()) -> int:
+    """Insert the rows the :class:`ColumnarSelect` chunks describe into ``table``; return their number.
+
+    Each chunk is one ``INSERT … SELECT``, so memory holds one chunk at a time. A failure in a
+    later chunk leaves the earlier ones inserted: callers run this inside their transaction,
+    which the failure rolls back. With ``order``, the chunks are first staged in a temporary
+    table and inserted in one ordered statement.
 
     Raises:
         LoadError: DuckDB rejected a value (e.g. a string that is not valid JSON).
     """
-    if select.rows == 0:
-        return 0
     targets = ", ".join(c.sql_name for c in columns)
-    with _registered(con, select.arrays) as view:
-        _execute(con, f"INSERT INTO {table_sql(table)} ({targets}) SELECT {', '.join(select.expressions)} "
-                      f"FROM {view}{_order_sql(order)}")
-    return select.rows
+    if not order:
+        return _insert_chunks(con, table_sql(table), f" ({targets})", chunks)
+    staging = names.quoted(f"pipe_generated_{uuid.uuid4().hex}")
+    definition = ", ".join(f"{c.sql_name} {c.duckdb_type}" for c in columns)
+    _execute(con, f"CREATE TEMP TABLE {staging} ({definition})")
+    try:
+        count = _insert_chunks(con, staging, "", chunks)
+        if count:
+            _execute(con, f"INSERT INTO {table_sql(table)} ({targets}) SELECT * FROM {staging}{_order_sql(order)}")
+        return count
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {staging}")
+
+
+def _insert_chunks(con: duckdb.DuckDBPyConnection, target: str, targets: str,
+                   chunks: Iterable[ColumnarSelect]) -> int:
+    count = 0
+    for select in chunks:
+        if select.rows == 0:
+            continue
+        with _registered(con, select.arrays) as view:
+            _execute(con, f"INSERT INTO {target}{targets} SELECT {', '.join(select.expressions)} FROM {view}")
+        count += select.rows
+    return count
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column], rows: Iterable[tuple],

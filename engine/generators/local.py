@@ -119,7 +119,7 @@ def insert_generated(con: duckdb.DuckDBPyConnection, table: str, pipeline: Pipel
     order = _order_positions(call, order_by)
     try:
         if fast and callable(getattr(call.handler, "process_columns", None)):
-            return insert_columns(con, table, call.columns, _columnar(call, seed, now), order)
+            return insert_columns(con, table, call.columns, _column_chunks(call, seed, now), order)
         rows = (_checked(call, number, row, convert=True) for number, row in enumerate(_started(call, seed, now), 1))
         return insert_rows(con, table, call.columns, rows, order)
     except LoadError as exc:
@@ -208,18 +208,41 @@ def _checked(call: _Call, number: int, row: Any, *, convert: bool) -> tuple:
     return tuple(values) if convert else tuple(row)
 
 
-def _columnar(call: _Call, seed: int | None, now: datetime | None) -> ColumnarSelect:
-    """Run ``process_columns`` and check its result."""
+def _column_chunks(call: _Call, seed: int | None, now: datetime | None) -> Iterator[ColumnarSelect]:
+    """``process_columns``'s result, checked chunk by chunk.
+
+    It returns either one dict of columns or an iterator of them (e.g. a generator function
+    yielding whole sessions a million rows at a time), so that a large call never holds all
+    its rows in memory. The first chunk is produced with SEED and NOW set; a problem names its
+    row counted from the call's first row.
+    """
+    results = _process_columns(call)
     with _module_globals(call.module, seed, now):
+        first = next(results, _END)
+    if first is _END:
+        return
+    before = 0
+    for result in chain([first], results):
         try:
-            result = call.handler().process_columns(*call.args)
-        except Exception as exc:
-            raise call.error(f"process_columns raised {type(exc).__name__}: {exc}", cause=exc) from exc
+            select = columnar_select(call.columns, result)
+        except ColumnProblem as problem:
+            row = before + problem.row if problem.row else None
+            raise call.error(f"process_columns: {problem}", row=row, column=problem.column,
+                             hint="process_columns must return the rows of process as NumPy columns") from None
+        before += select.rows
+        yield select
+
+
+def _process_columns(call: _Call) -> Iterator[Any]:
+    """The chunks ``process_columns(*args)`` of a new handler gives, its exceptions as BackendErrors."""
     try:
-        return columnar_select(call.columns, result)
-    except ColumnProblem as problem:
-        raise call.error(f"process_columns: {problem}", row=problem.row, column=problem.column,
-                         hint="process_columns must return the rows of process as NumPy columns") from None
+        result = call.handler().process_columns(*call.args)
+        if isinstance(result, Iterator):
+            yield from result
+        else:
+            yield result
+    except Exception as exc:
+        raise call.error(f"process_columns raised {type(exc).__name__}: {exc}", cause=exc) from exc
 
 
 def _order_positions(call: _Call, order_by: Sequence[str]) -> list[int]:

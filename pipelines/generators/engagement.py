@@ -314,41 +314,53 @@ class Interactions:
     def process_columns(self, num_records, ndays):
         """The rows of ``process`` as NumPy columns, for the local engine (never on Snowflake).
 
-        Returns:
-            ``{"member_id": int64 array, "event_data": {field: array}}``: the fields of the
-            event object in order, ``timestamp`` as datetime64[s] (written as ISO text).
+        Yields:
+            ``{"member_id": int64 array, "event_data": {field: array}}`` for consecutive runs of
+            whole sessions (about a million rows each, so memory stays flat whatever the size):
+            the fields of the event object in order, ``timestamp`` as datetime64[s] (written as
+            ISO text).
         """
         import numpy as np
 
         plan = _Plan(num_records, ndays)
         draw = _numpy_draw(np, plan)
         sizes = _session_sizes(np, draw, plan.rows)
-        sessions = np.arange(len(sizes), dtype=np.uint64)
-        rows = np.arange(plan.rows, dtype=np.uint64)
-        session_of_row = np.repeat(np.arange(len(sizes)), sizes)
+        ends = np.cumsum(sizes)
+        for first in range(0, len(sizes), CHUNK_SESSIONS):
+            last = min(first + CHUNK_SESSIONS, len(sizes))
+            start = int(ends[first - 1]) if first else 0
+            yield _interaction_columns(np, draw, plan, sizes[first:last], np.arange(first, last, dtype=np.uint64),
+                                       np.arange(start, int(ends[last - 1]), dtype=np.uint64))
 
-        events = _numpy_pick(np, draw("event", rows), _EVENT_CUM)
-        low = np.array([r[0] for r in ENGAGEMENT_SECONDS.values()], dtype=np.uint64)[events]
-        span = np.array([r[1] - r[0] + 1 for r in ENGAGEMENT_SECONDS.values()], dtype=np.uint64)[events]
-        seconds = (low + draw("engagement", rows) % span).astype(np.int64)
-        pause_span = np.uint64(PAUSE_SECONDS[1] - PAUSE_SECONDS[0] + 1)
-        steps = seconds + PAUSE_SECONDS[0] + (draw("pause", rows) % pause_span).astype(np.int64)
-        starts = _numpy_session_starts(np, draw, plan, sessions)
-        session_ids = _mix_numpy(np, np.uint64(plan.session_base) + sessions)
 
-        members = MEMBER_ID_START + _numpy_min_of_two(np, draw, "member", sessions, NUM_MEMBERS)
-        devices = _numpy_pick(np, draw("device", sessions), _DEVICE_CUM)
-        return {
-            "member_id": members[session_of_row],
-            "event_data": {
-                "resource_id": RESOURCE_ID_START + _numpy_min_of_two(np, draw, "resource", rows, NUM_RESOURCES),
-                "event_type": np.array(_EVENT_VALUES, dtype=object)[events],
-                "session_id": np.array([f"{s:016x}" for s in session_ids.tolist()], dtype=object)[session_of_row],
-                "timestamp": _numpy_timestamps(np, starts, steps, sizes),
-                "engagement_seconds": seconds,
-                "device_type": np.array(_DEVICE_VALUES, dtype=object)[devices][session_of_row],
-            },
-        }
+CHUNK_SESSIONS = 250_000  # about a million rows per process_columns chunk
+
+
+def _interaction_columns(np, draw, plan, sizes, sessions, rows):
+    """The columns of the given whole sessions, numbered ``sessions``, covering ``rows``."""
+    session_of_row = np.repeat(np.arange(len(sizes)), sizes)
+    events = _numpy_pick(np, draw("event", rows), _EVENT_CUM)
+    low = np.array([r[0] for r in ENGAGEMENT_SECONDS.values()], dtype=np.uint64)[events]
+    span = np.array([r[1] - r[0] + 1 for r in ENGAGEMENT_SECONDS.values()], dtype=np.uint64)[events]
+    seconds = (low + draw("engagement", rows) % span).astype(np.int64)
+    pause_span = np.uint64(PAUSE_SECONDS[1] - PAUSE_SECONDS[0] + 1)
+    steps = seconds + PAUSE_SECONDS[0] + (draw("pause", rows) % pause_span).astype(np.int64)
+    starts = _numpy_session_starts(np, draw, plan, sessions)
+    session_ids = _mix_numpy(np, np.uint64(plan.session_base) + sessions)
+
+    members = MEMBER_ID_START + _numpy_min_of_two(np, draw, "member", sessions, NUM_MEMBERS)
+    devices = _numpy_pick(np, draw("device", sessions), _DEVICE_CUM)
+    return {
+        "member_id": members[session_of_row],
+        "event_data": {
+            "resource_id": RESOURCE_ID_START + _numpy_min_of_two(np, draw, "resource", rows, NUM_RESOURCES),
+            "event_type": np.array(_EVENT_VALUES, dtype=object)[events],
+            "session_id": np.array([f"{s:016x}" for s in session_ids.tolist()], dtype=object)[session_of_row],
+            "timestamp": _numpy_timestamps(np, starts, steps, sizes),
+            "engagement_seconds": seconds,
+            "device_type": np.array(_DEVICE_VALUES, dtype=object)[devices][session_of_row],
+        },
+    }
 
 
 def _min_of_two(plan, field, i, count):
@@ -397,14 +409,24 @@ def _numpy_pick(np, u, cumulative):
 
 
 def _session_sizes(np, draw, rows):
-    """Sizes of the sessions covering ``rows`` rows, the last one cut to fit."""
-    candidates = (rows + 1) // 2  # every session has at least 2 events
-    picks = _numpy_pick(np, draw("size", np.arange(candidates, dtype=np.uint64)), _SIZE_CUM)
-    sizes = np.array(_SIZE_VALUES, dtype=np.int64)[picks]
-    ends = np.cumsum(sizes)
-    count = int(np.searchsorted(ends, rows, side="left")) + 1 if rows else 0
-    sizes = sizes[:count]
-    if count:
+    """Sizes of the sessions covering ``rows`` rows, the last one cut to fit.
+
+    Drawn a block of sessions at a time until they cover ``rows``, so that memory follows the
+    number of sessions, not ``rows``.
+    """
+    values = np.array(_SIZE_VALUES, dtype=np.int64)
+    blocks, covered, first = [], 0, 0
+    while covered < rows:
+        count = max(1, min(CHUNK_SESSIONS, (rows - covered + 1) // 2))  # every session has at least 2 events
+        block = values[_numpy_pick(np, draw("size", np.arange(first, first + count, dtype=np.uint64)), _SIZE_CUM)]
+        blocks.append(block)
+        covered += int(block.sum())
+        first += count
+    sizes = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int64)
+    if covered > rows:
+        ends = np.cumsum(sizes)
+        count = int(np.searchsorted(ends, rows, side="left")) + 1
+        sizes = sizes[:count]
         sizes[-1] -= ends[count - 1] - rows
     return sizes
 

@@ -47,16 +47,17 @@ def fast_rows(pipeline, n, ndays, *, seed=42, now=NOW):
     saved = module.SEED, module.NOW
     module.SEED, module.NOW = seed, now
     try:
-        columns = module.Interactions().process_columns(n, ndays)
+        chunks = list(module.Interactions().process_columns(n, ndays))
     finally:
         module.SEED, module.NOW = saved
-    events = columns["event_data"]
-    values = {key: [str(v) for v in array] if array.dtype.kind == "M" else array.tolist()
-              for key, array in events.items()}
-    return [
-        (member_id, {key: values[key][i] for key in events})
-        for i, member_id in enumerate(columns["member_id"].tolist())
-    ]
+    rows = []
+    for columns in chunks:
+        events = columns["event_data"]
+        values = {key: [str(v) for v in array] if array.dtype.kind == "M" else array.tolist()
+                  for key, array in events.items()}
+        rows += [(member_id, {key: values[key][i] for key in events})
+                 for i, member_id in enumerate(columns["member_id"].tolist())]
+    return rows
 
 
 def create_table(con, table, pipeline, generator):
@@ -239,6 +240,15 @@ def test_sessions_are_a_few_events_of_one_member_within_minutes(pipeline):
 def test_fast_path_yields_exactly_the_udtf_rows(pipeline, seed, n, ndays, now):
     assert fast_rows(pipeline, n, ndays, seed=seed, now=now) == rows(pipeline, "gen_interactions", n, ndays,
                                                                       seed=seed, now=now)
+
+
+@pytest.mark.parametrize("chunk_sessions", [1, 7, 100])
+def test_fast_path_in_chunks_yields_exactly_the_udtf_rows(pipeline, monkeypatch, chunk_sessions):
+    """Chunks of whole sessions join up to the same rows, whatever the chunk size."""
+    module = load_module(pipeline, "gen_interactions")
+    monkeypatch.setattr(module, "CHUNK_SESSIONS", chunk_sessions)
+    assert len(list(module.Interactions().process_columns(3001, 30))) > 1
+    assert fast_rows(pipeline, 3001, 30, seed=9) == rows(pipeline, "gen_interactions", 3001, 30, seed=9)
 
 
 def test_fast_path_and_udtf_path_load_identical_tables(pipeline):

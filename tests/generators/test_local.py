@@ -378,3 +378,51 @@ def test_fast_path_checks(tmp_path, con, body, message):
     with pytest.raises(BackendError, match=message):
         insert_generated(con, "T", p, "gen_t", [4], seed=1)
     assert con.execute("SELECT count(*) FROM T").fetchone() == (0,)
+
+
+CHUNKED = """
+    import numpy as np
+    SEED = None
+    class Gen:
+        def process(self, n):
+            for i in range(n):
+                yield (i, {{"s": str(i)}})
+        def process_columns(self, n):
+            seed = SEED
+            for start in range(0, n, 3):
+                x = np.arange(start, min(start + 3, n))
+                {body}
+"""
+CHUNK_OK = 'yield {"x": x + 0 * seed, "v": {"s": np.array([str(i) for i in x], dtype=object)}}'
+
+
+def test_fast_path_chunks_are_inserted_in_turn(tmp_path, con):
+    """A process_columns generator's chunks join up to every row, read with SEED set at the start."""
+    p = make_pipeline(tmp_path, CHUNKED.format(body=CHUNK_OK), {"x": "number", "v": "variant"})
+    create_table(con, "T", p, "gen_t")
+    assert insert_generated(con, "T", p, "gen_t", [10], seed=1) == 10
+    assert con.execute("SELECT X, V->>'s' FROM T ORDER BY X").fetchall() == [(i, str(i)) for i in range(10)]
+
+
+def test_fast_path_chunks_in_the_order_asked(tmp_path, con):
+    body = 'yield {"x": x[::-1] * -1, "v": {"s": np.array([str(i) for i in x[::-1]], dtype=object)}}'
+    p = make_pipeline(tmp_path, CHUNKED.format(body=body), {"x": "number", "v": "variant"})
+    create_table(con, "T", p, "gen_t")
+    assert insert_generated(con, "T", p, "gen_t", [7], seed=1, order_by=["x"]) == 7
+    assert [x for (x,) in con.execute("SELECT X FROM T").fetchall()] == [-6, -5, -4, -3, -2, -1, 0]
+
+
+@pytest.mark.parametrize("body,message", [
+    ('yield {"x": x, "v": {"s": np.array([str(i) if i != 7 else 7 for i in x], dtype=object)}}',
+     r"generator gen_t, row 8, column v.s: process_columns: expected str or None, got int 7"),
+    ('if start == 6: raise ValueError("third chunk")\n                ' + CHUNK_OK,
+     r"generator gen_t: process_columns raised ValueError: third chunk"),
+])
+def test_a_bad_later_chunk_names_its_row_and_its_transaction_keeps_nothing(tmp_path, con, body, message):
+    p = make_pipeline(tmp_path, CHUNKED.format(body=body), {"x": "number", "v": "variant"})
+    create_table(con, "T", p, "gen_t")
+    con.begin()
+    with pytest.raises(BackendError, match=message):
+        insert_generated(con, "T", p, "gen_t", [10], seed=1)
+    con.rollback()
+    assert con.execute("SELECT count(*) FROM T").fetchone() == (0,)
