@@ -305,6 +305,9 @@ def open_store(
         else:
             con.execute(f"USE {quote(database)}")
             _check_format(con, path, create=False)
+        # DuckDB matches names without regard to case and keeps the first spelling: a schema
+        # named MAIN is the database's own "main". The catalog is read with its spelling.
+        schema = _catalog_spelling(con, database, schema)
         con.execute(f"USE {quote(database)}.{quote(schema)}" if _schema_exists(con, database, schema) else f"USE {quote(database)}")
     except BackendError:
         con.close()
@@ -375,6 +378,15 @@ def _check_format(con, path: Path, *, create: bool) -> None:
             f"this pipe reads format {FORMAT})",
             hint="delete the file and apply again, or pass another --db",
         )
+
+
+def _catalog_spelling(con, database: str, schema: str) -> str:
+    """``schema`` as DuckDB's catalog spells it (``main`` for ``MAIN``), or as given if it does not exist."""
+    row = con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND lower(schema_name) = lower(?) "
+        "ORDER BY schema_name = ? DESC LIMIT 1", [database, schema, schema]
+    ).fetchone()
+    return row[0] if row else schema
 
 
 def _schema_exists(con, database: str, schema: str) -> bool:

@@ -30,3 +30,33 @@ def test_a_new_database_records_its_format(tmp_path):
         api.apply(project, backend)
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT VERSION FROM _PIPE.FORMAT").fetchall() == [(1,)]
+
+
+def _shop_in_schema(tmp_path: Path, schema: str) -> Path:
+    path = tmp_path / f"shop_{schema}.yaml"
+    path.write_text(SHOP.read_text().replace("schema: ANALYTICS", f"schema: {schema}"))
+    return path
+
+
+def test_a_schema_named_main_is_the_databases_own_and_works_as_any_other(tmp_path):
+    """DuckDB's default schema is ``main`` and it matches names without regard to case, so a
+    pipeline whose Snowflake schema is MAIN lives in it: apply, refresh and reads give the same
+    rows as the same pipeline in another schema."""
+    from engine import names
+    from engine.report import Reporter
+
+    results = {}
+    for schema in ("ANALYTICS", "MAIN"):
+        project = api.validate(_shop_in_schema(tmp_path, schema))
+        with project.backend("local", db=tmp_path / f"{schema}.duckdb") as backend:
+            api.apply(project, backend)
+            backend.query("INSERT INTO CUSTOMERS VALUES (1, 'ann', 'West'), (2, 'bo', 'East')")
+            backend.query("INSERT INTO ORDERS VALUES (1, 1, 10.5, 'ok', '2026-01-01'::TIMESTAMP), "
+                          "(2, 2, 99.5, 'returned', '2026-01-02'::TIMESTAMP)")
+            records = api.refresh(project, backend, reporter=Reporter())
+            assert {r.state for r in records} == {"SUCCEEDED"}
+            assert not api.plan(project, backend).has_changes  # the tables are found again
+            results[schema] = {name: sorted(backend.query(f"SELECT * FROM {names.sql(name)}").rows, key=repr)
+                               for name in project.pipeline.dynamic_tables}
+    assert results["MAIN"] == results["ANALYTICS"]
+    assert results["MAIN"]["CUSTOMER_ORDERS"][0][:4] == (1, "ann", "West", 1)
