@@ -65,8 +65,8 @@ def _insert_chunks(con: duckdb.DuckDBPyConnection, target: str, targets: str,
     for select in chunks:
         if select.rows == 0:
             continue
-        with _registered(con, select.arrays) as view:
-            _execute(con, f"INSERT INTO {target}{targets} SELECT {', '.join(select.expressions)} FROM {view}")
+        _execute(con, f"INSERT INTO {target}{targets} SELECT {', '.join(select.expressions)} FROM {ARRAYS}",
+                 select.arrays)
         count += select.rows
     return count
 
@@ -104,31 +104,23 @@ def _stage(con, staging: str, columns: list[Column], rows: Iterator[tuple]) -> i
             array = np.empty(len(chunk), dtype=object)
             array[:] = values
             arrays[f"c{i}"] = array
-        with _registered(con, arrays) as view:
-            _execute(con, f"INSERT INTO {staging} SELECT {casts} FROM {view}")
+        _execute(con, f"INSERT INTO {staging} SELECT {casts} FROM {ARRAYS}", arrays)
         count += len(chunk)
     return count
 
 
-class _registered:
-    """Context manager: ``arrays`` registered as a uniquely named DuckDB view."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, arrays: dict):
-        self.con, self.arrays = con, arrays
-        self.name = f"pipe_arrays_{uuid.uuid4().hex}"
-
-    def __enter__(self) -> str:
-        try:
-            self.con.register(self.name, self.arrays)
-        except duckdb.Error as exc:
-            raise LoadError(str(exc).splitlines()[0]) from exc
-        return names.quoted(self.name)
-
-    def __exit__(self, *exc) -> None:
-        self.con.unregister(self.name)
+ARRAYS = "__pipe_arrays"
+"""The name a statement reads a chunk's NumPy arrays by (see :func:`_execute`)."""
 
 
-def _execute(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, arrays: dict | None = None) -> None:
+    """Run ``sql``; with ``arrays``, the statement reads them as the table :data:`ARRAYS`.
+
+    DuckDB finds the arrays by that local name (a replacement scan) and lets go of them when
+    the statement ends. A registered view would keep every chunk alive until the transaction
+    commits: 100M generated rows in one apply would then all be held in memory.
+    """
+    __pipe_arrays = arrays  # noqa: F841 (read by DuckDB's replacement scan, by this name)
     try:
         con.execute(sql)
     except duckdb.Error as exc:

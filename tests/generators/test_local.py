@@ -426,3 +426,36 @@ def test_a_bad_later_chunk_names_its_row_and_its_transaction_keeps_nothing(tmp_p
         insert_generated(con, "T", p, "gen_t", [10], seed=1)
     con.rollback()
     assert con.execute("SELECT count(*) FROM T").fetchone() == (0,)
+
+
+def test_a_chunk_is_let_go_once_inserted_even_inside_a_transaction(tmp_path, con):
+    """Each chunk's arrays are released when its INSERT ends, not at COMMIT: a large apply (one
+    transaction) holds one chunk at a time. Checked with weak references to the arrays."""
+    import weakref
+
+    import numpy as np
+
+    from engine.generators.columnar import ColumnarSelect
+    from engine.generators.load import insert_columns
+    from engine.generators.values import column
+
+    class Tracked(np.ndarray):
+        pass
+
+    refs = []
+
+    def chunks():
+        for start in range(0, 40, 10):
+            # the chunk before the last may not be held any more (the last one is the loader's
+            # loop variable until this one comes)
+            assert all(ref() is None for ref in refs[:-1]), "an inserted chunk is still held"
+            array = np.arange(start, start + 10).view(Tracked)
+            refs.append(weakref.ref(array))
+            yield ColumnarSelect(rows=10, arrays={"c0": array}, expressions=["CAST(c0 AS BIGINT)"])
+            del array
+
+    con.execute("CREATE TABLE N (X BIGINT)")
+    con.begin()
+    assert insert_columns(con, "N", [column("x", "number")], chunks()) == 40
+    con.commit()
+    assert con.execute("SELECT count(*), sum(X) FROM N").fetchone() == (40, sum(range(40)))
