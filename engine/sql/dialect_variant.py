@@ -168,9 +168,9 @@ class _Rules:
         if isinstance(node, _CONDITIONS):
             return self._coerce(node, _boolean, "this", "expression")
         if isinstance(node, exp.DPipe):
-            return self._coerce(node, json_text, "this", "expression")
+            return self._coerce(node, _varchar, "this", "expression")
         if isinstance(node, _TEXT_ARGUMENT):
-            return self._coerce(node, json_text, "this")
+            return self._coerce(node, _varchar, "this")
         if isinstance(node, (exp.ArrayAgg, exp.WithinGroup, exp.ObjectAgg)):
             return self._aggregate(node)
         if isinstance(node, exp.Order):

@@ -75,3 +75,11 @@ def test_to_json_sorts_keys_and_drops_white_space(con) -> None:
     rows = _shown(con, """SELECT TO_JSON(PARSE_JSON('{"b": 1, "a": {"d": [1, "x"], "c": null}}')) AS j,
                                  TO_JSON('null'::VARIANT) AS s, TO_JSON(NULL) AS n""")
     assert rows == [('{"a":{"c":null,"d":[1,"x"]},"b":1}', '"null"', None)]
+
+
+def test_an_array_as_text_writes_undefined(con) -> None:
+    # Snowflake prints an undefined element `undefined` (array_construct page); as text it stays so,
+    # never as the reserved element
+    rows = _shown(con, "SELECT ARRAY_CONSTRUCT(1, NULL)::VARCHAR AS cast_text, TO_VARCHAR(ARRAY_CONSTRUCT(1, NULL)) AS "
+                       "to_text, 'a' || ARRAY_CONSTRUCT(NULL) AS joined, UPPER(ARRAY_CONSTRUCT(NULL)) AS upper_text")
+    assert rows == [("[1,undefined]", "[1,undefined]", "a[undefined]", "[UNDEFINED]")]
