@@ -49,6 +49,12 @@ VARIANT_TYPE = Difference(
     "a cast to VARIANT); a number written with an exponent inside a parsed JSON array or object says DECIMAL, "
     "where Snowflake says DOUBLE",
 )
+CHECK_JSON_MESSAGE = Difference(
+    "CHECK_JSON",
+    "CHECK_JSON tells valid from invalid JSON as Snowflake does and gives the position of the first error, but "
+    "Snowflake does not publish its parser's messages: locally only 'misplaced <character>, pos <n>' is worded "
+    "as on the check_json page, other messages may be worded otherwise",
+)
 _JSON_NULL_ELEMENTS = (exp.ArrayMax, exp.ArrayMin, exp.ArrayToString)
 
 
@@ -64,6 +70,8 @@ def find(node: exp.Expression) -> Difference | None:
 def _semistructured(node: exp.Expression) -> Difference | None:
     if isinstance(node, _JSON_NULL_ELEMENTS):
         return ARRAY_JSON_NULL
+    if isinstance(node, exp.CheckJson):
+        return CHECK_JSON_MESSAGE
     if isinstance(node, exp.Typeof) or (isinstance(node, exp.Anonymous) and node.name.upper() == "IS_DECIMAL"):
         return VARIANT_TYPE
     return None

@@ -9,6 +9,8 @@ TO_JSON (to_json page): the JSON text of a VARIANT, with no white space and an O
 the order Snowflake stores them, sorted (the page's example: TO_JSON(PARSE_JSON('{"b":1,"a":2}'))
 is '{"a":2,"b":1}'); numbers keep the text they were written with. DuckDB keeps an object's keys
 in the order of the text it parsed, so the translation writes ``pipe_to_json(text)``.
+
+CHECK_JSON: ``pipe_check_json(text, is_variant)``, see engine.sql.json_check.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import json
 
 SHA2_SIZES = {224: hashlib.sha224, 256: hashlib.sha256, 384: hashlib.sha384, 512: hashlib.sha512}
-NAMES = frozenset({"pipe_sha2", "pipe_sha2_binary", "pipe_to_json"})
+NAMES = frozenset({"pipe_sha2", "pipe_sha2_binary", "pipe_to_json", "pipe_check_json"})
 
 
 def _digest(value: str | bytes, bits: int) -> bytes:
@@ -53,6 +55,11 @@ def register(con) -> None:
     if "pipe_sha2" not in existing:
         con.create_function("pipe_sha2", lambda value, bits: _digest(value, bits).hex(),
                             [sqltypes.VARCHAR, sqltypes.BIGINT], sqltypes.VARCHAR, side_effects=False)
+    if "pipe_check_json" not in existing:
+        from engine.sql.json_check import check_json
+
+        con.create_function("pipe_check_json", check_json, [sqltypes.VARCHAR, sqltypes.BOOLEAN], sqltypes.VARCHAR,
+                            side_effects=False, null_handling="special")
     if "pipe_to_json" not in existing:
         con.create_function("pipe_to_json", to_json, [sqltypes.VARCHAR], sqltypes.VARCHAR, side_effects=False)
     if "pipe_sha2_binary" not in existing:

@@ -35,6 +35,7 @@ def test_a_known_difference_is_warned_about_where_it_is_written(case_id: str) ->
 @pytest.mark.parametrize(("sql", "construct"), [
     ("SELECT ARRAY_MAX(a) FROM t", "JSON null in an ARRAY"),
     ("SELECT ARRAY_TO_STRING(a, ',') FROM t", "JSON null in an ARRAY"),
+    ("SELECT CHECK_JSON(text) FROM t", "CHECK_JSON"),
     ("SELECT TYPEOF(v) FROM t", "TYPEOF / IS_DECIMAL"),
 ])
 def test_validate_warns_at_each_semistructured_difference(sql: str, construct: str) -> None:
