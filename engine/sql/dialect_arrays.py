@@ -38,8 +38,17 @@ _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 # DECIMAL in a VARIANT locally.
 _FLOAT_VARIANT = "CASE WHEN isfinite(__X) THEN CAST(printf('%.15e', __X) AS JSON) ELSE to_json(__X) END"
 _TIMESTAMP_VARIANT = "to_json(strftime(__X, '%Y-%m-%d %H:%M:%S.%g'))"
+# A TIMESTAMP_LTZ / _TZ with its UTC offset as +HHMM, a TIME to the second (is_date-value page,
+# "typeof_dates_and_times": "2022-02-24 04:00:00.123 -0800", "20:57:01"); a TIMESTAMP_TZ's own
+# offset is not kept locally, so it is written in the session's time zone.
+_MINUTES = "(timezone_hour(__X) * 60 + timezone_minute(__X))"
+_OFFSET = (f"CASE WHEN {_MINUTES} < 0 THEN '-' ELSE '+' END || "
+           f"printf('%02d%02d', abs({_MINUTES}) // 60, abs({_MINUTES}) % 60)")
+_ZONED_VARIANT = f"to_json(strftime(__X, '%Y-%m-%d %H:%M:%S.%g ') || {_OFFSET})"
+_TIME_VARIANT = "to_json(strftime(DATE '1970-01-01' + __X, '%H:%M:%S'))"
 VARIANT_TYPE = "pipe_variant_type"  # meta: the Snowflake type of a value known to be put in a VARIANT
 _NTZ = {t for t in TIMESTAMPS if t not in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)}
+_ZONED = {exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ}
 
 
 def as_variant(value: exp.Expression) -> exp.Expression:
@@ -51,6 +60,16 @@ def as_variant(value: exp.Expression) -> exp.Expression:
     if is_type(value, _NTZ):
         result = mark_variant(duck(_TIMESTAMP_VARIANT, x=value))
         result.meta[VARIANT_TYPE] = "TIMESTAMP_NTZ"  # TYPEOF of it (typeof page, "cast_to_variant")
+        return result
+    if is_type(value, _ZONED):  # TYPEOF not known: locally both are TIMESTAMP WITH TIME ZONE
+        return mark_variant(duck(_ZONED_VARIANT, x=value))
+    if is_type(value, {exp.DataType.Type.DATE}):
+        result = mark_variant(exp.Anonymous(this="to_json", expressions=[value]))
+        result.meta[VARIANT_TYPE] = "DATE"
+        return result
+    if is_type(value, {exp.DataType.Type.TIME}):
+        result = mark_variant(duck(_TIME_VARIANT, x=value))
+        result.meta[VARIANT_TYPE] = "TIME"
         return result
     return mark_variant(exp.Anonymous(this="to_json", expressions=[value]))
 

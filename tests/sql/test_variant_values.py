@@ -1,4 +1,5 @@
-"""Snowflake's *undefined* array element, locally: kept apart from a JSON null, printed ``undefined``.
+"""VARIANT values as Snowflake holds and prints them: the *undefined* array element, apart from a
+JSON null and printed ``undefined``; TO_JSON's text; dates and times put in a VARIANT.
 
 Expected values come from Snowflake's documentation: a SQL NULL put in an ARRAY is undefined and
 printed ``undefined`` (array_construct, array_compact pages); ARRAY_COMPACT removes undefined and
@@ -83,3 +84,13 @@ def test_an_array_as_text_writes_undefined(con) -> None:
     rows = _shown(con, "SELECT ARRAY_CONSTRUCT(1, NULL)::VARCHAR AS cast_text, TO_VARCHAR(ARRAY_CONSTRUCT(1, NULL)) AS "
                        "to_text, 'a' || ARRAY_CONSTRUCT(NULL) AS joined, UPPER(ARRAY_CONSTRUCT(NULL)) AS upper_text")
     assert rows == [("[1,undefined]", "[1,undefined]", "a[undefined]", "[UNDEFINED]")]
+
+
+def test_dates_and_times_put_in_a_variant_are_written_as_snowflake_writes_them(con) -> None:
+    # is_date-value page ("typeof_dates_and_times"), session time zone America/Los_Angeles
+    con.execute("SET TimeZone = 'America/Los_Angeles'")
+    rows = _shown(con, """SELECT TO_VARIANT(TO_DATE('2024-02-24')) AS d, TYPEOF(TO_VARIANT(TO_DATE('2024-02-24'))) AS dt,
+                                 TO_VARIANT(TO_TIME('20:57:01.123456789+07:00')) AS t,
+                                 TYPEOF(TO_VARIANT(TO_TIME('20:57:01.123456789+07:00'))) AS tt,
+                                 TO_VARIANT(TO_TIMESTAMP_LTZ('2022-02-24 13:00:00.123 +01:00')) AS ltz""")
+    assert rows == [('"2024-02-24"', "DATE", '"20:57:01"', "TIME", '"2022-02-24 04:00:00.123 -0800"')]
