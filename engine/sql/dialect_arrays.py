@@ -13,8 +13,11 @@ conformance suite's examples:
 * ARRAY_EXCEPT and ARRAY_INTERSECTION have multiset semantics (each occurrence counts once);
 * positions are 0-based; a negative position counts from the end.
 
-Locally an array cannot hold Snowflake's *undefined* (a SQL NULL element): it holds a JSON null
-instead, which ``dialect_differences.ARRAY_UNDEFINED`` names (and validate warns about).
+A SQL NULL put in an array is Snowflake's *undefined*, not a JSON null: locally the reserved
+element ``dialect_common.UNDEFINED``. In the list of elements a JSON null is a SQL NULL and an
+undefined element that reserved JSON string; ARRAY_COMPACT removes both, ARRAY_CONTAINS(NULL, a)
+looks for undefined, ARRAY_SORT places undefined where NULLS FIRST / LAST says and sorts a JSON
+null after the other values, ARRAY_TO_STRING writes undefined as an empty string.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from engine.sql.dialect_annotate import TIMESTAMPS, is_float, is_type
-from engine.sql.dialect_common import Untranslatable, duck, is_marked_variant, mark_variant
+from engine.sql.dialect_common import UNDEFINED, UNDEFINED_JSON, Untranslatable, duck, is_marked_variant, mark_variant
 
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
@@ -35,8 +38,17 @@ _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 # DECIMAL in a VARIANT locally.
 _FLOAT_VARIANT = "CASE WHEN isfinite(__X) THEN CAST(printf('%.15e', __X) AS JSON) ELSE to_json(__X) END"
 _TIMESTAMP_VARIANT = "to_json(strftime(__X, '%Y-%m-%d %H:%M:%S.%g'))"
+# A TIMESTAMP_LTZ / _TZ with its UTC offset as +HHMM, a TIME to the second (is_date-value page,
+# "typeof_dates_and_times": "2022-02-24 04:00:00.123 -0800", "20:57:01"); a TIMESTAMP_TZ's own
+# offset is not kept locally, so it is written in the session's time zone.
+_MINUTES = "(timezone_hour(__X) * 60 + timezone_minute(__X))"
+_OFFSET = (f"CASE WHEN {_MINUTES} < 0 THEN '-' ELSE '+' END || "
+           f"printf('%02d%02d', abs({_MINUTES}) // 60, abs({_MINUTES}) % 60)")
+_ZONED_VARIANT = f"to_json(strftime(__X, '%Y-%m-%d %H:%M:%S.%g ') || {_OFFSET})"
+_TIME_VARIANT = "to_json(strftime(DATE '1970-01-01' + __X, '%H:%M:%S'))"
 VARIANT_TYPE = "pipe_variant_type"  # meta: the Snowflake type of a value known to be put in a VARIANT
 _NTZ = {t for t in TIMESTAMPS if t not in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)}
+_ZONED = {exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ}
 
 
 def as_variant(value: exp.Expression) -> exp.Expression:
@@ -49,12 +61,32 @@ def as_variant(value: exp.Expression) -> exp.Expression:
         result = mark_variant(duck(_TIMESTAMP_VARIANT, x=value))
         result.meta[VARIANT_TYPE] = "TIMESTAMP_NTZ"  # TYPEOF of it (typeof page, "cast_to_variant")
         return result
+    if is_type(value, _ZONED):  # TYPEOF not known: locally both are TIMESTAMP WITH TIME ZONE
+        return mark_variant(duck(_ZONED_VARIANT, x=value))
+    if is_type(value, {exp.DataType.Type.DATE}):
+        result = mark_variant(exp.Anonymous(this="to_json", expressions=[value]))
+        result.meta[VARIANT_TYPE] = "DATE"
+        return result
+    if is_type(value, {exp.DataType.Type.TIME}):
+        result = mark_variant(duck(_TIME_VARIANT, x=value))
+        result.meta[VARIANT_TYPE] = "TIME"
+        return result
     return mark_variant(exp.Anonymous(this="to_json", expressions=[value]))
 
 
 def elements(name: str) -> str:
     """DuckDB text for the elements (a JSON list) of the array in placeholder ``name``."""
     return f"from_json(CAST({name} AS JSON), '[\"JSON\"]')"
+
+
+def element(value: str) -> str:
+    """DuckDB text of the JSON element holding the VARIANT in ``value``: undefined for a SQL NULL."""
+    return f"coalesce(to_json({value}), {UNDEFINED_JSON})"
+
+
+def is_undefined(value: str) -> str:
+    """DuckDB text of: the JSON element ``value`` is undefined."""
+    return f"(CAST({value} AS VARCHAR) = '{UNDEFINED}')"
 
 
 def key(value: str) -> str:
@@ -83,17 +115,17 @@ _A, _B = elements("__A"), elements("__B")
 _SIZE = f"len({_A})"
 
 # ARRAY_APPEND / ARRAY_PREPEND / ARRAY_CAT (array_append, array_prepend, array_cat pages)
-_APPEND = _when_all(("__A",), f"to_json(list_append({_A}, to_json(__V)))")
-_PREPEND = _when_all(("__A",), f"to_json(list_prepend(to_json(__V), {_A}))")
+_APPEND = _when_all(("__A",), f"to_json(list_append({_A}, {element('__V')}))")
+_PREPEND = _when_all(("__A",), f"to_json(list_prepend({element('__V')}, {_A}))")
 _CAT = _when_all(("__A", "__B"), f"to_json(list_concat({_A}, {_B}))")
 _REVERSE = _when_all(("__A",), f"to_json(list_reverse({_A}))")
-_COMPACT = _when_all(("__A",), f"to_json(list_filter({_A}, lambda e: e IS NOT NULL))")
-# ARRAY_CONTAINS(value, array): a NULL value looks for a missing element (array_contains page)
-_FIND = (f"CASE WHEN __A IS NULL THEN NULL WHEN __V IS NULL THEN (CASE WHEN list_contains({_keys('__A')}, 'null') "
+_COMPACT = _when_all(("__A",), f"to_json(list_filter({_A}, lambda e: e IS NOT NULL AND NOT {is_undefined('e')}))")
+# ARRAY_CONTAINS(value, array): a NULL value looks for an undefined element (array_contains page)
+_FIND = (f"CASE WHEN __A IS NULL THEN NULL WHEN __V IS NULL THEN (CASE WHEN list_contains({_keys('__A')}, '{UNDEFINED}') "
          f"THEN TRUE END) ELSE list_contains({_keys('__A')}, {key('to_json(__V)')}) END")
 _POSITION = (f"CASE WHEN __A IS NULL THEN NULL "
              f"ELSE CAST(list_position({_keys('__A')}, "
-             f"CASE WHEN __V IS NULL THEN 'null' ELSE {key('to_json(__V)')} END) - 1 AS BIGINT) END")
+             f"CASE WHEN __V IS NULL THEN '{UNDEFINED}' ELSE {key('to_json(__V)')} END) - 1 AS BIGINT) END")
 _DISTINCT = _when_all(("__A",), (f"to_json(list_filter({_A}, "
                                   f"lambda e, i: list_position({_keys('__A')}, {key('e')}) = i))"))
 # multisets: the i-th element is kept when its occurrences so far exceed (EXCEPT) or do not
@@ -109,35 +141,36 @@ _REMOVE_AT = _when_all(("__A", "__P"), f"to_json(list_filter({_A}, lambda e, i: 
 _FROM = f"greatest({_position('__F', _SIZE)}, 0)"
 _TO = f"greatest({_position('__T', _SIZE)}, 0)"
 _SLICE = _when_all(("__A", "__F", "__T"), f"to_json(list_slice({_A}, {_FROM} + 1, {_TO}))")
-# ARRAY_INSERT(array, pos, value): beyond the end, the gap is filled with missing elements
+# ARRAY_INSERT(array, pos, value): beyond the end, the gap is filled with undefined elements
 _AT = f"greatest({_position('__P', _SIZE)}, 0)"
 _INSERT = _when_all(("__A", "__P"), (
     f"to_json(list_concat(list_slice({_A}, 1, {_AT}), list_transform(range(greatest({_AT} - {_SIZE}, 0)), "
-    f"lambda x: CAST(NULL AS JSON)), [to_json(__V)], list_slice({_A}, {_AT} + 1, {_SIZE})))"))
+    f"lambda x: {UNDEFINED_JSON}), [{element('__V')}], list_slice({_A}, {_AT} + 1, {_SIZE})))"))
 # ARRAY_FLATTEN: NULL when an element is NULL (array_flatten page)
-_FLATTEN = (f"CASE WHEN __A IS NULL OR len(list_filter({_A}, lambda e: e IS NULL)) > 0 THEN NULL "
+_FLATTEN = (f"CASE WHEN __A IS NULL OR len(list_filter({_A}, lambda e: e IS NULL OR {is_undefined('e')})) > 0 THEN NULL "
             f"ELSE to_json(flatten(list_transform({_A}, lambda e: {elements('e')}))) END")
-# ARRAY_TO_STRING: each element as VARCHAR (strings unquoted), a missing element as ''
+# ARRAY_TO_STRING: each element as VARCHAR (strings unquoted), an undefined element as ''
 _TO_STRING = _when_all(("__A", "__S"), (
-    f"array_to_string(list_transform({_A}, lambda e: CASE WHEN e IS NULL THEN '' "
+    f"array_to_string(list_transform({_A}, lambda e: CASE WHEN e IS NULL OR {is_undefined('e')} THEN '' "
     f"ELSE json_extract_string(e, '$') END), __S)"))
-# The values of an array in VARIANT order: numbers by value, then other values by their text.
-_SORT_KEY = (f"lambda e: {{'n': CASE WHEN json_type(e) IN {_NUMERIC} THEN CAST(e AS DOUBLE) END, "
+# The values of an array in VARIANT order: numbers by value, then other values by their text,
+# then a JSON null (array_sort page: [0, 10, 20, null, undefined] ascending).
+_SORT_KEY = (f"lambda e: {{'z': e IS NULL, 'n': CASE WHEN json_type(e) IN {_NUMERIC} THEN CAST(e AS DOUBLE) END, "
              f"'t': CAST(e AS VARCHAR), 'v': e}}")
-_SORTED = f"list_sort(list_transform(list_filter({_A}, lambda e: e IS NOT NULL), {_SORT_KEY}))"
+_SORTED = f"list_sort(list_transform(list_filter({_A}, lambda e: e IS NOT NULL AND NOT {is_undefined('e')}), {_SORT_KEY}))"
 _MAX = _when_all(("__A",), f"({_SORTED})[-1].v")
 _MIN = _when_all(("__A",), f"({_SORTED})[1].v")
-_NULLS = f"list_filter({_A}, lambda e: e IS NULL)"
+_UNDEFINED = f"list_filter({_A}, lambda e: {is_undefined('e')})"
 
 
 def _sort(node: exp.ArraySort) -> exp.Expression:
-    """ARRAY_SORT(array [, ascending [, nulls_first]]): NULLs last ascending, first descending."""
+    """ARRAY_SORT(array [, ascending [, nulls_first]]): undefined last ascending, first descending."""
     ascending = _flag(node.args.get("asc"), True, node)
     nulls_first = _flag(node.args.get("nulls_first"), not ascending, node)
     order = "ASC" if ascending else "DESC"
-    values = f"list_transform(list_sort(list_transform(list_filter({_A}, lambda e: e IS NOT NULL), " \
+    values = f"list_transform(list_sort(list_transform(list_filter({_A}, lambda e: e IS NULL OR NOT {is_undefined('e')}), " \
              f"{_SORT_KEY}), '{order}'), lambda s: s.v)"
-    parts = f"{_NULLS}, {values}" if nulls_first else f"{values}, {_NULLS}"
+    parts = f"{_UNDEFINED}, {values}" if nulls_first else f"{values}, {_UNDEFINED}"
     return duck(_when_all(("__A",), f"to_json(list_concat({parts}))"), a=node.this)
 
 
@@ -156,12 +189,15 @@ def _construct_compact(node: exp.ArrayConstructCompact) -> exp.Expression:
 
 
 def _zip(node: exp.ArraysZip) -> exp.Expression:
-    """ARRAYS_ZIP(a1, ...): one object per position up to the longest array, keys $1, $2, ..."""
+    """ARRAYS_ZIP(a1, ...): one object per position up to the longest array, keys $1, $2, ...
+
+    A missing or undefined element is a JSON null (arrays_zip page, "null_elements").
+    """
     arrays = list(node.expressions)
     names = [f"__A{i}" for i in range(len(arrays))]
     longest = "greatest(" + ", ".join(f"len({elements(n)})" for n in names) + ")" if len(names) > 1 \
         else f"len({elements(names[0])})"
-    fields = ", ".join(f"'${i + 1}', {elements(n)}[i + 1]" for i, n in enumerate(names))
+    fields = ", ".join(f"'${i + 1}', nullif({elements(n)}[i + 1], {UNDEFINED_JSON})" for i, n in enumerate(names))
     body = (f"CASE WHEN {longest} = 0 THEN CAST('[{{}}]' AS JSON) "
             f"ELSE to_json(list_transform(range({longest}), lambda i: json_object({fields}))) END")
     return duck(_when_all(tuple(names), body), **{n[2:].lower(): a for n, a in zip(names, arrays)})
@@ -171,8 +207,8 @@ def _arrays_to_object(node: exp.Anonymous) -> exp.Expression:
     """ARRAYS_TO_OBJECT(keys, values): a NULL key drops its pair, a NULL value is kept as null."""
     if len(node.expressions) != 2:
         raise Untranslatable("ARRAYS_TO_OBJECT without exactly two arguments", node, keyword="ARRAYS_TO_OBJECT")
-    pairs = (f"list_transform(range(len({_A})), lambda i: {{'k': json_extract_string({_A}[i + 1], '$'), "
-             f"'v': coalesce({_B}[i + 1], CAST('null' AS JSON))}})")
+    pairs = (f"list_transform(range(len({_A})), lambda i: {{'k': json_extract_string(nullif({_A}[i + 1], "
+             f"{UNDEFINED_JSON}), '$'), 'v': coalesce(nullif({_B}[i + 1], {UNDEFINED_JSON}), CAST('null' AS JSON))}})")
     body = f"to_json(map_from_entries(list_sort(list_filter({pairs}, lambda e: e.k IS NOT NULL))))"
     return duck(_when_all(("__A", "__B"), body), a=node.expressions[0], b=node.expressions[1])
 
@@ -209,7 +245,8 @@ def _repeat(node: exp.Anonymous) -> exp.Expression:
     if len(node.expressions) != 2:
         raise Untranslatable("ARRAY_REPEAT without exactly two arguments", node, keyword="ARRAY_REPEAT")
     value, count = node.expressions
-    return duck("CASE WHEN __N IS NOT NULL THEN to_json(list_transform(range(greatest(__N, 0)), lambda x: __V)) END",
+    return duck(f"CASE WHEN __N IS NOT NULL THEN to_json(list_transform(range(greatest(__N, 0)), "
+                f"lambda x: {element('__V')})) END",
                 n=count, v=as_variant(value))
 
 

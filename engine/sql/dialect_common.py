@@ -17,6 +17,16 @@ from sqlglot import exp
 _VARIANT = "pipe_variant"
 _NATIVE = "pipe_native"
 
+# Snowflake's *undefined*: an ARRAY element that holds no value -- a SQL NULL put in an ARRAY
+# (ARRAY_CONSTRUCT, [...], ARRAY_APPEND, ARRAY_INSERT), a missing element of parsed text
+# ('[1,,3]'). Snowflake prints it ``undefined`` and tells it from a JSON null
+# (sql-reference/data-types-semistructured; array_construct, array_compact, array_sort,
+# parse_json pages). JSON has no such value, so locally it is this reserved JSON string (a NUL
+# character then ``undefined``), the JSON text the translation of every ARRAY function, path
+# and FLATTEN honours, and that is shown as ``undefined`` (engine.sql.variant_text).
+UNDEFINED = '"\\u0000undefined"'
+UNDEFINED_JSON = f"CAST('{UNDEFINED}' AS JSON)"
+
 
 class Untranslatable(Exception):
     """A construct the local engine cannot run; translate.py turns it into a SqlError.
@@ -85,6 +95,11 @@ def is_native(node: exp.Expression) -> bool:
 def json_text(node: exp.Expression) -> exp.Expression:
     """A VARIANT as Snowflake casts it to VARCHAR: strings unquoted, anything else as JSON text."""
     return exp.Anonymous(this="json_extract_string", expressions=[node, exp.Literal.string("$")])
+
+
+def shown(value: object) -> object:
+    """A VARIANT read from DuckDB (JSON text) as Snowflake prints it: undefined elements as ``undefined``."""
+    return value.replace(UNDEFINED, "undefined") if isinstance(value, str) else value
 
 
 def rewrite_bottom_up(tree: exp.Expression, rule: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:

@@ -8,7 +8,6 @@ a defect, so every one the local engine knowingly runs differently is found here
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -37,22 +36,12 @@ SKEW = Difference(
 )
 
 # Semi-structured data (sql-reference/data-types-semistructured; array_* and typeof pages).
-ARRAY_UNDEFINED = Difference(
-    "SQL NULL in an ARRAY",
-    "Snowflake keeps a SQL NULL put in an ARRAY (ARRAY_CONSTRUCT, [...], ARRAY_APPEND / PREPEND / INSERT / REPEAT, "
-    "ARRAY_INSERT past the end) as undefined, printed `undefined`, which "
-    "FLATTEN skips and ARRAY_SORT / ARRAY_CONTAINS(NULL, ...) tell from a JSON null; locally it is a JSON null",
-)
-PARSE_JSON_MISSING = Difference(
-    "PARSE_JSON",
-    "text with a missing array element ('[1, , 2]', '[1, 2,]') parses to an ARRAY holding undefined on Snowflake "
-    "(which FLATTEN skips) and a JSON null locally; well-formed JSON parses the same",
-)
+# A SQL NULL put in an ARRAY and a missing element of parsed text are Snowflake's undefined
+# locally too (dialect_common.UNDEFINED): no difference left to warn about.
 ARRAY_JSON_NULL = Difference(
     "JSON null in an ARRAY",
-    "ARRAY_MAX, ARRAY_MIN, ARRAY_COMPACT, ARRAY_TO_STRING, ARRAY_SORT with NULLS FIRST/LAST and "
-    "ARRAY_CONTAINS / ARRAY_POSITION of NULL treat a JSON null element as a missing one locally, where "
-    "Snowflake treats it as a value",
+    "ARRAY_MAX, ARRAY_MIN and ARRAY_TO_STRING skip a JSON null element locally (ARRAY_TO_STRING writes it as an "
+    "empty string), as they skip an undefined one; Snowflake's pages do not say how they treat a JSON null",
 )
 VARIANT_TYPE = Difference(
     "TYPEOF / IS_DECIMAL",
@@ -60,14 +49,13 @@ VARIANT_TYPE = Difference(
     "a cast to VARIANT); a number written with an exponent inside a parsed JSON array or object says DECIMAL, "
     "where Snowflake says DOUBLE",
 )
-JSON_KEY_ORDER = Difference(
-    "TO_JSON",
-    "an object parsed by PARSE_JSON keeps its keys in the document's order locally, so TO_JSON writes them in "
-    "that order; Snowflake sorts them (objects built by OBJECT_CONSTRUCT and the OBJECT functions are sorted "
-    "locally too)",
+CHECK_JSON_MESSAGE = Difference(
+    "CHECK_JSON",
+    "CHECK_JSON tells valid from invalid JSON as Snowflake does and gives the position of the first error, but "
+    "Snowflake does not publish its parser's messages: locally only 'misplaced <character>, pos <n>' is worded "
+    "as on the check_json page, other messages may be worded otherwise",
 )
-_MISSING_ELEMENT = re.compile(r"[\[,]\s*[,\]]")
-_JSON_NULL_ELEMENTS = (exp.ArrayMax, exp.ArrayMin, exp.ArrayCompact, exp.ArrayToString)
+_JSON_NULL_ELEMENTS = (exp.ArrayMax, exp.ArrayMin, exp.ArrayToString)
 
 
 def find(node: exp.Expression) -> Difference | None:
@@ -80,35 +68,10 @@ def find(node: exp.Expression) -> Difference | None:
 
 
 def _semistructured(node: exp.Expression) -> Difference | None:
-    if isinstance(node, exp.Array) and any(_may_be_null(e) for e in node.expressions):
-        return ARRAY_UNDEFINED
-    if isinstance(node, (exp.ArrayAppend, exp.ArrayPrepend)) and _may_be_null(node.expression):
-        return ARRAY_UNDEFINED
-    if isinstance(node, exp.ArrayInsert):
-        return ARRAY_UNDEFINED
-    if isinstance(node, exp.Anonymous) and node.name.upper() == "ARRAY_REPEAT" and node.expressions \
-            and _may_be_null(node.expressions[0]):
-        return ARRAY_UNDEFINED
-    if isinstance(node, exp.ParseJSON) and (not isinstance(node.this, exp.Literal) or _parses_missing_elements(node)):
-        return PARSE_JSON_MISSING
-    if isinstance(node, _JSON_NULL_ELEMENTS) or (isinstance(node, exp.ArraySort) and node.args.get("nulls_first")):
+    if isinstance(node, _JSON_NULL_ELEMENTS):
         return ARRAY_JSON_NULL
-    if isinstance(node, (exp.ArrayContains, exp.ArrayPosition)) and isinstance(node.expression, exp.Null):
-        return ARRAY_JSON_NULL
+    if isinstance(node, exp.CheckJson):
+        return CHECK_JSON_MESSAGE
     if isinstance(node, exp.Typeof) or (isinstance(node, exp.Anonymous) and node.name.upper() == "IS_DECIMAL"):
         return VARIANT_TYPE
-    if isinstance(node, exp.JSONFormat):
-        return JSON_KEY_ORDER
     return None
-
-
-def _parses_missing_elements(node: exp.ParseJSON) -> bool:
-    """Whether PARSE_JSON reads a constant text with a missing element."""
-    return node.this.is_string and bool(_MISSING_ELEMENT.search(node.this.name))
-
-
-def _may_be_null(value: exp.Expression) -> bool:
-    """Whether an element given to an ARRAY may be a SQL NULL (anything but a non-NULL constant)."""
-    while isinstance(value, (exp.Cast, exp.Paren)):
-        value = value.this
-    return not isinstance(value, (exp.Literal, exp.Boolean, exp.Array, exp.Struct, exp.ParseJSON))

@@ -9,7 +9,8 @@ which walks depth first as Snowflake does); the subquery rebuilds KEY (objects o
 or arrays only. SEQ numbers the input rows: a FLATTEN first in FROM has one, so SEQ is 1; a
 lateral FLATTEN's SEQ has no local counterpart and is rejected where it is referenced. A NULL,
 empty or scalar input yields no rows; ``OUTER => TRUE`` keeps one row with NULLs, THIS the input
-and PATH an empty string.
+and PATH an empty string. An undefined array element yields no row (flatten page: FLATTEN of
+PARSE_JSON('[1, ,77]') gives the rows of indexes 0 and 2).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from engine.sql.dialect_common import Untranslatable, duck
+from engine.sql.dialect_common import UNDEFINED, Untranslatable, duck
 
 _COLUMNS = ("SEQ", "KEY", "PATH", "INDEX", "VALUE", "THIS")
 _DEFAULT_ALIAS = "_FLATTENED"  # sqlglot's name for an unaliased FLATTEN
@@ -36,7 +37,8 @@ SELECT{seq}
   CASE WHEN "__FLATTEN_EACH"."key" IS NULL THEN "__FLATTEN_INPUT"."THIS" ELSE {container} END AS "THIS"
 FROM (SELECT CAST(__INPUT AS JSON) AS "THIS") AS "__FLATTEN_INPUT"
   {join} JOIN {table}("__FLATTEN_INPUT"."THIS") AS "__FLATTEN_EACH"
-  ON json_type("__FLATTEN_INPUT"."THIS") IN ('ARRAY', 'OBJECT'){condition}
+  ON json_type("__FLATTEN_INPUT"."THIS") IN ('ARRAY', 'OBJECT')
+  AND CAST("__FLATTEN_EACH"."value" AS VARCHAR) <> '""" + UNDEFINED + """'{condition}
 """
 _ELEMENT_PATH = ("CASE WHEN json_type(\"__FLATTEN_INPUT\".\"THIS\") = 'ARRAY' "
                  "THEN __ARRAY_PREFIX || '[' || \"__FLATTEN_EACH\".\"key\" || ']' "

@@ -30,6 +30,8 @@ from sqlglot import exp
 
 from engine.sql import dialect_arrays, dialect_objects
 from engine.sql.dialect_common import (
+    UNDEFINED,
+    UNDEFINED_JSON,
     Untranslatable,
     duck,
     is_marked_variant,
@@ -70,7 +72,8 @@ _TYPEOF = (
 )
 # PARSE_JSON's leniencies (parse_json page, "Usage notes" and examples): keys without quotes,
 # NULL / TRUE / FALSE in any case, and missing array elements ('[1, ,77]', '[1, 2,]'), which Snowflake reads as
-# undefined (a JSON null locally). Applied only to text that is not valid JSON as it stands.
+# undefined (dialect_common.UNDEFINED). Applied only to text that is not valid JSON as it stands.
+_MISSING = UNDEFINED.replace("\\", "\\\\")  # a regexp_replace replacement: its backslash escaped
 _LITERAL = r"([:,\[]\s*)(?i:{word})(\s*[,}}\]])"
 _LENIENT_STEPS = (
     (r"([{,]\s*)([A-Za-z_$][A-Za-z0-9_$]*)(\s*):", r'\1"\2"\3:'),
@@ -78,10 +81,10 @@ _LENIENT_STEPS = (
       for pattern, replacement in ((rf"^(\s*)(?i:{word})(\s*)$", rf"\1{word}\2"),
                                    (_LITERAL.format(word=word), rf"\1{word}\2"),
                                    (_LITERAL.format(word=word), rf"\1{word}\2"))),
-    (r"\[(\s*),", r"[\1null,"),
-    (r",(\s*),", r",\1null,"),
-    (r",(\s*),", r",\1null,"),
-    (r",(\s*)\]", r",\1null]"),
+    (r"\[(\s*),", rf"[\1{_MISSING},"),
+    (r",(\s*),", rf",\1{_MISSING},"),
+    (r",(\s*),", rf",\1{_MISSING},"),
+    (r",(\s*)\]", rf",\1{_MISSING}]"),
 )
 
 
@@ -145,7 +148,7 @@ class _Rules:
         if isinstance(node, exp.JSONExtract):
             return mark_variant(_extract(node.this, _json_path(node.expression)))
         if isinstance(node, exp.ToChar) and node.args.get("format") is None and self.is_variant(node.this):
-            return json_text(node.this)  # TO_VARCHAR(variant): a string without its quotes
+            return _varchar(node.this)  # TO_VARCHAR(variant): a string without its quotes
         if isinstance(node, exp.Bracket):
             if len(node.expressions) != 1:
                 raise Untranslatable("a bracket with several subscripts", node)
@@ -165,19 +168,22 @@ class _Rules:
         if isinstance(node, _CONDITIONS):
             return self._coerce(node, _boolean, "this", "expression")
         if isinstance(node, exp.DPipe):
-            return self._coerce(node, json_text, "this", "expression")
+            return self._coerce(node, _varchar, "this", "expression")
         if isinstance(node, _TEXT_ARGUMENT):
-            return self._coerce(node, json_text, "this")
+            return self._coerce(node, _varchar, "this")
         if isinstance(node, (exp.ArrayAgg, exp.WithinGroup, exp.ObjectAgg)):
             return self._aggregate(node)
         if isinstance(node, exp.Order):
             return self._order(node)
         if isinstance(node, exp.Struct):
             return _object_construct(node)
-        if isinstance(node, exp.Array):
-            values = [dialect_arrays.as_variant(e) if is_float(e) or is_type(e, TIMESTAMPS) else e
-                      for e in node.expressions]
-            return mark_variant(exp.Anonymous(this="json_array", expressions=values))
+        if isinstance(node, exp.Array):  # a SQL NULL element is undefined
+            values = [duck(dialect_arrays.element("__X"), x=dialect_arrays.as_variant(e)) for e in node.expressions]
+            return mark_variant(duck("to_json(__L)", l=exp.Array(expressions=values)) if values
+                                else exp.Anonymous(this="json_array", expressions=[]))
+        if isinstance(node, exp.JSONFormat) and not node.args.get("options"):  # TO_JSON (local_functions.to_json)
+            text = duck("CAST(__X AS VARCHAR)", x=dialect_arrays.as_variant(node.this))
+            return duck(f"replace(pipe_to_json(__T), '{UNDEFINED}', 'undefined')", t=text)
         if isinstance(node, exp.ArraySize):
             return duck(_ARRAY_SIZE, x=node.this)
         if isinstance(node, exp.Typeof):
@@ -215,7 +221,7 @@ class _Rules:
                 return duck(f"CASE WHEN {number} THEN CAST(to_timestamp(CAST(__T AS DOUBLE)) AS {name}) "
                             f"ELSE {make.key.upper()}(CASE WHEN {number} THEN NULL ELSE __T END AS {name}) END",
                             v=source, t=text)
-            return text if is_text(target) else make(this=text, to=target)
+            return _varchar(source) if is_text(target) else make(this=text, to=target)
         if is_json(target):
             return dialect_arrays.as_variant(source)
         if is_integer(target) and not (isinstance(source, exp.Literal) and source.is_int):
@@ -309,11 +315,23 @@ def _subscript(value: exp.Expression, index: exp.Expression) -> exp.Expression:
     opening, closing = ('$."', '"') if index.is_type(*exp.DataType.TEXT_TYPES) else ("$[", "]")
     path = exp.DPipe(this=exp.DPipe(this=exp.Literal.string(opening), expression=text),
                      expression=exp.Literal.string(closing))
-    return mark_variant(exp.Anonymous(this="json_extract", expressions=[value, path]))
+    extracted = exp.Anonymous(this="json_extract", expressions=[value, path])
+    return mark_variant(extracted if index.is_type(*exp.DataType.TEXT_TYPES) else _defined(extracted))
 
 
 def _extract(value: exp.Expression, path: str) -> exp.Expression:
-    return exp.Anonymous(this="json_extract", expressions=[value, exp.Literal.string(path)])
+    extracted = exp.Anonymous(this="json_extract", expressions=[value, exp.Literal.string(path)])
+    return _defined(extracted) if path.endswith("]") else extracted
+
+
+def _defined(element: exp.Expression) -> exp.Expression:
+    """An array element read by position: an undefined element reads as SQL NULL, as on Snowflake."""
+    return duck(f"nullif(__E, {UNDEFINED_JSON})", e=element)
+
+
+def _varchar(variant: exp.Expression) -> exp.Expression:
+    """A VARIANT cast to VARCHAR (:func:`json_text`), its undefined array elements written ``undefined``."""
+    return duck(f"replace(__T, '{UNDEFINED}', 'undefined')", t=json_text(variant))
 
 
 def _json_path(path: exp.Expression) -> str:

@@ -22,7 +22,9 @@ returned:
 * booleans equal ``true``/``false`` in any case;
 * text equals with its trailing blanks ignored (a printed table cannot show them);
 * text that differs as text is compared as parsed JSON when both sides parse as a JSON array
-  or object (a VARIANT printed over several lines), otherwise exactly;
+  or object (a VARIANT printed over several lines), otherwise exactly; an ARRAY element printed
+  ``undefined`` (or left empty, as some pages print it: ``[1, ,77]``) is Snowflake's undefined,
+  which equals only an element printed the same way, never a JSON ``null``;
 * binary values equal their upper-case hex.
 
 Column headers are compared ignoring case and white space. Rows are compared in order when the
@@ -135,6 +137,7 @@ def load_expectations(path: Path = EXPECTATIONS) -> dict[str, dict]:
 
 def run_pipe(case: Case) -> Outcome:
     """Run ``case`` as ``pipe query`` would on the local target, in a throwaway database."""
+    from engine.backends.local.queries import cursor_result
     from engine.errors import PipeError
 
     unsupported = [k for k, v in case.session.items()
@@ -150,9 +153,8 @@ def run_pipe(case: Case) -> Outcome:
     try:
         for statement in case.setup:
             _setup_statement(con, statement, catalog)
-        cursor = con.execute(_translate(case.sql, catalog))
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
+        result = cursor_result(con.execute(_translate(case.sql, catalog)))  # as pipe query shows it
+        columns, rows = result.columns, result.rows
     except PipeError as err:
         return Outcome("error", f"refused: {str(err).splitlines()[0]}")
     except duckdb.Error as err:
@@ -373,10 +375,47 @@ def _time_equal(value: dt.time, text: str) -> bool:
 
 def _json_equal(value: str, text: str) -> bool:
     try:
-        left, right = json.loads(value), json.loads(text)
+        left, right = _variant(value), _variant(text)
     except (ValueError, TypeError):
         return False
     return left == right and isinstance(left, (list, dict))
+
+
+class _Undefined:
+    """Snowflake's undefined array element, as read from printed VARIANT text: equal only to itself."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Undefined)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+# A JSON string (skipped as is), the word undefined, or an empty element (between '[' or ','
+# and ',' or ']').
+_VARIANT_TOKENS = re.compile(r'("(?:\\.|[^"\\])*")|\bundefined\b|(?<=\[)(\s*)(?=,)|(?<=,)(\s*)(?=[,\]])')
+_UNDEFINED_MARK = "\\u0000undefined"  # JSON text of a string no printed cell holds
+
+
+def _variant(text: str) -> object:
+    """Printed VARIANT text as a value: JSON, with Snowflake's undefined array elements."""
+    def mark(match: re.Match) -> str:
+        if match.group(1) is not None:
+            return match.group(1)
+        return f'{match.group(2) or match.group(3) or ""}"{_UNDEFINED_MARK}"'
+
+    marked = _VARIANT_TOKENS.sub(mark, text)
+    if marked == text:
+        return json.loads(text)
+    return _undefined(json.loads(marked))
+
+
+def _undefined(value: object) -> object:
+    if isinstance(value, list):
+        return [_Undefined() if v == "\x00undefined" else _undefined(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _undefined(v) for k, v in value.items()}
+    return value
 
 
 def render(value: object) -> str | None:

@@ -33,15 +33,10 @@ def test_a_known_difference_is_warned_about_where_it_is_written(case_id: str) ->
 
 
 @pytest.mark.parametrize(("sql", "construct"), [
-    ("SELECT ARRAY_CONSTRUCT(1, x) FROM t", "SQL NULL in an ARRAY"),
-    ("SELECT [1, NULL]", "SQL NULL in an ARRAY"),
-    ("SELECT ARRAY_APPEND(a, x) FROM t", "SQL NULL in an ARRAY"),
-    ("SELECT PARSE_JSON('[1, , 2]')", "PARSE_JSON"),
-    ("SELECT TRY_PARSE_JSON(text) FROM t", "PARSE_JSON"),
     ("SELECT ARRAY_MAX(a) FROM t", "JSON null in an ARRAY"),
-    ("SELECT ARRAY_CONTAINS(NULL, a) FROM t", "JSON null in an ARRAY"),
+    ("SELECT ARRAY_TO_STRING(a, ',') FROM t", "JSON null in an ARRAY"),
+    ("SELECT CHECK_JSON(text) FROM t", "CHECK_JSON"),
     ("SELECT TYPEOF(v) FROM t", "TYPEOF / IS_DECIMAL"),
-    ("SELECT TO_JSON(v) FROM t", "TO_JSON"),
 ])
 def test_validate_warns_at_each_semistructured_difference(sql: str, construct: str) -> None:
     assert construct in _warned(sql)
@@ -51,6 +46,10 @@ def test_validate_warns_at_each_semistructured_difference(sql: str, construct: s
     "SELECT ARRAY_CONSTRUCT(1, 'a', 2.5, PARSE_JSON('null'))",
     "SELECT ARRAY_APPEND(a, 4), ARRAY_SLICE(a, 0, 2), ARRAY_CONTAINS(5, a) FROM t",
     "SELECT OBJECT_CONSTRUCT('a', x), ARRAY_AGG(x), PARSE_JSON('[1, 2]') FROM t",
+    # a SQL NULL in an ARRAY and a missing element of parsed text are undefined locally too
+    "SELECT ARRAY_CONSTRUCT(1, x), [1, NULL], ARRAY_APPEND(a, x), ARRAY_INSERT(a, 5, x) FROM t",
+    "SELECT PARSE_JSON('[1, , 2]'), TRY_PARSE_JSON(text), ARRAY_CONTAINS(NULL, a), ARRAY_COMPACT(a) FROM t",
+    "SELECT TO_JSON(v) FROM t",  # keys sorted, as Snowflake writes them
 ])
 def test_constructs_that_run_exactly_are_not_warned_about(sql: str) -> None:
     assert _warned(sql) == set()

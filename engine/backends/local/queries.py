@@ -33,7 +33,7 @@ def run_query(backend, sql: str) -> QueryResult:
     con = store.con
     if written is None:
         cursor = store.execute(translated)
-        return _result(cursor)
+        return cursor_result(cursor)
     con.execute("BEGIN TRANSACTION")
     try:
         result = _write(backend, store, written, translated)
@@ -77,12 +77,18 @@ def _write(backend, store, table: str, translated: str) -> QueryResult:
     return QueryResult(["number of rows affected"], [(rows,)])
 
 
-def _result(cursor) -> QueryResult:
+def cursor_result(cursor) -> QueryResult:
     if cursor.description is None:
         return QueryResult(["status"], [("ok",)])
+    from engine.sql.dialect_common import shown
+
     columns = [d[0] for d in cursor.description]
     types = [str(d[1]) for d in cursor.description]
-    return QueryResult(columns, cursor.fetchall(), types)
+    rows = cursor.fetchall()
+    variants = [i for i, kind in enumerate(types) if kind == "JSON"]
+    if variants:  # an undefined array element is printed `undefined`, as Snowflake prints it
+        rows = [tuple(shown(v) if i in variants else v for i, v in enumerate(row)) for row in rows]
+    return QueryResult(columns, rows, types)
 
 
 def _written_table(sql: str) -> str | None:
