@@ -18,8 +18,9 @@ from engine.errors import CycleError, Errors, GraphError, Location, PipeError, S
 from engine.kinds import ObjectKind, RefreshMode
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
-from engine.sql.compiler import CompiledQuery, compile_query, parse, resolve_mode
-from engine.sql.lint import RefreshDecision
+from engine.sql import recall
+from engine.sql.compiler import CompiledQuery, resolve_mode
+from engine.sql.facts import RefreshDecision
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -260,10 +261,10 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
     """
     reads: dict[str, dict[str, None]] = {}
     errors: list[PipeError] = []
-    parsed = {}
+    parsed, trees = {}, {}
     for name, dt in pipeline.dynamic_tables.items():
         try:
-            tree, refs = _parse(pipeline, name, dt.sql)
+            refs = _parse(pipeline, name, dt.sql, trees)
         except SqlError as exc:
             errors.append(exc)
             continue
@@ -280,10 +281,10 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
                 raise CycleError([name], location=_sql_location(pipeline, name, ref.line, ref.column))
             sources[source] = None
         if resolved:
-            parsed[name] = (tree, refs)
+            parsed[name] = refs
     result = PipelineGraph(pipeline, {name: tuple(sources) for name, sources in reads.items()})
     _check_cycles(pipeline, result.reads)
-    _compile(result, parsed, errors)
+    _compile(result, parsed, trees, errors)
     Errors.raise_if_any(errors)
     from engine.checks.declared import check_declarations  # checks name the compiled columns
 
@@ -308,8 +309,9 @@ def catalog(pipeline: Pipeline) -> dict[str, dict[str, str] | None]:
     return entries
 
 
-def _compile(result: PipelineGraph, parsed: dict, errors: list[PipeError]) -> None:
-    """Compile the parsed queries in dependency order, each against what it reads."""
+def _compile(result: PipelineGraph, parsed: dict, trees: dict, errors: list[PipeError]) -> None:
+    """Compile the parsed queries in dependency order, each against what it reads (read back from
+    the cache when it holds them: :mod:`engine.sql.recall`)."""
     pipeline = result.pipeline
     entries = catalog(pipeline)
     for name in result.dynamic_tables:
@@ -317,8 +319,7 @@ def _compile(result: PipelineGraph, parsed: dict, errors: list[PipeError]) -> No
             entries[name] = None  # its own error is reported; its readers bind leniently
             continue
         dt = pipeline.dynamic_tables[name]
-        tree, refs = parsed[name]
-        compiled = compile_query(name, dt.sql, tree, refs, entries)
+        compiled = recall.compiled(name, dt.sql, parsed[name], entries, trees)
         result.queries[name] = compiled
         result.decisions[name] = compiled.decision
         entries[name] = compiled.column_types
@@ -339,9 +340,9 @@ def _sql_location(pipeline: Pipeline, name: str, line: int | None, column: int |
     return pipeline.locate("dynamic_tables", name, "sql", table=name, sql_line=line, sql_column=column)
 
 
-def _parse(pipeline: Pipeline, name: str, sql: str):
+def _parse(pipeline: Pipeline, name: str, sql: str, trees: dict):
     try:
-        return parse(sql)
+        return recall.table_refs(sql, trees)
     except SqlError as exc:
         exc.location = _sql_location(pipeline, name, exc.sql_line, exc.sql_column)
         raise
