@@ -91,6 +91,6 @@ def dynamic_table_definition(graph: PipelineGraph, name: str) -> DynamicTableDef
     """Dynamic table ``name`` as the file declares it, with its compiled query and what its
     declared refresh mode resolves to."""
     compiled = graph.queries[name]
-    properties = DynamicTableProperties.declared(graph.pipeline, name, compiled.tree)
+    properties = DynamicTableProperties.declared(graph.pipeline, name, lambda: compiled.tree)
     mode, reason = compiled.snowflake_mode(graph.pipeline.dynamic_tables[name].refresh_mode)
     return DynamicTableDefinition(properties, compiled, mode, reason, partial(graph.duckdb_sql, name))

@@ -1,19 +1,29 @@
-"""The pipeline as a networkx DAG: dependencies inferred from SQL, orders and lag rules."""
+"""The pipeline as a networkx DAG: dependencies inferred from SQL, orders and lag rules.
+
+``validate`` and ``plan`` need only the create order, a cycle check and each object's direct
+neighbours: the standard library's :mod:`graphlib` gives the first two, so networkx (slow to import)
+is imported only when :attr:`PipelineGraph.graph` is first read.
+"""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from functools import cached_property
-
-import networkx as nx
+from graphlib import CycleError as _Cycle, TopologicalSorter
+from typing import TYPE_CHECKING
 
 from engine import names
 from engine.errors import CycleError, Errors, GraphError, Location, PipeError, SqlError, did_you_mean
 from engine.kinds import ObjectKind, RefreshMode
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
-from engine.sql.compiler import CompiledQuery, compile_query, parse, resolve_mode
-from engine.sql.lint import RefreshDecision
+from engine.sql import recall
+from engine.sql.compiler import CompiledQuery, resolve_mode
+from engine.sql.facts import RefreshDecision
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 TABLE = ObjectKind.TABLE
 EXTERNAL = ObjectKind.EXTERNAL
@@ -34,23 +44,65 @@ class Warning_:
 
 @dataclass
 class PipelineGraph:
-    """Tables and dynamic tables, with an edge from each object to the dynamic tables reading it."""
+    """Tables and dynamic tables, with an edge from each object to the dynamic tables reading it.
+
+    Attributes:
+        reads: each dynamic table -> the declared objects its query names (each once).
+    """
 
     pipeline: Pipeline
-    graph: nx.DiGraph
+    reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
     decisions: dict[str, RefreshDecision] = field(default_factory=dict)
     queries: dict[str, CompiledQuery] = field(default_factory=dict)
     warnings: list[Warning_] = field(default_factory=list)
 
     def kind(self, name: str) -> ObjectKind:
         """TABLE, EXTERNAL or DYNAMIC_TABLE."""
-        return self.graph.nodes[name]["kind"]
+        return self._kinds[name]
+
+    @cached_property
+    def _kinds(self) -> dict[str, ObjectKind]:
+        """Every object, in declaration order (base tables first), with its kind."""
+        kinds = {name: EXTERNAL if table.external else TABLE for name, table in self.pipeline.tables.items()}
+        kinds.update(dict.fromkeys(self.pipeline.dynamic_tables, DYNAMIC_TABLE))
+        return kinds
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The DAG as a networkx graph, each node with its ``kind``; made on first use."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for name, kind in self._kinds.items():
+            graph.add_node(name, kind=kind)
+        graph.add_edges_from((source, name) for name, sources in self.reads.items() for source in sources)
+        return graph
+
+    @cached_property
+    def _readers(self) -> dict[str, tuple[str, ...]]:
+        """Each object -> the dynamic tables that read it directly."""
+        readers: dict[str, list[str]] = {name: [] for name in self._kinds}
+        for name, sources in self.reads.items():
+            for source in sources:
+                readers[source].append(name)
+        return {name: tuple(found) for name, found in readers.items()}
 
     @cached_property
     def create_order(self) -> list[str]:
         """Every object, each after all it reads; ties broken by declaration order."""
-        position = {name: i for i, name in enumerate(self.graph.nodes)}
-        return list(nx.lexicographical_topological_sort(self.graph, key=position.__getitem__))
+        position = {name: i for i, name in enumerate(self._kinds)}
+        sorter = TopologicalSorter({name: self.reads.get(name, ()) for name in self._kinds})
+        sorter.prepare()
+        ready = [(position[name], name) for name in sorter.get_ready()]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            name = heapq.heappop(ready)[1]
+            order.append(name)
+            sorter.done(name)
+            for reader in sorter.get_ready():
+                heapq.heappush(ready, (position[reader], reader))
+        return order
 
     @cached_property
     def _position(self) -> dict[str, int]:
@@ -76,18 +128,22 @@ class PipelineGraph:
 
     def upstream(self, name: str) -> list[str]:
         """Objects ``name`` reads directly, in create order."""
-        return self._in_order(self.graph.predecessors(name))
+        return self._in_order(self.reads.get(name, ()))
 
     def downstream(self, name: str) -> list[str]:
         """Dynamic tables reading ``name`` directly, in create order."""
-        return self._in_order(self.graph.successors(name))
+        return self._in_order(self._readers[name])
 
     def all_downstream(self, name: str) -> list[str]:
         """Every dynamic table that reads ``name``, directly or not, in create order."""
+        import networkx as nx
+
         return self._in_order(nx.descendants(self.graph, name))
 
     def all_upstream(self, name: str) -> list[str]:
         """Every object ``name`` reads, directly or not, in create order."""
+        import networkx as nx
+
         return self._in_order(nx.ancestors(self.graph, name))
 
     def refresh_mode(self, name: str) -> tuple[RefreshMode, str]:
@@ -167,7 +223,7 @@ class PipelineGraph:
         """Depth of each object: 0 for base tables, 1 + the deepest input otherwise."""
         depth: dict[str, int] = {}
         for name in self.create_order:
-            preds = list(self.graph.predecessors(name))
+            preds = self.reads.get(name, ())
             depth[name] = 1 + max(depth[p] for p in preds) if preds else 0
         return depth
 
@@ -179,7 +235,7 @@ class PipelineGraph:
         for name in reversed(self._dynamic_tables):
             own = self.pipeline.dynamic_tables[name].lag_seconds
             if own is None:
-                found = [lags[c] for c in self.graph.successors(name) if lags.get(c) is not None]
+                found = [lags[c] for c in self._readers[name] if lags.get(c) is not None]
                 own = min(found) if found else None
             lags[name] = own
         return lags
@@ -203,21 +259,17 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
         CycleError: the dynamic tables read each other in a cycle.
         Errors: several of these, one per problem found.
     """
-    graph = nx.DiGraph()
-    for name, table in pipeline.tables.items():
-        graph.add_node(name, kind=EXTERNAL if table.external else TABLE)
-    for name in pipeline.dynamic_tables:
-        graph.add_node(name, kind=DYNAMIC_TABLE)
-    result = PipelineGraph(pipeline, graph)
+    reads: dict[str, dict[str, None]] = {}
     errors: list[PipeError] = []
-    parsed = {}
+    parsed, trees = {}, {}
     for name, dt in pipeline.dynamic_tables.items():
         try:
-            tree, refs = _parse(pipeline, name, dt.sql)
+            refs = _parse(pipeline, name, dt.sql, trees)
         except SqlError as exc:
             errors.append(exc)
             continue
         resolved = True
+        sources = reads.setdefault(name, {})
         for ref in refs:
             try:
                 source = _resolve(pipeline, name, ref)
@@ -227,11 +279,12 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
                 continue
             if source == name:
                 raise CycleError([name], location=_sql_location(pipeline, name, ref.line, ref.column))
-            graph.add_edge(source, name)
+            sources[source] = None
         if resolved:
-            parsed[name] = (tree, refs)
-    _check_cycles(pipeline, graph)
-    _compile(result, parsed, errors)
+            parsed[name] = refs
+    result = PipelineGraph(pipeline, {name: tuple(sources) for name, sources in reads.items()})
+    _check_cycles(pipeline, result.reads)
+    _compile(result, parsed, trees, errors)
     Errors.raise_if_any(errors)
     from engine.checks.declared import check_declarations  # checks name the compiled columns
 
@@ -256,8 +309,9 @@ def catalog(pipeline: Pipeline) -> dict[str, dict[str, str] | None]:
     return entries
 
 
-def _compile(result: PipelineGraph, parsed: dict, errors: list[PipeError]) -> None:
-    """Compile the parsed queries in dependency order, each against what it reads."""
+def _compile(result: PipelineGraph, parsed: dict, trees: dict, errors: list[PipeError]) -> None:
+    """Compile the parsed queries in dependency order, each against what it reads (read back from
+    the cache when it holds them: :mod:`engine.sql.recall`)."""
     pipeline = result.pipeline
     entries = catalog(pipeline)
     for name in result.dynamic_tables:
@@ -265,8 +319,7 @@ def _compile(result: PipelineGraph, parsed: dict, errors: list[PipeError]) -> No
             entries[name] = None  # its own error is reported; its readers bind leniently
             continue
         dt = pipeline.dynamic_tables[name]
-        tree, refs = parsed[name]
-        compiled = compile_query(name, dt.sql, tree, refs, entries)
+        compiled = recall.compiled(name, dt.sql, parsed[name], entries, trees)
         result.queries[name] = compiled
         result.decisions[name] = compiled.decision
         entries[name] = compiled.column_types
@@ -287,9 +340,9 @@ def _sql_location(pipeline: Pipeline, name: str, line: int | None, column: int |
     return pipeline.locate("dynamic_tables", name, "sql", table=name, sql_line=line, sql_column=column)
 
 
-def _parse(pipeline: Pipeline, name: str, sql: str):
+def _parse(pipeline: Pipeline, name: str, sql: str, trees: dict):
     try:
-        return parse(sql)
+        return recall.table_refs(sql, trees)
     except SqlError as exc:
         exc.location = _sql_location(pipeline, name, exc.sql_line, exc.sql_column)
         raise
@@ -325,10 +378,12 @@ def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
     )
 
 
-def _check_cycles(pipeline: Pipeline, graph: nx.DiGraph) -> None:
+def _check_cycles(pipeline: Pipeline, reads: dict[str, tuple[str, ...]]) -> None:
     try:
-        names = [source for source, _ in nx.find_cycle(graph)]
-    except nx.NetworkXNoCycle:
+        TopologicalSorter(reads).prepare()
+    except _Cycle as exc:
+        names = exc.args[1][:-1]  # each reads the one before; the first is repeated at the end
+    else:
         return
     # Start the printed cycle at the first one declared, for a stable message.
     order = list(pipeline.dynamic_tables)

@@ -10,18 +10,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import interrupts
-from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord, get_backend
-from engine.checks.after_refresh import failure_lines
 from engine.errors import PipeError, PlanError
 from engine.graph import PipelineGraph, Warning_, build_graph
-from engine.planner import Plan, TargetState, build_destroy_plan, build_plan
 from engine.report import Reporter, Silent
 from engine.spec.loader import coerce_scalar, load_pipeline, render_template
 from engine.spec.model import Pipeline
 
-Confirm = Callable[[Plan], bool]
+if TYPE_CHECKING:  # imported where used: validate needs neither backends nor the planner
+    from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord
+    from engine.planner import Plan
+
+Confirm = Callable[["Plan"], bool]
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Project:
 
     def backend(self, target: str = "local", **options) -> Backend:
         """Open the backend for ``target`` (``local`` or ``snowflake``)."""
+        from engine.backends.base import get_backend
+
         return get_backend(target)(self.graph, **options)
 
 
@@ -77,6 +81,8 @@ def _check_local_sql(project: Project) -> None:
 
 def plan(project: Project, backend: Backend | None = None, *, prune: bool = False) -> Plan:
     """What applying ``project`` to ``backend`` would do (everything, when there is no backend)."""
+    from engine.planner import TargetState, build_plan
+
     state = backend.read_state() if backend is not None else TargetState.empty()
     target = backend.name if backend is not None else "local"
     return build_plan(project.graph, state, target=target, prune=prune)
@@ -125,6 +131,8 @@ def destroy(
     project: Project, backend: Backend, *, reporter: Reporter | None = None, confirm: Confirm | None = None
 ) -> tuple[Plan, list[ActionResult]]:
     """Drop every object the file declares, in reverse dependency order."""
+    from engine.planner import build_destroy_plan
+
     reporter = reporter or Silent()
     the_plan = build_destroy_plan(project.graph, backend.read_state(), target=backend.name)
     if not the_plan.actions:
@@ -201,6 +209,8 @@ def stream(
     between batches on Ctrl-C: the first one is honoured once the batch in progress is committed
     (KeyboardInterrupt is raised then); a second one raises at once, rolling back what was running.
     """
+    from engine.checks.after_refresh import failure_lines
+
     reporter = reporter or Silent()
     refreshes: list[RefreshRecord] = []
     with interrupts.deferred() as stop:

@@ -43,8 +43,9 @@ class DynamicTableProperties:
             shows a value pipe does not know).
         initialize: INITIALIZE (ON_CREATE or ON_SCHEDULE; None likewise).
         comment: the file's comment (without pipe's fingerprint).
-        tree: the query already parsed (the compiled model's tree), so that comparing does not
-            parse it again; not part of equality.
+        tree: the query already parsed (the compiled model's tree), or a function returning it
+            (called only to compare), so that comparing does not parse it again; not part of
+            equality.
     """
 
     query: str | None
@@ -106,7 +107,7 @@ class DynamicTableProperties:
         from engine.sql.parsing import normalize_sql
 
         found = []
-        if normalize_sql(self.tree or self.query or "") != normalize_sql(desired.tree or desired.query or ""):
+        if normalize_sql(self._parsed()) != normalize_sql(desired._parsed()):
             found.append(Difference("query", self.query, desired.query))
         if self.refresh_mode is not desired.refresh_mode:
             found.append(Difference("refresh_mode", _text(self.refresh_mode), _text(desired.refresh_mode)))
@@ -117,6 +118,10 @@ class DynamicTableProperties:
         if self.comment != desired.comment:
             found.append(Difference("comment", self.comment, desired.comment))
         return tuple(found)
+
+    def _parsed(self) -> Any:
+        tree = self.tree() if callable(self.tree) else self.tree
+        return tree or self.query or ""
 
 
 def same_lag(current: str | None, desired: str | None) -> bool:

@@ -143,17 +143,17 @@ def _known_column(pipeline, table: str, column: str, columns: list[str] | None, 
 
 def _check_sql(pipeline, item: DeclaredCheck) -> None:
     """A custom check is one query that parses and reads only tables of the pipeline."""
-    from engine.sql.parsing import parse_select, table_refs
+    from engine.sql.recall import table_refs  # kept in the cache: a known query is not parsed again
 
     sql_path = (*item.path, "sql")
     try:
-        query = parse_select(item.check.sql)
+        refs = table_refs(item.check.sql, {})
     except SqlError as exc:
         exc.message = exc.message.replace("a dynamic table's SQL", "a check's SQL")
         exc.location = _locate(pipeline, *sql_path, table=item.table, sql_line=exc.sql_line, sql_column=exc.sql_column)
         exc.hint = exc.hint if exc.hint != "write a SELECT" else "write a SELECT returning the offending rows"
         raise
-    for ref in table_refs(query):
+    for ref in refs:
         if ref.name.upper() not in pipeline.object_names:
             raise SpecError(
                 f"unknown table {ref.written} in the SQL of check {item.name} on {item.table}",

@@ -376,7 +376,7 @@ def _check_module(pipeline: Pipeline, name: str, source: SourceMap) -> None:
     path = (pipeline.base_dir or Path(".")) / gen.module
     where = source.locate(("generators", name, "module"))
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        classes = _handlers(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         raise SpecError(
             f"generator module {gen.module} not found (looked at {path})",
@@ -388,30 +388,53 @@ def _check_module(pipeline: Pipeline, name: str, source: SourceMap) -> None:
             f"generator module {gen.module} has a Python syntax error: {exc.msg}",
             location=Location(str(path), exc.lineno, exc.offset),
         ) from None
-    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    handler = classes.get(gen.handler)
-    if handler is None:
+    if gen.handler not in classes:
         raise SpecError(
             f"handler class {gen.handler} not found in {gen.module}",
             location=source.locate(("generators", name, "handler")),
             hint=did_you_mean(gen.handler, classes) or f"classes there: {', '.join(classes) or 'none'}",
         )
-    process = next(
-        (n for n in handler.body if isinstance(n, ast.FunctionDef) and n.name == "process"), None
-    )
+    process = classes[gen.handler]
     if process is None:
         raise SpecError(
             f"handler {gen.handler} has no process(self, …) method",
             location=source.locate(("generators", name, "handler")),
             hint="a UDTF handler yields rows from process",
         )
-    params = process.args
-    if params.vararg is None:
-        positional = len(params.posonlyargs) + len(params.args) - 1
-        required = positional - len(params.defaults)
+    positional, required, varargs = process
+    if not varargs:
         if not required <= len(gen.args) <= positional:
             raise SpecError(
                 f"{gen.handler}.process takes {positional} argument(s) but {name} declares {len(gen.args)}",
                 location=source.locate(("generators", name, "args")),
                 hint="make the generator's args: match process(self, …)",
             )
+
+
+def _handlers(text: str, filename: str) -> dict[str, list | None]:
+    """Each class of a generator module's source -> its ``process`` method's arguments after
+    ``self`` as [how many, how many are required, whether it takes ``*args``], or None without one.
+
+    Kept in pipe's cache (:mod:`engine.sql.cache`): parsing a module costs more than the rest of
+    loading a file.
+
+    Raises:
+        SyntaxError: the module is not valid Python (never kept).
+    """
+    from engine.sql import cache
+
+    def read() -> dict[str, list | None]:
+        classes: dict[str, list | None] = {}
+        for node in ast.parse(text, filename=filename).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            process = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "process"), None)
+            if process is None:
+                classes[node.name] = None
+                continue
+            params = process.args
+            positional = len(params.posonlyargs) + len(params.args) - 1
+            classes[node.name] = [positional, positional - len(params.defaults), params.vararg is not None]
+        return classes
+
+    return cache.cached("generator_handlers", (text,), read)

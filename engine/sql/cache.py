@@ -3,7 +3,7 @@ depends on.
 
 Translating a dynamic table's query to DuckDB and tracing its inputs' changes are pure functions
 of the query, the types of the tables it reads, the target names, and the code that does the work
-(sqlglot's version and the source of ``engine/sql``). ``pipe validate`` and ``pipe plan`` compute
+(sqlglot's version and the source of ``engine/sql`` and of the modules of :data:`ALSO`). ``pipe validate`` and ``pipe plan`` compute
 them for every dynamic table; the second run of an unchanged file reads them back instead.
 
 One small JSON file per entry, under ``$PIPE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pipe`` or
@@ -23,6 +23,12 @@ from typing import Any
 
 _OFF = ("", "0", "off", "false", "no")
 
+ALSO = ("names.py", "kinds.py", "spec/loader.py")
+"""The modules outside ``engine/sql`` whose code cached values depend on (paths under ``engine/``)."""
+
+MISSING = object()
+"""What :func:`recall` returns for a value not in the cache (None is a value)."""
+
 
 def directory() -> Path | None:
     """Where entries are kept, or None when the cache is off."""
@@ -35,16 +41,30 @@ def directory() -> Path | None:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of the code a cached value depends on: sqlglot's version and ``engine/sql``'s files."""
-    import sqlglot
-
-    digest = hashlib.sha256(sqlglot.__version__.encode())
+    """A digest of the code a cached value depends on: sqlglot's version, ``engine/sql``'s files and
+    the modules of :data:`ALSO`."""
+    digest = hashlib.sha256(_sqlglot_version())
     root = Path(__file__).resolve().parent
-    for path in sorted(root.rglob("*")):
+    for path in [*sorted(root.rglob("*")), *(root.parent / also for also in ALSO)]:
         if path.suffix in (".py", ".txt") and path.is_file():
-            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.relative_to(root.parent).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _sqlglot_version() -> bytes:
+    """sqlglot's version file, read without importing sqlglot (a cached value needs no parser)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("sqlglot")
+    if spec is not None and spec.origin:
+        try:
+            return (Path(spec.origin).parent / "_version.py").read_bytes()
+        except OSError:
+            pass
+    import sqlglot
+
+    return sqlglot.__version__.encode()
 
 
 def key(kind: str, *parts: Any) -> str:
@@ -59,15 +79,36 @@ def cached(kind: str, parts: tuple, compute: Callable[[], Any]) -> Any:
     The value must be JSON-serialisable; an exception from ``compute`` propagates and nothing is
     stored.
     """
-    folder = directory()
-    if folder is None:
-        return compute()
-    path = folder / kind / f"{key(kind, *parts)}.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))["value"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    found = recall(kind, parts)
+    if found is not MISSING:
+        return found
     value = compute()
+    keep(kind, parts, value)
+    return value
+
+
+def _path(kind: str, parts: tuple) -> Path | None:
+    folder = directory()
+    return None if folder is None else folder / kind / f"{key(kind, *parts)}.json"
+
+
+def recall(kind: str, parts: tuple) -> Any:
+    """What :func:`keep` stored for ``kind`` and ``parts``, or :data:`MISSING`."""
+    path = _path(kind, parts)
+    if path is not None:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))["value"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return MISSING
+
+
+def keep(kind: str, parts: tuple, value: Any) -> None:
+    """Store ``value`` (JSON-serialisable) for ``kind`` and ``parts``; a cache that is off or cannot
+    be written keeps nothing."""
+    path = _path(kind, parts)
+    if path is None:
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
@@ -75,4 +116,3 @@ def cached(kind: str, parts: tuple, compute: Callable[[], Any]) -> Any:
         os.replace(partial, path)
     except OSError:
         pass  # a read-only or full disk: the value is still returned
-    return value

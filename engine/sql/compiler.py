@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-
-from sqlglot import exp
-from sqlglot.optimizer.annotate_types import annotate_types
+from typing import TYPE_CHECKING
 
 from engine import names as identifiers
 from engine.kinds import RefreshMode
-from engine.sql.binder import Catalog, Problem, bind, output_names
-from engine.sql.lint import RefreshDecision, analyze
-from engine.sql.parsing import DIALECT, TableRef, table_refs
+from engine.sql.facts import RefreshDecision, TableRef
+
+if TYPE_CHECKING:  # sqlglot is imported where a query is compiled: a cached compile needs none of it
+    from sqlglot import exp
+
+    from engine.sql.binder import Catalog, Problem
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,9 @@ def resolve_mode(refresh_mode: str, decision: RefreshDecision) -> tuple[RefreshM
 
 def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], catalog: Catalog) -> CompiledQuery:
     """Bind, type and analyse one parsed query against ``catalog``."""
+    from engine.sql.binder import bind, output_names
+    from engine.sql.lint import analyze
+
     compiled = CompiledQuery(name, sql, tree, reads, decision=analyze(tree))
     # Only what it reads: a catalog of every table per query makes a wide pipeline quadratic.
     catalog = {r.name: catalog[r.name] for r in reads if r.name in catalog}
@@ -155,13 +159,18 @@ def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], c
 
 def parse(sql: str) -> tuple[exp.Query, list[TableRef]]:
     """Parse a dynamic table's SQL and list the tables it names (see :func:`parsing.parse_select`)."""
-    from engine.sql.parsing import parse_select
+    from engine.sql.parsing import parse_select, table_refs
 
     tree = parse_select(sql)
     return tree, table_refs(tree)
 
 
 def _output_columns(bound: exp.Query, catalog: Catalog, names: list[str]) -> tuple[Column, ...] | None:
+    from sqlglot import exp
+    from sqlglot.optimizer.annotate_types import annotate_types
+
+    from engine.sql.parsing import DIALECT
+
     if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in bound.selects):
         return None
     try:
@@ -203,6 +212,10 @@ _SNOWFLAKE_NAMES = {
 
 def snowflake_type(projection: exp.Expression) -> str | None:
     """The Snowflake name of a typed projection's type (None when it is not known)."""
+    from sqlglot import exp
+
+    from engine.sql.parsing import DIALECT
+
     datatype = projection.type
     value = projection.this if isinstance(projection, exp.Alias) else projection
     if datatype is None or datatype.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
@@ -218,13 +231,12 @@ def snowflake_type(projection: exp.Expression) -> str | None:
     return _SNOWFLAKE_NAMES.get(datatype.this.value, datatype.sql(dialect=DIALECT))
 
 
-_ARITHMETIC = (exp.Avg, exp.Sum, exp.Min, exp.Max, exp.Div, exp.Mul, exp.Add, exp.Sub, exp.Paren, exp.Neg)
-
-
 def _fixed(node: exp.Expression) -> bool:
     """Whether a numeric expression is fixed-point on Snowflake (NUMBER), even where sqlglot's typing
     guessed a DOUBLE for an average or a quotient of NUMBERs."""
-    if isinstance(node, _ARITHMETIC):
+    from sqlglot import exp
+
+    if isinstance(node, (exp.Avg, exp.Sum, exp.Min, exp.Max, exp.Div, exp.Mul, exp.Add, exp.Sub, exp.Paren, exp.Neg)):
         return all(_fixed(arg) for arg in node.iter_expressions())
     if isinstance(node, exp.Literal):
         return node.is_number and "e" not in node.name.lower()

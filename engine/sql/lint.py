@@ -6,12 +6,11 @@ refreshes incrementally unless it uses a construct incremental refresh does not 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlglot import exp
 
 from engine.kinds import RefreshMode
 from engine.sql import dialect_differences
+from engine.sql.facts import Finding, RefreshDecision
 from engine.sql.parsing import start_column
 
 # sqlglot parses Snowflake's CURRENT_TIME as Localtime (where it has that class).
@@ -21,31 +20,6 @@ NON_DETERMINISTIC = tuple(
     if hasattr(exp, name)
 )
 _ALLOWED_CLAUSES = (exp.Where, exp.Having, exp.Qualify)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One reason a query cannot refresh incrementally, with where it stands in the SQL."""
-
-    construct: str
-    reason: str
-    line: int | None = None
-    column: int | None = None
-
-
-@dataclass(frozen=True)
-class RefreshDecision:
-    """The refresh mode a query resolves to and the reasons."""
-
-    mode: RefreshMode  # INCREMENTAL or FULL
-    reason: str
-    findings: tuple[Finding, ...]
-    warnings: tuple[Finding, ...]
-
-    @property
-    def incremental(self) -> bool:
-        """Whether the query supports incremental refresh."""
-        return not self.findings
 
 
 def analyze(query: exp.Expression) -> RefreshDecision:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
@@ -11,6 +10,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from engine import names
 from engine.errors import SqlError
+from engine.sql.facts import TableRef
 
 DIALECT = "snowflake"
 
@@ -104,22 +104,6 @@ def _check_unquoted(query: exp.Expression, sql: str) -> None:
                 sql_column=start_column(meta),
                 hint=f'quote it: "{node.name}" (quoted names keep their case)',
             )
-
-
-@dataclass(frozen=True)
-class TableRef:
-    """A table named in a query: its parts as written and where it stands."""
-
-    name: str
-    schema: str | None
-    database: str | None
-    line: int | None
-    column: int | None
-
-    @property
-    def written(self) -> str:
-        """The name as it is written in SQL, dotted (quoted parts quoted)."""
-        return ".".join(names.sql(p) for p in (self.database, self.schema, self.name) if p)
 
 
 def table_refs(query: exp.Expression) -> list[TableRef]:

@@ -40,11 +40,17 @@ def _lag(value: str) -> str:
 def _environment() -> jinja2.Environment:
     import jinja2  # on first render: validate renders nothing
 
+    from engine.sql import cache
+
+    folder = cache.directory()  # compiled templates are kept, per version of this code and of Jinja
+    if folder is not None:
+        folder = folder / "templates" / f"{cache.code_version()[:16]}-{jinja2.__version__}"
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
+        bytecode_cache=None if folder is None else _compiled_templates(folder),
     )
     env.filters["lit"] = sql_literal
     env.filters["lag"] = _lag
@@ -52,6 +58,25 @@ def _environment() -> jinja2.Environment:
     env.filters["ident"] = lambda name: names.sql(str(name))  # a resolved name: MEMBERS, "Café Orders"
     env.filters["column"] = lambda name: names.sql_of(str(name))  # as written in the file: member_id, "café"
     return env
+
+
+def _compiled_templates(folder: Path) -> jinja2.BytecodeCache | None:
+    """Jinja's cache of compiled templates in ``folder`` (None when it cannot be made); a template
+    that cannot be stored there is compiled again next time."""
+    import jinja2
+
+    class Cache(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass  # a read-only or full disk
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return Cache(str(folder))
 
 
 def render(template: str, **context: object) -> str:

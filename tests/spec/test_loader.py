@@ -146,6 +146,37 @@ def test_module_containing_dollar_dollar_is_caught_when_rendering(tmp_path):
         Statements(p).create_function("g")
 
 
+GENERATOR = "version: 1\nname: t\nsnowflake: {database: DB, schema: SC, warehouse: WH}\ngenerators:\n  g: {module: g.py, handler: G, args: {n: number}, returns: {x: varchar}}\n"
+
+
+@pytest.mark.parametrize(
+    "module, error",
+    [
+        ("class G:\n    def process(self, n, m=1):\n        yield (n,)\n", None),
+        ("class G:\n    def process(self, *args):\n        yield args\n", None),
+        ("class G:\n    def process(self, n, m):\n        yield (n,)\n", "G.process takes 2 argument\\(s\\) but g declares 1"),
+        ("class G:\n    def rows(self, n):\n        yield (n,)\n", "handler G has no process"),
+        ("class H:\n    def process(self, n):\n        yield (n,)\n", "handler class G not found in g.py"),
+        ("class G(:\n", "syntax error"),
+    ],
+    ids=["defaults", "varargs", "too-many", "no-process", "no-class", "syntax"],
+)
+def test_a_generator_module_is_judged_the_same_when_read_back_from_the_cache(tmp_path, monkeypatch, module, error):
+    # What the loader keeps of a module (its classes and their process arguments) gives the same
+    # verdict as parsing it; editing the module is seen at once.
+    monkeypatch.setenv("PIPE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "g.py").write_text("class G:\n    def process(self, n):\n        yield (n,)\n")
+    assert load_pipeline_text(GENERATOR, file="t.yaml", base_dir=tmp_path).generators["g"].handler == "G"
+    (tmp_path / "g.py").write_text(module)
+    for _ in range(2):  # computed, then read back (a syntax error is never kept)
+        if error is None:
+            assert load_pipeline_text(GENERATOR, file="t.yaml", base_dir=tmp_path).generators["g"].handler == "G"
+        else:
+            with pytest.raises(SpecError, match=error):
+                load_pipeline_text(GENERATOR, file="t.yaml", base_dir=tmp_path)
+    assert len(list((tmp_path / "cache" / "generator_handlers").glob("*.json"))) == (2 if error != "syntax error" else 1)
+
+
 # -- render_template ------------------------------------------------------------------------
 
 WHERE = Location("f.yaml", 3, 5, "T")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -38,7 +39,7 @@ def test_embedded_state_is_the_dag(project):
 
 def test_text_cannot_break_out_of_the_page(project):
     pipeline = project.pipeline.model_copy(update={"description": "</script><script>alert(1)</script> & <b>"})
-    graph = type(project.graph)(pipeline, project.graph.graph, project.graph.decisions)
+    graph = dataclasses.replace(project.graph, pipeline=pipeline)
     html = standalone_html(graph)
     assert "alert(1)</script>" not in html
     assert html.count("</script>") == 4

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord
 from engine.backends.local import outside
-from engine.backends.local.apply import Applier, check_not_external
 from engine.backends.local.errors import guard_files
-from engine.backends.local.refresh import Refresher
 from engine.backends.local.store import Store, open_store, utcnow
 from engine.checks.after_refresh import failure_lines
 from engine.errors import BackendError
@@ -20,6 +19,8 @@ from engine.lag import format_lag
 from engine.planner import TABLE, ObjectState, Plan, TargetState
 from engine.report import Reporter
 
+if TYPE_CHECKING:  # the refresh engine (sqlglot) is imported by what runs: plan and status need none of it
+    from engine.backends.local.refresh import Refresher
 
 TRANSIENT_RETRIES = 3
 
@@ -92,6 +93,8 @@ class LocalBackend(Backend):
         Raises:
             PlanError: a name is not such a table, or its columns differ from the file's.
         """
+        from engine.backends.local.apply import Applier
+
         store = self._writable()
         applier = Applier(store, self.graph, self.refresher)
         for written in names:
@@ -129,6 +132,8 @@ class LocalBackend(Backend):
     @property
     def refresher(self) -> Refresher:
         if self._refresher is None:
+            from engine.backends.local.refresh import Refresher
+
             self._refresher = Refresher(self._writable(), self.graph, self.queries)
             self._refresher.reasons = self.findings.rows  # why a dynamic table reinitialises
             if any(t.checks for t in [*self.pipeline.tables.values(), *self.pipeline.dynamic_tables.values()]):
@@ -181,6 +186,8 @@ class LocalBackend(Backend):
 
     @guard_files
     def apply(self, plan: Plan, reporter: Reporter) -> list[ActionResult]:
+        from engine.backends.local.apply import Applier, check_not_external
+
         store = self._writable()
         check_not_external(store, self.graph)
         applier = Applier(store, self.graph, self.refresher)
