@@ -122,8 +122,9 @@ def sql(name: str) -> str:
 
 
 def sql_of(written_name: str) -> str:
-    """A name as written in the pipeline file (``member_id``, ``"Café"``) written for Snowflake SQL."""
-    return sql(resolve(written_name))
+    """A name as written in the pipeline file (``member_id``, ``"Café"``) written for Snowflake SQL
+    (a text that is no identifier, :func:`key`, is quoted as it is)."""
+    return sql(key(written_name))
 
 
 def quoted(name: str) -> str:
@@ -139,6 +140,28 @@ name in results and compares identifiers case-insensitively)."""
 def written(name: str) -> str:
     """How to show resolved ``name`` to a user: as it would be written in SQL or in the file."""
     return sql(name)
+
+
+def shown(name: str) -> str:
+    """Resolved ``name`` as a file usually writes it: lower-case when that reads back as the same
+    name (``MEMBER_ID`` -> ``member_id``), quoted exactly otherwise (``"Région"``, ``"café"``)."""
+    return name.lower() if not needs_quotes(name) else quoted(name)
+
+
+def split(text: str) -> list[str]:
+    """The names of a comma-separated list as written (``a, "b, c"`` -> ``a``, ``"b, c"``): a comma
+    inside a quoted name does not split it."""
+    parts, current, inside = [], [], False
+    for char in text:
+        if char == '"':
+            inside = not inside  # a doubled quote toggles twice: still inside
+        if char == "," and not inside:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
 
 
 def resolve_all(names: Iterable[str]) -> list[str]:
