@@ -142,6 +142,23 @@ def written(name: str) -> str:
     return sql(name)
 
 
+def dotted(*parts: str | None) -> str:
+    """Resolved names joined into a qualified name for Snowflake SQL (``DB.SCHEMA."Région totals"``);
+    empty parts are left out."""
+    return ".".join(sql(p) for p in parts if p)
+
+
+def pick(written: str, known: Iterable[str]) -> str | None:
+    """The resolved name among ``known`` that ``written`` (typed by a user) names: as Snowflake
+    resolves it, else exactly as typed (a shell drops the quotes of ``"Région totals"``); None
+    when it names none of them."""
+    known = known if hasattr(known, "__contains__") else set(known)
+    for candidate in (key(written), written):
+        if candidate in known:
+            return candidate
+    return None
+
+
 def shown(name: str) -> str:
     """Resolved ``name`` as a file usually writes it: lower-case when that reads back as the same
     name (``MEMBER_ID`` -> ``member_id``), quoted exactly otherwise (``"Région"``, ``"café"``)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import interrupts
+from engine import names as identifiers
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord, get_backend
 from engine.checks.after_refresh import failure_lines
 from engine.errors import PipeError, PlanError
@@ -265,7 +266,8 @@ def status(backend: Backend) -> list[ObjectStatus]:
 
 def history(backend: Backend, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
     """Refresh history, newest first."""
-    return backend.history(names=[n.upper() for n in names], limit=limit)
+    known = backend.graph.graph
+    return backend.history(names=[identifiers.pick(n, known) or identifiers.key(n) for n in names], limit=limit)
 
 
 def refresh(
@@ -278,7 +280,7 @@ def refresh(
     """
     from engine.errors import did_you_mean
 
-    wanted = [n.upper() for n in names]
+    wanted = [identifiers.pick(n, project.pipeline.dynamic_tables) or n for n in names]
     for name in wanted:
         if name not in project.pipeline.dynamic_tables:
             raise PlanError(

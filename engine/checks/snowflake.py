@@ -191,7 +191,7 @@ def _entity(target, table: str) -> str:
     REF_ENTITY_NAME: ``'"table_name"'``)."""
     from engine.sql.render import sql_literal
 
-    return sql_literal(".".join(names.sql(p) for p in (target.database, target.schema_name, table)))
+    return sql_literal(names.dotted(target.database, target.schema_name, table))
 
 
 def dmf_states(table: str, rows: list[dict]) -> dict[str, ObjectState]:

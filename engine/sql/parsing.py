@@ -119,7 +119,7 @@ class TableRef:
     @property
     def written(self) -> str:
         """The name as it is written in SQL, dotted (quoted parts quoted)."""
-        return ".".join(names.sql(p) for p in (self.database, self.schema, self.name) if p)
+        return names.dotted(self.database, self.schema, self.name)
 
 
 def table_refs(query: exp.Expression) -> list[TableRef]:
