@@ -138,3 +138,63 @@ def test_an_unquoted_non_ascii_name_in_sql_is_refused_with_its_position():
     assert "café is not a valid unquoted Snowflake identifier" in info.value.message
     assert (info.value.sql_line, info.value.sql_column) == (2, 3)
     assert info.value.hint.startswith('quote it: "café"')
+
+
+# -- refresh history and SHOW output of quoted names ------------------------------------------------
+
+
+def test_refresh_history_names_a_quoted_table_as_an_identifier_inside_the_string(quoted):
+    """NAME is resolved as an object name (sql-reference/functions/dynamic_table_refresh_history:
+    "refer to Object name resolution"): a name that must be quoted is double-quoted in the string."""
+    from engine.backends.snowflake.state import refresh_history
+
+    sql = refresh_history(quoted.pipeline.snowflake, names=["Ventes par café"])
+    argument = sqlglot.parse_one(sql, read="snowflake").find(exp.Kwarg)
+    assert argument.this.name.upper() == "NAME"
+    named = exp.to_table(argument.expression.to_py(), dialect="snowflake")
+    assert [names.of(p) for p in named.parts] == ["QUOTED_DB", "NAMES", "Ventes par café"]
+
+
+def test_local_history_finds_a_quoted_table_however_it_is_typed(quoted, tmp_path):
+    with quoted.backend("local", db=tmp_path / "quoted.duckdb") as backend:
+        api.apply(quoted, backend)
+        as_sql = api.history(backend, names=['"Ventes par café"'])
+        as_shell = api.history(backend, names=["Ventes par café"])  # a shell drops the quotes
+        queried = backend.query(
+            "SELECT NAME, REFRESH_TRIGGER FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
+            """NAME => 'QUOTED_DB.NAMES."Ventes par café"'))"""
+        ).rows
+        other_schema = backend.query(
+            "SELECT NAME FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
+            """NAME => 'ELSEWHERE."Ventes par café"'))"""
+        ).rows
+    assert [(r.name, r.refresh_trigger) for r in as_sql] == [("Ventes par café", "CREATION")]
+    assert [(r.name, r.refresh_trigger) for r in as_shell] == [("Ventes par café", "CREATION")]
+    assert [tuple(r) for r in queried] == [("Ventes par café", "CREATION")]
+    assert other_schema == []
+
+
+def test_show_output_of_quoted_tables_plans_no_change(quoted):
+    """SHOW's ``name`` is the name as stored: "Ventes par café" is the file's dynamic table, and the
+    tables its query reads are listed as SQL writes them."""
+    from backends.snowflake_double import rewritten_text
+    from engine.backends.snowflake.diff import target_state
+    from engine.planner import build_plan
+
+    statements = Statements(quoted.pipeline)
+    target = quoted.pipeline.snowflake
+
+    def comment(statement: str) -> str:
+        return sqlglot.parse_one(statement, read="snowflake").find(exp.SchemaCommentProperty).this.to_py()
+
+    tables = [{"name": "Café Orders", "comment": comment(statements.create_table("Café Orders")), "is_dynamic": "N"}]
+    dynamic = []
+    for name in ("Ventes par café", "DETAIL"):
+        create = statements.create_dynamic_table(name)
+        text = rewritten_text(target.database, target.schema_name, name, comment(create), {"TARGET_LAG": "1 minute"}, "", create)
+        dynamic.append({"name": name, "comment": comment(create), "text": text, "target_lag": "1 minute",
+                        "warehouse": target.warehouse})
+    state = target_state(quoted.pipeline, dynamic, tables, [])
+    assert state.objects["Ventes par café"].properties["reads"] == '"Café Orders"'
+    plan = build_plan(quoted.graph, state, target="snowflake")
+    assert not plan.has_changes, [(a.kind, a.name, a.reason) for a in plan.changes]
