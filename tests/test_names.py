@@ -198,3 +198,64 @@ def test_show_output_of_quoted_tables_plans_no_change(quoted):
     assert state.objects["Ventes par café"].properties["reads"] == '"Café Orders"'
     plan = build_plan(quoted.graph, state, target="snowflake")
     assert not plan.has_changes, [(a.kind, a.name, a.reason) for a in plan.changes]
+
+
+# -- no name upper-cased outside engine.names ---------------------------------------------------
+
+# Modules that once upper-cased names with str.upper: every name there goes through engine.names.
+NAME_MODULES = [
+    "engine/checks", "engine/backends/local/incremental/recognition.py", "engine/planner.py",
+    "engine/backends/snowflake/executor.py", "engine/backends/snowflake/diff.py", "engine/ui/wire.py",
+    "engine/ui/state.py", "engine/generators", "engine/backends/local/information_schema.py",
+    "engine/backends/local/outside.py", "engine/diagram.py", "engine/console/plans.py",
+]
+# The .upper() left there, by what it is applied to: none is a table, column or check name.
+NOT_NAMES = {
+    ("engine/checks/snowflake.py", "digest[:12]"),  # a hex digest
+    ("engine/checks/snowflake.py", "kind.split('(')[0].strip()"),  # a type name
+    ("engine/checks/snowflake.py", "t"),  # a declared type
+    ("engine/checks/unit.py", "duck"),  # a DuckDB type name
+    ("engine/backends/local/incremental/recognition.py", "str(d[1])"),  # a DuckDB type name
+    ("engine/backends/local/incremental/recognition.py", "type(agg).__name__"),  # MIN / MAX
+    ("engine/backends/local/incremental/recognition.py", "join.kind or ''"),  # INNER / CROSS
+    ("engine/planner.py", "types"),  # argument type names
+    ("engine/backends/snowflake/executor.py", "d[0]"),  # result column headers, keyed by convention
+    ("engine/backends/snowflake/diff.py", "str(value)"),  # Y / N
+    ("engine/backends/snowflake/diff.py", "token.text"),  # property keywords
+    ("engine/backends/snowflake/diff.py", "tokens[i + 2].text.strip(\"'\")"),  # REFRESH_MODE / INITIALIZE values
+    ("engine/ui/wire.py", "str(statement.this)"),  # SHOW / DESCRIBE
+    ("engine/ui/wire.py", "statement.key"),  # a statement kind
+    ("engine/ui/state.py", "kind"),  # a type name
+    ("engine/ui/state.py", "dt.refresh_mode"),  # AUTO / FULL / INCREMENTAL
+    ("engine/generators/values.py", "snowflake_type.split('(')[0].strip()"),  # a type name
+    ("engine/backends/local/information_schema.py", "sql"),  # looking for a function name in SQL text
+    ("engine/backends/local/information_schema.py",
+     "call.name if isinstance(call, exp.Anonymous) else call.expression.name"),  # a function name
+    ("engine/backends/local/information_schema.py", "arg.this.name"),  # an argument keyword (NAME =>)
+    ("engine/diagram.py", "dt.refresh_mode"),
+    ("engine/diagram.py", "t"),  # a type name
+    ("engine/console/plans.py", "dt.refresh_mode"),
+    ("engine/console/plans.py", "dt.target_lag"),  # DOWNSTREAM
+}
+
+
+def test_names_are_not_upper_cased_outside_engine_names():
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    found = set()
+    for module in NAME_MODULES:
+        path = root / module
+        for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                call = node.func if isinstance(node, ast.Call) else None
+                if isinstance(call, ast.Attribute) and call.attr == "upper":
+                    if isinstance(call.value, ast.Name) and call.value.id in ("names", "identifiers"):
+                        continue  # engine.names.upper: Snowflake's own rule
+                    found.add((file.relative_to(root).as_posix(), ast.unparse(call.value), node.lineno))
+    new = sorted((f, text, line) for f, text, line in found if (f, text) not in NOT_NAMES)
+    assert not new, (
+        "str.upper() on what may be a name: resolve names with engine.names (key, of, pick) instead, "
+        f"or add the expression to NOT_NAMES with what it is: {new}"
+    )
+    assert {(f, text) for f, text, _ in found} == NOT_NAMES  # an entry no longer used goes too

@@ -201,7 +201,7 @@ def dmf_states(table: str, rows: list[dict]) -> dict[str, ObjectState]:
     found = {}
     for row in rows:
         name = str(row.get("EXPECTATION_NAME") or "")
-        if not name.upper().startswith(PREFIX):
+        if not name.startswith(PREFIX):  # pipe's names are unquoted, so stored upper-case
             continue  # somebody else's: never touched
         arguments = row.get("REF_ARGUMENTS")
         if isinstance(arguments, str):
@@ -209,7 +209,7 @@ def dmf_states(table: str, rows: list[dict]) -> dict[str, ObjectState]:
         # REF_ARGUMENTS holds the columns' names as stored (resolved): written back as SQL
         columns = ", ".join(names.sql(str(a.get("name", "")) if isinstance(a, dict) else str(a)) for a in arguments or [])
         function = ".".join(str(row.get(k)) for k in ("METRIC_DATABASE_NAME", "METRIC_SCHEMA_NAME", "METRIC_NAME"))
-        found[state_key(table, name.upper())] = ObjectState(
+        found[state_key(table, name)] = ObjectState(
             table, DMF, {"function": function, "arguments": columns, "expression": row.get("EXPECTATION_EXPRESSION")}
         )
     return found
