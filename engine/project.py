@@ -266,8 +266,7 @@ def status(backend: Backend) -> list[ObjectStatus]:
 
 def history(backend: Backend, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
     """Refresh history, newest first."""
-    known = backend.graph.graph
-    return backend.history(names=[identifiers.pick(n, known) or identifiers.key(n) for n in names], limit=limit)
+    return backend.history(names=list(names), limit=limit)  # each backend resolves them (Backend.resolved)
 
 
 def refresh(

@@ -58,7 +58,7 @@ _DERIVED = re.compile(r"([A-Za-z_]+)\((.*)\)", re.DOTALL)
 
 def declared_checks(pipeline, names=()) -> list[DeclaredCheck]:
     """Every check of the pipeline (only those of tables in ``names``, or named in it, when given)."""
-    wanted = {check_key(n) for n in names}
+    wanted = {check_key(n) for n in names} | set(names)  # resolved, or a stored name as typed
     found = []
     for section, objects in (("tables", pipeline.tables), ("dynamic_tables", pipeline.dynamic_tables)):
         for table, spec in objects.items():

@@ -72,11 +72,12 @@ def _check_names(project, names) -> None:
     pipeline = project.pipeline
     from engine.checks.files import test_owners
 
-    known = {*pipeline.object_names, *(identifiers.key(t.name) for owner in test_owners(pipeline) for t in owner.tests)}
-    known |= {item.key for item in declared_checks(pipeline)}
+    known = {n: identifiers.sql(n) for n in pipeline.object_names}  # compared -> shown
+    known |= {identifiers.key(t.name): t.name for owner in test_owners(pipeline) for t in owner.tests}
+    known |= {item.key: item.name for item in declared_checks(pipeline)}
     for name in names:
-        if check_key(name) not in known:
+        if check_key(name) not in known and name not in known:  # resolved, or a stored name as typed
             raise PlanError(
                 f"{name} is not a table, check or unit test of {pipeline.name}",
-                hint=did_you_mean(name, known) or "pass table, check or unit test names, or none for all",
+                hint=did_you_mean(name, known.values()) or "pass table, check or unit test names, or none for all",
             )

@@ -67,7 +67,7 @@ def run_unit_tests(project, names=()) -> list[UnitResult]:
     """Run the pipeline's unit tests (only those named, or testing a table named, when given)."""
     from engine.checks.files import test_owners
 
-    wanted = {identifiers.key(n) for n in names}
+    wanted = {identifiers.key(n) for n in names} | set(names)  # resolved, or a stored name as typed
     results = []
     for owner in test_owners(project.pipeline):  # the file's tests, then those of tests/*.yaml
         for index, test in enumerate(owner.tests):

@@ -41,12 +41,10 @@ def answer(command: str, body: dict[str, Any], worker) -> bytes:
         result = worker.read(lambda backend: backend.status())
         return _dumps({"status": [_record(s) for s in result]})
     if command == "history":
-        from engine.project import history  # names as typed: resolved as the CLI resolves them
-
-        names = [str(n) for n in body.get("names") or []]
+        names = [str(n) for n in body.get("names") or []]  # as typed: the backend resolves them
         limit = body.get("limit")
         limit = int(limit) if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
-        result = worker.read(lambda backend: history(backend, names=names, limit=limit))
+        result = worker.read(lambda backend: backend.history(names=names, limit=limit))
         return _dumps({"history": [_record(r) for r in result]})
     if command == "query":
         sql = body.get("sql")

@@ -253,7 +253,7 @@ class LocalBackend(Backend):
         return _with_checks(result, store.latest_check_results())
 
     def history(self, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
-        return [RefreshRecord(*row) for row in self.existing_store().history(names, limit)]
+        return [RefreshRecord(*row) for row in self.existing_store().history(self.resolved(names), limit)]
 
     # -- doing -----------------------------------------------------------------------------------
 

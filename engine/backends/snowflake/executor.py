@@ -153,8 +153,7 @@ class SnowflakeBackend(Backend):
     def _history(self, names: Sequence[str], result_limit: int, since: datetime | None) -> list[RefreshRecord]:
         """One bounded query of the refresh history (see :func:`.state.refresh_history`)."""
         statement = state.refresh_history(
-            self.target, limit=result_limit, since=since,
-            names=[identifiers.pick(n, self.graph.graph) or identifiers.key(n) for n in names],
+            self.target, limit=result_limit, since=since, names=self.resolved(names),
         )
         return [state.refresh_record(row) for row in self._rows_if_exists(statement, upper=True)]
 
