@@ -60,6 +60,28 @@ def test_the_four_spellings_of_one_name_and_four_names():
     assert len({names.resolve(f'"{w}"') for w in ("TABLENAME", "tablename", "tableName", "TableName")}) == 4
 
 
+def test_names_written_back_for_users_and_lists():
+    # shown: lower-case where that reads back as the same name, quoted exactly otherwise
+    assert [names.shown(n) for n in ("MEMBER_ID", "Région", "café", "members", 'a"b')] == [
+        "member_id", '"Région"', '"café"', '"members"', '"a""b"',
+    ]
+    assert names.split('a, "b, c",  "d""e" ,f') == ["a", '"b, c"', '"d""e"', "f"]
+    assert names.dotted("QUOTED_DB", "NAMES", "Ventes par café") == 'QUOTED_DB.NAMES."Ventes par café"'
+    known = {"MEMBERS", "Montant", "Ventes par café"}
+    assert [names.pick(t, known) for t in ("members", '"Montant"', "Montant", "Ventes par café", "montant")] == [
+        "MEMBERS", "Montant", "Montant", "Ventes par café", None,
+    ]
+
+
+def test_check_names_compare_their_columns_as_resolved_names():
+    from engine.checks.declared import check_key
+
+    assert check_key("not_null(member_id, email)") == check_key("NOT_NULL(MEMBER_ID, EMAIL)") == "NOT_NULL(MEMBER_ID, EMAIL)"
+    assert check_key('not_null("Région")') == "NOT_NULL(Région)" != check_key('not_null("région")')
+    assert check_key('unique("a, b", c)') == "UNIQUE(a, b, C)"  # a quoted comma is part of the name
+    assert check_key("amount_ok") == "AMOUNT_OK"
+
+
 def test_parsed_identifiers_resolve_the_same_way():
     tree = sqlglot.parse_one('SELECT "café", id, "Montant" FROM "Café Orders"', read="snowflake")
     assert [names.of(c) for c in tree.find_all(exp.Column)] == ["café", "ID", "Montant"]
