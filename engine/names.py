@@ -13,7 +13,9 @@ So ``members``, ``MEMBERS`` and ``"MEMBERS"`` name one table; ``"Members"`` anot
 pipe a name is held *resolved* (the string Snowflake stores); :func:`resolve` makes one from a
 name as written in the pipeline file, :func:`of` from a parsed SQL identifier, :func:`sql` writes
 one back for Snowflake (quoted only when it must be) and :func:`duckdb` for the local engine
-(always quoted). Unquoted names are upper-cased with ASCII rules only: Python's ``str.upper``
+(always quoted); :func:`pick` finds the name a user typed among known ones, :func:`shown` shows one
+as a file writes it. No other module upper-cases a name (tests/test_names.py checks the modules
+that once did). Unquoted names are upper-cased with ASCII rules only: Python's ``str.upper``
 would turn a quoted ``"café"`` into ``CAFÉ`` and ``"straße"`` into ``STRASSE``.
 """
 

@@ -42,6 +42,9 @@ class DeclaredCheck:
         return (self.section, self.table, "checks", self.index)
 
 
+_DERIVED = re.compile(r"([A-Za-z_]+)\((.*)\)", re.DOTALL)  # a derived check name: kind(columns)
+
+
 def check_key(name: str) -> str:
     """A check's name as compared: a declared one as an identifier (``Amount_OK`` is ``AMOUNT_OK``),
     a derived one with its kind upper-cased and each column resolved (``not_null(member_id)`` is
@@ -51,9 +54,6 @@ def check_key(name: str) -> str:
         return names.key(name)
     kind, columns = derived.groups()
     return f"{names.upper(kind)}({', '.join(names.key(c) for c in names.split(columns))})"
-
-
-_DERIVED = re.compile(r"([A-Za-z_]+)\((.*)\)", re.DOTALL)
 
 
 def declared_checks(pipeline, names=()) -> list[DeclaredCheck]:
