@@ -13,7 +13,9 @@ So ``members``, ``MEMBERS`` and ``"MEMBERS"`` name one table; ``"Members"`` anot
 pipe a name is held *resolved* (the string Snowflake stores); :func:`resolve` makes one from a
 name as written in the pipeline file, :func:`of` from a parsed SQL identifier, :func:`sql` writes
 one back for Snowflake (quoted only when it must be) and :func:`duckdb` for the local engine
-(always quoted). Unquoted names are upper-cased with ASCII rules only: Python's ``str.upper``
+(always quoted); :func:`pick` finds the name a user typed among known ones, :func:`shown` shows one
+as a file writes it. No other module upper-cases a name (tests/test_names.py checks the modules
+that once did). Unquoted names are upper-cased with ASCII rules only: Python's ``str.upper``
 would turn a quoted ``"café"`` into ``CAFÉ`` and ``"straße"`` into ``STRASSE``.
 """
 
@@ -122,8 +124,9 @@ def sql(name: str) -> str:
 
 
 def sql_of(written_name: str) -> str:
-    """A name as written in the pipeline file (``member_id``, ``"Café"``) written for Snowflake SQL."""
-    return sql(resolve(written_name))
+    """A name as written in the pipeline file (``member_id``, ``"Café"``) written for Snowflake SQL
+    (a text that is no identifier, :func:`key`, is quoted as it is)."""
+    return sql(key(written_name))
 
 
 def quoted(name: str) -> str:
@@ -139,6 +142,45 @@ name in results and compares identifiers case-insensitively)."""
 def written(name: str) -> str:
     """How to show resolved ``name`` to a user: as it would be written in SQL or in the file."""
     return sql(name)
+
+
+def dotted(*parts: str | None) -> str:
+    """Resolved names joined into a qualified name for Snowflake SQL (``DB.SCHEMA."Région totals"``);
+    empty parts are left out."""
+    return ".".join(sql(p) for p in parts if p)
+
+
+def pick(written: str, known: Iterable[str]) -> str | None:
+    """The resolved name among ``known`` that ``written`` (typed by a user) names: as Snowflake
+    resolves it, else exactly as typed (a shell drops the quotes of ``"Région totals"``); None
+    when it names none of them."""
+    known = known if hasattr(known, "__contains__") else set(known)
+    for candidate in (key(written), written):
+        if candidate in known:
+            return candidate
+    return None
+
+
+def shown(name: str) -> str:
+    """Resolved ``name`` as a file usually writes it: lower-case when that reads back as the same
+    name (``MEMBER_ID`` -> ``member_id``), quoted exactly otherwise (``"Région"``, ``"café"``)."""
+    return name.lower() if not needs_quotes(name) else quoted(name)
+
+
+def split(text: str) -> list[str]:
+    """The names of a comma-separated list as written (``a, "b, c"`` -> ``a``, ``"b, c"``): a comma
+    inside a quoted name does not split it."""
+    parts, current, inside = [], [], False
+    for char in text:
+        if char == '"':
+            inside = not inside  # a doubled quote toggles twice: still inside
+        if char == "," and not inside:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
 
 
 def resolve_all(names: Iterable[str]) -> list[str]:

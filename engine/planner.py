@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from engine import names
 from engine.definitions import Definition, dynamic_table_definition, function_definition, table_definition
 from engine.graph import PipelineGraph
 from engine.kinds import ActionKind, ObjectKind
@@ -450,13 +451,13 @@ def _prune(graph: PipelineGraph, state: TargetState, sql: Statements) -> list[Ac
 def _reads(obj: ObjectState) -> set[str]:
     """The names a dynamic table on the target reads: its ``reads`` property, else its query's tables."""
     listed = obj.properties.get("reads")
-    if listed is not None:
-        return {n.strip() for n in listed.split(",") if n.strip()}
+    if listed is not None:  # names as SQL writes them (engine.names.sql), comma-separated
+        return {names.key(n) for n in names.split(listed)}
     from engine.errors import SqlError
     from engine.sql.parsing import parse_select, table_refs
 
     try:
-        return {ref.name.upper() for ref in table_refs(parse_select(obj.properties.get("sql") or ""))}
+        return {ref.name for ref in table_refs(parse_select(obj.properties.get("sql") or ""))}
     except SqlError:  # an unreadable query reads nothing pipe can name
         return set()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import interrupts
+from engine import names as identifiers
 from engine.errors import PipeError, PlanError
 from engine.graph import PipelineGraph, Warning_, build_graph
 from engine.report import Reporter, Silent
@@ -275,7 +276,7 @@ def status(backend: Backend) -> list[ObjectStatus]:
 
 def history(backend: Backend, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
     """Refresh history, newest first."""
-    return backend.history(names=[n.upper() for n in names], limit=limit)
+    return backend.history(names=list(names), limit=limit)  # each backend resolves them (Backend.resolved)
 
 
 def refresh(
@@ -288,7 +289,7 @@ def refresh(
     """
     from engine.errors import did_you_mean
 
-    wanted = [n.upper() for n in names]
+    wanted = [identifiers.pick(n, project.pipeline.dynamic_tables) or n for n in names]
     for name in wanted:
         if name not in project.pipeline.dynamic_tables:
             raise PlanError(

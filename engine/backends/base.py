@@ -120,6 +120,11 @@ class Backend(ABC):
     def close(self) -> None:
         """Release connections and locks."""
 
+    def resolved(self, typed: Sequence[str]) -> list[str]:
+        """Object names typed by a user (``members``, ``"Région totals"``, or ``Région totals`` from a
+        shell), as the pipeline stores them (:func:`engine.names.pick`, else :func:`engine.names.key`)."""
+        return [names.pick(n, self.graph.graph) or names.key(n) for n in typed]
+
     @abstractmethod
     def read_state(self) -> TargetState:
         """What exists on the target now."""

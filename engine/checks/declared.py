@@ -7,6 +7,7 @@ and the errors point at the YAML value at fault (file:line:col).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from engine import names
@@ -31,29 +32,48 @@ class DeclaredCheck:
         return self.check.label()
 
     @property
+    def key(self) -> str:
+        """The check's name as names are compared (:func:`check_key`)."""
+        return check_key(self.name)
+
+    @property
     def path(self) -> tuple:
         """Where the check is in the file."""
         return (self.section, self.table, "checks", self.index)
 
 
+_DERIVED = re.compile(r"([A-Za-z_]+)\((.*)\)", re.DOTALL)  # a derived check name: kind(columns)
+
+
+def check_key(name: str) -> str:
+    """A check's name as compared: a declared one as an identifier (``Amount_OK`` is ``AMOUNT_OK``),
+    a derived one with its kind upper-cased and each column resolved (``not_null(member_id)`` is
+    ``NOT_NULL(MEMBER_ID)``, ``not_null("Région")`` keeps ``Région``)."""
+    derived = _DERIVED.fullmatch(name.strip())
+    if derived is None:
+        return names.key(name)
+    kind, columns = derived.groups()
+    return f"{names.upper(kind)}({', '.join(names.key(c) for c in names.split(columns))})"
+
+
 def declared_checks(pipeline, names=()) -> list[DeclaredCheck]:
     """Every check of the pipeline (only those of tables in ``names``, or named in it, when given)."""
-    wanted = {n.upper() for n in names}
+    wanted = {check_key(n) for n in names} | set(names)  # resolved, or a stored name as typed
     found = []
     for section, objects in (("tables", pipeline.tables), ("dynamic_tables", pipeline.dynamic_tables)):
         for table, spec in objects.items():
             for index, check in enumerate(spec.checks):
                 item = DeclaredCheck(table, index, check, section)
-                if not wanted or table in wanted or item.name.upper() in wanted:
+                if not wanted or table in wanted or item.key in wanted:
                     found.append(item)
     return found
 
 
 def output_columns(graph, name: str) -> list[str] | None:
-    """The column names of table ``name`` upper-case, or None when they cannot be known (an external
+    """The column names of table ``name`` (resolved: engine.names), or None when they cannot be known (an external
     table declared without columns, a query selecting ``*`` from one): the graph's catalog, with
     dynamic tables' columns as their compiled queries infer them."""
-    columns = graph.types().get(name.upper())
+    columns = graph.types().get(names.key(name))
     return None if columns is None else list(columns)
 
 
@@ -62,7 +82,7 @@ def check_declarations(pipeline, graph) -> None:
     (dynamic tables' columns as ``graph``'s compiled queries infer them)."""
     seen: dict[tuple[str, str], DeclaredCheck] = {}
     for item in declared_checks(pipeline):
-        key = (item.table, item.name.upper())
+        key = (item.table, item.key)
         if key in seen:
             raise SpecError(
                 f"{item.table} has two checks named {item.name}",
@@ -70,12 +90,6 @@ def check_declarations(pipeline, graph) -> None:
                 hint="give one of them another name: with name:",
             )
         seen[key] = item
-        if names.needs_quotes(item.table):
-            raise SpecError(
-                f"{item.table}: check {item.name} is not supported yet on a table whose name must be quoted",
-                location=_locate(pipeline, *item.path),
-                hint="remove the check, or give the table a name that needs no quotes (letters, digits, _)",
-            )
         _check_one(pipeline, item, graph)
     from engine.checks.files import test_owners  # the file's tests, then those of tests/*.yaml beside it
 
@@ -104,7 +118,7 @@ def _check_one(pipeline, item: DeclaredCheck, graph) -> None:
     elif kind is CheckKind.relationships:
         rel = check.relationships
         _known_column(pipeline, item.table, rel.column, columns, (*path, kind.value, "column"))
-        target = rel.to.upper()
+        target = names.key(rel.to)
         if target not in pipeline.object_names:
             raise SpecError(
                 f"relationships.to names {rel.to}, which is not a table of this pipeline",
@@ -132,12 +146,12 @@ def _is_list(pipeline, path: tuple) -> bool:
 
 
 def _known_column(pipeline, table: str, column: str, columns: list[str] | None, path: tuple, key=False) -> None:
-    if columns is None or column.upper() in columns:
+    if columns is None or names.key(column) in columns:
         return
     raise SpecError(
         f"{table} has no column {column}",
         location=_locate(pipeline, *path, table=table, key=key),
-        hint=did_you_mean(column, columns) or f"columns: {', '.join(c.lower() for c in columns)}",
+        hint=did_you_mean(column, columns) or f"columns: {', '.join(names.shown(c) for c in columns)}",
     )
 
 
@@ -154,7 +168,7 @@ def _check_sql(pipeline, item: DeclaredCheck) -> None:
         exc.hint = exc.hint if exc.hint != "write a SELECT" else "write a SELECT returning the offending rows"
         raise
     for ref in refs:
-        if ref.name.upper() not in pipeline.object_names:
+        if ref.name not in pipeline.object_names:
             raise SpecError(
                 f"unknown table {ref.written} in the SQL of check {item.name} on {item.table}",
                 location=_locate(pipeline, *sql_path, table=item.table, sql_line=ref.line, sql_column=ref.column),
@@ -164,7 +178,7 @@ def _check_sql(pipeline, item: DeclaredCheck) -> None:
 
 def _check_unit_test(pipeline, index: int, test: UnitTest, graph) -> None:
     path = ("tests", index)
-    name = test.table.upper()
+    name = names.key(test.table)
     if name not in pipeline.dynamic_tables:
         raise SpecError(
             f"unit test {test.name}: {test.table} is not a dynamic table of this pipeline",
@@ -174,16 +188,16 @@ def _check_unit_test(pipeline, index: int, test: UnitTest, graph) -> None:
     compiled = graph.queries.get(name)
     if compiled is None:
         return  # its SQL did not parse: the graph reports it
-    inputs = {r.name.upper() for r in compiled.reads}
+    inputs = {r.name for r in compiled.reads}
     for given in test.given:
-        if given.upper() not in inputs:
+        if names.key(given) not in inputs:
             raise SpecError(
                 f"unit test {test.name}: {name} does not read {given}",
                 location=_locate(pipeline, *path, "given", given, key=True),
                 hint=did_you_mean(given, inputs) or f"its inputs: {', '.join(sorted(inputs))}",
             )
     for what, rows, table in [("expect", test.expect, name)] + [
-        (f"given.{g}", r, g.upper()) for g, r in test.given.items()
+        (f"given.{g}", r, names.key(g)) for g, r in test.given.items()
     ]:
         columns = output_columns(graph, table)
         for i, row in enumerate(as_rows(rows).rows or []):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import names
 from engine.errors import Location, SpecError
 
 FOLDER = "tests"
@@ -51,7 +52,7 @@ def test_owners(pipeline) -> list:
     for owner in owners:
         for index, test in enumerate(owner.tests):
             where = owner.locate("tests", index, "name")
-            first = seen.setdefault(test.name.upper(), where)
+            first = seen.setdefault(names.key(test.name), where)
             if first is not where:
                 raise SpecError(
                     f"two unit tests are named {test.name} (the first at {first})",

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from engine import names
 from engine.checks.declared import DeclaredCheck
 from engine.errors import BackendError, SqlError
 from engine.spec.checks import CheckKind
@@ -36,7 +37,7 @@ class CheckResult:
     sample: list[dict] = field(default_factory=list)
     scope: str = "table"  # "table" (every row) or "change" (the rows a refresh wrote)
     message: str | None = None
-    columns: tuple[str, ...] = ()  # the columns the check reads, upper-case
+    columns: tuple[str, ...] = ()  # the columns the check reads, resolved (engine.names)
 
     @property
     def blocks(self) -> bool:
@@ -99,7 +100,7 @@ class LocalChecks:
         check = item.check
         return CheckResult(
             item.table, item.name, check.kind.value, check.severity, status, count, list(sample), scope, message,
-            tuple(c.upper() for c in check.columns),
+            tuple(names.key(c) for c in check.columns),
         )
 
     def _sample(self, offending: str) -> list[dict]:
@@ -122,7 +123,7 @@ class LocalChecks:
             return f"SELECT * FROM {rows} AS t WHERE {_col(spec.column)} IS NOT NULL AND {_col(spec.column)} NOT IN ({values})"
         if kind is CheckKind.relationships:
             spec = check.relationships
-            other = self.store.qualified(spec.to.upper())
+            other = self.store.qualified(names.key(spec.to))
             column, target = _col(spec.column), _col(spec.field or spec.column)
             return (
                 f"SELECT * FROM {rows} AS t WHERE t.{column} IS NOT NULL "
@@ -227,7 +228,7 @@ def _on_change(sql: str, table: str) -> str | None:
     if not isinstance(tree, exp.Select) or any(tree.args.get(a) for a in _NOT_ROW_LEVEL):
         return None
     tables = list(tree.find_all(exp.Table))
-    if len(tables) != 1 or tables[0].name.upper() != table.upper() or len(list(tree.find_all(exp.Select))) != 1:
+    if len(tables) != 1 or names.of(tables[0]) != table or len(list(tree.find_all(exp.Select))) != 1:
         return None
     if tree.find(exp.AggFunc, exp.Window, exp.Lateral, exp.Unnest):
         return None
@@ -237,9 +238,9 @@ def _on_change(sql: str, table: str) -> str | None:
     return tree.sql(dialect="duckdb")
 
 
-def _col(name: str) -> str:
-    """A column of a local table: names are stored upper-case."""
-    return '"' + name.upper().replace('"', '""') + '"'
+def _col(written: str) -> str:
+    """A column of a local table, named as written in the file: stored resolved (engine.names)."""
+    return names.duckdb(names.key(written))
 
 
 def _literal(value) -> str:
@@ -262,8 +263,8 @@ def summary(results: list[CheckResult]) -> str | None:
         what = r.message or f"{r.failing_rows:,} row(s)"
         if r.sample and not r.message:
             row = r.sample[0]
-            shown = {k: v for k, v in row.items() if str(k).upper() in r.columns} or row
-            what += " e.g. " + ", ".join(f"{str(k).lower()}={v}" for k, v in shown.items())
+            shown = {k: v for k, v in row.items() if str(k) in r.columns} or row
+            what += " e.g. " + ", ".join(f"{names.shown(str(k))}={v}" for k, v in shown.items())
         parts.append(f"{r.check}{'' if r.severity == 'error' else ' (warn)'}: {what}")
     return "; ".join(parts)
 

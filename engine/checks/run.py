@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.checks.after_refresh import result_rows
-from engine.checks.declared import declared_checks
+from engine import names as identifiers
+from engine.checks.declared import check_key, declared_checks
 from engine.checks.local import ERROR, CheckResult, LocalChecks
 from engine.checks.unit import UnitResult, run_unit_tests
 from engine.errors import PlanError, did_you_mean
@@ -71,11 +72,12 @@ def _check_names(project, names) -> None:
     pipeline = project.pipeline
     from engine.checks.files import test_owners
 
-    known = {*pipeline.object_names, *(t.name.upper() for owner in test_owners(pipeline) for t in owner.tests)}
-    known |= {item.name.upper() for item in declared_checks(pipeline)}
+    known = {n: identifiers.sql(n) for n in pipeline.object_names}  # compared -> shown
+    known |= {identifiers.key(t.name): t.name for owner in test_owners(pipeline) for t in owner.tests}
+    known |= {item.key: item.name for item in declared_checks(pipeline)}
     for name in names:
-        if name.upper() not in known:
+        if check_key(name) not in known and name not in known:  # resolved, or a stored name as typed
             raise PlanError(
                 f"{name} is not a table, check or unit test of {pipeline.name}",
-                hint=did_you_mean(name, known) or "pass table, check or unit test names, or none for all",
+                hint=did_you_mean(name, known.values()) or "pass table, check or unit test names, or none for all",
             )

@@ -79,13 +79,13 @@ def bindings(graph, item: DeclaredCheck) -> list[Binding] | None:
     if check.columns and not all(scalar_column(graph, table, c) for c in check.columns):
         return None
     if kind is CheckKind.not_null:
-        return [bind("NULL_COUNT", c.upper(), "VALUE = 0") for c in check.not_null]
+        return [bind("NULL_COUNT", names.sql_of(c), "VALUE = 0") for c in check.not_null]
     if kind is CheckKind.unique:
-        return [bind("DUPLICATE_COUNT", ", ".join(c.upper() for c in check.unique), "VALUE = 0")]
+        return [bind("DUPLICATE_COUNT", ", ".join(names.sql_of(c) for c in check.unique), "VALUE = 0")]
     if kind is CheckKind.accepted_values:
         from engine.sql.render import sql_literal
 
-        column = check.accepted_values.column.upper()
+        column = names.sql_of(check.accepted_values.column)
         values = ", ".join(sql_literal(v) for v in check.accepted_values.values if v is not None)
         # ACCEPTED_VALUES counts the rows not matching the lambda (dmf_accepted_values): a NULL is
         # not a value to judge, as locally, so it matches.
@@ -97,7 +97,7 @@ def bindings(graph, item: DeclaredCheck) -> list[Binding] | None:
     if kind is CheckKind.freshness and check.freshness.column:
         declared = _declared_type(pipeline, table, check.freshness.column)
         if declared and declared.split("(")[0] in _FRESHNESS_TYPES:
-            return [bind("FRESHNESS", check.freshness.column.upper(), f"VALUE <= {int(check.freshness.seconds)}")]
+            return [bind("FRESHNESS", names.sql_of(check.freshness.column), f"VALUE <= {int(check.freshness.seconds)}")]
     return None
 
 
@@ -112,7 +112,7 @@ def scalar_column(graph, table: str, column: str) -> bool:
     """Whether ``column`` of ``table`` holds scalars (not VARIANT, ARRAY or OBJECT), as far as the
     file tells: a base table's declared type, or a dynamic table's as its compiled query infers it
     (a type not known is not taken for a scalar)."""
-    kind = graph.types().get(table, {}).get(column.upper())
+    kind = graph.types().get(table, {}).get(names.key(column))
     return kind is not None and kind.split("(")[0].strip().upper() in _SCALAR_TYPES
 
 
@@ -121,7 +121,7 @@ def _declared_type(pipeline, table: str, column: str) -> str | None:
     if spec is None:
         return None
     columns = pipeline.generator(spec.generator).returns if spec.generator else (spec.columns or {})
-    return next((t.upper() for c, t in columns.items() if c.upper() == column.upper()), None)
+    return next((t.upper() for c, t in columns.items() if names.key(c) == names.key(column)), None)
 
 
 def check_actions(graph, state: TargetState, actions: list[Action]) -> list[Action]:
@@ -177,12 +177,21 @@ def _short(function: str, arguments: str) -> str:
 
 def expectations_query(target, table: str) -> str:
     """The expectations of a table's DMF associations (sql-reference/functions/data_metric_function_expectations)."""
-    name = f"{target.database}.{target.schema_name}.{table}"
+    name = _entity(target, table)
     return (
         "SELECT METRIC_DATABASE_NAME, METRIC_SCHEMA_NAME, METRIC_NAME, REF_ARGUMENTS, EXPECTATION_NAME, "
-        f"EXPECTATION_EXPRESSION FROM TABLE({target.database}.INFORMATION_SCHEMA.DATA_METRIC_FUNCTION_EXPECTATIONS("
-        f"REF_ENTITY_NAME => '{name}', REF_ENTITY_DOMAIN => 'table'))"
+        f"EXPECTATION_EXPRESSION FROM TABLE({names.sql(target.database)}.INFORMATION_SCHEMA.DATA_METRIC_FUNCTION_EXPECTATIONS("
+        f"REF_ENTITY_NAME => {name}, REF_ENTITY_DOMAIN => 'table'))"
     )
+
+
+def _entity(target, table: str) -> str:
+    """The quoted literal naming ``table`` in an information-schema function's argument: a name that
+    must be quoted is double-quoted inside the single quotes (data_metric_function_expectations,
+    REF_ENTITY_NAME: ``'"table_name"'``)."""
+    from engine.sql.render import sql_literal
+
+    return sql_literal(names.dotted(target.database, target.schema_name, table))
 
 
 def dmf_states(table: str, rows: list[dict]) -> dict[str, ObjectState]:
@@ -192,14 +201,15 @@ def dmf_states(table: str, rows: list[dict]) -> dict[str, ObjectState]:
     found = {}
     for row in rows:
         name = str(row.get("EXPECTATION_NAME") or "")
-        if not name.upper().startswith(PREFIX):
+        if not name.startswith(PREFIX):  # pipe's names are unquoted, so stored upper-case
             continue  # somebody else's: never touched
         arguments = row.get("REF_ARGUMENTS")
         if isinstance(arguments, str):
             arguments = json.loads(arguments or "[]")
-        columns = ", ".join(str(a.get("name", "")).upper() if isinstance(a, dict) else str(a).upper() for a in arguments or [])
+        # REF_ARGUMENTS holds the columns' names as stored (resolved): written back as SQL
+        columns = ", ".join(names.sql(str(a.get("name", "")) if isinstance(a, dict) else str(a)) for a in arguments or [])
         function = ".".join(str(row.get(k)) for k in ("METRIC_DATABASE_NAME", "METRIC_SCHEMA_NAME", "METRIC_NAME"))
-        found[state_key(table, name.upper())] = ObjectState(
+        found[state_key(table, name)] = ObjectState(
             table, DMF, {"function": function, "arguments": columns, "expression": row.get("EXPECTATION_EXPRESSION")}
         )
     return found
@@ -210,26 +220,26 @@ def dmf_states(table: str, rows: list[dict]) -> dict[str, ObjectState]:
 
 def offending_sql(pipeline, item: DeclaredCheck) -> str | None:
     """Snowflake SQL of the rows breaking ``item`` (None for row_count and freshness)."""
-    check, table = item.check, item.table
+    check, table = item.check, names.sql(item.table)
     kind = check.kind
     if kind is CheckKind.not_null:
-        return f"SELECT * FROM {table} WHERE " + " OR ".join(f"{c.upper()} IS NULL" for c in check.not_null)
+        return f"SELECT * FROM {table} WHERE " + " OR ".join(f"{names.sql_of(c)} IS NULL" for c in check.not_null)
     if kind is CheckKind.unique:
-        keys = ", ".join(c.upper() for c in check.unique)
-        present = " AND ".join(f"{c.upper()} IS NOT NULL" for c in check.unique)
+        keys = ", ".join(names.sql_of(c) for c in check.unique)
+        present = " AND ".join(f"{names.sql_of(c)} IS NOT NULL" for c in check.unique)
         return f"SELECT {keys}, COUNT(*) AS DUPLICATES FROM {table} WHERE {present} GROUP BY {keys} HAVING COUNT(*) > 1"
     if kind is CheckKind.accepted_values:
         from engine.sql.render import sql_literal
 
-        column = check.accepted_values.column.upper()
+        column = names.sql_of(check.accepted_values.column)
         values = ", ".join(sql_literal(v) for v in check.accepted_values.values if v is not None)
         return f"SELECT * FROM {table} WHERE {column} IS NOT NULL AND {column} NOT IN ({values})"
     if kind is CheckKind.relationships:
         rel = check.relationships
-        column, field = rel.column.upper(), (rel.field or rel.column).upper()
+        column, field = names.sql_of(rel.column), names.sql_of(rel.field or rel.column)
         return (
             f"SELECT t.* FROM {table} t WHERE t.{column} IS NOT NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {rel.to.upper()} o WHERE o.{field} = t.{column})"
+            f"AND NOT EXISTS (SELECT 1 FROM {names.sql_of(rel.to)} o WHERE o.{field} = t.{column})"
         )
     if kind is CheckKind.sql:
         return check.sql.strip().rstrip(";")
@@ -263,12 +273,12 @@ def _query_check(backend, pipeline, item, base) -> CheckResult:
     if check.kind is CheckKind.freshness:
         spec = check.freshness
         if spec.column:
-            sql = f"SELECT DATEDIFF('second', MAX({spec.column.upper()}), CURRENT_TIMESTAMP()) AS AGE FROM {item.table}"
+            sql = f"SELECT DATEDIFF('second', MAX({names.sql_of(spec.column)}), CURRENT_TIMESTAMP()) AS AGE FROM {names.sql(item.table)}"
         else:  # the data timestamp (sql-reference/functions/dynamic_tables)
             target = pipeline.snowflake
             sql = (
                 "SELECT DATEDIFF('second', DATA_TIMESTAMP, CURRENT_TIMESTAMP()) AS AGE FROM TABLE("
-                f"{target.database}.INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => '{target.database}.{target.schema_name}.{item.table}'))"
+                f"{names.sql(target.database)}.INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => {_entity(target, item.table)}))"
             )
         rows = backend.query(sql).rows
         age = rows[0][0] if rows else None

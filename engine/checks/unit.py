@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from engine import names as identifiers
 from engine.errors import PipeError, SpecError
 from engine.spec.checks import UnitTest, as_rows
 
@@ -66,11 +67,11 @@ def run_unit_tests(project, names=()) -> list[UnitResult]:
     """Run the pipeline's unit tests (only those named, or testing a table named, when given)."""
     from engine.checks.files import test_owners
 
-    wanted = {n.upper() for n in names}
+    wanted = {identifiers.key(n) for n in names} | set(names)  # resolved, or a stored name as typed
     results = []
     for owner in test_owners(project.pipeline):  # the file's tests, then those of tests/*.yaml
         for index, test in enumerate(owner.tests):
-            if wanted and test.name.upper() not in wanted and test.table.upper() not in wanted:
+            if wanted and identifiers.key(test.name) not in wanted and identifiers.key(test.table) not in wanted:
                 continue
             results.append(run_unit_test(project, index, test, owner))
     return results
@@ -81,9 +82,9 @@ def run_unit_test(project, index: int, test: UnitTest, owner=None) -> UnitResult
     declared (the pipeline, or a tests file beside it): its rows' CSV files are relative to it."""
     owner = owner or project.pipeline
     start = time.perf_counter()
-    name = test.table.upper()
+    name = identifiers.key(test.table)
     try:
-        given = {t.upper(): _rows(owner, rows, ("tests", index, "given", t)) for t, rows in test.given.items()}
+        given = {identifiers.key(t): _rows(owner, rows, ("tests", index, "given", t)) for t, rows in test.given.items()}
         expected = _rows(owner, test.expect, ("tests", index, "expect"))
         with _scratch(project, name) as backend:
             actions = _fill(backend, name, given)
@@ -98,7 +99,7 @@ def run_unit_test(project, index: int, test: UnitTest, owner=None) -> UnitResult
             f"after {' then '.join(actions)} refreshes the table holds {len(actual_all)} row(s) that differ "
             f"from its query computed in full ({len(full_all)} row(s))"
         )
-    columns = list(dict.fromkeys(str(c).upper() for row in expected for c in row))
+    columns = list(dict.fromkeys(identifiers.key(str(c)) for row in expected for c in row))
     actual = [{c: row.get(c) for c in columns} for row in actual_all]
     expected = [{c: _get(r, c) for c in columns} for r in expected]
     missing, unexpected = _difference(expected, actual, columns)
@@ -154,12 +155,13 @@ def _sub_pipeline(project, name: str):
     inputs = project.graph.upstream(name)
     types = _input_types(project, inputs)
     dt = pipeline.dynamic_tables[name].model_dump(exclude={"checks"}, exclude_none=True)
-    data = {
+    target = {k: identifiers.sql(v) for k, v in pipeline.snowflake.model_dump(by_alias=True).items()}
+    data = {  # names written as a file writes them: the model resolves them again
         "version": 1,
-        "name": f"unit_{name.lower()}",
-        "snowflake": pipeline.snowflake.model_dump(by_alias=True),
-        "tables": {t: {"columns": types[t]} for t in inputs},
-        "dynamic_tables": {name: dt},
+        "name": "unit_" + re.sub(r"[^A-Za-z0-9_]", "_", name.lower()),
+        "snowflake": target,
+        "tables": {identifiers.sql(t): {"columns": types[t]} for t in inputs},
+        "dynamic_tables": {identifiers.sql(name): dt},
     }
     return Pipeline.model_validate(data)
 
@@ -180,7 +182,7 @@ def _input_types(project, inputs: list[str]) -> dict[str, dict[str, str]]:
             raise SpecError(f"{table} is external: its columns are unknown here", hint="test a table reading declared tables")
         else:
             computed = computed if computed is not None else _computed_types(project)
-            types[table] = computed[table]
+            types[table] = {identifiers.sql(c): t for c, t in computed[table].items()}
     return types
 
 
@@ -214,7 +216,7 @@ def _compute_types(project) -> dict[str, dict[str, str]]:
         for table, spec in pipeline.tables.items():
             columns = pipeline.generator(spec.generator).returns if spec.generator else (spec.columns or {})
             if columns:
-                body = ", ".join(f"{_q(c.upper())} {duckdb_type(t)}" for c, t in columns.items())
+                body = ", ".join(f"{_q(identifiers.key(c))} {duckdb_type(t)}" for c, t in columns.items())
                 con.execute(f"CREATE TABLE {_q(table)} ({body})")
         result = {}
         for name in project.graph.dynamic_tables:
@@ -247,8 +249,7 @@ def snowflake_type(duck: str) -> str:
     return "VARCHAR"
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = identifiers.duckdb
 
 
 def _fill(backend, name: str, given: dict[str, list[dict]]) -> list[str]:
@@ -272,12 +273,11 @@ def _insert(backend, table: str, rows: list[dict]) -> None:
     store = backend.store
     con = store.con
     columns = store.columns(table)
-    known = {c.upper(): c for c in columns}
     for row in rows:
         for key in row:
-            if str(key).upper() not in known:
-                raise SpecError(f"given rows for {table} have a column {key} it does not have",
-                                hint=f"columns: {', '.join(c.lower() for c in columns)}")
+            if identifiers.key(str(key)) not in columns:
+                raise SpecError(f"given rows for {identifiers.sql(table)} have a column {key} it does not have",
+                                hint=f"columns: {', '.join(identifiers.shown(c) for c in columns)}")
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_GIVEN AS SELECT * FROM {store.qualified(table)} LIMIT 0")
@@ -296,8 +296,9 @@ def _insert(backend, table: str, rows: list[dict]) -> None:
 
 
 def _get(row: dict, column: str):
+    """The value of resolved ``column`` in ``row``, whose keys are written as in the file."""
     for key, value in row.items():
-        if str(key).upper() == column.upper():
+        if identifiers.key(str(key)) == column:
             return value
     return None
 
@@ -315,9 +316,8 @@ def _contents(backend, name: str) -> tuple[list[dict], list[dict]]:
     columns = [d[0] for d in table.description]
     actual = [dict(zip(columns, r)) for r in table.fetchall()]
     full = con.execute(f"SELECT * FROM ({backend.queries[name]})")
-    full_columns = [d[0].upper() for d in full.description]
-    computed = [dict(zip(full_columns, r)) for r in full.fetchall()]
-    return [{c.upper(): v for c, v in r.items()} for r in actual], computed
+    computed = [dict(zip(columns, r)) for r in full.fetchall()]  # the table's columns are the query's
+    return actual, computed
 
 
 def _difference(expected: list[dict], actual: list[dict], columns: list[str]) -> tuple[list[dict], list[dict]]:
@@ -338,7 +338,7 @@ def _take(counter: Counter, key) -> bool:
 
 
 def _canon_row(row: dict) -> tuple:
-    return tuple(sorted((str(k).upper(), _canon(v)) for k, v in row.items()))
+    return tuple(sorted((str(k), _canon(v)) for k, v in row.items()))
 
 
 def _canon(value):
@@ -371,7 +371,7 @@ def _canon(value):
 
 
 def _show(row: dict) -> str:
-    return ", ".join(f"{str(k).lower()}={_display(_canon(v))}" for k, v in row.items())
+    return ", ".join(f"{identifiers.shown(str(k))}={_display(_canon(v))}" for k, v in row.items())
 
 
 def _display(value) -> str:

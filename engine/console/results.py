@@ -137,7 +137,7 @@ def test_report(report, fmt: str) -> None:
             style = "yellow" if status == "WARN" else _CHECK_STYLE.get(r.status, "")
             sample = r.message or ""
             if r.sample and r.kind not in ("row_count", "freshness"):
-                sample = "; ".join(", ".join(f"{k.lower()}={cell(v)}" for k, v in row.items()) for row in r.sample[:3])
+                sample = "; ".join(", ".join(f"{names.shown(str(k))}={cell(v)}" for k, v in row.items()) for row in r.sample[:3])
             table.add_row(r.check, r.table, r.severity, f"[{style}]{status}[/]", f"{r.failing_rows:,}", sample)
         stdout.print(table)
     if report.units:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import names
 from engine.generators.values import INT64_MAX, Column
 
 _ISO_FORMATS = {"s": "%Y-%m-%dT%H:%M:%S", "D": "%Y-%m-%d"}
@@ -62,14 +63,15 @@ def columnar_select(columns: list[Column], result: Any) -> ColumnarSelect:
     """
     if not isinstance(result, dict):
         raise ColumnProblem(f"process_columns must return a dict of columns, got {type(result).__name__}")
-    by_name = {str(key).upper(): key for key in result}
-    expected = {c.name.upper() for c in columns}
+    expected = {names.key(c.name) for c in columns}
+    # a key names a column as Snowflake resolves it (member_id is MEMBER_ID), or exactly (Montant)
+    by_name = {str(key) if str(key) in expected else names.key(str(key)): key for key in result}
     if set(by_name) != expected:
         missing, extra = sorted(expected - set(by_name)), sorted(set(by_name) - expected)
         raise ColumnProblem(f"process_columns returned the wrong columns (missing: {missing}, unexpected: {extra})")
     select = ColumnarSelect(rows=-1)
     for i, col in enumerate(columns):
-        value = result[by_name[col.name.upper()]]
+        value = result[by_name[names.key(col.name)]]
         if col.kind in ("variant", "object"):
             select.expressions.append(_json_object(select, f"c{i}", col, value))
         else:

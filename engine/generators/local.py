@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from engine import names as identifiers
 from engine.errors import BackendError, Location, did_you_mean
 from engine.generators.columnar import ColumnarSelect, ColumnProblem, columnar_select
 from engine.generators.load import LoadError, insert_columns, insert_rows
@@ -94,7 +95,7 @@ def insert_generated(con: duckdb.DuckDBPyConnection, table: str, pipeline: Pipel
                      fast: bool = True) -> int:
     """Append the generator's rows to the existing DuckDB table ``table``.
 
-    The table's columns are the generator's ``returns:`` names in upper case, typed as
+    The table's columns are the generator's ``returns:`` names resolved (engine.names), typed as
     :func:`generator_columns` says. Rows are loaded in bulk; nothing is inserted if the
     generator fails.
 
@@ -246,11 +247,11 @@ def _process_columns(call: _Call) -> Iterator[Any]:
 
 
 def _order_positions(call: _Call, order_by: Sequence[str]) -> list[int]:
-    names = [c.name.upper() for c in call.columns]
+    names = [identifiers.key(c.name) for c in call.columns]
     positions = []
     for name in order_by:
-        if name.upper() not in names:
+        if identifiers.key(name) not in names:
             raise BackendError(f"generator {call.name} has no column {name} to order by",
-                               hint=did_you_mean(name, names) or f"columns: {', '.join(names)}")
-        positions.append(names.index(name.upper()) + 1)
+                               hint=did_you_mean(name, names) or f"columns: {', '.join(map(identifiers.shown, names))}")
+        positions.append(names.index(identifiers.key(name)) + 1)
     return positions

@@ -65,8 +65,8 @@ class Column:
 
     @property
     def sql_name(self) -> str:
-        """The quoted upper-case column name of the local table."""
-        return names.quoted(self.name.upper())
+        """The quoted column name of the local table: the declared name resolved (engine.names)."""
+        return names.duckdb(names.key(self.name))
 
 
 def duckdb_type(snowflake_type: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine import names
 from engine.lag import parse_duration
 
 Scalar = int | float | bool | str | None
@@ -160,11 +161,12 @@ class Check(_Spec):
         return []
 
     def label(self) -> str:
-        """The check's name: declared, or its kind and columns (``unique(session_id, member_id)``)."""
+        """The check's name: declared, or its kind and columns as a file writes them
+        (``unique(session_id, member_id)``, ``not_null("Région")``)."""
         if self.name:
             return self.name
-        columns = self.columns
-        return f"{self.kind.value}({', '.join(c.lower() for c in columns)})" if columns else self.kind.value
+        columns = [names.shown(names.key(c)) for c in self.columns]
+        return f"{self.kind.value}({', '.join(columns)})" if columns else self.kind.value
 
 
 class Rows(_Spec):

@@ -27,7 +27,7 @@ class TableRef:
     @property
     def written(self) -> str:
         """The name as it is written in SQL, dotted (quoted parts quoted)."""
-        return ".".join(names.sql(p) for p in (self.database, self.schema, self.name) if p)
+        return names.dotted(self.database, self.schema, self.name)
 
 
 @dataclass(frozen=True)

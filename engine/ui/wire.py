@@ -41,7 +41,7 @@ def answer(command: str, body: dict[str, Any], worker) -> bytes:
         result = worker.read(lambda backend: backend.status())
         return _dumps({"status": [_record(s) for s in result]})
     if command == "history":
-        names = [str(n).upper() for n in body.get("names") or []]
+        names = [str(n) for n in body.get("names") or []]  # as typed: the backend resolves them
         limit = body.get("limit")
         limit = int(limit) if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
         result = worker.read(lambda backend: backend.history(names=names, limit=limit))

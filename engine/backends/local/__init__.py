@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine import names as identifiers
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord
 from engine.backends.local import outside
 from engine.backends.local.errors import guard_files
@@ -98,14 +99,14 @@ class LocalBackend(Backend):
         store = self._writable()
         applier = Applier(store, self.graph, self.refresher)
         for written in names:
-            name = written.upper() if written.upper() in self.graph.graph else written
+            name = identifiers.pick(written, self.graph.graph) or written
             outside.check_adoptable(store, self.graph, self.findings, name, self._declared_columns(name))
             applier.adopt(name)
             del self.findings.foreign[name]
 
     def _declared_columns(self, name: str) -> list[tuple[str, str | None]] | None:
-        """(column, DuckDB type) as the file declares them; a dynamic table's types are not
-        compared (they follow its query)."""
+        """(column, DuckDB type) as the file declares them, names resolved (engine.names); a dynamic
+        table's types are not compared (they follow its query)."""
         from engine.sql.translate import duckdb_type
 
         if name not in self.graph.graph:
@@ -116,7 +117,7 @@ class LocalBackend(Backend):
         table = self.pipeline.tables[name]
         declared = self.pipeline.generator(table.generator).returns if table.generator else table.columns
         con = self.store.con
-        return [(c, str(con.execute(f"SELECT NULL::{duckdb_type(t)} AS x").description[0][1]).upper())
+        return [(identifiers.key(c), str(con.execute(f"SELECT NULL::{duckdb_type(t)} AS x").description[0][1]).upper())
                 for c, t in declared.items()]
 
     # -- pieces, built on first use --------------------------------------------------------------
@@ -259,7 +260,7 @@ class LocalBackend(Backend):
         return _with_checks(result, store.latest_check_results())
 
     def history(self, *, names: Sequence[str] = (), limit: int | None = None) -> list[RefreshRecord]:
-        return [RefreshRecord(*row) for row in self.existing_store().history(names, limit)]
+        return [RefreshRecord(*row) for row in self.existing_store().history(self.resolved(names), limit)]
 
     # -- doing -----------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import re
 import sqlglot
 from sqlglot import exp
 
+from engine import names
 from engine.backends.base import QueryResult
 from engine.errors import SqlError
 from engine.lag import format_lag, parse_lag
@@ -105,6 +106,15 @@ def _arguments(call: exp.Anonymous) -> dict:
     return args
 
 
+def _name_parts(text: str) -> list[str]:
+    """The resolved parts of a name written in a string (``'DB.SC."Région totals"'``)."""
+    try:
+        table = exp.to_table(text, dialect="snowflake")
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+        return [text]
+    return [names.of(part) for part in table.parts]
+
+
 def _materialize(backend, args: dict) -> None:
     """Fill the temporary history table from the local refresh history and the arguments."""
     store = backend.existing_store()
@@ -112,9 +122,11 @@ def _materialize(backend, args: dict) -> None:
     con = store.con
     qualified = f"{target.database}.{target.schema_name}."
     where, params = ["TRUE"], []
-    if "NAME" in args:
-        where.append("(upper(?) IN (NAME, QUALIFIED_NAME))")
-        params.append(str(args["NAME"]))
+    if "NAME" in args:  # an identifier, maybe qualified: resolved as Snowflake resolves names
+        *qualifiers, name = _name_parts(str(args["NAME"]))
+        ours = not qualifiers or qualifiers == [target.database, target.schema_name][-len(qualifiers):]
+        where.append("NAME = ?" if ours else "FALSE")
+        params += [name] if ours else []
     if "NAME_PREFIX" in args:
         where.append("(starts_with(QUALIFIED_NAME, upper(?)) OR starts_with(NAME, upper(?)))")
         params += [str(args["NAME_PREFIX"])] * 2

@@ -143,10 +143,10 @@ def check_adoptable(store: Store, graph: PipelineGraph, found: Findings, name: s
     if name not in found.foreign:
         what = "is not declared by the file" if name not in graph.graph else "is not a table pipe did not create"
         raise PlanError(f"--adopt {name}: {name} {what}", hint="adopt only a conflict that pipe plan shows")
-    have = [(c.upper(), t) for c, t in store.column_types(name)]
+    have = store.column_types(name)  # names as stored: resolved, like the declared ones
     if declared_columns is None:
         return
-    want = [(c.upper(), t) for c, t in declared_columns]
+    want = list(declared_columns)
     if [c for c, _ in have] != [c for c, _ in want] or any(
         w and h != w for (_, h), (_, w) in zip(have, want)
     ):

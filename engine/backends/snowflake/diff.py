@@ -29,6 +29,7 @@ import sqlglot
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from engine import names
 from engine.backends.snowflake.state import as_datetime, shown_lag
 from engine.kinds import Initialize, ObjectKind, RefreshMode
 from engine.planner import ObjectState, TargetState
@@ -101,7 +102,7 @@ def dynamic_table_state(row: Row, pipeline: Pipeline, sql: Statements | None = N
     properties = {
         **shown.record(),
         "fingerprint": fingerprint,
-        "reads": ", ".join(reads(parsed.query)) if parsed.query else None,
+        "reads": ", ".join(names.sql(n) for n in reads(parsed.query)) if parsed.query else None,
     }
     if fingerprint is None:
         properties["managed"] = "false"
@@ -130,7 +131,7 @@ def function_state(row: Row) -> ObjectState:
 
 
 def reads(query: str) -> list[str]:
-    """The unqualified, upper-case names of the tables a query reads (empty when unparseable).
+    """The unqualified names of the tables a query reads, resolved (engine.names) (empty when unparseable).
 
     Names qualified with another schema are left out: pipe only manages its own schema.
     """
@@ -138,7 +139,7 @@ def reads(query: str) -> list[str]:
         tree = sqlglot.parse_one(query, read="snowflake")
     except (ParseError, TokenError):
         return []
-    return sorted({ref.name.upper() for ref in table_refs(tree)})
+    return sorted({ref.name for ref in table_refs(tree)})
 
 
 def _newest_per_name(functions: Sequence[Row]) -> list[Row]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from engine import names as identifiers
 from engine.backends.base import ActionResult, Backend, ObjectStatus, QueryResult, RefreshRecord
 from engine.backends.snowflake import diff, state
 from engine.backends.snowflake.connection import (
@@ -152,7 +153,7 @@ class SnowflakeBackend(Backend):
     def _history(self, names: Sequence[str], result_limit: int, since: datetime | None) -> list[RefreshRecord]:
         """One bounded query of the refresh history (see :func:`.state.refresh_history`)."""
         statement = state.refresh_history(
-            self.target, limit=result_limit, since=since, names=[n.upper() for n in names]
+            self.target, limit=result_limit, since=since, names=self.resolved(names),
         )
         return [state.refresh_record(row) for row in self._rows_if_exists(statement, upper=True)]
 
@@ -220,7 +221,7 @@ class SnowflakeBackend(Backend):
         """INSERT INTO table SELECT * FROM TABLE(generator(args)); returns the rows inserted."""
         self._poller.start(self._clock() - _CLOCK_SLACK)
         self._ensure_context()
-        cursor = self._run(self.sql.insert_generated(table.upper(), generator, list(args)), table=table.upper())
+        cursor = self._run(self.sql.insert_generated(table, generator, list(args)), table=table)
         self._poller.nudge()
         try:
             count = cursor.rowcount
@@ -345,13 +346,13 @@ class SnowflakeBackend(Backend):
         declared = self.graph.dynamic_tables
         if not names:
             return list(declared)
+        wanted = {identifiers.pick(name, declared) for name in names}
         for name in names:
-            if name.upper() not in declared:
+            if identifiers.pick(name, declared) is None:
                 raise BackendError(
                     f"{name} is not a dynamic table of {self.pipeline.name}",
                     hint=did_you_mean(name, declared) or f"refresh one of: {', '.join(declared)}",
                 )
-        wanted = {n.upper() for n in names}
         return [n for n in declared if n in wanted]
 
 

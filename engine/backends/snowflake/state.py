@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from engine import names as identifiers
 from engine.backends.base import ObjectStatus, RefreshRecord
 from engine.kinds import ObjectKind, RefreshState, State
 from engine.lag import format_lag, parse_lag
@@ -70,12 +71,14 @@ def refresh_history(
         limit: RESULT_LIMIT (1 to 10,000): the refreshes that finished last, and running ones.
         since: DATA_TIMESTAMP_START: only refreshes at or after this data timestamp. Without it
             the function covers the last day.
-        names: only these dynamic tables: one is asked for by NAME (RESULT_LIMIT then counts its
-            rows only); several by a WHERE, which applies after RESULT_LIMIT.
+        names: only these dynamic tables (resolved names): one is asked for by NAME (RESULT_LIMIT
+            then counts its rows only); several by a WHERE, which applies after RESULT_LIMIT. NAME
+            and NAME_PREFIX are resolved as identifiers (sql-reference/name-resolution): a name
+            that must be quoted is double-quoted inside the string.
     """
-    schema = f"{target.database}.{target.schema_name}."
+    schema = identifiers.dotted(target.database, target.schema_name) + "."
     if len(names) == 1:
-        arguments = [f"NAME => {sql_literal(schema + names[0])}"]
+        arguments = [f"NAME => {sql_literal(schema + identifiers.sql(names[0]))}"]
     else:
         arguments = [f"NAME_PREFIX => {sql_literal(schema)}"]
     if since is not None:
@@ -84,7 +87,7 @@ def refresh_history(
     arguments.append(f"RESULT_LIMIT => {max(1, min(int(limit), MAX_RESULT_LIMIT))}")
     sql = (
         f"SELECT {', '.join(HISTORY_COLUMNS)}\n"
-        f"FROM TABLE({target.database}.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY({', '.join(arguments)}))"
+        f"FROM TABLE({identifiers.sql(target.database)}.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY({', '.join(arguments)}))"
     )
     if len(names) > 1:
         sql += f"\nWHERE NAME IN ({', '.join(sql_literal(n) for n in names)})"

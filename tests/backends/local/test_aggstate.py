@@ -184,3 +184,28 @@ def test_destroy_drops_the_state_with_its_table(stats_project, tmp_path):
         assert backend.store.con.execute(tables).fetchall()[0][0] > 0
         api.destroy(stats_project, backend)
         assert backend.store.con.execute(tables).fetchall()[0][0] == 0
+
+
+QUOTED = ROOT / "tests" / "fixtures" / "names" / "quoted_checks.yaml"
+
+
+def test_quoted_names_are_refreshed_from_their_state(tmp_path):
+    """Tables, columns, CTEs and aliases whose names must be quoted ("Café Orders", "café",
+    "Par café") are recognised by their resolved names, not Python's upper case of them."""
+    project = api.validate(QUOTED)
+    first = [(1, "noir", "2.5"), (2, "noir", "1.5"), (3, "crème", "0")]
+    later = [(4, "noir", "1"), (4, "latte", "3")]
+    with project.backend("local", db=tmp_path / "quoted.duckdb") as backend:
+        api.apply(project, backend)
+        actions = []
+        for rows in (first, later):
+            values = ", ".join(f"({i}, '{c}', {m}, CURRENT_TIMESTAMP())" for i, c, m in rows)
+            backend.query(f'INSERT INTO "Café Orders" VALUES {values}')
+            actions += [(r.name, r.refresh_action) for r in api.refresh(project, backend, reporter=Reporter())]
+        incremental = backend.refresher.incremental
+        kept = {n: incremental.plan(n).state is not None for n in ("Ventes par café", "Profil café")}
+        profile = backend.query('SELECT "café", "Commandes", top_n, "Somme" FROM "Profil café"').rows
+    assert kept == {"Ventes par café": True, "Profil café": True}
+    assert set(actions) == {("Ventes par café", "INCREMENTAL"), ("Profil café", "INCREMENTAL")}
+    # Per café over both batches: orders, most rows of one order_id, sum of Montant.
+    assert sorted(profile) == [("crème", 1, 1, 0), ("latte", 1, 1, 3), ("noir", 3, 1, 5)]

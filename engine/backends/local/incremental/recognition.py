@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from engine import names
 from engine.sql.partition import Partitioning
 
 # Aggregates kept in the group row, and merged by the rows changed.
@@ -85,8 +86,8 @@ def recognise(con, query: exp.Expression, inputs: list[str], partitioning: Parti
     if not isinstance(tree, exp.Select):
         return None
     with_ = tree.args.get("with_") or tree.args.get("with")
-    ctes = {cte.alias_or_name.upper(): cte.this for cte in (with_.expressions if with_ else [])}
-    builder = _Builder(ctes, {i.upper() for i in inputs})
+    ctes = {names.of(cte.args["alias"].this): cte.this for cte in (with_.expressions if with_ else [])}
+    builder = _Builder(ctes, set(inputs))
     try:
         top = builder.node(tree, "")
     except Unsupported:
@@ -96,7 +97,7 @@ def recognise(con, query: exp.Expression, inputs: list[str], partitioning: Parti
         return None
     output = keys.pop()
     for item, column in zip(top.items, top.columns):
-        if column.upper() != output:
+        if column != output:
             continue
         key = item.copy()
         refs = list(key.find_all(exp.Column))
@@ -156,14 +157,15 @@ class _Builder:
         if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
             raise Unsupported("FROM is not a table")
         alias = table.alias or table.name
-        source_name = table.name.upper()
+        source_name = names.of(table)
         source_node = None
         if source_name in self.ctes and not table.db:
             source_node = self.node(self.ctes[source_name], source_name)
         elif source_name not in self.inputs:
             raise Unsupported(f"{source_name} is not an input")
-        lookups = self._lookups(select, alias)
-        lookup_aliases = {lk.alias.upper() for lk in lookups}
+        owner = _alias(table)  # what the query's columns of the source are qualified with
+        lookups = self._lookups(select, owner)
+        lookup_aliases = {_alias(lk.table) for lk in lookups}
         node = Node(
             index=-1,
             name=name,
@@ -175,10 +177,10 @@ class _Builder:
             group_text=[g.sql(dialect="duckdb") for g in select.args["group"].expressions],
         )
         for group in select.args["group"].expressions:
-            self._own_columns(group, alias, lookup_aliases)
+            self._own_columns(group, owner, lookup_aliases)
         where = select.args.get("where")
         if where is not None:
-            self._own_columns(where.this, alias, lookup_aliases)
+            self._own_columns(where.this, owner, lookup_aliases)
             node.where = where.this.copy()
         for lookup in lookups:
             on_groups = [i for i, g in enumerate(node.group_text) if g == lookup.column_sql]
@@ -186,8 +188,8 @@ class _Builder:
                 raise Unsupported("a lookup joined on something other than a grouping key")
             node.lookups.append(Lookup(lookup.node, lookup.alias, lookup.column, on_groups[0]))
         for item in select.expressions:
-            node.columns.append(item.alias_or_name)
-            node.items.append(self._item(item.this if isinstance(item, exp.Alias) else item, node, alias, lookup_aliases))
+            node.columns.append(names.of(item.args["alias"]) if isinstance(item, exp.Alias) else names.of(item))
+            node.items.append(self._item(item.this if isinstance(item, exp.Alias) else item, node, owner, lookup_aliases))
         node.index = len(self.nodes)
         self.nodes.append(node)
         self.by_name[name] = node
@@ -199,33 +201,34 @@ class _Builder:
             if join.side or (join.kind or "").upper() not in ("", "INNER") or join.args.get("using"):
                 raise Unsupported("only inner joins to grouped CTEs")
             table = join.this
-            if not isinstance(table, exp.Table) or table.name.upper() not in self.ctes or table.db:
+            if not isinstance(table, exp.Table) or names.of(table) not in self.ctes or table.db:
                 raise Unsupported("a join to something other than a grouped CTE")
-            lookup = self.node(self.ctes[table.name.upper()], table.name.upper())
+            lookup = self.node(self.ctes[names.of(table)], names.of(table))
             if len(lookup.groups) != 1:
                 raise Unsupported("a lookup grouped by more than one key")
             on = join.args.get("on")
             if not isinstance(on, exp.EQ):
                 raise Unsupported("a lookup joined on more than one equality")
-            join_alias = (table.alias or table.name).upper()
+            join_alias = _alias(table)
             sides = [on.left, on.right]
-            mine = [s for s in sides if isinstance(s, exp.Column) and s.table.upper() == join_alias]
+            mine = [s for s in sides if isinstance(s, exp.Column) and _owner(s) == join_alias]
             if len(mine) != 1:
                 raise Unsupported("a lookup join that is not column = column")
             other = sides[1] if mine[0] is sides[0] else sides[0]
-            column = mine[0].name
+            column = names.of(mine[0])
             key_columns = [c for c, item in zip(lookup.columns, lookup.items) if item == _group_ref(0)]
-            if column.upper() not in {c.upper() for c in key_columns}:
+            if column not in key_columns:
                 raise Unsupported("a lookup joined on a column that is not its grouping key")
             self._own_columns(other, alias, set())
-            found.append(_PendingLookup(lookup, table.alias or table.name, column, other.sql(dialect="duckdb")))
+            found.append(_PendingLookup(lookup, table.alias or table.name, column, other.sql(dialect="duckdb"), table))
         return found
 
     @staticmethod
     def _own_columns(node: exp.Expression, alias: str, lookups: set[str]) -> None:
+        """Raise Unsupported unless every column of ``node`` is qualified by ``alias`` (resolved) or none."""
         for column in node.find_all(exp.Column):
-            owner = column.table.upper()
-            if owner in lookups or (owner and owner != alias.upper()):
+            owner = _owner(column)
+            if owner in lookups or (owner and owner != alias):
                 raise Unsupported(f"{column.sql()} is not a column of {alias}")
             if not owner and lookups:
                 raise Unsupported("an unqualified column next to a lookup")
@@ -243,7 +246,7 @@ class _Builder:
                 if isinstance(call.parent, (exp.Filter, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls)):
                     raise Unsupported("an aggregate with FILTER, WITHIN GROUP or NULLS")
                 kind, argument = _classify(agg)
-            owners = {c.table.upper() for c in (argument.find_all(exp.Column) if argument is not None else [])}
+            owners = {_owner(c) for c in (argument.find_all(exp.Column) if argument is not None else [])}
             if owners and owners <= lookups and len(owners) == 1 and kind in ("MIN", "MAX"):
                 call.replace(argument.copy())  # one lookup row per group: its value
                 continue
@@ -255,7 +258,7 @@ class _Builder:
                 if sub is not tree and sub.find(exp.Column) and sub.sql(dialect="duckdb") == group:
                     sub.replace(_group_ref(i))
         for column in tree.find_all(exp.Column):
-            if column.table != "__S" and column.table.upper() not in lookups:
+            if column.table != "__S" and _owner(column) not in lookups:
                 raise Unsupported(f"{column.sql()} is neither grouped nor aggregated")
         return tree.this
 
@@ -280,6 +283,19 @@ class _PendingLookup:
     alias: str
     column: str
     column_sql: str  # the other side of the join equality, over the source
+    table: exp.Table  # as the query joins it
+
+
+def _alias(table: exp.Table) -> str:
+    """The resolved name a query gives ``table``: its alias, else its name."""
+    alias = table.args.get("alias")
+    return names.of(alias.this) if alias is not None and alias.this is not None else names.of(table)
+
+
+def _owner(column: exp.Column) -> str:
+    """The resolved qualifier of ``column`` (``""`` when it has none)."""
+    qualifier = column.args.get("table")
+    return names.of(qualifier) if qualifier is not None else ""
 
 
 def _array_agg(agg: exp.ArrayAgg) -> tuple[str, exp.Expression]:
