@@ -12,7 +12,7 @@ from engine.errors import CycleError, Errors, GraphError, Location, PipeError, S
 from engine.kinds import ObjectKind, RefreshMode
 from engine.lag import format_lag
 from engine.spec.model import Pipeline
-from engine.sql.compiler import CompiledQuery, compile_query, parse, resolve_mode
+from engine.sql.compiler import CompiledQuery, compile_query, read, resolve_mode
 from engine.sql.lint import RefreshDecision
 
 TABLE = ObjectKind.TABLE
@@ -213,7 +213,7 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
     parsed = {}
     for name, dt in pipeline.dynamic_tables.items():
         try:
-            tree, refs = _parse(pipeline, name, dt.sql)
+            tree, refs, decision = _parse(pipeline, name, dt.sql)
         except SqlError as exc:
             errors.append(exc)
             continue
@@ -229,7 +229,7 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
                 raise CycleError([name], location=_sql_location(pipeline, name, ref.line, ref.column))
             graph.add_edge(source, name)
         if resolved:
-            parsed[name] = (tree, refs)
+            parsed[name] = (tree, refs, decision)
     _check_cycles(pipeline, graph)
     _compile(result, parsed, errors)
     Errors.raise_if_any(errors)
@@ -265,8 +265,8 @@ def _compile(result: PipelineGraph, parsed: dict, errors: list[PipeError]) -> No
             entries[name] = None  # its own error is reported; its readers bind leniently
             continue
         dt = pipeline.dynamic_tables[name]
-        tree, refs = parsed[name]
-        compiled = compile_query(name, dt.sql, tree, refs, entries)
+        tree, refs, decision = parsed[name]
+        compiled = compile_query(name, dt.sql, tree, refs, entries, decision)
         result.queries[name] = compiled
         result.decisions[name] = compiled.decision
         entries[name] = compiled.column_types
@@ -289,7 +289,7 @@ def _sql_location(pipeline: Pipeline, name: str, line: int | None, column: int |
 
 def _parse(pipeline: Pipeline, name: str, sql: str):
     try:
-        return parse(sql)
+        return read(sql)
     except SqlError as exc:
         exc.location = _sql_location(pipeline, name, exc.sql_line, exc.sql_column)
         raise

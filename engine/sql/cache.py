@@ -35,14 +35,15 @@ def directory() -> Path | None:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of the code a cached value depends on: sqlglot's version and ``engine/sql``'s files."""
+    """A digest of the code a cached value depends on: sqlglot's version, ``engine/sql``'s files and
+    the identifier rules they use (``engine/names.py``)."""
     import sqlglot
 
     digest = hashlib.sha256(sqlglot.__version__.encode())
     root = Path(__file__).resolve().parent
-    for path in sorted(root.rglob("*")):
+    for path in [*sorted(root.rglob("*")), root.parent / "names.py"]:
         if path.suffix in (".py", ".txt") and path.is_file():
-            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.relative_to(root.parent).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -8,7 +8,7 @@ plan, the local engine and the UI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, field
 from functools import cached_property
 
 from sqlglot import exp
@@ -17,7 +17,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from engine import names as identifiers
 from engine.kinds import RefreshMode
 from engine.sql.binder import Catalog, Problem, bind, output_names
-from engine.sql.lint import RefreshDecision, analyze
+from engine.sql.lint import Finding, RefreshDecision, analyze
 from engine.sql.parsing import DIALECT, TableRef, table_refs
 
 
@@ -51,12 +51,14 @@ class RefreshModes:
 class CompiledQuery:
     """A dynamic table's query, compiled.
 
+    What ``validate`` needs (the tables read, the output schema, the refresh-mode decision, the
+    problems) is computed at load, or read back from :mod:`engine.sql.cache` for a query compiled
+    before; the trees are made on first use.
+
     Attributes:
         name: the dynamic table.
         sql: the SQL as written in the file.
-        tree: the parsed Snowflake tree, as written (never mutated: copy it to transform it).
         reads: the tables it names, as written.
-        bound: the tree with every column qualified (None when binding failed).
         columns: the output schema (None when it cannot be known, e.g. ``*`` over an external table).
         decision: what Snowflake's AUTO resolves to, with the lint's findings and warnings.
         problems: what Snowflake would reject at CREATE, with SQL positions.
@@ -64,15 +66,38 @@ class CompiledQuery:
 
     name: str
     sql: str
-    tree: exp.Query
     reads: list[TableRef]
-    bound: exp.Query | None = None
-    columns: tuple[Column, ...] | None = None
     decision: RefreshDecision | None = None
+    columns: tuple[Column, ...] | None = None
     problems: tuple[Problem, ...] = ()
     catalog: Catalog | None = None  # what it was bound against
     duckdb: str | None = None  # the local engine's translation, made on first use (PipelineGraph.duckdb_sql)
     duckdb_tree: exp.Query | None = None  # that translation as a DuckDB tree (PipelineGraph.duckdb_tree)
+    parsed: exp.Query | None = field(default=None, repr=False)  # the tree, when parsed at load
+
+    @property
+    def tree(self) -> exp.Query:
+        """The parsed Snowflake tree, as written (never mutated: copy it to transform it)."""
+        if self.parsed is None:
+            self.parsed = parse(self.sql)[0]
+        return self.parsed
+
+    @cached_property
+    def typed(self) -> exp.Query | None:
+        """The tree with every column qualified against :attr:`catalog` and every node typed by
+        sqlglot's annotate_types: the one bound tree the output schema, the local translation's
+        typing and the key analysis read (None when binding failed). Never mutated."""
+        if self.problems or self.catalog is None:
+            return None
+        bound, problems = bind(self.tree, self.catalog)
+        if problems:
+            return None
+        return _typed(bound, self.catalog)[0]
+
+    @property
+    def bound(self) -> exp.Query | None:
+        """The tree with every column qualified (None when binding failed)."""
+        return self.typed
 
     @cached_property
     def partitioning(self):
@@ -138,19 +163,87 @@ def resolve_mode(refresh_mode: str, decision: RefreshDecision) -> tuple[RefreshM
     return declared, f"refresh_mode is {refresh_mode}"
 
 
-def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], catalog: Catalog) -> CompiledQuery:
-    """Bind, type and analyse one parsed query against ``catalog``."""
-    compiled = CompiledQuery(name, sql, tree, reads, decision=analyze(tree))
+def read(sql: str) -> tuple[exp.Query | None, list[TableRef], RefreshDecision]:
+    """Parse a dynamic table's SQL: its tree, the tables it names and the refresh-mode decision.
+
+    The tables and the decision depend on the text alone, and are read back from the cache for a
+    query seen before: the tree is then None (:attr:`CompiledQuery.tree` parses it when asked).
+
+    Raises:
+        SqlError: the SQL does not parse, or is not one query (never cached).
+    """
+    parsed = []
+
+    def compute() -> dict:
+        tree, reads = parse(sql)
+        parsed.append(tree)
+        return {"reads": [list(astuple(r)) for r in reads], "decision": _decision_json(analyze(tree))}
+
+    from engine.sql import cache
+
+    value = cache.cached("query", (sql,), compute)
+    reads = [TableRef(*r) for r in value["reads"]]
+    return (parsed[0] if parsed else None), reads, _decision(value["decision"])
+
+
+def compile_query(name: str, sql: str, tree: exp.Query | None, reads: list[TableRef], catalog: Catalog,
+                  decision: RefreshDecision | None = None) -> CompiledQuery:
+    """Bind and type one query (parsed, or None when :func:`read` found it in the cache) against
+    ``catalog``; the output schema of a query that bound before is read from the cache."""
+    compiled = CompiledQuery(name, sql, reads, decision=decision, parsed=tree)
+    if decision is None:
+        compiled.decision = analyze(compiled.tree)
     # Only what it reads: a catalog of every table per query makes a wide pipeline quadratic.
     catalog = {r.name: catalog[r.name] for r in reads if r.name in catalog}
-    bound, problems = bind(tree, catalog)
-    compiled.problems = tuple(problems)
-    if problems:
+
+    def compute() -> list | None:
+        bound, problems = bind(compiled.tree, catalog)
+        if problems:
+            raise _Unbound(problems)
+        names = output_names(bound, compiled.tree, sql)
+        typed, ok = _typed(bound, catalog)
+        compiled.__dict__["typed"] = typed
+        columns = _output_columns(typed, names, ok)
+        return None if columns is None else [[c.name, c.type] for c in columns]
+
+    from engine.sql import cache
+
+    # Keyed by the columns in their order (a star expands in that order), not a dict's sorted keys.
+    inputs = [[table, None if cols is None else list(cols.items())] for table, cols in catalog.items()]
+    try:
+        columns = cache.cached("columns", (sql, inputs), compute)
+    except _Unbound as unbound:
+        compiled.problems = tuple(unbound.problems)
         return compiled
-    compiled.bound = bound
-    compiled.columns = _output_columns(bound, catalog, output_names(bound, tree, sql))
+    compiled.columns = None if columns is None else tuple(Column(*c) for c in columns)
     compiled.catalog = catalog
     return compiled
+
+
+class _Unbound(Exception):
+    """Binding found problems: reported, never cached."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(problems)
+        self.problems = problems
+
+
+def _decision_json(decision: RefreshDecision) -> dict:
+    return {
+        "mode": decision.mode.value,
+        "reason": decision.reason,
+        "findings": [list(astuple(f)) for f in decision.findings],
+        "warnings": [list(astuple(f)) for f in decision.warnings],
+    }
+
+
+def _decision(value: dict) -> RefreshDecision:
+    return RefreshDecision(
+        RefreshMode(value["mode"]),
+        value["reason"],
+        tuple(Finding(*f) for f in value["findings"]),
+        tuple(Finding(*f) for f in value["warnings"]),
+    )
 
 
 def parse(sql: str) -> tuple[exp.Query, list[TableRef]]:
@@ -161,12 +254,19 @@ def parse(sql: str) -> tuple[exp.Query, list[TableRef]]:
     return tree, table_refs(tree)
 
 
-def _output_columns(bound: exp.Query, catalog: Catalog, names: list[str]) -> tuple[Column, ...] | None:
-    if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in bound.selects):
-        return None
+def _typed(bound: exp.Query, catalog: Catalog) -> tuple[exp.Query, bool]:
+    """``bound`` with its nodes typed (in place), and whether typing succeeded: it is best effort,
+    an untyped column is still a column."""
     try:
-        typed = annotate_types(bound.copy(), schema=identifiers.schema(catalog), dialect=DIALECT)
-    except Exception:  # noqa: BLE001 - typing is best effort: an untyped column is still a column
+        return annotate_types(bound, schema=identifiers.schema(catalog), dialect=DIALECT), True
+    except Exception:  # noqa: BLE001 - the optimizer's internals on any SQL
+        return bound, False
+
+
+def _output_columns(typed: exp.Query, names: list[str], ok: bool) -> tuple[Column, ...] | None:
+    if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in typed.selects):
+        return None
+    if not ok:
         return tuple(Column(name, None) for name in names)
     return tuple(Column(name, snowflake_type(s)) for name, s in zip(names, typed.selects))
 
