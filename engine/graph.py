@@ -301,9 +301,9 @@ def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
     qualified_elsewhere = (ref.database and ref.database != target.database) or (
         ref.schema and ref.schema != target.schema_name
     )
+    if not qualified_elsewhere and (ref.name in pipeline.tables or ref.name in pipeline.dynamic_tables):
+        return ref.name  # looked up by key: a scan of every name per reference is quadratic in a wide file
     declared = pipeline.object_names
-    if not qualified_elsewhere and ref.name in declared:
-        return ref.name
     other_case = next((n for n in declared if n.casefold() == ref.name.casefold()), None)
     if not qualified_elsewhere and other_case is not None:
         # A quoted name in another case is another object on Snowflake (sql-reference/identifiers-syntax).

@@ -26,11 +26,16 @@ _OFF = ("", "0", "off", "false", "no")
 
 def directory() -> Path | None:
     """Where entries are kept, or None when the cache is off."""
+    folder = _folder()
+    return None if folder is None else Path(folder)
+
+
+def _folder() -> str | None:
     configured = os.environ.get("PIPE_CACHE_DIR")
     if configured is not None:
-        return None if configured.strip().lower() in _OFF else Path(configured)
+        return None if configured.strip().lower() in _OFF else configured
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pipe"
+    return os.path.join(base, "pipe")
 
 
 @lru_cache(maxsize=1)
@@ -60,19 +65,23 @@ def cached(kind: str, parts: tuple, compute: Callable[[], Any]) -> Any:
     The value must be JSON-serialisable; an exception from ``compute`` propagates and nothing is
     stored.
     """
-    folder = directory()
+    folder = _folder()
     if folder is None:
         return compute()
-    path = folder / kind / f"{key(kind, *parts)}.json"
+    # Plain strings, not Path objects: a wide pipeline reads tens of thousands of entries.
+    entry = key(kind, *parts)
+    path = os.path.join(folder, kind, f"{entry}.json")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["value"]
+        with open(path, encoding="utf-8") as file:
+            return json.loads(file.read())["value"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     value = compute()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"value": value}), encoding="utf-8")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        partial = os.path.join(folder, kind, f"{entry}.{os.getpid()}.tmp")
+        with open(partial, "w", encoding="utf-8") as file:
+            file.write(json.dumps({"value": value}))
         os.replace(partial, path)
     except OSError:
         pass  # a read-only or full disk: the value is still returned
