@@ -132,3 +132,56 @@ def test_graph_text_lists_columns_on_request(run_pipe):
     result = run_pipe("graph", str(ENGAGEMENT), "--columns")
     assert "(SESSION_ID VARCHAR, MEMBER_ID NUMBER(38,0), SESSION_START TIMESTAMP_NTZ," in result.stdout
     assert "SESSION_ID VARCHAR" not in run_pipe("graph", str(ENGAGEMENT)).stdout
+
+
+# -- a query compiled before is read back, not compiled again ----------------------------------------
+
+CACHED = HEADER + """\
+  X:
+    target_lag: 1 minute
+    sql: SELECT id, amount * 2 AS doubled, CURRENT_DATE() AS today FROM ORDERS
+"""
+
+
+from engine.errors import SqlError  # noqa: E402
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_a_second_load_reads_the_compiled_query_back_without_parsing_it(cache_dir):
+    first = graph_of(CACHED).queries["X"]
+    second = graph_of(CACHED).queries["X"]
+    assert first.parsed is not None and second.parsed is None  # read back: not parsed at load
+    # From the declarations: id is a NUMBER; CURRENT_DATE returns a DATE (sql-reference/functions/current_date).
+    columns = [(c.name, c.type) for c in second.columns]
+    assert [columns[0], columns[1][0], columns[2]] == [("ID", "NUMBER(38,0)"), "DOUBLED", ("TODAY", "DATE")]
+    assert second.columns == first.columns
+    assert [r.name for r in second.reads] == ["ORDERS"] and second.reads == first.reads
+    assert second.decision == first.decision and second.decision.mode == "FULL"  # CURRENT_DATE in the select list
+    assert second.decision.warnings[0].line == 1 and second.decision.warnings[0].column == 35
+    assert second.tree.sql(dialect="snowflake") == first.tree.sql(dialect="snowflake")  # parsed when asked
+
+
+def test_a_query_that_does_not_bind_is_reported_alike_every_time(cache_dir):
+    text = HEADER + "  X:\n    target_lag: 1 minute\n    sql: SELECT id, amonut FROM ORDERS\n"
+    messages = []
+    for _ in range(2):
+        with pytest.raises(SqlError) as caught:
+            graph_of(text)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert "unknown column AMONUT" in messages[0] and "AMOUNT" in messages[0]
+    assert not list((cache_dir / "columns").glob("*.json"))  # a failure is never kept
+
+
+def test_a_change_of_what_a_query_reads_compiles_it_again(cache_dir):
+    graph_of(CACHED)
+    changed = graph_of(CACHED.replace("amount: 'number(10,2)'", "amount: float")).queries["X"]
+    assert len(list((cache_dir / "query").glob("*.json"))) == 1  # the text is unchanged: one entry
+    assert len(list((cache_dir / "columns").glob("*.json"))) == 2  # one per catalog it was bound against
+    # FLOAT times a number is a FLOAT (sql-reference/data-types-numeric, "Floating-point numbers").
+    assert [(c.name, c.type) for c in changed.columns][:2] == [("ID", "NUMBER(38,0)"), ("DOUBLED", "FLOAT")]
