@@ -11,6 +11,8 @@ compiled results read back). Each figure is wall time, with the process's CPU ti
 shared machine the wall time also counts waiting for a core). Then the phases of a warm validation
 through the library (``engine.validate``), without interpreter start-up, beside the time sqlglot
 alone takes to parse the same queries (the floor). Goal: each under 5 s.
+"""
+
 from __future__ import annotations
 
 import argparse
