@@ -18,7 +18,7 @@ from engine import names as identifiers
 from engine.kinds import RefreshMode
 from engine.sql.binder import Catalog, Problem, bind, output_names
 from engine.sql.lint import Finding, RefreshDecision, analyze
-from engine.sql.parsing import DIALECT, TableRef, table_refs
+from engine.sql.parsing import DIALECT, TableRef, allow_deep_queries, table_refs
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,7 @@ def read(sql: str) -> tuple[exp.Query | None, list[TableRef], RefreshDecision]:
     Raises:
         SqlError: the SQL does not parse, or is not one query (never cached).
     """
+    allow_deep_queries()  # a query read back is parsed, translated or printed later, maybe deep
     parsed = []
 
     def compute() -> dict:

@@ -29,7 +29,7 @@ def parse_select(sql: str) -> exp.Query:
     Raises:
         SqlError: a syntax error (with its line and column), several statements, or not a query.
     """
-    _make_room(_FRAMES_PER_LEVEL * MAX_DEPTH)
+    allow_deep_queries()
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except RecursionError:
@@ -71,6 +71,13 @@ def depth(tree: exp.Expression) -> int:
         deepest = max(deepest, level)
         stack.extend((child, level + 1) for child in node.iter_expressions())
     return deepest
+
+
+def allow_deep_queries() -> None:
+    """Raise the interpreter's recursion limit to fit queries up to :data:`MAX_DEPTH`: before any
+    parse, copy or print of a compiled query's trees, including those read back from the cache
+    without parsing the query here."""
+    _make_room(_FRAMES_PER_LEVEL * MAX_DEPTH)
 
 
 def _make_room(frames: int) -> None:
