@@ -21,6 +21,7 @@ from engine.spec.model import Pipeline
 from engine.sql import recall
 from engine.sql.compiler import CompiledQuery, resolve_mode
 from engine.sql.facts import RefreshDecision
+from engine.sql.limits import allow_deep_queries
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -259,6 +260,7 @@ def build_graph(pipeline: Pipeline) -> PipelineGraph:
         CycleError: the dynamic tables read each other in a cycle.
         Errors: several of these, one per problem found.
     """
+    allow_deep_queries()  # a query read back from the cache is parsed or translated later, maybe deep
     reads: dict[str, dict[str, None]] = {}
     errors: list[PipeError] = []
     parsed, trees = {}, {}
@@ -354,9 +356,9 @@ def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
     qualified_elsewhere = (ref.database and ref.database != target.database) or (
         ref.schema and ref.schema != target.schema_name
     )
+    if not qualified_elsewhere and (ref.name in pipeline.tables or ref.name in pipeline.dynamic_tables):
+        return ref.name  # looked up by key: a scan of every name per reference is quadratic in a wide file
     declared = pipeline.object_names
-    if not qualified_elsewhere and ref.name in declared:
-        return ref.name
     other_case = next((n for n in declared if n.casefold() == ref.name.casefold()), None)
     if not qualified_elsewhere and other_case is not None:
         # A quoted name in another case is another object on Snowflake (sql-reference/identifiers-syntax).

@@ -22,6 +22,7 @@ would turn a quoted ``"café"`` into ``CAFÉ`` and ``"straße"`` into ``STRASSE`
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 UNQUOTED = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
@@ -194,4 +195,23 @@ def schema(catalog: dict) -> "object":
     rules, and costs a parse per name and table."""
     from sqlglot.schema import MappingSchema
 
-    return MappingSchema({t: c for t, c in catalog.items() if c}, dialect="snowflake", normalize=False)
+    tables = {t: {c: _datatype(k) for c, k in columns.items()} for t, columns in catalog.items() if columns}
+    return MappingSchema(tables, dialect="snowflake", normalize=False)
+
+
+@lru_cache(maxsize=4096)
+def _datatype(kind):
+    """``kind`` (a Snowflake type name) parsed as sqlglot's schema parses it, once per process: a
+    wide pipeline's queries read the same few types, and parsing them per query is most of typing
+    them. A name sqlglot cannot read stays a string, for sqlglot to report where it did."""
+    if not isinstance(kind, str):
+        return kind
+    from sqlglot import exp
+    from sqlglot.dialects.dialect import Dialect
+
+    dialect = Dialect.get_or_raise("snowflake")
+    try:
+        datatype = exp.DataType.from_str(kind, dialect=dialect, udt=dialect.SUPPORTS_USER_DEFINED_TYPES)
+    except Exception:  # noqa: BLE001 - sqlglot raises its own error for it when the type is asked for
+        return kind
+    return datatype.transform(dialect.normalize_identifier, copy=False)

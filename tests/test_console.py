@@ -29,3 +29,57 @@ def test_an_incremental_refresh_line_has_no_message(capsys):
 
 def test_a_failed_refresh_says_why(capsys):
     assert "— T: division by zero" in _line(capsys, None, state="FAILED", message="T: division by zero")
+
+
+def _render(renderable, width: int = 240) -> str:
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False, soft_wrap=True)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+GRIDS = [
+    (["dynamic table", "target lag", "refresh mode", "why"],
+     [["MEMBER_SESSIONS", "DOWNSTREAM", "AUTO → INCREMENTAL", "every construct supports incremental refresh"],
+      ["RESOURCE_CATALOG", "DOWNSTREAM", "AUTO → FULL", "not incremental: CURRENT_DATE outside WHERE/HAVING/QUALIFY"]]),
+    (["name", "value"], [["Région totals", None], ["表", 12], ["", "x"]]),  # wide characters, empty cells
+    (["a"], []),
+    (["list", "markup-like"], [[[1, 2], "[1, 2]"], ["a:b", ":x"]]),  # brackets and colons that are not markup
+]
+
+
+@pytest.mark.parametrize("columns, rows", GRIDS)
+def test_a_grid_is_written_as_rich_draws_it(columns, rows):
+    from engine.console.base import _table, cell, grid
+
+    # The oracle: rich's own table of the same cells.
+    expected = _render(_table(columns, [[cell(v) for v in row] for row in rows]))
+    assert grid(columns, rows)._lines(_console(), 240) is not None  # written directly, not by rich
+    assert _render(grid(columns, rows)) == expected
+
+
+def _console():
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=240, color_system=None)
+
+
+@pytest.mark.parametrize(
+    "rows, width",
+    [
+        ([["[bold]x[/bold]", "y"]], 240),  # markup: rich styles it
+        ([["x [y]", ":smile:"]], 240),  # a tag rich reads, an emoji code
+        ([["two\nlines", "y"]], 240),
+        ([["x" * 50, "y" * 50]], 60),  # too wide: rich folds the cells
+    ],
+)
+def test_a_grid_rich_must_style_or_wrap_is_drawn_by_rich(rows, width):
+    from engine.console.base import _table, grid
+
+    assert _render(grid(["a", "b"], rows), width) == _render(_table(["a", "b"], rows), width)
+    assert grid(["a", "b"], rows)._lines(_console(), width) is None

@@ -87,10 +87,65 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
-def grid(columns: list[str], rows: list[list[Any]], title: str | None = None) -> Table:
+def grid(columns: list[str], rows: list[list[Any]], title: str | None = None) -> "Table | _PlainGrid":
+    if title is None:
+        return _PlainGrid(columns, [[cell(v) for v in row] for row in rows])
+    return _table(columns, [[cell(v) for v in row] for row in rows], title)
+
+
+def _table(columns: list[str], rows: list[list[str]], title: str | None = None) -> Table:
     table = Table(title=title, show_edge=False, header_style="bold", title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*[cell(v) for v in row])
+        table.add_row(*row)
     return table
+
+
+class _PlainGrid:
+    """:func:`grid`'s table. Where nothing is styled (piped output) and no cell needs wrapping or
+    markup, its lines are written directly, as rich lays them out: rich measures and wraps every
+    cell, which takes seconds for the 10,000 rows of a wide pipeline. Otherwise rich draws it."""
+
+    def __init__(self, columns: list[str], rows: list[list[str]]):
+        self.columns, self.rows = columns, rows
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        lines = self._lines(console, options.max_width)
+        if lines is None:
+            yield _table(self.columns, self.rows)
+            return
+        for line in lines:
+            yield Segment(line)
+            yield Segment.line()
+
+    def _lines(self, console, max_width: int) -> list[str] | None:
+        from rich.cells import cell_len
+
+        if console.color_system is not None or not self.columns:
+            return None  # styles to draw (the bold header): rich's own table
+        texts = [self.columns, *self.rows]
+        widths = [0] * len(self.columns)
+        for row in texts:
+            if len(row) != len(widths):
+                return None
+            for i, text in enumerate(row):
+                if "\n" in text or "\t" in text or "\r" in text or (("[" in text or ":" in text) and _styled(console, text)):
+                    return None
+                widths[i] = max(widths[i], cell_len(text))
+        if sum(widths) + 3 * len(widths) - 1 > max_width:
+            return None  # rich would wrap or fold cells to fit
+
+        def line(row: list[str], bar: str) -> str:
+            return " " + f" {bar} ".join(t + " " * (w - cell_len(t)) for t, w in zip(row, widths)) + " "
+
+        rule = "╇".join("━" * (w + 2) for w in widths)
+        return [line(self.columns, "┃"), rule, *(line(row, "│") for row in self.rows)]
+
+
+def _styled(console, text: str) -> bool:
+    """Whether rich would write ``text`` other than as written (markup tags, emoji codes); styles
+    alone are not drawn without a colour system."""
+    return console.render_str(text, highlight=False).plain != text

@@ -87,9 +87,10 @@ def cached(kind: str, parts: tuple, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def _path(kind: str, parts: tuple) -> Path | None:
+def _path(kind: str, parts: tuple) -> str | None:
+    # A plain string, not a Path: a wide pipeline reads tens of thousands of entries.
     folder = directory()
-    return None if folder is None else folder / kind / f"{key(kind, *parts)}.json"
+    return None if folder is None else os.path.join(folder, kind, f"{key(kind, *parts)}.json")
 
 
 def recall(kind: str, parts: tuple) -> Any:
@@ -97,7 +98,8 @@ def recall(kind: str, parts: tuple) -> Any:
     path = _path(kind, parts)
     if path is not None:
         try:
-            return json.loads(path.read_text(encoding="utf-8"))["value"]
+            with open(path, encoding="utf-8") as file:
+                return json.loads(file.read())["value"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
     return MISSING
@@ -110,9 +112,10 @@ def keep(kind: str, parts: tuple, value: Any) -> None:
     if path is None:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"value": value}), encoding="utf-8")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        partial = f"{path[:-len('.json')]}.{os.getpid()}.tmp"
+        with open(partial, "w", encoding="utf-8") as file:
+            file.write(json.dumps({"value": value}))
         os.replace(partial, path)
     except OSError:
         pass  # a read-only or full disk: the value is still returned

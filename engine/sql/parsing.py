@@ -11,16 +11,9 @@ from sqlglot.errors import ParseError, TokenError
 from engine import names
 from engine.errors import SqlError
 from engine.sql.facts import TableRef
+from engine.sql.limits import MAX_DEPTH, allow_deep_queries
 
 DIALECT = "snowflake"
-
-# How deeply a query's syntax tree may nest (a subquery in FROM is three levels: SELECT, FROM,
-# subquery). sqlglot's parser, optimizer and generator recurse about three Python frames per level;
-# the interpreter's recursion limit is raised to fit a query up to this depth (measured: 200 nested
-# subqueries, depth 600, validate and translate; see tests/sql/test_nesting.py). Deeper queries are
-# refused by name rather than failing with a RecursionError.
-MAX_DEPTH = 1500
-_FRAMES_PER_LEVEL = 6
 
 
 def parse_select(sql: str) -> exp.Query:
@@ -29,7 +22,7 @@ def parse_select(sql: str) -> exp.Query:
     Raises:
         SqlError: a syntax error (with its line and column), several statements, or not a query.
     """
-    _make_room(_FRAMES_PER_LEVEL * MAX_DEPTH)
+    allow_deep_queries()
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except RecursionError:
@@ -71,14 +64,6 @@ def depth(tree: exp.Expression) -> int:
         deepest = max(deepest, level)
         stack.extend((child, level + 1) for child in node.iter_expressions())
     return deepest
-
-
-def _make_room(frames: int) -> None:
-    """Let the interpreter recurse ``frames`` deeper than it does by default, for deep queries."""
-    import sys
-
-    if sys.getrecursionlimit() < frames + 1000:
-        sys.setrecursionlimit(frames + 1000)
 
 
 def _too_deep(sql: str, found: int | None) -> SqlError:
