@@ -17,7 +17,9 @@ import dataclasses
 from contextlib import contextmanager
 
 from engine.checks.declared import declared_checks
+from engine.checks.keycounts import KeyCounts, counted_versions, forget_others, state_name
 from engine.checks.local import ERROR, PASSED, CheckResult, LocalChecks, sample_json, summary
+from engine.spec.checks import CheckKind
 
 CHECK_FAILED = "check failed: "
 NO_CHANGE = ("NO_DATA",)
@@ -49,6 +51,21 @@ class RefreshChecks:
         # passes: the rows an earlier change brought are still there after a clean change.
         self.failing = {(t, c) for t, c, _, status, _ in store.latest_check_results() if status != PASSED}
         self.apart: set[tuple[str, str]] = set()  # checks that cannot run inside a refresh
+        # Each unique check's kept key counts (one per table and key, shared by checks alike).
+        self.counts: dict[tuple[str, str], KeyCounts] = {}
+        shared: dict[str, KeyCounts] = {}
+        for item in declared_checks(pipeline):
+            if item.check.kind is CheckKind.unique:
+                name = state_name(item.table, item.check.unique)
+                counts = shared.setdefault(name, KeyCounts(store, log, item.table, item.check.unique))
+                self.counts[(item.table, item.name)] = counts
+        if not store.read_only:
+            forget_others(store, set(shared))
+
+    def counted_versions(self) -> dict[str, int]:
+        """The oldest table version each table's kept key counts reflect: the change-log rows of
+        that table after it are still to be counted."""
+        return counted_versions(self.store, sorted({c.name for c in self.counts.values()}))
 
     def within(self, record):
         """Check ``record``'s table inside its refresh's transaction, before the commit; returns
@@ -60,7 +77,7 @@ class RefreshChecks:
         items = [i for i in self.by_table.get(record.name, ()) if (i.table, i.name) not in self.apart]
         if not items or record.refresh_action in NO_CHANGE:
             return record
-        results = self._evaluate(items, self._inserted(record.name))
+        results = self._evaluate(items, self._inserted(record.name), atomic=True)
         broken = [r for r in results if r.status == ERROR]
         if broken:
             self.apart.update((r.table, r.check) for r in broken)
@@ -116,14 +133,27 @@ class RefreshChecks:
                     self.store.note_on_last_refresh(name, CHECK_FAILED + line)
         return results
 
-    def _evaluate(self, items, inserted: str | None) -> list[CheckResult]:
+    def _evaluate(self, items, inserted: str | None, atomic: bool = False) -> list[CheckResult]:
+        import duckdb
+
         if inserted is not None:  # read the change once; each check scans the small copy
             self.store.con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS {inserted}")
             inserted = f"SELECT * FROM {CHANGED}"
         results = []
+        counted = {self.counts[key] for key in ((i.table, i.name) for i in items) if key in self.counts}
+        kept = self.store.kept_tables() if counted else None
+        for counts in counted:
+            counts.forget(kept)  # each key's counts catch up once per write
+        if not atomic:  # a write already committed: its counts catch up all at once or not at all
+            for counts in counted:
+                try:
+                    with transaction(self.store.con):
+                        counts.catch_up()
+                except duckdb.Error:
+                    counts.forget()  # the check itself will meet the problem, and say so
         for item in items:
             key = (item.table, item.name)
-            result = self.checks.run(item, None if key in self.failing else inserted)
+            result = self.checks.run(item, None if key in self.failing else inserted, counts=self.counts.get(key))
             (self.failing.discard if result.status == PASSED else self.failing.add)(key)
             results.append(result)
         return results
@@ -132,8 +162,8 @@ class RefreshChecks:
         """SQL of the rows the table's last write inserted, when its change log holds them."""
         from engine.backends.local.changes import SIGN, VERSION, log_name
 
-        version = self.log.versions().get(name)
-        if version is None or self.log.logged_since(name) >= version:
+        version, logged_since = self.log.position(name)
+        if not version or logged_since >= version:
             return None  # recreated or recomputed without a log: check every row
         return f"SELECT * EXCLUDE ({VERSION}, {SIGN}) FROM {log_name(name)} WHERE {VERSION} = {int(version)} AND {SIGN} = 1"
 
