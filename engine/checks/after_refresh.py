@@ -17,7 +17,7 @@ import dataclasses
 from contextlib import contextmanager
 
 from engine.checks.declared import declared_checks
-from engine.checks.keycounts import KeyCounts, counted_versions, forget_others, state_name
+from engine.checks.keycounts import KeyCounts, forget_others, kept_versions, state_name
 from engine.checks.local import ERROR, PASSED, CheckResult, LocalChecks, sample_json, summary
 from engine.spec.checks import CheckKind
 
@@ -61,11 +61,22 @@ class RefreshChecks:
                 self.counts[(item.table, item.name)] = counts
         if not store.read_only:
             forget_others(store, set(shared))
+        self._versions_read = False
 
     def counted_versions(self) -> dict[str, int]:
         """The oldest table version each table's kept key counts reflect: the change-log rows of
-        that table after it are still to be counted."""
-        return counted_versions(self.store, sorted({c.name for c in self.counts.values()}))
+        that table after it are still to be counted (read once, then followed in memory)."""
+        every = set(self.counts.values())
+        if not self._versions_read and any(c.version is None for c in every):
+            self._versions_read = True
+            stored = kept_versions(self.store)
+            for counts in every:
+                counts.version = stored.get(counts.name) if counts.version is None else counts.version
+        oldest: dict[str, int] = {}
+        for counts in every:
+            if counts.version is not None:
+                oldest[counts.table] = min(counts.version, oldest.get(counts.table, counts.version))
+        return oldest
 
     def within(self, record):
         """Check ``record``'s table inside its refresh's transaction, before the commit; returns
@@ -77,7 +88,8 @@ class RefreshChecks:
         items = [i for i in self.by_table.get(record.name, ()) if (i.table, i.name) not in self.apart]
         if not items or record.refresh_action in NO_CHANGE:
             return record
-        results = self._evaluate(items, self._inserted(record.name), atomic=True)
+        position = self.log.position(record.name)
+        results = self._evaluate(items, self._inserted(record.name, position), atomic=True, position=position)
         broken = [r for r in results if r.status == ERROR]
         if broken:
             self.apart.update((r.table, r.check) for r in broken)
@@ -133,7 +145,9 @@ class RefreshChecks:
                     self.store.note_on_last_refresh(name, CHECK_FAILED + line)
         return results
 
-    def _evaluate(self, items, inserted: str | None, atomic: bool = False) -> list[CheckResult]:
+    def _evaluate(self, items, inserted: str | None, atomic: bool = False, position=None) -> list[CheckResult]:
+        """Run ``items`` (on the rows of ``inserted`` where they can); ``atomic``: inside the
+        write's transaction; ``position``: the (version, logged since) of the items' one table."""
         import duckdb
 
         if inserted is not None:  # read the change once; each check scans the small copy
@@ -143,7 +157,7 @@ class RefreshChecks:
         counted = {self.counts[key] for key in ((i.table, i.name) for i in items) if key in self.counts}
         kept = self.store.kept_tables() if counted else None
         for counts in counted:
-            counts.forget(kept)  # each key's counts catch up once per write
+            counts.forget(kept, position)  # each key's counts catch up once per write
         if not atomic:  # a write already committed: its counts catch up all at once or not at all
             for counts in counted:
                 try:
@@ -158,11 +172,12 @@ class RefreshChecks:
             results.append(result)
         return results
 
-    def _inserted(self, name: str) -> str | None:
-        """SQL of the rows the table's last write inserted, when its change log holds them."""
+    def _inserted(self, name: str, position: tuple[int, int]) -> str | None:
+        """SQL of the rows the table's last write inserted, when its change log holds them
+        (``position``: the table's version and the version its log is complete after)."""
         from engine.backends.local.changes import SIGN, VERSION, log_name
 
-        version, logged_since = self.log.position(name)
+        version, logged_since = position
         if not version or logged_since >= version:
             return None  # recreated or recomputed without a log: check every row
         return f"SELECT * EXCLUDE ({VERSION}, {SIGN}) FROM {log_name(name)} WHERE {VERSION} = {int(version)} AND {SIGN} = 1"

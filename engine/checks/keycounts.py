@@ -29,17 +29,11 @@ def state_name(table: str, columns: list[str]) -> str:
     return "UNIQUE_" + "_".join([table, *(c.upper() for c in columns)])
 
 
-def counted_versions(store, names) -> dict[str, int]:
-    """The oldest table version each table's key counts among ``names`` reflect: the change-log
-    rows after it are still to be counted, so they must be kept."""
-    if not names or not store.kept_exists(STATES):
+def kept_versions(store) -> dict[str, int]:
+    """The table version each kept key count reflects, by its name."""
+    if not store.kept_exists(STATES):
         return {}
-    states = _sql(store.kept_table(STATES))
-    marks = ", ".join("?" * len(names))
-    rows = store.con.execute(
-        f"SELECT TABLE_NAME, min(VERSION) FROM {states} WHERE NAME IN ({marks}) GROUP BY 1", list(names)
-    ).fetchall()
-    return dict(rows)
+    return dict(store.con.execute(f"SELECT NAME, VERSION FROM {_sql(store.kept_table(STATES))}").fetchall())
 
 
 def forget_others(store, names) -> None:
@@ -76,13 +70,19 @@ class KeyCounts:
         self._followed: bool | None = None
         self._written = 0  # keys whose count the last catch-up moved
         self._known: set[str] | None = None  # the kept tables, when the caller read them
+        self._position: tuple[int, int] | None = None  # the table's, when the caller read it
+        # The version last counted, as this process knows it (None: not known yet). A rolled back
+        # write may leave it ahead of the stored one: the log is then compacted too far for the
+        # counts to follow, and they are counted again, never wrongly.
+        self.version: int | None = None
         self.delta = _col("__PIPE_DELTA_" + self.name)  # the last catch-up's net count per key
 
-    def forget(self, kept: set[str] | None = None) -> None:
+    def forget(self, kept: set[str] | None = None, position: tuple[int, int] | None = None) -> None:
         """A new write is to be checked: the next call counts it. ``kept``: the kept tables that
-        exist, when the caller has just read them."""
+        exist, ``position``: the table's (version, logged since), when the caller has just read them."""
         self._followed = None
         self._known = kept
+        self._position = position
 
     def catch_up(self) -> bool:
         """Bring the counts up to date, once per write (see :meth:`forget`); True when they
@@ -120,7 +120,7 @@ class KeyCounts:
         from engine.backends.local.changes import SIGN, VERSION, log_name
 
         con = self.store.con
-        current, logged_since = self.log.position(self.table)
+        current, logged_since = self._position or self.log.position(self.table)
         kept = self._kept()
         self._written = 0
         if kept is None or logged_since > kept[0] or kept[0] > current:
@@ -164,6 +164,7 @@ class KeyCounts:
 
     def _remember(self, version: int, rows: int, keys: int, insert: bool = False) -> None:
         con = self.store.con
+        self.version = version
         if not insert:
             con.execute(f"UPDATE {self.states} SET VERSION = ?, ROWS = ?, KEYS = ? WHERE NAME = ?",
                         [int(version), int(rows), int(keys), self.name])

@@ -137,6 +137,9 @@ class LocalChecks:
             spec = check.relationships
             other = self.store.qualified(spec.to.upper())
             column, target = _col(spec.column), _col(spec.field or spec.column)
+            if inserted is not None:  # look up the changed values alone, not a hash table of every value
+                known = f"SELECT o.{target} FROM {other} AS o WHERE o.{target} IN (SELECT {column} FROM {rows})"
+                return f"SELECT * FROM {rows} AS t WHERE t.{column} IS NOT NULL AND t.{column} NOT IN ({known})"
             return (
                 f"SELECT * FROM {rows} AS t WHERE t.{column} IS NOT NULL "
                 f"AND NOT EXISTS (SELECT 1 FROM {other} AS o WHERE o.{target} = t.{column})"
