@@ -69,6 +69,7 @@ class KeyCounts:
         self.present = " AND ".join(f"{k} IS NOT NULL" for k in keys)  # a NULL key part is not compared
         self._followed: bool | None = None
         self._written = 0  # keys whose count the last catch-up moved
+        self._one_row_a_key = False  # whether the counts hold one row a key (none appended since)
         self._known: set[str] | None = None  # the kept tables, when the caller read them
         self._position: tuple[int, int] | None = None  # the table's, when the caller read it
         # The version last counted, as this process knows it (None: not known yet). A rolled back
@@ -96,14 +97,16 @@ class KeyCounts:
         among the keys written since the last write checked when ``scoped`` (and the counts
         could follow the writes), else among all. None when there are too many to list."""
         followed = self.catch_up()
-        where = ""
         if scoped and followed:
             if not self._written:
                 return []
-            where = f"WHERE __H IN (SELECT __H FROM {self.delta})"
-        found = self.store.con.execute(
-            f"SELECT __H FROM {self.relation} {where} GROUP BY __H HAVING sum(__N) > 1 LIMIT {MAX_SUSPECTS + 1}"
-        ).fetchall()
+            query = (f"SELECT __H FROM {self.relation} WHERE __H IN (SELECT __H FROM {self.delta}) "
+                     "GROUP BY __H HAVING sum(__N) > 1")
+        elif self._one_row_a_key:  # just counted or folded: no key has two rows
+            query = f"SELECT __H FROM {self.relation} WHERE __N > 1"
+        else:
+            query = f"SELECT __H FROM {self.relation} GROUP BY __H HAVING sum(__N) > 1"
+        found = self.store.con.execute(f"{query} LIMIT {MAX_SUSPECTS + 1}").fetchall()
         return None if len(found) > MAX_SUSPECTS else [int(h) for (h,) in found]
 
     def duplicates_where(self, suspects: list[int] | None) -> str:
@@ -125,8 +128,10 @@ class KeyCounts:
         self._written = 0
         if kept is None or logged_since > kept[0] or kept[0] > current:
             self._recount(current, insert=kept is None)
+            self._one_row_a_key = True
             return False
         version, rows, keys = kept
+        self._one_row_a_key = rows == keys
         if version == current:
             return True
         self._written = added = con.execute(
@@ -142,6 +147,7 @@ class KeyCounts:
                 f"CREATE OR REPLACE TABLE {self.relation} AS SELECT __H, sum(__N)::BIGINT AS __N FROM {self.relation} "
                 "GROUP BY 1 HAVING sum(__N) <> 0"
             ).fetchone()[0]
+        self._one_row_a_key = rows == keys
         self._remember(current, rows, keys)
         return True
 
