@@ -47,6 +47,16 @@ def forget_others(store, names) -> None:
         store.con.execute(f"DELETE FROM {_sql(store.kept_table(STATES))} WHERE NAME IN ({marks})", sorted(stale))
 
 
+def drop_counts(store, table: str) -> None:
+    """Drop the key counts of ``table`` (it is dropped)."""
+    if not store.kept_exists(STATES):
+        return
+    states = _sql(store.kept_table(STATES))
+    names = [n for (n,) in store.con.execute(f"SELECT NAME FROM {states} WHERE TABLE_NAME = ?", [table]).fetchall()]
+    store.drop_kept(names)
+    store.con.execute(f"DELETE FROM {states} WHERE TABLE_NAME = ?", [table])
+
+
 class KeyCounts:
     """The kept key counts of one ``unique`` check's columns of one table.
 

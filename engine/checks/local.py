@@ -2,9 +2,11 @@
 
 A check's *offending rows* are the rows that break it; it passes when there are none. After an
 incremental refresh, ``not_null``, ``accepted_values`` and ``relationships`` look only at the rows
-the refresh inserted, and ``unique`` only at the keys those rows carry (each looked up in the
-whole table), so checks cost in proportion to the change, like the refresh itself. ``row_count``,
-``freshness`` and custom ``sql`` checks always read what they need of the whole table.
+the refresh inserted (``relationships`` looking up their values alone in the other table), and
+``unique``, given the key counts kept for it (:mod:`engine.checks.keycounts`), only at the keys
+the refresh wrote, reading the table only for a key held twice; so checks cost in proportion to
+the change, like the refresh itself. ``row_count`` is ``count(*)``, which DuckDB answers from the
+table's metadata; ``freshness`` reads one value, and other custom ``sql`` checks what they need.
 """
 
 from __future__ import annotations

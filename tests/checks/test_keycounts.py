@@ -136,3 +136,11 @@ def test_counts_match_the_table_after_inserts_updates_and_deletes(orders):
     ).fetchall()
     assert counted == table
     assert sorted(n for _, n in table) == [1, 1, 1, 2]  # orders 2, 3 and 4 once, 6 twice
+
+
+def test_destroy_drops_the_key_counts(orders):
+    _seeded(orders)
+    store = orders.backend.store
+    assert {"UNIQUE_ORDER_LINES_ORDER_ID", "UNIQUE_CUSTOMER_TOTALS_CUSTOMER_ID_TIER"} <= store.kept_tables()
+    engine.destroy(orders.project, orders.backend)
+    assert not any(t.startswith("UNIQUE_") and t != "UNIQUE_COUNTS" for t in store.kept_tables())
