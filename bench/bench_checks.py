@@ -129,6 +129,9 @@ def run(size: int, batch: int, repeat: int, full_rounds: int = 1, profile: bool 
             hooked.clear()
             hooked_cpu.clear()
             batch_checks.clear()
+            if recorder is not None:  # the measured rounds' statements alone
+                recorder.seconds.clear()
+                recorder.calls.clear()
             off, on = [], []
             for i in range(repeat):
                 off.append(round_(False))
