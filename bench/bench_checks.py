@@ -13,7 +13,7 @@ less with the other load. Then it refreshes the whole DAG fully, without and wit
     python bench/bench_checks.py                             # 1M
     python bench/bench_checks.py --sizes 100000              # quicker
     python bench/bench_checks.py --sizes 1000000 3000000     # the overhead as the tables grow
-    python bench/bench_checks.py --sizes 10000000 --full 0   # 10M (an hour: apply generates 10M events)
+    python bench/bench_checks.py --sizes 10000000 --full 0   # 10M, without the two full refreshes
     python bench/bench_checks.py --profile                   # + the slowest statements inside the checks
 """
 
