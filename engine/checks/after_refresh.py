@@ -17,7 +17,9 @@ import dataclasses
 from contextlib import contextmanager
 
 from engine.checks.declared import declared_checks
+from engine.checks.keycounts import KeyCounts, forget_others, kept_versions, state_name
 from engine.checks.local import ERROR, PASSED, CheckResult, LocalChecks, sample_json, summary
+from engine.spec.checks import CheckKind
 
 CHECK_FAILED = "check failed: "
 NO_CHANGE = ("NO_DATA",)
@@ -49,6 +51,32 @@ class RefreshChecks:
         # passes: the rows an earlier change brought are still there after a clean change.
         self.failing = {(t, c) for t, c, _, status, _ in store.latest_check_results() if status != PASSED}
         self.apart: set[tuple[str, str]] = set()  # checks that cannot run inside a refresh
+        # Each unique check's kept key counts (one per table and key, shared by checks alike).
+        self.counts: dict[tuple[str, str], KeyCounts] = {}
+        shared: dict[str, KeyCounts] = {}
+        for item in declared_checks(pipeline):
+            if item.check.kind is CheckKind.unique:
+                name = state_name(item.table, item.check.unique)
+                counts = shared.setdefault(name, KeyCounts(store, log, item.table, item.check.unique))
+                self.counts[(item.table, item.name)] = counts
+        if not store.read_only:
+            forget_others(store, set(shared))
+        self._versions_read = False
+
+    def counted_versions(self) -> dict[str, int]:
+        """The oldest table version each table's kept key counts reflect: the change-log rows of
+        that table after it are still to be counted (read once, then followed in memory)."""
+        every = set(self.counts.values())
+        if not self._versions_read and any(c.version is None for c in every):
+            self._versions_read = True
+            stored = kept_versions(self.store)
+            for counts in every:
+                counts.version = stored.get(counts.name) if counts.version is None else counts.version
+        oldest: dict[str, int] = {}
+        for counts in every:
+            if counts.version is not None:
+                oldest[counts.table] = min(counts.version, oldest.get(counts.table, counts.version))
+        return oldest
 
     def within(self, record):
         """Check ``record``'s table inside its refresh's transaction, before the commit; returns
@@ -60,7 +88,8 @@ class RefreshChecks:
         items = [i for i in self.by_table.get(record.name, ()) if (i.table, i.name) not in self.apart]
         if not items or record.refresh_action in NO_CHANGE:
             return record
-        results = self._evaluate(items, self._inserted(record.name))
+        position = self.log.position(record.name)
+        results = self._evaluate(items, self._inserted(record.name, position), atomic=True, position=position)
         broken = [r for r in results if r.status == ERROR]
         if broken:
             self.apart.update((r.table, r.check) for r in broken)
@@ -116,24 +145,40 @@ class RefreshChecks:
                     self.store.note_on_last_refresh(name, CHECK_FAILED + line)
         return results
 
-    def _evaluate(self, items, inserted: str | None) -> list[CheckResult]:
+    def _evaluate(self, items, inserted: str | None, atomic: bool = False, position=None) -> list[CheckResult]:
+        """Run ``items`` (on the rows of ``inserted`` where they can); ``atomic``: inside the
+        write's transaction; ``position``: the (version, logged since) of the items' one table."""
+        import duckdb
+
         if inserted is not None:  # read the change once; each check scans the small copy
             self.store.con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS {inserted}")
             inserted = f"SELECT * FROM {CHANGED}"
         results = []
+        counted = {self.counts[key] for key in ((i.table, i.name) for i in items) if key in self.counts}
+        kept = self.store.kept_tables() if counted else None
+        for counts in counted:
+            counts.forget(kept, position)  # each key's counts catch up once per write
+        if not atomic:  # a write already committed: its counts catch up all at once or not at all
+            for counts in counted:
+                try:
+                    with transaction(self.store.con):
+                        counts.catch_up()
+                except duckdb.Error:
+                    counts.forget()  # the check itself will meet the problem, and say so
         for item in items:
             key = (item.table, item.name)
-            result = self.checks.run(item, None if key in self.failing else inserted)
+            result = self.checks.run(item, None if key in self.failing else inserted, counts=self.counts.get(key))
             (self.failing.discard if result.status == PASSED else self.failing.add)(key)
             results.append(result)
         return results
 
-    def _inserted(self, name: str) -> str | None:
-        """SQL of the rows the table's last write inserted, when its change log holds them."""
+    def _inserted(self, name: str, position: tuple[int, int]) -> str | None:
+        """SQL of the rows the table's last write inserted, when its change log holds them
+        (``position``: the table's version and the version its log is complete after)."""
         from engine.backends.local.changes import SIGN, VERSION, log_name
 
-        version = self.log.versions().get(name)
-        if version is None or self.log.logged_since(name) >= version:
+        version, logged_since = position
+        if not version or logged_since >= version:
             return None  # recreated or recomputed without a log: check every row
         return f"SELECT * EXCLUDE ({VERSION}, {SIGN}) FROM {log_name(name)} WHERE {VERSION} = {int(version)} AND {SIGN} = 1"
 

@@ -2,9 +2,11 @@
 
 A check's *offending rows* are the rows that break it; it passes when there are none. After an
 incremental refresh, ``not_null``, ``accepted_values`` and ``relationships`` look only at the rows
-the refresh inserted, and ``unique`` only at the keys those rows carry (each looked up in the
-whole table), so checks cost in proportion to the change, like the refresh itself. ``row_count``,
-``freshness`` and custom ``sql`` checks always read what they need of the whole table.
+the refresh inserted (``relationships`` looking up their values alone in the other table), and
+``unique``, given the key counts kept for it (:mod:`engine.checks.keycounts`), only at the keys
+the refresh wrote, reading the table only for a key held twice; so checks cost in proportion to
+the change, like the refresh itself. ``row_count`` is ``count(*)``, which DuckDB answers from the
+table's metadata; ``freshness`` reads one value, and other custom ``sql`` checks what they need.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engine import names
 from engine.checks.declared import DeclaredCheck
 from engine.errors import BackendError, SqlError
 from engine.spec.checks import CheckKind
+
+if TYPE_CHECKING:
+    from engine.checks.keycounts import KeyCounts
 
 SAMPLE_ROWS = 5
 PASSED, FAILED, ERROR = "PASSED", "FAILED", "ERROR"
@@ -72,9 +78,11 @@ class LocalChecks:
         self.pipeline = pipeline
         self._sql: dict[tuple[str, int], str] = {}
 
-    def run(self, item: DeclaredCheck, inserted: str | None = None, *, now: datetime | None = None) -> CheckResult:
+    def run(self, item: DeclaredCheck, inserted: str | None = None, *, now: datetime | None = None,
+            counts: KeyCounts | None = None) -> CheckResult:
         """Evaluate ``item`` on its whole table, or on the rows of ``inserted`` (a SQL relation)
-        when given and the kind allows it."""
+        when given and the kind allows it. A ``unique`` check given its kept key ``counts`` reads
+        the table only for the keys they suspect duplicated."""
         import duckdb
 
         check = item.check
@@ -88,7 +96,14 @@ class LocalChecks:
                 return self._row_count(item)
             if kind is CheckKind.freshness:
                 return self._freshness(item, now)
-            offending = self._offending(item, inserted if scoped else None)
+            if counts is not None and kind is CheckKind.unique:
+                suspects = counts.suspects(scoped)
+                if suspects == []:  # no key written (or, unscoped, none at all) is held twice
+                    return self._result(item, PASSED, scope="change" if scoped else "table")
+                where = counts.duplicates_where(suspects)
+                offending = self._duplicates(check.unique, self.store.qualified(item.table), None, where)
+            else:
+                offending = self._offending(item, inserted if scoped else None)
             count = self.store.con.execute(f"SELECT count(*) FROM ({offending})").fetchone()[0]
             sample = self._sample(offending) if count else []
         except (duckdb.Error, SqlError, BackendError) as exc:
@@ -125,6 +140,9 @@ class LocalChecks:
             spec = check.relationships
             other = self.store.qualified(names.key(spec.to))
             column, target = _col(spec.column), _col(spec.field or spec.column)
+            if inserted is not None:  # look up the changed values alone, not a hash table of every value
+                known = f"SELECT o.{target} FROM {other} AS o WHERE o.{target} IN (SELECT {column} FROM {rows})"
+                return f"SELECT * FROM {rows} AS t WHERE t.{column} IS NOT NULL AND t.{column} NOT IN ({known})"
             return (
                 f"SELECT * FROM {rows} AS t WHERE t.{column} IS NOT NULL "
                 f"AND NOT EXISTS (SELECT 1 FROM {other} AS o WHERE o.{target} = t.{column})"
@@ -135,14 +153,17 @@ class LocalChecks:
             return self._custom_sql(item) if inserted is None else self._row_level(item).replace(CHANGE, f"({inserted})")
         raise AssertionError(kind)  # row_count and freshness are answered directly
 
-    def _duplicates(self, columns: list[str], table: str, inserted: str | None) -> str:
+    def _duplicates(self, columns: list[str], table: str, inserted: str | None, suspected: str | None = None) -> str:
         """Keys held by more than one row (rows with a NULL key part are not compared, as in
-        Snowflake's DUPLICATE_COUNT). With ``inserted``, only the keys those rows carry."""
+        Snowflake's DUPLICATE_COUNT). With ``inserted``, only the keys those rows carry; with
+        ``suspected``, only the rows meeting that condition."""
         keys = ", ".join(_col(c) for c in columns)
         present = " AND ".join(f"{_col(c)} IS NOT NULL" for c in columns)
         where = present
         if inserted is not None:
             where += " AND " + self._changed_keys(columns, inserted)
+        if suspected is not None:
+            where += " AND " + suspected
         return (
             f"SELECT {keys}, count(*) AS DUPLICATES FROM {table} AS t WHERE {where} GROUP BY {keys} HAVING count(*) > 1"
         )

@@ -179,3 +179,17 @@ def test_a_key_of_several_columns_is_looked_up_for_the_changed_keys_only(orders)
     whole = runner.run(item)
     assert (whole.failing_rows, whole.scope) == (2, "table")
     assert runner.run(item, "SELECT * FROM ORDERS WHERE false").status == "PASSED"
+
+
+def test_relationships_on_a_change_look_up_its_values_alone(orders):
+    orders.insert("CUSTOMERS", "(10, 'Ann', 'gold')", "(11, 'Bo', 'silver')")
+    orders.insert("ORDERS", *(f"({o}, {c}, 1, '{NOW}')" for o, c in [(1, 10), (2, 77), (3, 'NULL'), (4, 11), (5, 77)]))
+    item = next(i for i in declared_checks(orders.project.pipeline, ["ORDERS"]) if i.name == "relationships(customer_id)")
+    runner = LocalChecks(orders.backend.store, orders.project.pipeline)
+    # Customer 77 is unknown: orders 2 and 5 break the check; a NULL customer is not judged.
+    changed = runner.run(item, "SELECT * FROM ORDERS WHERE order_id >= 2")
+    assert (changed.status, changed.failing_rows, changed.scope) == ("FAILED", 2, "change")
+    assert sorted(r["ORDER_ID"] for r in changed.sample) == [2, 5]
+    assert runner.run(item, "SELECT * FROM ORDERS WHERE order_id IN (1, 3, 4)").status == "PASSED"
+    whole = runner.run(item)
+    assert (whole.failing_rows, whole.scope) == (2, "table")

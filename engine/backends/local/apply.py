@@ -13,6 +13,7 @@ from engine import names
 from engine.backends.base import ActionResult
 from engine.backends.local.errors import file_problem, rollback
 from engine.backends.local.incremental.aggstate import drop as drop_state
+from engine.checks.keycounts import drop_counts
 from engine.backends.local.refresh import Refresher, problem
 from engine.backends.local.store import Store
 from engine.errors import BackendError, is_interrupt
@@ -218,6 +219,7 @@ class Applier:
         self.store.delete_history(name)
         self.refresher.log.drop(name)
         self.store.forget_dynamic_table(name)
+        drop_counts(self.store, name)  # the key counts of its unique checks
 
 
 def check_not_external(store: Store, graph: PipelineGraph) -> None:

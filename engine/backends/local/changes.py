@@ -42,6 +42,11 @@ class ChangeLog:
         row = self.con.execute(f"SELECT LOGGED_SINCE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
         return row[0] if row else 0
 
+    def position(self, name: str) -> tuple[int, int]:
+        """(current version, :meth:`logged_since`) of ``name`` in one read; (0, 0) when unknown."""
+        row = self.con.execute(f"SELECT VERSION, LOGGED_SINCE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
     def _next(self, name: str) -> int:
         row = self.con.execute(f"SELECT VERSION FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
         return (row[0] if row else 0) + 1

@@ -230,6 +230,9 @@ class Refresher:
         for inputs in self.store.incremental_input_versions().values():
             for table, version in inputs.items():
                 seen.setdefault(table, []).append(version)
+        if self.checks is not None:  # kept key counts follow their table's log too (its latest write kept)
+            for table, version in self.checks.counted_versions().items():
+                seen.setdefault(table, []).append(min(version, versions.get(table, 0) - 1))
         for table in [*self.graph.upstream(name), name]:
             if table in versions:
                 self.log.compact(table, min(seen.get(table) or [versions[table] - 1]))
