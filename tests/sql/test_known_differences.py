@@ -1,6 +1,6 @@
-"""The semi-structured constructs the local engine runs differently are the ones validate warns about.
+"""The constructs the local engine runs differently are the ones validate warns about.
 
-Each conformance case of the semi-structured category recorded as a ``known_difference`` must
+Each conformance case recorded as a ``known_difference`` (of any category) must
 contain (in its query or in the setup statements that built its data) a construct for which
 ``engine.sql.lint`` warns with that difference; and the values pinned there are checked by the
 conformance suite itself.
@@ -16,7 +16,7 @@ from conformance import suite
 
 EXPECTATIONS = suite.load_expectations()
 KNOWN = {case.id: case for case in suite.load_cases()
-         if case.id.startswith("semistructured/") and (EXPECTATIONS.get(case.id) or {}).get("status") == "known_difference"}
+         if (EXPECTATIONS.get(case.id) or {}).get("status") == "known_difference"}
 
 
 def _warned(sql: str) -> set[str]:
