@@ -25,6 +25,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from engine.backends.local.incremental import statequeries as q
+from engine.backends.local.incremental.keys import ensure_indexes
 from engine.backends.local.incremental.recognition import BY_ROWS, EXTREMES, PAIRED, Node, recognise
 from engine.backends.local.incremental.trees import Statements, column, columns, fill, numbers, run, sql, temp
 from engine.backends.local.store import Store
@@ -95,30 +96,36 @@ class AggregateState:
     # -- building ----------------------------------------------------------------------------
 
     def rebuild(self) -> None:
-        """Compute every state table from scratch."""
+        """Compute every state table from scratch (their indexes wait for the first lookup:
+        see :meth:`_ensure_indexes`)."""
         con = self.store.con
         run(con, "CREATE OR REPLACE TABLE __X_check AS SELECT __X_probe AS PROBE", check=self._hash_check(), probe=_probe())
         for node in self.nodes:
             source = self.store.table(node.source_table) if node.source_table else self._out(node.source_node)
             self._create(self._star(node), self._groups(node, source))
-            self._index(self._star(node), "__H")
-            if node is self.nodes[-1]:
-                self._index(self._star(node), "__KH")
             for i in node.valued():
-                relation = self._values(node, i)
-                self._create(relation, q.counts(node, i, source, exp.Count(this=exp.Star())))
-                self._index(relation, "__H")
-                self._index(relation, "__GH")
+                self._create(self._values(node, i), q.counts(node, i, source, exp.Count(this=exp.Star())))
             if node.name:
                 self._create(self._out(node), self._evaluate(node, None, keep_groups=True))
-                self._index(self._out(node), "__GH")
 
     def _create(self, relation: exp.Table, rows: exp.Expression) -> None:
         run(self.store.con, "CREATE OR REPLACE TABLE __X_relation AS SELECT * FROM __X_rows", relation=relation, rows=rows)
 
-    def _index(self, relation: exp.Table, key: str) -> None:
-        name = f"{relation.name}_{key.strip('_')}"
-        run(self.store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
+    def _indexes(self) -> list[tuple[exp.Table, str, str]]:
+        """The index of each state table's column read by point lookups: (table, index, column)."""
+        wanted = []
+        for node in self.nodes:
+            keys = [(self._star(node), "__H")]
+            if node is self.nodes[-1]:
+                keys.append((self._star(node), "__KH"))
+            keys += [(self._values(node, i), key) for i in node.valued() for key in ("__H", "__GH")]
+            if node.name:
+                keys.append((self._out(node), "__GH"))
+            wanted += [(relation, f"{relation.name}_{key.strip('_')}", key) for relation, key in keys]
+        return wanted
+
+    def _ensure_indexes(self) -> None:
+        ensure_indexes(self.store, self._indexes())
 
     def _groups(self, node: Node, source: exp.Expression) -> exp.Select:
         """The group rows of ``source``: row count and the aggregates kept there."""
@@ -140,6 +147,7 @@ class AggregateState:
         """Move the state by the input changes: ``load(table)`` copies ``table``'s change (rows
         with __SIGN) to ``__PIPE_AGG_IN`` and says whether it changed."""
         self.check()
+        self._ensure_indexes()
         node_changes: dict[int, Callable[[], exp.Expression]] = {}
         for node in self.nodes:
             if node.source_table is not None:
@@ -175,9 +183,9 @@ class AggregateState:
                FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
             match=lambda: q.same("s", "d", "__H", names),
         )
-        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__TOTAL" < 0').fetchall()[0][0]:
+        below_zero, rows = _merged(con, "__TOTAL")
+        if below_zero:
             raise Stale(f"{sql(relation)} would count a value fewer than zero times")
-        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
         if rows:
             run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
                 relation=relation, hashes=numbers(hashes), rows=numbers(rows))
@@ -199,7 +207,8 @@ class AggregateState:
         _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
         self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
                   query=lambda: self._moved_groups(node, moved))
-        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__N" < 0').fetchall()[0][0]:
+        below_zero, rows = _merged(con, "__N")
+        if below_zero:
             raise Stale(f"{sql(relation)} would count a group's rows fewer than zero times")
         for j, (kind, arg) in enumerate(node.aggs):  # a MIN or MAX whose value went: read it off the values left
             if not node.kept(j) or kind not in EXTREMES:
@@ -217,8 +226,7 @@ class AggregateState:
                 target=column(f"__S{j}"), groups=lambda: q.group_columns(node), best=lambda: best(this=column("__V")),
                 flag=column(f"__F{j}", "m"), match=lambda: q.same("m", "r", "__GH", groups),
             )
-        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
-        if rows:
+        if rows:  # the updates above leave "__R" as it was
             run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
                 relation=relation, hashes=numbers(hashes), rows=numbers(rows))
 
@@ -281,6 +289,10 @@ class AggregateState:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def full_query(self) -> str:
+        """The query's rows read off the state (every group): the table's whole contents."""
+        return sql(self._evaluate(self.nodes[-1], None, keep_groups=False))
+
     def write_rows(self, affected: dict[str, list], into: exp.Table) -> None:
         """Write the query's rows whose output key is one of the ``affected`` values to the
         temporary table ``into``."""
@@ -288,6 +300,7 @@ class AggregateState:
         node = self.nodes[-1]
         star = self._star(node)
         values = list(dict.fromkeys(affected.get(self.output, [])))
+        self._ensure_indexes()
 
         def keys():
             typed = exp.DataType.build(self.store.type_of(star, "__K"), dialect="duckdb")
@@ -366,6 +379,15 @@ def _lookup(con, into: str, relation: exp.Table, key: str, values: list[int]) ->
     ``into``, as a statement of its own: so DuckDB answers it from the column's index."""
     run(con, 'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
         into=temp(into), relation=relation, key=column(key), values=numbers(values))
+
+
+def _merged(con, count: str) -> tuple[int, list[int]]:
+    """Of the merged rows in ``__PIPE_AGG_M``: how many have a ``count`` below zero (the state
+    disagrees with the change), and the rowids of the state rows they replace; one statement."""
+    below_zero, rows = con.execute(
+        f'SELECT count(*) FILTER (WHERE "{count}" < 0), list("__R") FILTER (WHERE "__R" IS NOT NULL) FROM __PIPE_AGG_M'
+    ).fetchone()
+    return below_zero, [int(r) for r in rows or []]
 
 
 def _numbers(con, query: str) -> list[int]:
