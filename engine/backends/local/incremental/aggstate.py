@@ -25,7 +25,6 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from engine.backends.local.incremental import statequeries as q
-from engine.backends.local.incremental.keys import ensure_indexes
 from engine.backends.local.incremental.recognition import BY_ROWS, EXTREMES, PAIRED, Node, recognise
 from engine.backends.local.incremental.trees import Statements, column, columns, fill, numbers, run, sql, temp
 from engine.backends.local.store import Store
@@ -58,6 +57,7 @@ class AggregateState:
         self.key = key  # the output key, over the query's grouping keys "__G<i>"
         self.output = output
         self._sql = Statements()
+        self._indexed: set[str] = set()  # the indexes on state tables known to exist, see _lookup
 
     def _run(self, key, template: str, params: list | None = None, **slots):
         """Run ``template`` filled with ``slots`` (callables are called for their node), printed
@@ -97,7 +97,7 @@ class AggregateState:
 
     def rebuild(self) -> None:
         """Compute every state table from scratch (their indexes wait for the first lookup:
-        see :meth:`_ensure_indexes`)."""
+        see :meth:`_lookup`)."""
         con = self.store.con
         run(con, "CREATE OR REPLACE TABLE __X_check AS SELECT __X_probe AS PROBE", check=self._hash_check(), probe=_probe())
         for node in self.nodes:
@@ -111,21 +111,21 @@ class AggregateState:
     def _create(self, relation: exp.Table, rows: exp.Expression) -> None:
         run(self.store.con, "CREATE OR REPLACE TABLE __X_relation AS SELECT * FROM __X_rows", relation=relation, rows=rows)
 
-    def _indexes(self) -> list[tuple[exp.Table, str, str]]:
-        """The index of each state table's column read by point lookups: (table, index, column)."""
-        wanted = []
-        for node in self.nodes:
-            keys = [(self._star(node), "__H")]
-            if node is self.nodes[-1]:
-                keys.append((self._star(node), "__KH"))
-            keys += [(self._values(node, i), key) for i in node.valued() for key in ("__H", "__GH")]
-            if node.name:
-                keys.append((self._out(node), "__GH"))
-            wanted += [(relation, f"{relation.name}_{key.strip('_')}", key) for relation, key in keys]
-        return wanted
+    def _lookup(self, into: str, relation: exp.Table, key: str, values: list[int]) -> None:
+        """Copy the rows of ``relation`` whose ``key`` is in ``values`` (with their rowid) to
+        ``into``, as a statement of its own: so DuckDB answers it from the column's index.
 
-    def _ensure_indexes(self) -> None:
-        ensure_indexes(self.store, self._indexes())
+        The index is created by the first lookup that needs it, not by :meth:`rebuild`: building
+        them all was about a quarter of a full refresh's work, wasted when the next refresh
+        recomputes the table too, and some (e.g. by group of a value table whose aggregate is
+        kept in the group row) are never read at all."""
+        name = f"{relation.name}_{key.strip('_')}"
+        if name not in self._indexed:
+            run(self.store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
+            self._indexed.add(name)
+        run(self.store.con,
+            'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
+            into=temp(into), relation=relation, key=column(key), values=numbers(values))
 
     def _groups(self, node: Node, source: exp.Expression) -> exp.Select:
         """The group rows of ``source``: row count and the aggregates kept there."""
@@ -147,7 +147,7 @@ class AggregateState:
         """Move the state by the input changes: ``load(table)`` copies ``table``'s change (rows
         with __SIGN) to ``__PIPE_AGG_IN`` and says whether it changed."""
         self.check()
-        self._ensure_indexes()
+        self._indexed = self.store.kept_indexes()
         node_changes: dict[int, Callable[[], exp.Expression]] = {}
         for node in self.nodes:
             if node.source_table is not None:
@@ -175,7 +175,7 @@ class AggregateState:
         self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
         names = q.group_names(node) + ["__V"]
         hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
-        _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run(
             (node.index, i),
             """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS
@@ -204,7 +204,7 @@ class AggregateState:
                   rows=lambda: q.grouped(node, q.group_moves(node), IN))
         groups = q.group_names(node)
         hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
-        _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
                   query=lambda: self._moved_groups(node, moved))
         below_zero, rows = _merged(con, "__N")
@@ -216,7 +216,7 @@ class AggregateState:
             flagged = _numbers(con, self._sql.text(("flagged", j), lambda: fill('SELECT DISTINCT "__GH" FROM __PIPE_AGG_M WHERE __X_flag', flag=column(f"__F{j}"))))
             if not flagged:
                 continue
-            _lookup(con, "__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
+            self._lookup("__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
             best = exp.Max if kind == "MAX" else exp.Min
             self._run(
                 (node.index, j),
@@ -276,7 +276,7 @@ class AggregateState:
         groups = self._read_groups(node, affected)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
                   rows=lambda: self._evaluate(node, affected, keep_groups=True))
-        _lookup(con, "__PIPE_AGG_S", out, "__GH", groups)
+        self._lookup("__PIPE_AGG_S", out, "__GH", groups)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_old AS SELECT o.* FROM __PIPE_AGG_S AS o SEMI JOIN __X_affected AS g ON __X_match",
                   old=old, affected=affected, match=lambda: q.same("o", "g", "__GH", q.group_names(node)))
         rows = _numbers(con, self._sql.text(("old", node.index), lambda: fill('SELECT "__R" FROM __X_old', old=old)))
@@ -300,7 +300,7 @@ class AggregateState:
         node = self.nodes[-1]
         star = self._star(node)
         values = list(dict.fromkeys(affected.get(self.output, [])))
-        self._ensure_indexes()
+        self._indexed = self.store.kept_indexes()
 
         def keys():
             typed = exp.DataType.build(self.store.type_of(star, "__K"), dialect="duckdb")
@@ -309,7 +309,7 @@ class AggregateState:
 
         self._sql.run(con, "keys", keys, [values])
         hashes = _numbers(con, "SELECT DISTINCT hash(K) FROM __PIPE_AGG_KEYS")
-        _lookup(con, "__PIPE_AGG_Q0", star, "__KH", hashes)
+        self._lookup("__PIPE_AGG_Q0", star, "__KH", hashes)
         self._run(
             "query_for",
             """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", __X_groups FROM __PIPE_AGG_Q0
@@ -326,10 +326,10 @@ class AggregateState:
         :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes."""
         con = self.store.con
         hashes = _numbers(con, self._sql.text(("groups", groups.name), lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups)))
-        _lookup(con, f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
+        self._lookup(f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
         for i in node.valued():
             if any(arg == i and not node.kept(j) for j, (_, arg) in enumerate(node.aggs)):
-                _lookup(con, f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)
+                self._lookup(f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)
         return hashes
 
     def _evaluate(self, node: Node, groups: exp.Table | None, *, keep_groups: bool) -> exp.Select:
@@ -372,13 +372,6 @@ def _probe() -> exp.Expression:
 def _coalesced_sum(a: exp.Expression, b: exp.Expression) -> exp.Expression:
     zero = exp.Literal.number(0)
     return exp.Add(this=exp.Coalesce(this=a, expressions=[zero]), expression=exp.Coalesce(this=b, expressions=[zero.copy()]))
-
-
-def _lookup(con, into: str, relation: exp.Table, key: str, values: list[int]) -> None:
-    """Copy the rows of ``relation`` whose ``key`` is in ``values`` (with their rowid) to
-    ``into``, as a statement of its own: so DuckDB answers it from the column's index."""
-    run(con, 'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
-        into=temp(into), relation=relation, key=column(key), values=numbers(values))
 
 
 def _merged(con, count: str) -> tuple[int, list[int]]:
