@@ -179,7 +179,7 @@ class Refresher:
         target = self.store.qualified(name)
         fresh = self.store.qualified(f"__PIPE_NEW_{name}")
         columns = ", ".join(quote(c) for c in self.store.columns(name))
-        query, pre_built = self._full_query(name)
+        query, built = self._full_query(name)
         con.execute(f"CREATE OR REPLACE TABLE {fresh} AS SELECT * FROM {target} LIMIT 0")  # the table's types
         con.execute(f"INSERT INTO {fresh} ({columns}) SELECT {columns} FROM ({query}) AS __Q")
         logged = action == "FULL" and self.meta(name)["INPUT_VERSIONS"] is not None and self._read_incrementally(name)
@@ -195,22 +195,25 @@ class Refresher:
         con.execute(f"ALTER TABLE {fresh} RENAME TO {quote(name)}")
         if not logged:
             self.log.unlogged(name, Signature(int(rows), int(total), self.store.column_types(name)))
-        self.incremental.rebuild(name, pre_built=pre_built)
+        self.incremental.rebuild(name, built=built)
         outcome.message = message
         return outcome
 
-    def _full_query(self, name: str) -> tuple[str, bool]:
-        """The query that recomputes ``name``, and whether it built its pre-aggregation rows.
+    def _full_query(self, name: str) -> tuple[str, object]:
+        """The query that recomputes ``name``, and what the table keeps that was built for it
+        (its PreAggregation or AggregateState; None when it keeps nothing).
 
-        A table that can keep pre-aggregation rows has them built first, and is computed from
-        them: its input is read (and its expressions, e.g. parsing VARIANT values, evaluated)
-        once for both instead of once each.
+        A table that keeps pre-aggregation rows or aggregate state has them built first, and is
+        computed from them: its input is read (and its expressions, e.g. parsing VARIANT values,
+        evaluated) once for both instead of once each; from aggregate state, the output is read
+        off one row per group (and the value tables of aggregates such as MODE).
         """
-        pre = self.incremental.plan(name).pre
-        if pre is None:
-            return self.queries[name], False
-        pre.rebuild()
-        return pre.full_query(), True
+        plan = self.incremental.plan(name)
+        kept = plan.pre if plan.pre is not None else plan.state
+        if kept is None:
+            return self.queries[name], None
+        kept.rebuild()
+        return kept.full_query(), kept
 
     def _read_incrementally(self, name: str) -> bool:
         """Whether a reader of ``name`` will apply its changes: one that refreshes incrementally,

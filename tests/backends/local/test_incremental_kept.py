@@ -15,6 +15,7 @@ from .test_incremental_property import assert_tables_equal_queries
 
 ROOT = Path(__file__).resolve().parents[3]
 STATS = ROOT / "tests" / "fixtures" / "incremental" / "stats.yaml"
+NOW = {"ENGAGEMENT_DASHBOARD": {"REPORT_GENERATED_AT"}}  # CURRENT_TIMESTAMP: differs at every evaluation
 
 
 def _kept_tables(backend, name: str) -> set[str]:
@@ -50,13 +51,35 @@ def test_engagement_keeps_pre_aggregation_for_sessions_and_state_for_members(app
         # CTE, which only aggregate state maintains.
         assert isinstance(incremental.kept("MEMBER_SESSIONS"), PreAggregation)
         assert _kept_tables(backend, "MEMBER_SESSIONS") == {"PRE"}
-        # its session keys are text: found through an index on the pre-aggregation rows
-        indexes = backend.store.con.execute(
-            "SELECT index_name FROM duckdb_indexes() WHERE schema_name = '_PIPE' AND table_name = 'PRE_MEMBER_SESSIONS'"
-        ).fetchall()
-        assert indexes == [("PRE_MEMBER_SESSIONS_KEY",)]
         assert isinstance(incremental.kept("MEMBER_ENGAGEMENT_SUMMARY"), AggregateState)
         assert _kept_tables(backend, "MEMBER_ENGAGEMENT_SUMMARY") == {"AGG"}
+
+
+def test_kept_tables_are_indexed_by_the_first_incremental_refresh_not_the_full_one(applied):
+    project = api.validate(applied.yaml)
+    with project.backend("local", db=applied.db) as backend:
+        assert _indexes(backend) == set()  # apply's full refreshes built no index
+        backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [20, 1])
+        actions = {r.name: r.refresh_action for r in api.refresh(project, backend, reporter=Reporter())}
+        assert actions["MEMBER_SESSIONS"] == actions["MEMBER_ENGAGEMENT_SUMMARY"] == "INCREMENTAL"
+        indexes = _indexes(backend)
+        # the session keys are text: found through an index on the pre-aggregation rows
+        assert "PRE_MEMBER_SESSIONS_KEY" in indexes
+        # the aggregate state is found by hashes: the group rows of the query's grouping by theirs,
+        # and by its output key
+        assert {"AGG_MEMBER_ENGAGEMENT_SUMMARY_N2_STAR_H", "AGG_MEMBER_ENGAGEMENT_SUMMARY_N2_STAR_KH"} <= indexes
+        assert_tables_equal_queries(project, backend, NOW)
+        api.refresh(project, backend, full=True, reporter=Reporter())
+        assert _indexes(backend) == set()  # the recomputed tables come without them, until needed
+        backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [20, 1])
+        api.refresh(project, backend, reporter=Reporter())
+        assert "AGG_MEMBER_ENGAGEMENT_SUMMARY_N2_STAR_H" in _indexes(backend)
+        assert_tables_equal_queries(project, backend, NOW)
+
+
+def _indexes(backend) -> set[str]:
+    rows = backend.store.con.execute("SELECT index_name FROM duckdb_indexes() WHERE schema_name = '_PIPE'").fetchall()
+    return {name for (name,) in rows}
 
 
 def test_a_full_refresh_switches_as_the_groups_grow_and_shrink(tmp_path):

@@ -57,6 +57,7 @@ class AggregateState:
         self.key = key  # the output key, over the query's grouping keys "__G<i>"
         self.output = output
         self._sql = Statements()
+        self._indexed: set[str] = set()  # the indexes on state tables known to exist, see _lookup
 
     def _run(self, key, template: str, params: list | None = None, **slots):
         """Run ``template`` filled with ``slots`` (callables are called for their node), printed
@@ -95,30 +96,36 @@ class AggregateState:
     # -- building ----------------------------------------------------------------------------
 
     def rebuild(self) -> None:
-        """Compute every state table from scratch."""
+        """Compute every state table from scratch (their indexes wait for the first lookup:
+        see :meth:`_lookup`)."""
         con = self.store.con
         run(con, "CREATE OR REPLACE TABLE __X_check AS SELECT __X_probe AS PROBE", check=self._hash_check(), probe=_probe())
         for node in self.nodes:
             source = self.store.table(node.source_table) if node.source_table else self._out(node.source_node)
             self._create(self._star(node), self._groups(node, source))
-            self._index(self._star(node), "__H")
-            if node is self.nodes[-1]:
-                self._index(self._star(node), "__KH")
             for i in node.valued():
-                relation = self._values(node, i)
-                self._create(relation, q.counts(node, i, source, exp.Count(this=exp.Star())))
-                self._index(relation, "__H")
-                self._index(relation, "__GH")
+                self._create(self._values(node, i), q.counts(node, i, source, exp.Count(this=exp.Star())))
             if node.name:
                 self._create(self._out(node), self._evaluate(node, None, keep_groups=True))
-                self._index(self._out(node), "__GH")
 
     def _create(self, relation: exp.Table, rows: exp.Expression) -> None:
         run(self.store.con, "CREATE OR REPLACE TABLE __X_relation AS SELECT * FROM __X_rows", relation=relation, rows=rows)
 
-    def _index(self, relation: exp.Table, key: str) -> None:
+    def _lookup(self, into: str, relation: exp.Table, key: str, values: list[int]) -> None:
+        """Copy the rows of ``relation`` whose ``key`` is in ``values`` (with their rowid) to
+        ``into``, as a statement of its own: so DuckDB answers it from the column's index.
+
+        The index is created by the first lookup that needs it, not by :meth:`rebuild`: building
+        them all was about a quarter of a full refresh's work, wasted when the next refresh
+        recomputes the table too, and some (e.g. by group of a value table whose aggregate is
+        kept in the group row) are never read at all."""
         name = f"{relation.name}_{key.strip('_')}"
-        run(self.store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
+        if name not in self._indexed:
+            run(self.store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
+            self._indexed.add(name)
+        run(self.store.con,
+            'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
+            into=temp(into), relation=relation, key=column(key), values=numbers(values))
 
     def _groups(self, node: Node, source: exp.Expression) -> exp.Select:
         """The group rows of ``source``: row count and the aggregates kept there."""
@@ -140,6 +147,7 @@ class AggregateState:
         """Move the state by the input changes: ``load(table)`` copies ``table``'s change (rows
         with __SIGN) to ``__PIPE_AGG_IN`` and says whether it changed."""
         self.check()
+        self._indexed = self.store.kept_indexes()
         node_changes: dict[int, Callable[[], exp.Expression]] = {}
         for node in self.nodes:
             if node.source_table is not None:
@@ -167,7 +175,7 @@ class AggregateState:
         self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
         names = q.group_names(node) + ["__V"]
         hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
-        _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run(
             (node.index, i),
             """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS
@@ -175,9 +183,9 @@ class AggregateState:
                FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
             match=lambda: q.same("s", "d", "__H", names),
         )
-        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__TOTAL" < 0').fetchall()[0][0]:
+        below_zero, rows = _merged(con, "__TOTAL")
+        if below_zero:
             raise Stale(f"{sql(relation)} would count a value fewer than zero times")
-        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
         if rows:
             run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
                 relation=relation, hashes=numbers(hashes), rows=numbers(rows))
@@ -196,10 +204,11 @@ class AggregateState:
                   rows=lambda: q.grouped(node, q.group_moves(node), IN))
         groups = q.group_names(node)
         hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
-        _lookup(con, "__PIPE_AGG_S", relation, "__H", hashes)
+        self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
                   query=lambda: self._moved_groups(node, moved))
-        if con.execute('SELECT count(*) FROM __PIPE_AGG_M WHERE "__N" < 0').fetchall()[0][0]:
+        below_zero, rows = _merged(con, "__N")
+        if below_zero:
             raise Stale(f"{sql(relation)} would count a group's rows fewer than zero times")
         for j, (kind, arg) in enumerate(node.aggs):  # a MIN or MAX whose value went: read it off the values left
             if not node.kept(j) or kind not in EXTREMES:
@@ -207,7 +216,7 @@ class AggregateState:
             flagged = _numbers(con, self._sql.text(("flagged", j), lambda: fill('SELECT DISTINCT "__GH" FROM __PIPE_AGG_M WHERE __X_flag', flag=column(f"__F{j}"))))
             if not flagged:
                 continue
-            _lookup(con, "__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
+            self._lookup("__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
             best = exp.Max if kind == "MAX" else exp.Min
             self._run(
                 (node.index, j),
@@ -217,8 +226,7 @@ class AggregateState:
                 target=column(f"__S{j}"), groups=lambda: q.group_columns(node), best=lambda: best(this=column("__V")),
                 flag=column(f"__F{j}", "m"), match=lambda: q.same("m", "r", "__GH", groups),
             )
-        rows = _numbers(con, 'SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL')
-        if rows:
+        if rows:  # the updates above leave "__R" as it was
             run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
                 relation=relation, hashes=numbers(hashes), rows=numbers(rows))
 
@@ -268,7 +276,7 @@ class AggregateState:
         groups = self._read_groups(node, affected)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
                   rows=lambda: self._evaluate(node, affected, keep_groups=True))
-        _lookup(con, "__PIPE_AGG_S", out, "__GH", groups)
+        self._lookup("__PIPE_AGG_S", out, "__GH", groups)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_old AS SELECT o.* FROM __PIPE_AGG_S AS o SEMI JOIN __X_affected AS g ON __X_match",
                   old=old, affected=affected, match=lambda: q.same("o", "g", "__GH", q.group_names(node)))
         rows = _numbers(con, self._sql.text(("old", node.index), lambda: fill('SELECT "__R" FROM __X_old', old=old)))
@@ -281,6 +289,10 @@ class AggregateState:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def full_query(self) -> str:
+        """The query's rows read off the state (every group): the table's whole contents."""
+        return sql(self._evaluate(self.nodes[-1], None, keep_groups=False))
+
     def write_rows(self, affected: dict[str, list], into: exp.Table) -> None:
         """Write the query's rows whose output key is one of the ``affected`` values to the
         temporary table ``into``."""
@@ -288,6 +300,7 @@ class AggregateState:
         node = self.nodes[-1]
         star = self._star(node)
         values = list(dict.fromkeys(affected.get(self.output, [])))
+        self._indexed = self.store.kept_indexes()
 
         def keys():
             typed = exp.DataType.build(self.store.type_of(star, "__K"), dialect="duckdb")
@@ -296,7 +309,7 @@ class AggregateState:
 
         self._sql.run(con, "keys", keys, [values])
         hashes = _numbers(con, "SELECT DISTINCT hash(K) FROM __PIPE_AGG_KEYS")
-        _lookup(con, "__PIPE_AGG_Q0", star, "__KH", hashes)
+        self._lookup("__PIPE_AGG_Q0", star, "__KH", hashes)
         self._run(
             "query_for",
             """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", __X_groups FROM __PIPE_AGG_Q0
@@ -313,10 +326,10 @@ class AggregateState:
         :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes."""
         con = self.store.con
         hashes = _numbers(con, self._sql.text(("groups", groups.name), lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups)))
-        _lookup(con, f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
+        self._lookup(f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
         for i in node.valued():
             if any(arg == i and not node.kept(j) for j, (_, arg) in enumerate(node.aggs)):
-                _lookup(con, f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)
+                self._lookup(f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)
         return hashes
 
     def _evaluate(self, node: Node, groups: exp.Table | None, *, keep_groups: bool) -> exp.Select:
@@ -361,11 +374,13 @@ def _coalesced_sum(a: exp.Expression, b: exp.Expression) -> exp.Expression:
     return exp.Add(this=exp.Coalesce(this=a, expressions=[zero]), expression=exp.Coalesce(this=b, expressions=[zero.copy()]))
 
 
-def _lookup(con, into: str, relation: exp.Table, key: str, values: list[int]) -> None:
-    """Copy the rows of ``relation`` whose ``key`` is in ``values`` (with their rowid) to
-    ``into``, as a statement of its own: so DuckDB answers it from the column's index."""
-    run(con, 'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
-        into=temp(into), relation=relation, key=column(key), values=numbers(values))
+def _merged(con, count: str) -> tuple[int, list[int]]:
+    """Of the merged rows in ``__PIPE_AGG_M``: how many have a ``count`` below zero (the state
+    disagrees with the change), and the rowids of the state rows they replace; one statement."""
+    below_zero, rows = con.execute(
+        f'SELECT count(*) FILTER (WHERE "{count}" < 0), list("__R") FILTER (WHERE "__R" IS NOT NULL) FROM __PIPE_AGG_M'
+    ).fetchone()
+    return below_zero, [int(r) for r in rows or []]
 
 
 def _numbers(con, query: str) -> list[int]:

@@ -239,8 +239,7 @@ class Incremental:
         for template in _DIFFERENCE:
             self._sql.run(con, (template, names, old.sql(), new.sql()),
                           lambda: fill(template, columns=columns(names), new=new.copy(), old=old.copy()))
-        n_ins = con.execute("SELECT count(*) FROM __PIPE_INS").fetchall()[0][0]
-        n_del = con.execute("SELECT count(*) FROM __PIPE_DEL").fetchall()[0][0]
+        n_ins, n_del = con.execute("SELECT (SELECT count(*) FROM __PIPE_INS), (SELECT count(*) FROM __PIPE_DEL)").fetchone()
         if n_ins or n_del:
             self.log.record(name, "SELECT * FROM __PIPE_INS", "SELECT * FROM __PIPE_DEL")
         return Outcome(action, n_ins, n_del)
@@ -248,10 +247,10 @@ class Incremental:
     def _full(self, name: str, reason: str) -> Outcome:
         return Outcome("FULL", message=f"incremental refresh not possible: {reason}")
 
-    def rebuild(self, name: str, *, pre_built: bool = False) -> None:
+    def rebuild(self, name: str, *, built: "PreAggregation | AggregateState | None" = None) -> None:
         """After a full recompute: rebuild what the table keeps materialised, choosing between
         pre-aggregation rows and aggregate state by its groups' size when both can serve
-        (``pre_built``: the recompute built the pre-aggregation rows already)."""
+        (``built``: what the recompute built already, see ``Refresher._full_query``)."""
         plan = self.plan(name)
         pre, state = plan.pre, plan.state
         if pre is not None and state is not None:
@@ -262,7 +261,6 @@ class Incremental:
             else:
                 pre.drop()
                 pre = None
-        if pre is not None and not pre_built:
-            pre.rebuild()
-        if state is not None:
-            state.rebuild()
+        for kept in (pre, state):
+            if kept is not None and kept is not built:
+                kept.rebuild()

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from engine import names
 
-from engine.backends.local.incremental.keys import KEYS, index, literals
+from engine.backends.local.incremental.keys import KEYS, ensure_indexes, literals
 from engine.backends.local.incremental.restriction import matching
 from engine.backends.local.incremental.trees import Statements, column, columns, fill, run, sql, table_slot, temp
 from engine.backends.local.store import Store
@@ -58,9 +58,8 @@ class PreAggregation:
 
     def rebuild(self) -> None:
         rows = fill(self.define, source=self.store.table(self.table))
+        # A new table, without the index of the one it replaces: the next lookup creates it.
         run(self.store.con, "CREATE OR REPLACE TABLE __X_relation AS SELECT * FROM __X_rows", relation=self.relation, rows=rows)
-        # A new table: the index of the one it replaces went with it.
-        index(self.store, self.relation, f"PRE_{self.name}_KEY", KEY)
 
     def apply(self, changes: exp.Table) -> None:
         """Apply a base-table change (the rows of table ``changes``, with ``__SIGN``) to the
@@ -98,6 +97,8 @@ class PreAggregation:
         are in ``__PIPE_KEYS``) to the temporary table ``into``."""
         values = affected.get(self.output, [])
         listed = literals(self.store, self.relation, KEY, values)
+        if listed is not None:  # answered from an index on the key
+            ensure_indexes(self.store, [(self.relation, f"PRE_{self.name}_KEY", KEY)])
         with_null = any(v is None for v in values)
         def build():
             return fill("CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
