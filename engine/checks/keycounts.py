@@ -19,6 +19,8 @@ from the table. Once the appended rows outnumber the keys, they are folded into 
 
 from __future__ import annotations
 
+from engine import names
+
 STATES = "UNIQUE_COUNTS"  # one row per kept key count: its table, version, hash probe and size
 # State rows are found by hash: a DuckDB whose hash function differs must count again.
 HASH_PROBE = "hash(1, 'pipe', 2.5::DOUBLE, DATE '2026-01-01', NULL::VARCHAR)"
@@ -26,7 +28,7 @@ HASH_PROBE = "hash(1, 'pipe', 2.5::DOUBLE, DATE '2026-01-01', NULL::VARCHAR)"
 
 def state_name(table: str, columns: list[str]) -> str:
     """The kept table counting the keys ``columns`` of ``table``."""
-    return "UNIQUE_" + "_".join([table, *(c.upper() for c in columns)])
+    return "UNIQUE_" + "_".join([table, *(names.key(c) for c in columns)])
 
 
 def kept_versions(store) -> dict[str, int]:
@@ -52,8 +54,8 @@ def drop_counts(store, table: str) -> None:
     if not store.kept_exists(STATES):
         return
     states = _sql(store.kept_table(STATES))
-    names = [n for (n,) in store.con.execute(f"SELECT NAME FROM {states} WHERE TABLE_NAME = ?", [table]).fetchall()]
-    store.drop_kept(names)
+    kept = [n for (n,) in store.con.execute(f"SELECT NAME FROM {states} WHERE TABLE_NAME = ?", [table]).fetchall()]
+    store.drop_kept(kept)
     store.con.execute(f"DELETE FROM {states} WHERE TABLE_NAME = ?", [table])
 
 
@@ -64,7 +66,7 @@ class KeyCounts:
         store: the local database.
         log: the :class:`ChangeLog` of its tables.
         table: the checked table.
-        columns: the key's columns (as declared; stored upper-case).
+        columns: the key's columns, as declared (resolved by Snowflake's rules).
     """
 
     def __init__(self, store, log, table: str, columns: list[str]):
@@ -86,7 +88,7 @@ class KeyCounts:
         # write may leave it ahead of the stored one: the log is then compacted too far for the
         # counts to follow, and they are counted again, never wrongly.
         self.version: int | None = None
-        self.delta = _col("__PIPE_DELTA_" + self.name)  # the last catch-up's net count per key
+        self.delta = names.quoted("__PIPE_DELTA_" + self.name)  # the last catch-up's net count per key
 
     def forget(self, kept: set[str] | None = None, position: tuple[int, int] | None = None) -> None:
         """A new write is to be checked: the next call counts it. ``kept``: the kept tables that
@@ -205,4 +207,5 @@ def _sql(relation) -> str:
 
 
 def _col(name: str) -> str:
-    return '"' + name.upper().replace('"', '""') + '"'
+    """A column as written in the file (``member_id``, ``"café"``), quoted for DuckDB."""
+    return names.quoted(names.key(name))
