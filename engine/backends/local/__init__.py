@@ -273,9 +273,11 @@ class LocalBackend(Backend):
             # The first failure is the cause; tables downstream of it were skipped.
             skipped = [r.name for r in records if r.state == RefreshState.UPSTREAM_FAILED]
             also = f"; skipped downstream: {', '.join(skipped)}" if skipped else ""
+            out_of_memory = "Out of Memory Error" in (failed[0].state_message or "")
             raise BackendError(
                 f"refresh failed: {failed[0].state_message}{also}",
-                hint="fix the query or the data; the table keeps its previous contents (see pipe history)",
+                hint=("raise --memory-limit (or PIPE_MEMORY_LIMIT) and refresh again" if out_of_memory
+                      else "fix the query or the data") + "; the table keeps its previous contents (see pipe history)",
             )
         return records
 

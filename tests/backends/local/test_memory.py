@@ -58,3 +58,28 @@ def test_an_apply_far_above_the_limit_spills_and_computes_the_same_tables(tmp_pa
     run = Applied(folder, tmp_path / "small.duckdb")
     run_pipe("apply", folder / "engagement_200k.yaml", "--db", run.db, "--yes", ok=True)
     check_oracles(run.db)
+
+
+@pytest.mark.parametrize("message,hint", [
+    ("T: Out of Memory Error: could not allocate block of size 256.0 KiB (2.7 GiB/2.7 GiB used)",
+     "raise --memory-limit (or PIPE_MEMORY_LIMIT) and refresh again"),
+    ("T: Conversion Error: Could not convert string 'x' to INT32", "fix the query or the data"),
+])
+def test_a_refresh_that_ran_out_of_memory_says_to_raise_the_limit(tmp_path, monkeypatch, message, hint):
+    """DuckDB's own out-of-memory message is kept; the hint points at the limit, not at the query."""
+    from pathlib import Path
+
+    from engine import project as api
+    from engine.backends.base import RefreshRecord
+    from engine.report import Silent
+
+    shop = Path(__file__).resolve().parents[2] / "fixtures" / "incremental" / "shop.yaml"
+    project = api.validate(shop)
+    with project.backend("local", db=tmp_path / "shop.duckdb") as backend:
+        api.apply(project, backend)
+        failed = RefreshRecord("T", "FAILED", message, None, "MANUAL", None, None, None)
+        monkeypatch.setattr(backend.refresher, "refresh", lambda *args, **kwargs: [failed])
+        with pytest.raises(BackendError) as caught:
+            backend.refresh([], reporter=Silent())
+    assert str(caught.value).startswith(f"refresh failed: {message}")
+    assert caught.value.hint.startswith(hint) and "keeps its previous contents" in caught.value.hint
