@@ -84,8 +84,8 @@ def phases(path: Path) -> dict[str, float]:
     built = build_graph(pipeline)
     times["parse+graph"] = time.perf_counter() - start
     start = time.perf_counter()
-    fresh = PipelineGraph(pipeline, built.graph, built.decisions)
-    _check_cycles(pipeline, fresh.graph)
+    fresh = PipelineGraph(pipeline, built.reads, built.decisions)
+    _check_cycles(pipeline, fresh.reads)
     _check_lags(fresh)
     for name in fresh.dynamic_tables:
         fresh.effective_lag(name), fresh.upstream(name), fresh.downstream(name)
@@ -102,7 +102,7 @@ def sqlglot_alone(path: Path) -> float:
     import sqlglot
     import yaml
 
-    from engine.sql.parsing import allow_deep_queries
+    from engine.sql.limits import allow_deep_queries
 
     allow_deep_queries()  # as pipe does before it parses
     queries = [dt["sql"] for dt in yaml.safe_load(path.read_text())["dynamic_tables"].values()]
