@@ -122,6 +122,8 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, arrays: dict | None = Non
     """
     __pipe_arrays = arrays  # noqa: F841 (read by DuckDB's replacement scan, by this name)
     try:
+        if arrays is not None:  # found here even when the connection is wrapped
+            con.execute("SET python_scan_all_frames = true")
         con.execute(sql)
     except duckdb.Error as exc:
         raise LoadError(str(exc).splitlines()[0]) from exc
