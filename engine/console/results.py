@@ -8,6 +8,7 @@ import json
 import sys
 
 from rich.table import Table
+from rich.text import Text
 
 from engine import names
 from engine.console.base import STATE_STYLE, cell, grid, json_default, plain, stdout
@@ -138,7 +139,8 @@ def test_report(report, fmt: str) -> None:
             sample = r.message or ""
             if r.sample and r.kind not in ("row_count", "freshness"):
                 sample = "; ".join(", ".join(f"{names.shown(str(k))}={cell(v)}" for k, v in row.items()) for row in r.sample[:3])
-            table.add_row(r.check, r.table, r.severity, f"[{style}]{status}[/]", f"{r.failing_rows:,}", sample)
+            table.add_row(Text(r.check), Text(r.table), r.severity, f"[{style}]{status}[/]", f"{r.failing_rows:,}",
+                          Text(sample))  # the rows' values as they are, never markup
         stdout.print(table)
     if report.units:
         table = Table(show_edge=False, header_style="bold")
