@@ -224,6 +224,9 @@ class _Rules:
             return _varchar(source) if is_text(target) else make(this=text, to=target)
         if is_json(target):
             return dialect_arrays.as_variant(source)
+        if is_text(target) and isinstance(source, exp.Column) and not isinstance(node, exp.TryCast):
+            # a column of unknown type may be a VARIANT holding undefined array elements
+            return _undefined_written(make(this=source, to=target))
         if is_integer(target) and not (isinstance(source, exp.Literal) and source.is_int):
             # DuckDB casts a DOUBLE to an integer rounding half to even; Snowflake rounds half
             # away from zero, as DuckDB's DECIMAL cast does.
@@ -331,7 +334,12 @@ def _defined(element: exp.Expression) -> exp.Expression:
 
 def _varchar(variant: exp.Expression) -> exp.Expression:
     """A VARIANT cast to VARCHAR (:func:`json_text`), its undefined array elements written ``undefined``."""
-    return duck(f"replace(__T, '{UNDEFINED}', 'undefined')", t=json_text(variant))
+    return _undefined_written(json_text(variant))
+
+
+def _undefined_written(text: exp.Expression) -> exp.Expression:
+    """``text`` with the undefined array elements of a VARIANT's JSON written ``undefined``."""
+    return duck(f"replace(__T, '{UNDEFINED}', 'undefined')", t=text)
 
 
 def _json_path(path: exp.Expression) -> str:

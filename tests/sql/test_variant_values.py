@@ -94,3 +94,13 @@ def test_dates_and_times_put_in_a_variant_are_written_as_snowflake_writes_them(c
                                  TYPEOF(TO_VARIANT(TO_TIME('20:57:01.123456789+07:00'))) AS tt,
                                  TO_VARIANT(TO_TIMESTAMP_LTZ('2022-02-24 13:00:00.123 +01:00')) AS ltz""")
     assert rows == [('"2024-02-24"', "DATE", '"20:57:01"', "TIME", '"2022-02-24 04:00:00.123 -0800"')]
+
+
+def test_a_stored_array_cast_to_text_writes_undefined_not_the_local_marker(con) -> None:
+    """A dynamic table keeps ARRAY_CONSTRUCT(NULL, 1); a reader casting that column to VARCHAR
+    gets Snowflake's text (the cast of the same array written in place, above), never the
+    local marker of an undefined element."""
+    con.execute(f"CREATE TABLE T AS {to_duckdb('SELECT ARRAY_CONSTRUCT(NULL, 1) AS A')}")
+    rows = _shown(con, "SELECT a::varchar AS t, CAST(a AS VARCHAR) AS u FROM t")
+    assert rows == [("[undefined,1]", "[undefined,1]")]
+    assert rows == _shown(con, "SELECT ARRAY_CONSTRUCT(NULL, 1)::varchar AS t, ARRAY_CONSTRUCT(NULL, 1)::varchar AS u")
