@@ -149,6 +149,8 @@ class _Rules:
             return mark_variant(_extract(node.this, _json_path(node.expression)))
         if isinstance(node, exp.ToChar) and node.args.get("format") is None and self.is_variant(node.this):
             return _varchar(node.this)  # TO_VARCHAR(variant): a string without its quotes
+        if isinstance(node, exp.ToChar) and node.args.get("format") is None and isinstance(node.this, exp.Column):
+            return _undefined_written(node)  # a column of unknown type may be a VARIANT (see _cast)
         if isinstance(node, exp.Bracket):
             if len(node.expressions) != 1:
                 raise Untranslatable("a bracket with several subscripts", node)
