@@ -9,7 +9,7 @@ untouched.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
 import duckdb
@@ -44,19 +44,10 @@ def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[Col
     Raises:
         LoadError: DuckDB rejected a value (e.g. a string that is not valid JSON).
     """
-    targets = ", ".join(c.sql_name for c in columns)
     if not order:
+        targets = ", ".join(c.sql_name for c in columns)
         return _insert_chunks(con, table_sql(table), f" ({targets})", chunks)
-    staging = names.quoted(f"pipe_generated_{uuid.uuid4().hex}")
-    definition = ", ".join(f"{c.sql_name} {c.duckdb_type}" for c in columns)
-    _execute(con, f"CREATE TEMP TABLE {staging} ({definition})")
-    try:
-        count = _insert_chunks(con, staging, "", chunks)
-        if count:
-            _execute(con, f"INSERT INTO {table_sql(table)} ({targets}) SELECT * FROM {staging}{_order_sql(order)}")
-        return count
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {staging}")
+    return _staged(con, table, columns, order, lambda staging: _insert_chunks(con, staging, "", chunks))
 
 
 def _insert_chunks(con: duckdb.DuckDBPyConnection, target: str, targets: str,
@@ -80,11 +71,18 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column
     Raises:
         LoadError: DuckDB rejected a value.
     """
+    return _staged(con, table, columns, order, lambda staging: _stage(con, staging, columns, iter(rows)))
+
+
+def _staged(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column], order: Sequence[int],
+            fill: Callable[[str], int]) -> int:
+    """Insert into ``table``, in one statement and in ``order``, the rows ``fill`` writes to a new
+    temporary table (given its name; it returns their number)."""
     staging = names.quoted(f"pipe_generated_{uuid.uuid4().hex}")
     definition = ", ".join(f"c{i} {c.duckdb_type}" for i, c in enumerate(columns))
     _execute(con, f"CREATE TEMP TABLE {staging} ({definition})")
     try:
-        count = _stage(con, staging, columns, iter(rows))
+        count = fill(staging)
         if count:
             targets = ", ".join(c.sql_name for c in columns)
             _execute(con, f"INSERT INTO {table_sql(table)} ({targets}) SELECT * FROM {staging}{_order_sql(order)}")
