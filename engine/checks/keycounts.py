@@ -38,9 +38,9 @@ def kept_versions(store) -> dict[str, int]:
     return dict(store.con.execute(f"SELECT NAME, VERSION FROM {_sql(store.kept_table(STATES))}").fetchall())
 
 
-def forget_others(store, names) -> None:
-    """Drop the key counts not among ``names`` (their checks are no longer declared)."""
-    stale = {t for t in store.kept_tables() if t.startswith("UNIQUE_") and t != STATES} - set(names)
+def forget_others(store, declared) -> None:
+    """Drop the key counts not among ``declared`` (their checks are no longer declared)."""
+    stale = {t for t in store.kept_tables() if t.startswith("UNIQUE_") and t != STATES} - set(declared)
     if not stale:
         return
     store.drop_kept(sorted(stale))
