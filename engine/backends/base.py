@@ -123,7 +123,8 @@ class Backend(ABC):
     def resolved(self, typed: Sequence[str]) -> list[str]:
         """Object names typed by a user (``members``, ``"Région totals"``, or ``Région totals`` from a
         shell), as the pipeline stores them (:func:`engine.names.pick`, else :func:`engine.names.key`)."""
-        return [names.pick(n, self.graph.graph) or names.key(n) for n in typed]
+        known = self.graph.pipeline.object_names
+        return [names.pick(n, known) or names.key(n) for n in typed]
 
     @abstractmethod
     def read_state(self) -> TargetState:

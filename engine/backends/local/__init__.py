@@ -99,7 +99,7 @@ class LocalBackend(Backend):
         store = self._writable()
         applier = Applier(store, self.graph, self.refresher)
         for written in names:
-            name = identifiers.pick(written, self.graph.graph) or written
+            name = identifiers.pick(written, self.graph.pipeline.object_names) or written
             outside.check_adoptable(store, self.graph, self.findings, name, self._declared_columns(name))
             applier.adopt(name)
             del self.findings.foreign[name]
@@ -109,7 +109,7 @@ class LocalBackend(Backend):
         table's types are not compared (they follow its query)."""
         from engine.sql.translate import duckdb_type
 
-        if name not in self.graph.graph:
+        if name not in self.graph.pipeline.object_names:
             return None
         if self.graph.kind(name) == DYNAMIC_TABLE:
             cursor = self.store.con.execute(f"SELECT * FROM ({self.queries[name]}) LIMIT 0")
