@@ -40,7 +40,6 @@ from engine.sql.dialect_common import (
     mark_variant,
     rewrite_bottom_up,
 )
-from engine.sql.dialect_annotate import TIMESTAMPS, is_float, is_type
 from engine.sql.dialect_flatten import FlattenColumns
 from engine.sql.dialect_types import is_integer, is_json, is_text, to_duckdb_datatype
 
