@@ -12,7 +12,7 @@ import pytest
 from engine.errors import CycleError, GraphError, SqlError
 from engine.graph import DYNAMIC_TABLE, EXTERNAL, TABLE, build_graph
 from engine.spec.loader import load_pipeline
-from helpers import ENGAGEMENT, ENGAGEMENT_EDGES, ROOT, SHOP, graph_of
+from helpers import ENGAGEMENT, ROOT, SHOP, graph_of
 
 HEAD = """\
 version: 1

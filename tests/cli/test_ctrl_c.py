@@ -18,7 +18,7 @@ import time
 import pytest
 
 from engine import project as api
-from helpers import ENGAGEMENT, FIXTURES
+from helpers import FIXTURES
 
 SLOW = FIXTURES / "local" / "slow.yaml"
 

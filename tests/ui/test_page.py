@@ -6,7 +6,6 @@ Each test leaves a screenshot in tests/ui/screenshots/ for review.
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
