@@ -96,8 +96,9 @@ def insert_generated(con: duckdb.DuckDBPyConnection, table: str, pipeline: Pipel
     """Append the generator's rows to the existing DuckDB table ``table``.
 
     The table's columns are the generator's ``returns:`` names resolved (engine.names), typed as
-    :func:`generator_columns` says. Rows are loaded in bulk; nothing is inserted if the
-    generator fails.
+    :func:`generator_columns` says. Rows are loaded in bulk; if the generator fails, nothing
+    is inserted, except the earlier chunks of a ``process_columns`` that yields several, which
+    the caller's transaction rolls back (apply and stream batches run in one).
 
     Args:
         con: the DuckDB connection.
