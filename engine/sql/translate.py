@@ -38,16 +38,19 @@ from engine.sql import (
     dialect_tables,
     dialect_types,
     dialect_variant,
+    dialect_weeks,
 )
 from engine.sql import local_functions
 from engine.sql.dialect_common import Untranslatable, start_offset
+from engine.sql.session import Session
 
 _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete)
 _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # sqlglot's token repr
 
 
 def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None,
-              catalog: dict[str, dict[str, str]] | None = None, parsed: exp.Expression | None = None) -> str:
+              catalog: dict[str, dict[str, str]] | None = None, parsed: exp.Expression | None = None,
+              session: Session | None = None) -> str:
     """Translate one Snowflake statement (SELECT, WITH…SELECT, INSERT, UPDATE, DELETE) to DuckDB SQL.
 
     Args:
@@ -57,6 +60,8 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         catalog: the Snowflake types of the tables the statement reads, ``{table: {column: type}}``
             (e.g. ``{"T": {"D": "DATE"}}``); rules that depend on a column's type use it.
         parsed: ``sql`` already parsed (a compiled query's tree): it is copied, not parsed again.
+        session: the session variables and parameters (WEEK_START, ...) set earlier in the same
+            script (see engine.sql.session); None for none.
 
     Returns:
         DuckDB SQL giving the same rows, with the column names Snowflake would return.
@@ -65,7 +70,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         SqlError: the SQL does not parse, is not one such statement, or uses something the local
             engine cannot run (the error names it and gives its line and column).
     """
-    return _translate(sql, database, schema, catalog, parsed)[1]
+    return _translate(sql, database, schema, catalog, parsed, session)[1]
 
 
 def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None = None,
@@ -76,7 +81,7 @@ def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None 
     return _translate(sql, database, schema, catalog, parsed)[0]
 
 
-def _translate(sql, database, schema, catalog, parsed) -> tuple[exp.Expression, str]:
+def _translate(sql, database, schema, catalog, parsed, session=None) -> tuple[exp.Expression, str]:
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
         dialect_tables.rewrite(tree)
@@ -84,11 +89,15 @@ def _translate(sql, database, schema, catalog, parsed) -> tuple[exp.Expression, 
         dialect_objects.quote_object_keys(tree)
         dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
+        if session is not None:
+            session.substitute(tree, sql)
         dialect_annotate.annotate(tree, catalog)
         dialect_types.coerce_inserted_text(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
         dialect_objects.expand_object_stars(tree, catalog)
+        if session is not None:
+            tree = dialect_weeks.rewrite(tree, session.week_start, session.week_of_year_policy)
         tree = dialect_functions.rewrite(tree)
         tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
         tree = dialect_functions.rewrite_divisions(tree)

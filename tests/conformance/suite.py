@@ -56,8 +56,11 @@ DEFAULT_TIMEZONE = "America/Los_Angeles"
 _OUTPUT_PARAMETERS = re.compile(r"^(TIMESTAMP(_NTZ|_LTZ|_TZ)?|DATE|TIME)_OUTPUT_FORMAT$|^TIMEZONE$", re.I)
 
 # Session parameters an example may set to their default value, which the local engine follows
-# (docs: sql-reference/parameters, WEEK_START and WEEK_OF_YEAR_POLICY default to 0).
-_DEFAULTS = {"WEEK_START": "0", "WEEK_OF_YEAR_POLICY": "0", "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ"}
+# (docs: sql-reference/parameters).
+_DEFAULTS = {"TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ"}
+# Session parameters the local engine follows, set as `pipe query` sets them: ALTER SESSION
+# (engine.sql.session; the week-related functions, sql-reference/functions-date-time).
+_SESSION_PARAMETERS = {"WEEK_START", "WEEK_OF_YEAR_POLICY"}
 
 _TIMESTAMP = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
@@ -139,21 +142,29 @@ def run_pipe(case: Case) -> Outcome:
     """Run ``case`` as ``pipe query`` would on the local target, in a throwaway database."""
     from engine.backends.local.queries import cursor_result
     from engine.errors import PipeError
+    from engine.sql import local_functions
+    from engine.sql.session import Session
 
-    unsupported = [k for k, v in case.session.items()
-                   if not _OUTPUT_PARAMETERS.match(k) and _DEFAULTS.get(k) != v.upper()]
+    unsupported = [k for k, v in case.session.items() if not _OUTPUT_PARAMETERS.match(k)
+                   and k not in _SESSION_PARAMETERS and _DEFAULTS.get(k) != v.upper()]
     if unsupported:
         return Outcome("error", f"refused: session parameter {unsupported[0]} is not supported locally")
-    from engine.sql import local_functions
-
     con = duckdb.connect()
     local_functions.register(con)  # as the local backend does on each connection
     con.execute(f"SET TimeZone = '{case.session.get('TIMEZONE', DEFAULT_TIMEZONE)}'")
     catalog: dict[str, dict[str, str]] = {}
+    session = Session()  # one script: ALTER SESSION and SET hold for the statements after them
+
+    def evaluate(select: str) -> object:
+        return con.execute(_translate(select, catalog, session)).fetchone()[0]
+
     try:
+        for name, value in case.session.items():
+            if name in _SESSION_PARAMETERS:
+                session.apply(sqlglot.parse_one(f"ALTER SESSION SET {name} = {value}", read="snowflake"), evaluate)
         for statement in case.setup:
-            _setup_statement(con, statement, catalog)
-        result = cursor_result(con.execute(_translate(case.sql, catalog)))  # as pipe query shows it
+            _setup_statement(con, statement, catalog, session, evaluate)
+        result = cursor_result(con.execute(_translate(case.sql, catalog, session)))  # as pipe query shows it
         columns, rows = result.columns, result.rows
     except PipeError as err:
         return Outcome("error", f"refused: {str(err).splitlines()[0]}")
@@ -164,17 +175,21 @@ def run_pipe(case: Case) -> Outcome:
     return compare(case, columns, rows)
 
 
-def _translate(sql: str, catalog: dict[str, dict[str, str]]) -> str:
+def _translate(sql: str, catalog: dict[str, dict[str, str]], session=None) -> str:
     from engine.sql.translate import to_duckdb
 
-    return to_duckdb(sql, catalog=catalog)
+    return to_duckdb(sql, catalog=catalog, session=session)
 
 
-def _setup_statement(con: duckdb.DuckDBPyConnection, sql: str, catalog: dict[str, dict[str, str]]) -> None:
-    """CREATE TABLE with columns (types mapped as the engine stores them) or AS SELECT; anything else translated."""
+def _setup_statement(con: duckdb.DuckDBPyConnection, sql: str, catalog: dict[str, dict[str, str]],
+                     session, evaluate) -> None:
+    """CREATE TABLE with columns (types mapped as the engine stores them) or AS SELECT; SET and ALTER
+    SESSION kept in the session; anything else translated."""
     from engine.sql.translate import duckdb_type
 
     statement = sqlglot.parse_one(sql, read="snowflake")
+    if session.apply(statement, evaluate) is not None:
+        return
     if isinstance(statement, (exp.Transaction, exp.Commit)):
         return  # BEGIN / COMMIT around the example's inserts: one session, the same rows either way
     if isinstance(statement, exp.Create) and statement.kind == "TABLE":
@@ -187,17 +202,17 @@ def _setup_statement(con: duckdb.DuckDBPyConnection, sql: str, catalog: dict[str
             con.execute(f'CREATE OR REPLACE TABLE "{name}" ({body})')
             catalog[name] = columns
             if statement.expression is not None:  # CREATE TABLE t (columns) AS SELECT ...
-                query = _translate(statement.expression.sql(dialect="snowflake"), catalog)
+                query = _translate(statement.expression.sql(dialect="snowflake"), catalog, session)
                 con.execute(f'INSERT INTO "{name}" {query}')
             return
         name = target.name.upper()
         query = statement.expression
-        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {_translate(query.sql(dialect="snowflake"), catalog)}')
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {_translate(query.sql(dialect="snowflake"), catalog, session)}')
         catalog[name] = {c: _snowflake_type(t) for c, t in
                          con.execute(f'SELECT column_name, data_type FROM information_schema.columns '
                                      f"WHERE table_name = '{name}'").fetchall()}
         return
-    con.execute(_translate(sql, catalog))
+    con.execute(_translate(sql, catalog, session))
 
 
 def _snowflake_type(duckdb_type: str) -> str:

@@ -6,6 +6,8 @@ Each file in tests/fixtures/translate/ is one case, in sections::
     -- setup:           DuckDB SQL building the local tables (upper-case names, JSON for VARIANT)
     -- database: DB     optional, passed to to_duckdb (also ``-- schema:``)
     -- catalog: JSON    optional, the tables' Snowflake column types passed to to_duckdb
+    -- session:         optional Snowflake ALTER SESSION / SET statements run first, as ``pipe query``
+                        runs them before the statement in the same script
     -- snowflake:       the Snowflake statement under test
     -- check:           optional DuckDB query whose result is compared (for INSERT/UPDATE/DELETE)
     -- expected:        header line of column names, then one line per row, cells split on '|'
@@ -32,10 +34,11 @@ import sqlglot
 
 from engine.errors import SqlError
 from engine.sql import local_functions
+from engine.sql.session import Session, split_statements
 from engine.sql.translate import check_translatable, duckdb_type, to_duckdb
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "translate"
-_SECTION = re.compile(r"^-- (name|setup|database|schema|catalog|snowflake|check|expected|error|error-at):[ \t]*(.*)$")
+_SECTION = re.compile(r"^-- (name|setup|database|schema|catalog|session|snowflake|check|expected|error|error-at):[ \t]*(.*)$")
 
 
 @dataclass
@@ -116,8 +119,12 @@ def _run(case: Case) -> tuple[list[str], list[str], list[tuple]]:
     if case["setup"]:
         connection.execute(case["setup"])
     catalog = json.loads(case["catalog"]) if case["catalog"] else None
+    session = Session()
+    for statement in split_statements(case["session"]):
+        session.apply(sqlglot.parse_one(statement, read="snowflake"),
+                      lambda select: connection.execute(to_duckdb(select, session=session)).fetchone()[0])
     sql = to_duckdb(case["snowflake"], database=case["database"] or None, schema=case["schema"] or None,
-                    catalog=catalog)
+                    catalog=catalog, session=session)
     result = connection.execute(sql)
     if case["check"]:
         result = connection.execute(case["check"])

@@ -12,11 +12,26 @@ _DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 
 
 def run_query(backend, sql: str) -> QueryResult:
-    """Run one Snowflake statement against the local database.
+    """Run one Snowflake statement, or a script of them, against the local database.
 
-    Writes to base tables go through the engine's change tracking; writes to dynamic tables
-    are refused, as on Snowflake.
+    A script (statements separated by ``;``) runs in one session, as a Snowflake worksheet does:
+    ``ALTER SESSION SET WEEK_START = ...`` and ``SET name = ...`` hold for the statements after
+    them (see engine.sql.session); the last statement's result is returned. Writes to base tables
+    go through the engine's change tracking; writes to dynamic tables are refused, as on Snowflake.
     """
+    from engine.sql.session import Session, split_statements
+
+    statements = split_statements(sql)
+    if len(statements) <= 1:
+        return _run_statement(backend, sql, Session())
+    session = Session()
+    result = None
+    for statement in statements:
+        result = _run_statement(backend, statement, session)
+    return result
+
+
+def _run_statement(backend, sql: str, session) -> QueryResult:
     from engine.backends.local.information_schema import rewrite_history, show_dynamic_tables
     from engine.sql.translate import to_duckdb
 
@@ -24,12 +39,20 @@ def run_query(backend, sql: str) -> QueryResult:
     if shown is not None:
         return shown
     store = backend.existing_store()
-    sql = rewrite_history(backend, sql)
     target = backend.pipeline.snowflake
+
+    def translate(text: str) -> str:
+        return to_duckdb(text, database=target.database, schema=target.schema_name, catalog=_catalog(store),
+                         session=session)
+
+    status = _session_statement(sql, session, lambda select: store.execute(translate(select)).fetchone()[0])
+    if status is not None:
+        return QueryResult(["status"], [(status,)])
+    sql = rewrite_history(backend, sql)
     written = _written_table(sql)
     if written is not None:
         _check_writable(backend, written)
-    translated = to_duckdb(sql, database=target.database, schema=target.schema_name, catalog=_catalog(store))
+    translated = translate(sql)
     con = store.con
     if written is None:
         cursor = store.execute(translated)
@@ -44,6 +67,18 @@ def run_query(backend, sql: str) -> QueryResult:
         rollback(con, exc)
         raise
     return result
+
+
+def _session_statement(sql: str, session, evaluate) -> str | None:
+    """Apply ``sql`` to ``session`` if it is ALTER SESSION or SET (its status line); else None."""
+    head = sql.lstrip().upper()
+    if not (head.startswith("ALTER") or head.startswith("SET")):
+        return None
+    try:
+        statement = sqlglot.parse_one(sql, read="snowflake")
+    except sqlglot.errors.ParseError:
+        return None  # the translator reports the syntax error with its position
+    return session.apply(statement, evaluate, sql)
 
 
 def _catalog(store) -> dict[str, dict[str, str]]:

@@ -148,6 +148,26 @@ def test_query_json_is_an_array_of_objects_keyed_by_column_name(engagement_db):
     assert [(r["MEMBER_TYPE"], r["MEMBERS"], date.fromisoformat(r["FIRST_SIGNUP"])) for r in rows] == expected
 
 
+def test_query_runs_a_script_in_one_session(engagement_db):
+    # ALTER SESSION and SET hold for the rest of the script; the last statement's rows are shown.
+    # 2025-04-05 is a Saturday: day 7 of a week starting on Sunday (WEEK_START = 7).
+    run = engagement_db.pipe(
+        "query",
+        "ALTER SESSION SET WEEK_START = 7; SET (day, low) = ('2025-04-05'::DATE, 3);\n"
+        "SELECT DAYOFWEEK($day) AS dow, COUNT(*) AS members FROM members WHERE member_id <= $low",
+        "--format", "csv", ok=True,
+    )
+    expected = _direct(engagement_db.db, "SELECT count(*) FROM MEMBERS WHERE MEMBER_ID <= 3")[0][0]
+    assert list(csv.reader(io.StringIO(run.stdout))) == [["DOW", "MEMBERS"], ["7", str(expected)]]
+
+
+def test_query_of_a_variable_never_set_fails_in_one_line(engagement_db):
+    run = engagement_db.pipe("query", "SELECT $nowhere", ok=False)
+    assert run.errors == ["error: Session variable '$NOWHERE' does not exist [SQL line 1, col 8] "
+                          "(set it first in the same script: SET NOWHERE = ...;)"]
+    assert "Traceback" not in run.stderr
+
+
 def test_query_json_of_no_rows_is_an_empty_array(engagement_db):
     run = engagement_db.pipe("query", "SELECT * FROM members WHERE member_id < 0", "--format", "json", ok=True)
     assert json.loads(run.stdout) == []

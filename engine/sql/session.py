@@ -1,0 +1,184 @@
+"""What ``ALTER SESSION`` and ``SET`` change for the statements after them in one local script.
+
+``pipe query`` on the local target runs a script (statements separated by ``;``) in one session,
+as a Snowflake worksheet does; each call is a new session.
+
+* ``ALTER SESSION SET WEEK_START = n, WEEK_OF_YEAR_POLICY = n`` / ``ALTER SESSION UNSET ...``:
+  the parameters the week-related functions follow (sql-reference/parameters; their rules in
+  engine.sql.dialect_weeks). Other parameters are refused, naming them.
+* ``SET name = expression`` / ``SET (a, b) = (x, y)``: session variables
+  (sql-reference/session-variables). The expression is evaluated when it is set, and ``$name``
+  in a later statement stands for that value (names are identifiers: unquoted ones ignore case).
+  A variable that was never set is an error, as on Snowflake ("Session variable '$X' does not
+  exist").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from engine.errors import SqlError
+from engine.sql.dialect_weeks import PARAMETERS
+
+_STATEMENT_DONE = "Statement executed successfully."
+
+
+@dataclass
+class Session:
+    """The parameters and variables set so far in one script."""
+
+    parameters: dict[str, int] = field(default_factory=dict)
+    variables: dict[str, exp.Expression] = field(default_factory=dict)
+
+    @property
+    def week_start(self) -> int:
+        return self.parameters.get("WEEK_START", 0)
+
+    @property
+    def week_of_year_policy(self) -> int:
+        return self.parameters.get("WEEK_OF_YEAR_POLICY", 0)
+
+    def apply(self, statement: exp.Expression, evaluate: Callable[[str], object], sql: str | None = None) -> str | None:
+        """Apply ``statement`` if it is ALTER SESSION or SET, returning its status line; else None.
+
+        Args:
+            statement: one parsed Snowflake statement.
+            evaluate: runs a Snowflake ``SELECT expression`` (given as text, translated with this
+                session) and returns the value of its one cell.
+        """
+        if isinstance(statement, exp.Alter) and statement.args.get("kind") == "SESSION":
+            for action in statement.args.get("actions") or []:
+                self._alter(action, sql)
+            return _STATEMENT_DONE
+        if isinstance(statement, exp.Set) and not statement.args.get("tag"):
+            for item in statement.expressions:
+                self._set(item, evaluate)
+            return _STATEMENT_DONE
+        return None
+
+    def substitute(self, tree: exp.Expression, sql: str | None = None) -> None:
+        """Replace each ``$name`` in ``tree`` by the value the variable holds."""
+        for parameter in list(tree.find_all(exp.Parameter)):
+            name = _variable_name(parameter.this)
+            if name is None:
+                continue  # $1: a staged file's column, not a variable
+            if name not in self.variables:
+                line, column = _position(sql, re.search(r"\$" + re.escape(name) + r"\b", sql or "", re.IGNORECASE))
+                raise SqlError(f"Session variable '${name}' does not exist", sql=sql, sql_line=line, sql_column=column,
+                               hint=f"set it first in the same script: SET {name} = ...;")
+            parameter.replace(self.variables[name].copy())
+
+    def _alter(self, action: exp.Expression, sql: str | None) -> None:
+        unset = bool(action.args.get("unset"))
+        for item in action.expressions:
+            target = item.this.this if isinstance(item.this, exp.EQ) else item.this
+            name = target.name.upper()
+            if name not in PARAMETERS:
+                raise SqlError(f"session parameter {name} is not supported locally", sql=sql,
+                               sql_line=_meta(target).get("line"), sql_column=_column(_meta(target)),
+                               hint=f"the local engine follows {' and '.join(PARAMETERS)}; run it on Snowflake")
+            if unset:
+                self.parameters.pop(name, None)
+                continue
+            value = item.this.expression
+            number = int(value.name) if isinstance(value, exp.Literal) and value.name.strip().isdigit() else None
+            allowed = PARAMETERS[name]
+            if number not in allowed:
+                raise SqlError(f"invalid value {value.sql(dialect='snowflake')} for parameter {name}", sql=sql,
+                               sql_line=value.meta.get("line"), sql_column=_column(value.meta),
+                               hint=f"use an integer from {allowed.start} to {allowed.stop - 1}")
+            self.parameters[name] = number
+
+    def _set(self, item: exp.Expression, evaluate: Callable[[str], object]) -> None:
+        assignment = item.this
+        if not isinstance(assignment, exp.EQ):
+            raise SqlError(f"cannot run locally: {item.sql(dialect='snowflake')}", hint="write SET name = expression")
+        targets, values = assignment.this, assignment.expression
+        if isinstance(targets, exp.Tuple):
+            values = values.expressions if isinstance(values, exp.Tuple) else [values]
+            if len(values) != len(targets.expressions):
+                raise SqlError(f"SET assigns {len(values)} values to {len(targets.expressions)} variables",
+                               hint="give one value per variable")
+            pairs = list(zip(targets.expressions, values))
+        else:
+            pairs = [(targets, values)]
+        for target, value in pairs:
+            self.variables[_identifier_name(target)] = literal(evaluate(exp.select(value.copy()).sql(dialect="snowflake")))
+
+
+def literal(value: object) -> exp.Expression:
+    """A Snowflake literal of the value DuckDB returned for a variable's expression."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, decimal.Decimal)):
+        return exp.Literal.number(str(value))
+    if isinstance(value, float):
+        return exp.Cast(this=exp.Literal.string(repr(value)), to=exp.DataType.build("FLOAT", dialect="snowflake"))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, dt.datetime):
+        kind = "TIMESTAMP_NTZ" if value.tzinfo is None else "TIMESTAMP_LTZ"
+        return exp.Cast(this=exp.Literal.string(value.isoformat(sep=" ")), to=exp.DataType.build(kind, dialect="snowflake"))
+    if isinstance(value, (dt.date, dt.time)):
+        kind = "DATE" if isinstance(value, dt.date) else "TIME"
+        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build(kind, dialect="snowflake"))
+    raise SqlError(f"a session variable cannot hold a value of type {type(value).__name__} locally",
+                   hint="set it to a number, text, boolean, date or timestamp")
+
+
+def _meta(node: exp.Expression) -> dict:
+    return (node.this if isinstance(node, exp.Column) else node).meta
+
+
+def _column(meta: dict) -> int | None:
+    """The first column of a token whose meta sqlglot recorded (it records where the token ends)."""
+    if "col" not in meta or "start" not in meta or "end" not in meta:
+        return None
+    return meta["col"] - (meta["end"] - meta["start"])
+
+
+def _position(sql: str | None, match: re.Match | None) -> tuple[int | None, int | None]:
+    if sql is None or match is None:
+        return None, None
+    offset = match.start()
+    return sql.count("\n", 0, offset) + 1, offset - (sql.rfind("\n", 0, offset) + 1) + 1
+
+
+def _identifier_name(node: exp.Expression) -> str:
+    identifier = node.this if isinstance(node, exp.Column) else node
+    name = identifier.name
+    return name if getattr(identifier, "args", {}).get("quoted") else name.upper()
+
+
+def _variable_name(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Identifier):
+        return node.name if node.args.get("quoted") else node.name.upper()
+    if isinstance(node, exp.Var) and not node.name.isdigit():
+        return node.name.upper()
+    return None
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of a script, split at the ``;`` that end them (not those inside strings)."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import TokenType
+
+    try:
+        tokens = Dialect.get_or_raise("snowflake").tokenize(sql)
+    except Exception:  # noqa: BLE001 - a tokenizer error: the translator reports it with its position
+        return [sql]
+    pieces, start = [], 0
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            pieces.append(sql[start:token.start])
+            start = token.end + 1
+    pieces.append(sql[start:])
+    return [piece.strip() for piece in pieces if piece.strip()]
