@@ -43,7 +43,7 @@ _TIMESTAMP_FUNCTIONS = {
     "TO_TIMESTAMP_LTZ": "TIMESTAMPTZ",
     "TO_TIMESTAMP_TZ": "TIMESTAMPTZ",
 }
-_TABLES_OK = (exp.Explode, exp.Subquery)  # FLATTEN and LATERAL (SELECT ...)
+_TABLES_OK = (exp.Explode, exp.Subquery, exp.Generator)  # FLATTEN, LATERAL (SELECT ...), GENERATOR
 # The array functions run locally; sqlglot would write the others as DuckDB LIST functions,
 # but arrays are JSON locally.
 _ARRAY_FUNCTIONS_OK = (exp.Array, exp.ArrayAgg, exp.ArraySize, exp.ArrayUniqueAgg)
@@ -88,7 +88,7 @@ def reject_unsupported(tree: exp.Expression) -> None:
                 raise Untranslatable(construct, node, keyword=keyword or construct.split()[0], hint=hint)
         if isinstance(node, (exp.Lateral, exp.TableFromRows)) and not isinstance(node.this, _TABLES_OK):
             raise Untranslatable(f"table function {_function_name(node.this)}", node.this, keyword="TABLE",
-                                 hint="LATERAL FLATTEN is the only table function the local engine runs")
+                                 hint="LATERAL FLATTEN and GENERATOR are the table functions the local engine runs")
         if _is_array_function(node):
             raise Untranslatable(f"function {_function_name(node)}", node, keyword=_function_name(node),
                                  hint="arrays are JSON locally; use LATERAL FLATTEN and ARRAY_AGG")

@@ -9,6 +9,9 @@ what sqlglot's output would get wrong for Snowflake semantics:
    after its text), identifier case, local qualified names reduced to bare table names;
 3. ``dialect_annotate`` -- the Snowflake type of every expression (sqlglot's annotate_types over
    the catalog of the tables read), for the rules below that depend on a type;
+   (with ``session``: ``$name`` variables replaced by their values, and ``dialect_weeks`` -- the
+   week functions under WEEK_START / WEEK_OF_YEAR_POLICY); ``dialect_generator`` -- SEQ1..SEQ8
+   over ``TABLE(GENERATOR(ROWCOUNT => n))`` (DuckDB's ``range``);
 4. ``dialect_functions.rewrite`` -- functions sqlglot leaves unmapped or maps loosely, with
    ``dialect_dates`` (conversions and arithmetic of dates and times) and ``dialect_numbers``
    (number formats, FLOAT text, digests);
@@ -33,6 +36,7 @@ from engine.sql import (
     dialect_annotate,
     dialect_flatten,
     dialect_functions,
+    dialect_generator,
     dialect_names,
     dialect_objects,
     dialect_tables,
@@ -85,6 +89,7 @@ def _translate(sql, database, schema, catalog, parsed, session=None) -> tuple[ex
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
         dialect_tables.rewrite(tree)
+        dialect_generator.check(tree)
         dialect_functions.reject_unsupported(tree)
         dialect_objects.quote_object_keys(tree)
         dialect_names.name_outputs(tree, sql)
@@ -98,6 +103,7 @@ def _translate(sql, database, schema, catalog, parsed, session=None) -> tuple[ex
         dialect_objects.expand_object_stars(tree, catalog)
         if session is not None:
             tree = dialect_weeks.rewrite(tree, session.week_start, session.week_of_year_policy)
+        dialect_generator.rewrite_sequences(tree)
         tree = dialect_functions.rewrite(tree)
         tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
         tree = dialect_functions.rewrite_divisions(tree)
