@@ -8,9 +8,10 @@ as a Snowflake worksheet does; each call is a new session.
   engine.sql.dialect_weeks). Other parameters are refused, naming them.
 * ``SET name = expression`` / ``SET (a, b) = (x, y)``: session variables
   (sql-reference/session-variables). The expression is evaluated when it is set, and ``$name``
-  in a later statement stands for that value (names are identifiers: unquoted ones ignore case).
-  A variable that was never set is an error, as on Snowflake ("Session variable '$X' does not
-  exist").
+  in a later statement stands for that value; names ignore case ("SQL variables are globally
+  identified using case-insensitive names"). A variable that was never set is an error, as on
+  Snowflake ("Session variable '$X' does not exist"); so is any ``$name`` in SQL translated with
+  no session (a pipeline's query, whose values come from ``{{ vars.NAME }}``).
 """
 
 from __future__ import annotations
@@ -64,14 +65,9 @@ class Session:
 
     def substitute(self, tree: exp.Expression, sql: str | None = None) -> None:
         """Replace each ``$name`` in ``tree`` by the value the variable holds."""
-        for parameter in list(tree.find_all(exp.Parameter)):
-            name = _variable_name(parameter.this)
-            if name is None:
-                continue  # $1: a staged file's column, not a variable
+        for parameter, name in _variables(tree):
             if name not in self.variables:
-                line, column = _position(sql, re.search(r"\$" + re.escape(name) + r"\b", sql or "", re.IGNORECASE))
-                raise SqlError(f"Session variable '${name}' does not exist", sql=sql, sql_line=line, sql_column=column,
-                               hint=f"set it first in the same script: SET {name} = ...;")
+                raise _unknown(name, sql, f"set it first in the same script: SET {name} = ...;")
             parameter.replace(self.variables[name].copy())
 
     def _alter(self, action: exp.Expression, sql: str | None) -> None:
@@ -152,18 +148,29 @@ def _position(sql: str | None, match: re.Match | None) -> tuple[int | None, int 
     return sql.count("\n", 0, offset) + 1, offset - (sql.rfind("\n", 0, offset) + 1) + 1
 
 
+def reject_variables(tree: exp.Expression, sql: str | None = None) -> None:
+    """Raise SqlError at the first ``$name`` of SQL translated outside a session (a pipeline's query)."""
+    for _, name in _variables(tree):
+        raise _unknown(name, sql, "a pipeline's SQL runs in no session: use {{ vars.NAME }} for a value it needs")
+
+
+def _variables(tree: exp.Expression) -> list[tuple[exp.Parameter, str]]:
+    """Each ``$name`` of ``tree`` with its name (``$1``, a staged file's column, is not a variable)."""
+    found = []
+    for parameter in tree.find_all(exp.Parameter):
+        node = parameter.this
+        if isinstance(node, (exp.Identifier, exp.Var)) and not node.name.isdigit():
+            found.append((parameter, node.name.upper()))
+    return found
+
+
+def _unknown(name: str, sql: str | None, hint: str) -> SqlError:
+    line, column = _position(sql, re.search(r"\$" + re.escape(name) + r"\b", sql or "", re.IGNORECASE))
+    return SqlError(f"Session variable '${name}' does not exist", sql=sql, sql_line=line, sql_column=column, hint=hint)
+
+
 def _identifier_name(node: exp.Expression) -> str:
-    identifier = node.this if isinstance(node, exp.Column) else node
-    name = identifier.name
-    return name if getattr(identifier, "args", {}).get("quoted") else name.upper()
-
-
-def _variable_name(node: exp.Expression) -> str | None:
-    if isinstance(node, exp.Identifier):
-        return node.name if node.args.get("quoted") else node.name.upper()
-    if isinstance(node, exp.Var) and not node.name.isdigit():
-        return node.name.upper()
-    return None
+    return (node.this if isinstance(node, exp.Column) else node).name.upper()
 
 
 def split_statements(sql: str) -> list[str]:

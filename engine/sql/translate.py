@@ -46,7 +46,7 @@ from engine.sql import (
 )
 from engine.sql import local_functions
 from engine.sql.dialect_common import Untranslatable, start_offset
-from engine.sql.session import Session
+from engine.sql.session import Session, reject_variables
 
 _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete)
 _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # sqlglot's token repr
@@ -96,6 +96,8 @@ def _translate(sql, database, schema, catalog, parsed, session=None) -> tuple[ex
         dialect_names.name_values_columns(tree)
         if session is not None:
             session.substitute(tree, sql)
+        else:
+            reject_variables(tree, sql)
         dialect_annotate.annotate(tree, catalog)
         dialect_types.coerce_inserted_text(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
