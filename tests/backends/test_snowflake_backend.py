@@ -576,6 +576,17 @@ def test_snowflake_query_returns_snowflake_columns(fake):
     assert (result.columns, result.rows, result.types) == (["COUNT(*)"], [(10,)], ["FIXED"])
 
 
+def test_snowflake_query_runs_a_script_one_statement_at_a_time_in_one_session(fake):
+    deploy(fake)
+    mark, connections = fake.mark(), fake.connections
+    with backend(fake) as target:
+        result = target.query("SELECT COUNT(*) FROM RAW_INTERACTIONS;\nSELECT COUNT(*) FROM MEMBERS;")
+    assert (result.columns, result.rows) == (["COUNT(*)"], [(10,)])
+    sent = [s for s in fake.since(mark) if s.startswith("SELECT COUNT")]
+    assert sent == ["SELECT COUNT(*) FROM RAW_INTERACTIONS", "SELECT COUNT(*) FROM MEMBERS"]
+    assert fake.connections == connections + 1
+
+
 def test_snowflake_connection_is_opened_once_and_closed(fake):
     target = backend(fake)
     assert fake.connections == 0  # building the backend never connects

@@ -252,9 +252,15 @@ class SnowflakeBackend(Backend):
         return fresh
 
     def query(self, sql: str) -> QueryResult:
-        """Run one statement in the pipeline's schema and warehouse; columns as Snowflake names them."""
+        """Run one statement, or a script of them in this one session (the last one's result), in the
+        pipeline's schema and warehouse; columns as Snowflake names them."""
+        from engine.sql.session import split_statements
+
+        statements = split_statements(sql)
         self._ensure_context()
-        cursor = self._run(sql)
+        for statement in statements[:-1]:  # ALTER SESSION, SET ...: the connector runs one statement a call
+            self._run(statement).close()
+        cursor = self._run(statements[-1] if len(statements) > 1 else sql)
         try:
             description = cursor.description or []
             rows = [tuple(row) for row in cursor.fetchall()] if description else []
