@@ -20,6 +20,7 @@ import datetime as dt
 import decimal
 import re
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -45,13 +46,13 @@ class Session:
     def week_of_year_policy(self) -> int:
         return self.parameters.get("WEEK_OF_YEAR_POLICY", 0)
 
-    def apply(self, statement: exp.Expression, evaluate: Callable[[str], object], sql: str | None = None) -> str | None:
+    def apply(self, statement: exp.Expression, evaluate: Callable[[str], Any], sql: str | None = None) -> str | None:
         """Apply ``statement`` if it is ALTER SESSION or SET, returning its status line; else None.
 
         Args:
             statement: one parsed Snowflake statement.
             evaluate: runs a Snowflake ``SELECT expression`` (given as text, translated with this
-                session) and returns the value of its one cell.
+                session) and returns the DuckDB cursor holding its one row.
         """
         if isinstance(statement, exp.Alter) and statement.args.get("kind") == "SESSION":
             for action in statement.args.get("actions") or []:
@@ -91,7 +92,7 @@ class Session:
                                hint=f"use an integer from {allowed.start} to {allowed.stop - 1}")
             self.parameters[name] = number
 
-    def _set(self, item: exp.Expression, evaluate: Callable[[str], object]) -> None:
+    def _set(self, item: exp.Expression, evaluate: Callable[[str], Any]) -> None:
         assignment = item.this
         if not isinstance(assignment, exp.EQ):
             raise SqlError(f"cannot run locally: {item.sql(dialect='snowflake')}", hint="write SET name = expression")
@@ -105,7 +106,11 @@ class Session:
         else:
             pairs = [(targets, values)]
         for target, value in pairs:
-            self.variables[_identifier_name(target)] = literal(evaluate(exp.select(value.copy()).sql(dialect="snowflake")))
+            cursor = evaluate(exp.select(value.copy()).sql(dialect="snowflake"))
+            if str(cursor.description[0][1]) == "JSON":
+                raise SqlError(f"a session variable holding a VARIANT, OBJECT or ARRAY is not supported locally "
+                               f"({_identifier_name(target)})", hint="set it to the text (TO_JSON(...)) and parse it where used")
+            self.variables[_identifier_name(target)] = literal(cursor.fetchone()[0])
 
 
 def literal(value: object) -> exp.Expression:

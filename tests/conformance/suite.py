@@ -155,8 +155,8 @@ def run_pipe(case: Case) -> Outcome:
     catalog: dict[str, dict[str, str]] = {}
     session = Session()  # one script: ALTER SESSION and SET hold for the statements after them
 
-    def evaluate(select: str) -> object:
-        return con.execute(_translate(select, catalog, session)).fetchone()[0]
+    def evaluate(select: str):
+        return con.execute(_translate(select, catalog, session))
 
     try:
         for name, value in case.session.items():

@@ -18,8 +18,8 @@ def _run(script: str) -> list[tuple]:
     local_functions.register(con)
     session = Session()
 
-    def evaluate(select: str) -> object:
-        return con.execute(to_duckdb(select, session=session)).fetchone()[0]
+    def evaluate(select: str):
+        return con.execute(to_duckdb(select, session=session))
 
     rows = None
     for statement in split_statements(script):
@@ -62,6 +62,11 @@ def test_a_parameter_the_local_engine_cannot_follow_is_refused_naming_it(stateme
         _run(statement)
     assert raised.value.message == message
     assert raised.value.sql_column == column
+
+
+def test_a_variable_cannot_hold_a_variant_locally() -> None:
+    with pytest.raises(SqlError, match="a session variable holding a VARIANT, OBJECT or ARRAY is not supported locally"):
+        _run("SET v = PARSE_JSON('{\"a\": 1}')")
 
 
 def test_set_needs_one_value_per_variable() -> None:

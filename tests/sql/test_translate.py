@@ -122,7 +122,7 @@ def _run(case: Case) -> tuple[list[str], list[str], list[tuple]]:
     session = Session()
     for statement in split_statements(case["session"]):
         session.apply(sqlglot.parse_one(statement, read="snowflake"),
-                      lambda select: connection.execute(to_duckdb(select, session=session)).fetchone()[0])
+                      lambda select: connection.execute(to_duckdb(select, session=session)))
     sql = to_duckdb(case["snowflake"], database=case["database"] or None, schema=case["schema"] or None,
                     catalog=catalog, session=session)
     result = connection.execute(sql)

@@ -45,7 +45,7 @@ def _run_statement(backend, sql: str, session) -> QueryResult:
         return to_duckdb(text, database=target.database, schema=target.schema_name, catalog=_catalog(store),
                          session=session)
 
-    status = _session_statement(sql, session, lambda select: store.execute(translate(select)).fetchone()[0])
+    status = _session_statement(sql, session, lambda select: store.execute(translate(select)))
     if status is not None:
         return QueryResult(["status"], [(status,)])
     sql = rewrite_history(backend, sql)
