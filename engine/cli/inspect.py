@@ -51,7 +51,8 @@ def query(
     file: FileArg,
     sql: Annotated[
         Optional[str],
-        typer.Argument(help="A Snowflake SQL statement, or - to read it from stdin.", show_default=False),
+        typer.Argument(help="A Snowflake SQL statement (or several, separated by ;), or - to read it from stdin.",
+                       show_default=False),
     ] = None,
     sql_file: Annotated[
         Optional[Path],
