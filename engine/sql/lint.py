@@ -69,6 +69,11 @@ def _blocker(node: exp.Expression) -> Finding | None:
         # Release note 2026-09-23 (non-deterministic aggregates in incremental refresh):
         # "ANY_VALUE remains unsupported".
         return Finding("ANY_VALUE", "ANY_VALUE", *_position(node))
+    if isinstance(node, (exp.Seq1, exp.Seq2, exp.Seq4, exp.Seq8)):
+        # SEQn numbers the rows of one evaluation (sql-reference/functions/seq1): over the changed
+        # rows alone it would number them again from 0, so only a full recompute gives its values.
+        name = node.key.upper()
+        return Finding(name, f"{name} (numbers the rows of each evaluation)", *_position(node))
     if isinstance(node, exp.TableFromRows) or (isinstance(node, exp.Lateral) and not isinstance(node.this, exp.Explode)):
         fn = node.this
         if not isinstance(fn, exp.Explode):

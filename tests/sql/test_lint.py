@@ -64,6 +64,8 @@ def test_incremental(sql):
         ("SELECT * FROM (SELECT CURRENT_DATE() AS d FROM t) s", "CURRENT_DATE outside WHERE/HAVING/QUALIFY"),
         # release note 2026-09-23: non-deterministic aggregates are incremental, "ANY_VALUE remains unsupported"
         ("SELECT k, ANY_VALUE(v) AS v FROM t GROUP BY k", "ANY_VALUE"),
+        ("SELECT SEQ4() AS n, id FROM t", "SEQ4 (numbers the rows of each evaluation)"),
+        ("SELECT SEQ8() AS n FROM TABLE(GENERATOR(ROWCOUNT => 5))", "table function GENERATOR"),
     ],
 )
 def test_full_with_the_reason(sql, reason):
