@@ -179,7 +179,8 @@ def _identifier_name(node: exp.Expression) -> str:
 
 
 def split_statements(sql: str) -> list[str]:
-    """The statements of a script, split at the ``;`` that end them (not those inside strings)."""
+    """The statements of a script, split at the ``;`` that end them (not those inside strings or
+    comments); a piece holding only comments is no statement."""
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokens import TokenType
 
@@ -187,10 +188,14 @@ def split_statements(sql: str) -> list[str]:
         tokens = Dialect.get_or_raise("snowflake").tokenize(sql)
     except Exception:  # noqa: BLE001 - a tokenizer error: the translator reports it with its position
         return [sql]
-    pieces, start = [], 0
+    pieces, start, empty = [], 0, True
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON:
-            pieces.append(sql[start:token.start])
-            start = token.end + 1
-    pieces.append(sql[start:])
-    return [piece.strip() for piece in pieces if piece.strip()]
+            if not empty:
+                pieces.append(sql[start:token.start].strip())
+            start, empty = token.end + 1, True
+        else:
+            empty = False
+    if not empty:
+        pieces.append(sql[start:].strip())
+    return pieces

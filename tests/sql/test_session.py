@@ -29,8 +29,9 @@ def _run(script: str) -> list[tuple]:
 
 
 def test_split_statements_ignores_semicolons_in_strings_and_comments() -> None:
-    script = "SET a = 'x;y';\n-- one; two\nSELECT $a;  ;"
+    script = "SET a = 'x;y';\n-- one; two\nSELECT $a;  ; -- done"
     assert split_statements(script) == ["SET a = 'x;y'", "-- one; two\nSELECT $a"]
+    assert split_statements("SELECT $$a;b$$ /* ; */") == ["SELECT $$a;b$$ /* ; */"]
 
 
 def test_a_variable_holds_the_value_its_expression_had_when_set() -> None:
