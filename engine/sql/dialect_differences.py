@@ -31,8 +31,9 @@ HASH = Difference(
 SKEW = Difference(
     "SKEW",
     "SKEW runs locally but its last digits differ from Snowflake's (from the 7th significant digit): "
-    "the page prints -2.236069766 where the exact sample skewness is -2.2360679775, and Snowflake does "
-    "not document how it rounds",
+    "it computes exactly the formula the page documents, n^2/((n-1)(n-2)) * m3/k2^1.5; both values the page "
+    "prints are 1.0000008 times that formula's (-2.236069766 for -2.2360679775, 0.05240788515 for "
+    "0.0524078432), which the page does not explain",
 )
 
 # Semi-structured data (sql-reference/data-types-semistructured; array_* and typeof pages).
