@@ -13,7 +13,7 @@ Snowflake's reference:
   sequences Snowflake may give.
 
 Locally the generator is DuckDB's ``range(count)``, whose column ``range`` counts its rows from 0.
-A SEQ function in a SELECT reading a generator is that column wrapped to its width; elsewhere it
+A SEQ function in a SELECT reading one generator alone is that column wrapped to its width; elsewhere it
 numbers the rows the SELECT returns (``row_number() OVER () - 1``), which DuckDB allows only in the
 select list and ORDER BY, so it is refused anywhere else. ``SELECT *`` of a generator is refused:
 its rows have no columns on Snowflake, and ``range`` is DuckDB's.
@@ -67,7 +67,7 @@ def _base(node: exp.Expression) -> str:
         raise Untranslatable(f"{node.key.upper()} with a sign argument other than 0 or 1", node,
                              keyword=node.key.upper(), hint=f"write {node.key.upper()}(0) or {node.key.upper()}(1)")
     select = node.find_ancestor(exp.Select)
-    if select is not None and _reads_generator(select):
+    if select is not None and _reads_generator(select, alone=True):
         return "range"
     if _in_projection_or_order(node, select):
         return _ROW_NUMBER
@@ -88,10 +88,12 @@ def _sequence(node: exp.Expression) -> exp.Expression:
     return duck(f"CAST({base} % {modulus} AS BIGINT)")
 
 
-def _reads_generator(select: exp.Select) -> bool:
-    sources = [select.args.get("from_") or select.args.get("from")] + list(select.args.get("joins") or [])
-    return any(isinstance(s.this, exp.TableFromRows) and isinstance(s.this.this, exp.Generator)
-               for s in sources if s is not None)
+def _reads_generator(select: exp.Select, *, alone: bool = False) -> bool:
+    """Whether ``select`` reads a GENERATOR (``alone``: and nothing else, so its rows are the generator's)."""
+    sources = [s for s in [select.args.get("from_") or select.args.get("from")] + list(select.args.get("joins") or [])
+               if s is not None]
+    generators = [s for s in sources if isinstance(s.this, exp.TableFromRows) and isinstance(s.this.this, exp.Generator)]
+    return bool(generators) and (not alone or len(sources) == 1)
 
 
 def _in_projection_or_order(node: exp.Expression, select: exp.Select | None) -> bool:
