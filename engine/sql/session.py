@@ -5,7 +5,9 @@ as a Snowflake worksheet does; each call is a new session.
 
 * ``ALTER SESSION SET WEEK_START = n, WEEK_OF_YEAR_POLICY = n`` / ``ALTER SESSION UNSET ...``:
   the parameters the week-related functions follow (sql-reference/parameters; their rules in
-  engine.sql.dialect_weeks). Other parameters are refused, naming them.
+  engine.sql.dialect_weeks). ``TIMEZONE = 'Area/City'``: the time zone of TIMESTAMP_LTZ values,
+  which the caller gives the DuckDB connection (its TimeZone setting) for the rest of the script.
+  Other parameters are refused, naming them.
 * ``SET name = expression`` / ``SET (a, b) = (x, y)``: session variables
   (sql-reference/session-variables). The expression is evaluated when it is set, and ``$name``
   in a later statement stands for that value; names ignore case ("SQL variables are globally
@@ -37,6 +39,7 @@ class Session:
 
     parameters: dict[str, int] = field(default_factory=dict)
     variables: dict[str, exp.Expression] = field(default_factory=dict)
+    timezone: str | None = None  # None: the connection's own
 
     @property
     def week_start(self) -> int:
@@ -76,10 +79,13 @@ class Session:
         for item in action.expressions:
             target = item.this.this if isinstance(item.this, exp.EQ) else item.this
             name = target.name.upper()
+            if name == "TIMEZONE":
+                self.timezone = None if unset else _timezone(item.this.expression, sql)
+                continue
             if name not in PARAMETERS:
                 raise SqlError(f"session parameter {name} is not supported locally", sql=sql,
                                sql_line=_meta(target).get("line"), sql_column=_column(_meta(target)),
-                               hint=f"the local engine follows {' and '.join(PARAMETERS)}; run it on Snowflake")
+                               hint=f"the local engine follows {', '.join(PARAMETERS)} and TIMEZONE; run it on Snowflake")
             if unset:
                 self.parameters.pop(name, None)
                 continue
@@ -133,6 +139,20 @@ def literal(value: object) -> exp.Expression:
         return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build(kind, dialect="snowflake"))
     raise SqlError(f"a session variable cannot hold a value of type {type(value).__name__} locally",
                    hint="set it to a number, text, boolean, date or timestamp")
+
+
+def _timezone(value: exp.Expression, sql: str | None) -> str:
+    """The time zone name a TIMEZONE value gives, checked against the IANA database."""
+    import zoneinfo
+
+    name = value.name if isinstance(value, (exp.Literal, exp.Identifier, exp.Var, exp.Column)) else ""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise SqlError(f"invalid value {value.sql(dialect='snowflake')} for parameter TIMEZONE", sql=sql,
+                       sql_line=value.meta.get("line"), sql_column=_column(value.meta),
+                       hint="use a time zone name such as 'America/Los_Angeles' or 'UTC'") from None
+    return name
 
 
 def _meta(node: exp.Expression) -> dict:

@@ -53,8 +53,17 @@ def test_an_unknown_variable_is_an_error_at_its_position() -> None:
     assert (raised.value.sql_line, raised.value.sql_column) == (2, 8)
 
 
+def test_timezone_is_kept_for_the_caller_to_apply() -> None:
+    session = Session()
+    session.apply(sqlglot.parse_one("ALTER SESSION SET TIMEZONE = 'Europe/Madrid'", read="snowflake"), None)
+    assert session.timezone == "Europe/Madrid"
+    session.apply(sqlglot.parse_one("ALTER SESSION UNSET TIMEZONE", read="snowflake"), None)
+    assert session.timezone is None
+
+
 @pytest.mark.parametrize(("statement", "message", "column"), [
-    ("ALTER SESSION SET TIMEZONE = 'UTC'", "session parameter TIMEZONE is not supported locally", 19),
+    ("ALTER SESSION SET QUERY_TAG = 'x'", "session parameter QUERY_TAG is not supported locally", 19),
+    ("ALTER SESSION SET TIMEZONE = 'Mars/Olympus'", "invalid value 'Mars/Olympus' for parameter TIMEZONE", 30),
     ("ALTER SESSION SET WEEK_START = 8", "invalid value 8 for parameter WEEK_START", 32),
     ("ALTER SESSION SET WEEK_OF_YEAR_POLICY = 2", "invalid value 2 for parameter WEEK_OF_YEAR_POLICY", 41),
 ])

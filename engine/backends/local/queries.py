@@ -15,8 +15,8 @@ def run_query(backend, sql: str) -> QueryResult:
     """Run one Snowflake statement, or a script of them, against the local database.
 
     A script (statements separated by ``;``) runs in one session, as a Snowflake worksheet does:
-    ``ALTER SESSION SET WEEK_START = ...`` and ``SET name = ...`` hold for the statements after
-    them (see engine.sql.session); the last statement's result is returned. Writes to base tables
+    ``ALTER SESSION SET WEEK_START = ...`` / ``TIMEZONE = ...`` and ``SET name = ...`` hold for the
+    statements after them (see engine.sql.session); the last statement's result is returned. Writes to base tables
     go through the engine's change tracking; writes to dynamic tables are refused, as on Snowflake.
     """
     from engine.sql.session import Session, split_statements
@@ -25,10 +25,16 @@ def run_query(backend, sql: str) -> QueryResult:
     if len(statements) <= 1:
         return _run_statement(backend, sql, Session())
     session = Session()
-    result = None
-    for statement in statements:
-        result = _run_statement(backend, statement, session)
-    return result
+    con = backend.existing_store().con
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    try:
+        result = None
+        for statement in statements:
+            result = _run_statement(backend, statement, session)
+            con.execute(f"SET TimeZone = '{session.timezone or zone}'")  # an IANA name, checked by the session
+        return result
+    finally:
+        con.execute(f"SET TimeZone = '{zone}'")  # the session ends with the script
 
 
 def _run_statement(backend, sql: str, session) -> QueryResult:

@@ -161,6 +161,17 @@ def test_query_runs_a_script_in_one_session(engagement_db):
     assert list(csv.reader(io.StringIO(run.stdout))) == [["DOW", "MEMBERS"], ["7", str(expected)]]
 
 
+def test_query_script_sets_the_time_zone_of_ltz_values_for_itself_only(engagement_db):
+    # sql-reference/parameters, TIMEZONE: TIMESTAMP_LTZ values show in the session's time zone.
+    instant = "'2024-01-15 12:00:00 +00:00'::TIMESTAMP_TZ::TIMESTAMP_LTZ"
+    run = engagement_db.pipe("query", f"ALTER SESSION SET TIMEZONE = 'Asia/Tokyo'; SELECT HOUR({instant}) AS h",
+                             "--format", "csv", ok=True)
+    assert list(csv.reader(io.StringIO(run.stdout))) == [["H"], ["21"]]
+    run = engagement_db.pipe("query", f"ALTER SESSION SET TIMEZONE = 'UTC'; SELECT HOUR({instant}) AS h",
+                             "--format", "csv", ok=True)
+    assert list(csv.reader(io.StringIO(run.stdout))) == [["H"], ["12"]]
+
+
 def test_query_of_a_variable_never_set_fails_in_one_line(engagement_db):
     run = engagement_db.pipe("query", "SELECT $nowhere", ok=False)
     assert run.errors == ["error: Session variable '$NOWHERE' does not exist [SQL line 1, col 8] "
