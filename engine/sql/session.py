@@ -22,8 +22,8 @@ import datetime as dt
 import decimal
 import re
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlglot import exp
 
