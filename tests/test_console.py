@@ -101,3 +101,38 @@ def test_a_grid_rich_must_wrap_is_drawn_by_rich(rows, width):
 
     assert _render(grid(["a", "b"], rows), width) == _render(_table(["a", "b"], rows), width)
     assert grid(["a", "b"], rows)._lines(_console(), width) is None
+
+
+# -- plain text --------------------------------------------------------------------------------
+
+PLAIN_TEXTS = [
+    "SELECT v:key::varchar, x:smile: FROM t",  # variant paths, not emoji codes
+    "[bold]not markup[/]",
+    "wide 日本語 text\n  indented  \n",
+    "",
+    "a\tb",  # rich expands the tab
+    "bell\a back\b cr\r",  # and strips these control codes
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_TEXTS)
+def test_plain_text_is_written_as_rich_writes_it_without_emoji(capsys, text):
+    import io
+
+    from rich.console import Console
+
+    from engine.console import plain
+
+    plain(text)
+    rich = io.StringIO()
+    Console(file=rich, width=240, highlight=False, soft_wrap=True, emoji=False).print(text, markup=False)
+    assert capsys.readouterr().out == rich.getvalue()
+
+
+def test_plain_text_keeps_what_rich_would_read_as_emoji_codes(capsys):
+    from engine.console import plain
+
+    plain("SELECT v:key::varchar, x:smile: FROM t\n")
+    assert capsys.readouterr().out == "SELECT v:key::varchar, x:smile: FROM t\n\n"
+    plain("a\tb")
+    assert capsys.readouterr().out == "a" + " " * 7 + "b\n"  # the tab stop at column 8

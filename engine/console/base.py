@@ -6,6 +6,7 @@ Plain (no colours, no boxes) when the output is not a terminal.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,10 +16,11 @@ from rich.table import Table
 
 
 def _make_console(**kwargs) -> Console:
-    console = Console(highlight=False, soft_wrap=True, **kwargs)
+    # No emoji codes: in SQL and data ':key:' is a variant path, not a picture of a key.
+    console = Console(highlight=False, soft_wrap=True, emoji=False, **kwargs)
     if not console.is_terminal:
         # Piped output is read by programs and wide logs: do not wrap tables at 80 columns.
-        console = Console(highlight=False, soft_wrap=True, width=240, **kwargs)
+        console = Console(highlight=False, soft_wrap=True, emoji=False, width=240, **kwargs)
     return console
 
 
@@ -29,8 +31,18 @@ ACTION_STYLE = {"create": "green", "alter": "yellow", "replace": "magenta", "dro
 STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "UPSTREAM_FAILED": "red", "SKIPPED": "yellow", "CANCELLED": "yellow"}
 
 
+_REWRITTEN = re.compile("[\t\a\b\v\f\r]")
+"""What rich changes in plain text: tabs (expanded) and the control codes it strips."""
+
+
 def plain(text: str) -> None:
     """Print text as-is."""
+    if _REWRITTEN.search(text) is None:
+        # Unstyled and never wrapped, such text is written by rich as it is, after laying out each
+        # line: time a plan's script of thousands of lines does not need.
+        stdout.file.write(text + "\n")
+        stdout.file.flush()
+        return
     stdout.print(text, markup=False, highlight=False)
 
 
