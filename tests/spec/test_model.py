@@ -248,3 +248,23 @@ def test_engagement_file_validates_against_the_json_schema():
     data["dynamic_tables"]["MEMBER_SESSIONS"]["lag"] = "1 minute"
     with pytest.raises(jsonschema.ValidationError, match="Additional properties"):
         jsonschema.validate(data, json_schema())
+
+
+@pytest.mark.parametrize("setting", [None, "logfire"])
+def test_the_models_are_built_without_looking_for_pydantic_plugins(setting):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    code = (
+        "import os, engine.spec\n"
+        "from pydantic.plugin import _loader\n"
+        "print(_loader._plugins is None, os.environ.get('PYDANTIC_DISABLE_PLUGINS'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", str(setting)]  # not scanned; the user's setting is left as it was
