@@ -136,3 +136,37 @@ def test_plain_text_keeps_what_rich_would_read_as_emoji_codes(capsys):
     assert capsys.readouterr().out == "SELECT v:key::varchar, x:smile: FROM t\n\n"
     plain("a\tb")
     assert capsys.readouterr().out == "a" + " " * 7 + "b\n"  # the tab stop at column 8
+
+
+# -- the plan's table --------------------------------------------------------------------------
+
+
+def _plans():
+    import dataclasses
+
+    from engine.graph import build_graph
+    from engine.planner import TargetState, build_destroy_plan, build_plan
+    from engine.spec.loader import load_pipeline
+    from helpers import ENGAGEMENT
+
+    graph = build_graph(load_pipeline(ENGAGEMENT))
+    create = build_plan(graph, TargetState.empty(), target="snowflake")
+    first, *others = create.actions
+    bracketed = dataclasses.replace(create, actions=(dataclasses.replace(first, reason="kept [as is]"), *others))
+    return {"create": create, "destroy": build_destroy_plan(graph), "bracketed": bracketed}
+
+
+@pytest.mark.parametrize("which", ["create", "destroy", "bracketed"])
+def test_the_plan_table_is_written_as_rich_draws_it(which, capsys, monkeypatch):
+    from engine.console import plans
+
+    the_plan = _plans()[which]
+    plans.plan(the_plan)
+    written = capsys.readouterr().out
+    drawn = []
+    monkeypatch.setattr(plans, "unstyled_grid", lambda table, columns, rows: drawn.append(rows) or table)
+    plans.plan(the_plan)  # the oracle: rich's own table, markup and all
+    assert written == capsys.readouterr().out
+    assert written.splitlines()[0].split() == ["action", "┃", "kind", "┃", "object", "┃", "detail"]
+    # A cell holding a bracket is markup that only rich reads: that table is drawn by rich.
+    assert len(drawn) == (0 if which == "bracketed" else 1)

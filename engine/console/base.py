@@ -105,6 +105,12 @@ def grid(columns: list[str], rows: list[list[Any]], title: str | None = None) ->
     return _table(columns, [[cell(v) for v in row] for row in rows], title)
 
 
+def unstyled_grid(table: Table, columns: list[str], rows: list[list[str]]) -> "_PlainGrid":
+    """``table`` where it is styled (on a terminal); elsewhere its cells' text, ``rows``, drawn as
+    :func:`grid` draws them: as rich lays the table out, without measuring each cell."""
+    return _PlainGrid(columns, rows, table)
+
+
 def _table(columns: list[str], rows: list[list[str]], title: str | None = None) -> Table:
     from rich.text import Text
 
@@ -121,15 +127,15 @@ class _PlainGrid:
     output) and no cell needs wrapping, its lines are written directly, as rich lays them out: rich measures and wraps every
     cell, which takes seconds for the 10,000 rows of a wide pipeline. Otherwise rich draws it."""
 
-    def __init__(self, columns: list[str], rows: list[list[str]]):
-        self.columns, self.rows = columns, rows
+    def __init__(self, columns: list[str], rows: list[list[str]], table: Table | None = None):
+        self.columns, self.rows, self.table = columns, rows, table
 
     def __rich_console__(self, console, options):
         from rich.segment import Segment
 
         lines = self._lines(console, options.max_width)
         if lines is None:
-            yield _table(self.columns, self.rows)
+            yield self.table if self.table is not None else _table(self.columns, self.rows)
             return
         for line in lines:
             yield Segment(line)

@@ -8,7 +8,7 @@ import sys
 
 from rich.table import Table
 
-from engine.console.base import ACTION_STYLE, grid, plain, stdout, warn
+from engine.console.base import ACTION_STYLE, grid, plain, stdout, unstyled_grid, warn
 
 
 def validated(project) -> None:
@@ -64,13 +64,15 @@ def plan(the_plan, fmt: str = "table") -> None:
     if fmt == "json":
         plain(json.dumps(plan_record(the_plan), indent=2))
         return
+    columns = ["action", "kind", "object", "detail"]
+    rows = [[a.kind.value, a.object_type.replace("_", " "), a.name, _detail(a)] for a in the_plan.actions]
     table = Table(show_edge=False, header_style="bold")
-    for column in ("action", "kind", "object", "detail"):
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for action in the_plan.actions:
-        style = ACTION_STYLE[action.kind.value]
-        table.add_row(f"[{style}]{action.kind.value}[/]", action.object_type.replace("_", " "), action.name, _detail(action))
-    stdout.print(table)
+    for kind, *cells in rows:
+        table.add_row(f"[{ACTION_STYLE[kind]}]{kind}[/]", *cells)
+    # Its cells are markup: where one holds a bracket, only rich knows what it shows.
+    stdout.print(table if any("[" in text for row in rows for text in row) else unstyled_grid(table, columns, rows))
     for action in the_plan.actions:
         if action.columns:
             stdout.print(f"[dim]{action.name}: {', '.join(action.columns)}[/]", markup=True, highlight=False)
