@@ -18,8 +18,9 @@ from helpers import ENGAGEMENT, ROOT
 DRIVERS = ("duckdb", "snowflake.connector")
 # Heavy modules that validate and plan do without: a translation read from the cache needs
 # neither the translator nor sqlglot's DuckDB dialect; validate renders no template, and plan reads
-# back the statements it rendered before.
-HEAVY = ("engine.sql.translate", "sqlglot.dialects.duckdb", "faker", "numpy", "jinja2")
+# back the statements it rendered before. Neither reads emoji codes (rich's table of them): in SQL
+# ':key:' is a variant path.
+HEAVY = ("engine.sql.translate", "sqlglot.dialects.duckdb", "faker", "numpy", "jinja2", "rich._emoji_codes")
 # What a warm cache spares validate and plan: parsing (sqlglot: each query's compiled facts are read
 # back), networkx (the standard library orders the DAG), and for validate the planner and the
 # backends; for plan, the local engine's refresh code (the missing database is never refreshed).
