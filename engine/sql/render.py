@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from engine import lag, names
 from engine.errors import SpecError
-from engine.sql import cache
 from engine.generators import seeding
 from engine.spec.model import Pipeline
+from engine.sql import cache
 
 if TYPE_CHECKING:
     import jinja2
