@@ -9,10 +9,12 @@ import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table  # imported where a table is drawn: piped, validate and plan draw none
 
 
 def _make_console(**kwargs) -> Console:
@@ -105,13 +107,15 @@ def grid(columns: list[str], rows: list[list[Any]], title: str | None = None) ->
     return _table(columns, [[cell(v) for v in row] for row in rows], title)
 
 
-def unstyled_grid(table: Table, columns: list[str], rows: list[list[str]]) -> "_PlainGrid":
-    """``table`` where it is styled (on a terminal); elsewhere its cells' text, ``rows``, drawn as
-    :func:`grid` draws them: as rich lays the table out, without measuring each cell."""
+def unstyled_grid(table: Callable[[], Table], columns: list[str], rows: list[list[str]]) -> "_PlainGrid":
+    """The rich table ``table()`` makes where it is styled (on a terminal); elsewhere its cells'
+    text, ``rows``, drawn as :func:`grid` draws them: as rich lays the table out, without
+    measuring each cell."""
     return _PlainGrid(columns, rows, table)
 
 
 def _table(columns: list[str], rows: list[list[str]], title: str | None = None) -> Table:
+    from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, show_edge=False, header_style="bold", title_justify="left")
@@ -127,7 +131,7 @@ class _PlainGrid:
     output) and no cell needs wrapping, its lines are written directly, as rich lays them out: rich measures and wraps every
     cell, which takes seconds for the 10,000 rows of a wide pipeline. Otherwise rich draws it."""
 
-    def __init__(self, columns: list[str], rows: list[list[str]], table: Table | None = None):
+    def __init__(self, columns: list[str], rows: list[list[str]], table: Callable[[], Table] | None = None):
         self.columns, self.rows, self.table = columns, rows, table
 
     def __rich_console__(self, console, options):
@@ -135,7 +139,7 @@ class _PlainGrid:
 
         lines = self._lines(console, options.max_width)
         if lines is None:
-            yield self.table if self.table is not None else _table(self.columns, self.rows)
+            yield self.table() if self.table is not None else _table(self.columns, self.rows)
             return
         for line in lines:
             yield Segment(line)

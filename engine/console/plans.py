@@ -6,8 +6,6 @@ import json
 import re
 import sys
 
-from rich.table import Table
-
 from engine.console.base import ACTION_STYLE, grid, plain, stdout, unstyled_grid, warn
 
 
@@ -66,13 +64,19 @@ def plan(the_plan, fmt: str = "table") -> None:
         return
     columns = ["action", "kind", "object", "detail"]
     rows = [[a.kind.value, a.object_type.replace("_", " "), a.name, _detail(a)] for a in the_plan.actions]
-    table = Table(show_edge=False, header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for kind, *cells in rows:
-        table.add_row(f"[{ACTION_STYLE[kind]}]{kind}[/]", *cells)
+
+    def table():
+        from rich.table import Table
+
+        drawn = Table(show_edge=False, header_style="bold")
+        for column in columns:
+            drawn.add_column(column, overflow="fold")
+        for kind, *cells in rows:
+            drawn.add_row(f"[{ACTION_STYLE[kind]}]{kind}[/]", *cells)
+        return drawn
+
     # Its cells are markup: where one holds a bracket, only rich knows what it shows.
-    stdout.print(table if any("[" in text for row in rows for text in row) else unstyled_grid(table, columns, rows))
+    stdout.print(table() if any("[" in text for row in rows for text in row) else unstyled_grid(table, columns, rows))
     for action in the_plan.actions:
         if action.columns:
             stdout.print(f"[dim]{action.name}: {', '.join(action.columns)}[/]", markup=True, highlight=False)
@@ -185,6 +189,8 @@ def applied(the_plan, results, refreshes=()) -> None:
                 "" if result is None else f"{result.seconds:.2f}s",
             ]
         )
+    from rich.table import Table
+
     table = Table(show_edge=False, header_style="bold")
     for column in ("object", "kind", "action", "rows", "refresh", "time"):
         table.add_column(column, justify="right" if column in ("rows", "time") else "left")
