@@ -1,7 +1,7 @@
 """Wall time of the CLI's fast paths, against a bare interpreter start and ``import sqlglot`` as
 baselines measured in the same run.
 
-    python bench/bench_cli.py [--runs 5]
+    python bench/bench_cli.py [--runs 5] [--instructions]
 
 Each command runs ``--runs`` times in a fresh process (after one untimed warm-up run, so the
 file system cache, Python's bytecode cache and pipe's cache of compiled queries are warm); the
@@ -9,13 +9,19 @@ median is reported with its ratio to ``python -c pass``. ``pipe plan`` reads a -
 does not exist, so it plans "create everything" for pipelines/engagement.yaml. ``validate``
 also runs with ``PIPE_CACHE_DIR=off``: every query translated for DuckDB again, as on the first
 run after a change. Goal: ``pipe validate`` and ``pipe plan`` at most 0.4 s.
+
+``--instructions`` also counts the instructions each command executes, once, under valgrind's
+callgrind (if installed): unlike times, the count hardly moves when other work shares the machine,
+so two versions can be compared on a busy one.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,10 +56,24 @@ def timed(command: list[str], runs: int, env: dict[str, str]) -> tuple[float, fl
     return statistics.median(walls), statistics.median(cpus)
 
 
+def instructions(command: list[str], env: dict[str, str]) -> int | None:
+    """Instructions one run of ``command`` executes (valgrind's callgrind), or None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
+    )
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    return int(found.group(1)) if found else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per command (median reported)")
-    runs = parser.parse_args().runs
+    parser.add_argument("--instructions", action="store_true", help="also count instructions (valgrind)")
+    args = parser.parse_args()
+    runs = args.runs
     pipe = pipe_command()
     # Installed, pipe's modules are compiled to bytecode once; a shell that forbids writing it
     # would time the compiler instead.
@@ -71,11 +91,15 @@ def main() -> None:
             ("pipe validate, cache off", [*pipe, "validate", str(PIPELINE)], cold),
         ]
         results = {label: timed(command, runs, case_env) for label, command, case_env in cases}
+        counts = {label: instructions(command, case_env) for label, command, case_env in cases} if args.instructions else {}
     baseline, baseline_cpu = results["python -c pass (baseline)"]
     print(f"median of {runs} runs, {sys.executable} ({sys.version.split()[0]}), load {os.getloadavg()[0]:.1f}")
     print(f"{'command':<36} {'wall s':>7} {'x base':>7} {'cpu s':>7} {'x base':>7}")
     for label, (seconds, cpu) in results.items():
-        print(f"{label:<36} {seconds:>7.3f} {seconds / baseline:>6.1f}x {cpu:>7.3f} {cpu / baseline_cpu:>6.1f}x")
+        line = f"{label:<36} {seconds:>7.3f} {seconds / baseline:>6.1f}x {cpu:>7.3f} {cpu / baseline_cpu:>6.1f}x"
+        if counts.get(label) is not None:
+            line += f" {counts[label] / 1e6:>8,.0f}M instructions"
+        print(line)
     for label in ("pipe validate engagement.yaml", "pipe plan engagement.yaml (no db)"):
         seconds, cpu = results[label]
         verdict = "met" if seconds <= GOAL else "MISSED"

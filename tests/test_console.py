@@ -101,3 +101,72 @@ def test_a_grid_rich_must_wrap_is_drawn_by_rich(rows, width):
 
     assert _render(grid(["a", "b"], rows), width) == _render(_table(["a", "b"], rows), width)
     assert grid(["a", "b"], rows)._lines(_console(), width) is None
+
+
+# -- plain text --------------------------------------------------------------------------------
+
+PLAIN_TEXTS = [
+    "SELECT v:key::varchar, x:smile: FROM t",  # variant paths, not emoji codes
+    "[bold]not markup[/]",
+    "wide 日本語 text\n  indented  \n",
+    "",
+    "a\tb",  # rich expands the tab
+    "bell\a back\b cr\r",  # and strips these control codes
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_TEXTS)
+def test_plain_text_is_written_as_rich_writes_it_without_emoji(capsys, text):
+    import io
+
+    from rich.console import Console
+
+    from engine.console import plain
+
+    plain(text)
+    rich = io.StringIO()
+    Console(file=rich, width=240, highlight=False, soft_wrap=True, emoji=False).print(text, markup=False)
+    assert capsys.readouterr().out == rich.getvalue()
+
+
+def test_plain_text_keeps_what_rich_would_read_as_emoji_codes(capsys):
+    from engine.console import plain
+
+    plain("SELECT v:key::varchar, x:smile: FROM t\n")
+    assert capsys.readouterr().out == "SELECT v:key::varchar, x:smile: FROM t\n\n"
+    plain("a\tb")
+    assert capsys.readouterr().out == "a" + " " * 7 + "b\n"  # the tab stop at column 8
+
+
+# -- the plan's table --------------------------------------------------------------------------
+
+
+def _plans():
+    import dataclasses
+
+    from engine.graph import build_graph
+    from engine.planner import TargetState, build_destroy_plan, build_plan
+    from engine.spec.loader import load_pipeline
+    from helpers import ENGAGEMENT
+
+    graph = build_graph(load_pipeline(ENGAGEMENT))
+    create = build_plan(graph, TargetState.empty(), target="snowflake")
+    first, *others = create.actions
+    bracketed = dataclasses.replace(create, actions=(dataclasses.replace(first, reason="kept [as is]"), *others))
+    return {"create": create, "destroy": build_destroy_plan(graph), "bracketed": bracketed}
+
+
+@pytest.mark.parametrize("which", ["create", "destroy", "bracketed"])
+def test_the_plan_table_is_written_as_rich_draws_it(which, capsys, monkeypatch):
+    from engine.console import plans
+
+    the_plan = _plans()[which]
+    plans.plan(the_plan)
+    written = capsys.readouterr().out
+    drawn = []
+    monkeypatch.setattr(plans, "unstyled_grid", lambda table, columns, rows: drawn.append(rows) or table())
+    plans.plan(the_plan)  # the oracle: rich's own table, markup and all
+    assert written == capsys.readouterr().out
+    assert written.splitlines()[0].split() == ["action", "┃", "kind", "┃", "object", "┃", "detail"]
+    # A cell holding a bracket is markup that only rich reads: that table is drawn by rich.
+    assert len(drawn) == (0 if which == "bracketed" else 1)

@@ -7,6 +7,8 @@ The commands live by what they do (:mod:`.define`, :mod:`.deploy`, :mod:`.live`,
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -14,14 +16,25 @@ import typer
 from engine import console as out
 from engine.cli import define, deploy, inspect, live
 
-app = typer.Typer(
-    name="pipe",
-    help="Declare Snowflake Dynamic Table pipelines in YAML; plan, run locally on DuckDB, deploy to Snowflake.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+COMMANDS = (
+    define.validate, define.plan, deploy.apply, deploy.destroy, live.stream, live.ui, define.graph,
+    inspect.status, inspect.history, deploy.refresh, inspect.query, define.init, define.schema, inspect.test,
 )
+"""Every command, in the order ``pipe --help`` lists them."""
+
+
+def _typer() -> typer.Typer:
+    return typer.Typer(
+        name="pipe",
+        help="Declare Snowflake Dynamic Table pipelines in YAML; plan, run locally on DuckDB, deploy to Snowflake.",
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
+app = _typer()
 
 
 def _print_version(value: bool) -> None:
@@ -35,9 +48,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-
-
 def _main(
     version: Annotated[
         bool,
@@ -47,18 +57,31 @@ def _main(
     """Declare Snowflake Dynamic Table pipelines in YAML; plan, run locally on DuckDB, deploy to Snowflake."""
 
 
-for _command in (
-    define.validate, define.plan, deploy.apply, deploy.destroy, live.stream, live.ui, define.graph,
-    inspect.status, inspect.history, deploy.refresh, inspect.query, define.init, define.schema, inspect.test,
-):
-    app.command()(_command)
+def _register(app: typer.Typer, commands) -> typer.Typer:
+    app.callback()(_main)
+    for command in commands:
+        app.command()(command)
+    return app
+
+
+_register(app, COMMANDS)
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """The app that runs ``pipe ARGS``: for a command named first, an app of that command alone
+    (the same group, options and help), since Typer builds every command's options before it
+    runs one; otherwise, and when the shell asks for completions, :data:`app`."""
+    named = [c for c in COMMANDS if args and c.__name__ == args[0]]
+    if not named or any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
+        return app
+    return _register(_typer(), named)
 
 
 def main() -> None:
     """Entry point: run the app, turning library errors into one red line and an exit code."""
     from engine.cli.entry import run
 
-    run(app)
+    run(app_for(sys.argv[1:]))
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "app_for", "main"]

@@ -6,19 +6,23 @@ Plain (no colours, no boxes) when the output is not a terminal.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table  # imported where a table is drawn: piped, validate and plan draw none
 
 
 def _make_console(**kwargs) -> Console:
-    console = Console(highlight=False, soft_wrap=True, **kwargs)
+    # No emoji codes: in SQL and data ':key:' is a variant path, not a picture of a key.
+    console = Console(highlight=False, soft_wrap=True, emoji=False, **kwargs)
     if not console.is_terminal:
         # Piped output is read by programs and wide logs: do not wrap tables at 80 columns.
-        console = Console(highlight=False, soft_wrap=True, width=240, **kwargs)
+        console = Console(highlight=False, soft_wrap=True, emoji=False, width=240, **kwargs)
     return console
 
 
@@ -29,8 +33,18 @@ ACTION_STYLE = {"create": "green", "alter": "yellow", "replace": "magenta", "dro
 STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "UPSTREAM_FAILED": "red", "SKIPPED": "yellow", "CANCELLED": "yellow"}
 
 
+_REWRITTEN = re.compile("[\t\a\b\v\f\r]")
+"""What rich changes in plain text: tabs (expanded) and the control codes it strips."""
+
+
 def plain(text: str) -> None:
     """Print text as-is."""
+    if _REWRITTEN.search(text) is None:
+        # Unstyled and never wrapped, such text is written by rich as it is, after laying out each
+        # line: time a plan's script of thousands of lines does not need.
+        stdout.file.write(text + "\n")
+        stdout.file.flush()
+        return
     stdout.print(text, markup=False, highlight=False)
 
 
@@ -93,7 +107,15 @@ def grid(columns: list[str], rows: list[list[Any]], title: str | None = None) ->
     return _table(columns, [[cell(v) for v in row] for row in rows], title)
 
 
+def unstyled_grid(table: Callable[[], Table], columns: list[str], rows: list[list[str]]) -> "_PlainGrid":
+    """The rich table ``table()`` makes where it is styled (on a terminal); elsewhere its cells'
+    text, ``rows``, drawn as :func:`grid` draws them: as rich lays the table out, without
+    measuring each cell."""
+    return _PlainGrid(columns, rows, table)
+
+
 def _table(columns: list[str], rows: list[list[str]], title: str | None = None) -> Table:
+    from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, show_edge=False, header_style="bold", title_justify="left")
@@ -109,15 +131,15 @@ class _PlainGrid:
     output) and no cell needs wrapping, its lines are written directly, as rich lays them out: rich measures and wraps every
     cell, which takes seconds for the 10,000 rows of a wide pipeline. Otherwise rich draws it."""
 
-    def __init__(self, columns: list[str], rows: list[list[str]]):
-        self.columns, self.rows = columns, rows
+    def __init__(self, columns: list[str], rows: list[list[str]], table: Callable[[], Table] | None = None):
+        self.columns, self.rows, self.table = columns, rows, table
 
     def __rich_console__(self, console, options):
         from rich.segment import Segment
 
         lines = self._lines(console, options.max_width)
         if lines is None:
-            yield _table(self.columns, self.rows)
+            yield self.table() if self.table is not None else _table(self.columns, self.rows)
             return
         for line in lines:
             yield Segment(line)

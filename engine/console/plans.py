@@ -6,9 +6,7 @@ import json
 import re
 import sys
 
-from rich.table import Table
-
-from engine.console.base import ACTION_STYLE, grid, plain, stdout, warn
+from engine.console.base import ACTION_STYLE, grid, plain, stdout, unstyled_grid, warn
 
 
 def validated(project) -> None:
@@ -64,13 +62,21 @@ def plan(the_plan, fmt: str = "table") -> None:
     if fmt == "json":
         plain(json.dumps(plan_record(the_plan), indent=2))
         return
-    table = Table(show_edge=False, header_style="bold")
-    for column in ("action", "kind", "object", "detail"):
-        table.add_column(column, overflow="fold")
-    for action in the_plan.actions:
-        style = ACTION_STYLE[action.kind.value]
-        table.add_row(f"[{style}]{action.kind.value}[/]", action.object_type.replace("_", " "), action.name, _detail(action))
-    stdout.print(table)
+    columns = ["action", "kind", "object", "detail"]
+    rows = [[a.kind.value, a.object_type.replace("_", " "), a.name, _detail(a)] for a in the_plan.actions]
+
+    def table():
+        from rich.table import Table
+
+        drawn = Table(show_edge=False, header_style="bold")
+        for column in columns:
+            drawn.add_column(column, overflow="fold")
+        for kind, *cells in rows:
+            drawn.add_row(f"[{ACTION_STYLE[kind]}]{kind}[/]", *cells)
+        return drawn
+
+    # Its cells are markup: where one holds a bracket, only rich knows what it shows.
+    stdout.print(table() if any("[" in text for row in rows for text in row) else unstyled_grid(table, columns, rows))
     for action in the_plan.actions:
         if action.columns:
             stdout.print(f"[dim]{action.name}: {', '.join(action.columns)}[/]", markup=True, highlight=False)
@@ -183,6 +189,8 @@ def applied(the_plan, results, refreshes=()) -> None:
                 "" if result is None else f"{result.seconds:.2f}s",
             ]
         )
+    from rich.table import Table
+
     table = Table(show_edge=False, header_style="bold")
     for column in ("object", "kind", "action", "rows", "refresh", "time"):
         table.add_column(column, justify="right" if column in ("rows", "time") else "left")

@@ -7,7 +7,6 @@ import io
 import json
 import sys
 
-from rich.table import Table
 from rich.text import Text
 
 from engine import names
@@ -79,6 +78,8 @@ def history(records, fmt: str) -> None:
     if not rows:
         stdout.print("no refreshes")
         return
+    from rich.table import Table  # here: validate and plan draw no rich table when piped
+
     table = Table(show_edge=False, header_style="bold")
     for column in ("NAME", "STATE", "ACTION", "TRIGGER", "DATA_TIMESTAMP", "ms", "+rows", "-rows", "message"):
         table.add_column(column, justify="right" if column in ("ms", "+rows", "-rows") else "left", overflow="fold")
@@ -129,6 +130,8 @@ def test_report(report, fmt: str) -> None:
         data = {"ok": report.ok, "checks": [r.as_row() for r in report.checks], "unit_tests": [u.as_row() for u in report.units]}
         plain(json.dumps(data, default=json_default, indent=2))
         return
+    from rich.table import Table
+
     if report.checks:
         table = Table(show_edge=False, header_style="bold")
         for column in ("check", "table", "severity", "status", "failing rows", "sample"):

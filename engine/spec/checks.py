@@ -20,7 +20,7 @@ Scalar = int | float | bool | str | None
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)  # docstrings: engine.spec.schema
 
 
 Severity = Literal["error", "warn"]

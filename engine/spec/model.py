@@ -1,6 +1,7 @@
 """The typed model of a pipeline file.
 
-Every model is frozen and rejects unknown keys. Field docstrings feed ``pipe schema``.
+Every model is frozen and rejects unknown keys. Field docstrings feed ``pipe schema``
+(:mod:`engine.spec.schema` reads them there, only: reading them costs every command's start-up).
 Object names are Snowflake identifiers; unquoted identifiers are case-insensitive, so names
 are kept upper-case here (``members`` and ``MEMBERS`` are the same table).
 """
@@ -71,9 +72,10 @@ Scalar = int | float | bool | str
 
 
 class Spec(BaseModel):
-    """Base of every model: frozen, unknown keys rejected, docstrings as descriptions."""
+    """Base of every model: frozen, unknown keys rejected; docstrings are the JSON Schema's
+    descriptions (:func:`engine.spec.schema.json_schema`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SnowflakeTarget(Spec):

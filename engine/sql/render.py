@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine import names
+from engine import lag, names
 from engine.errors import SpecError
 from engine.generators import seeding
-from engine.lag import format_lag
 from engine.spec.model import Pipeline
+from engine.sql import cache
 
 if TYPE_CHECKING:
     import jinja2
@@ -32,15 +33,13 @@ def sql_literal(value: object) -> str:
 
 
 def _lag(value: str) -> str:
-    lag = format_lag(value)
-    return lag if lag == "DOWNSTREAM" else f"'{lag}'"
+    formatted = lag.format_lag(value)
+    return formatted if formatted == "DOWNSTREAM" else f"'{formatted}'"
 
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    import jinja2  # on first render: validate renders nothing
-
-    from engine.sql import cache
+    import jinja2  # on first render not found in the cache: validate renders nothing
 
     folder = cache.directory()  # compiled templates are kept, per version of this code and of Jinja
     if folder is not None:
@@ -80,8 +79,59 @@ def _compiled_templates(folder: Path) -> jinja2.BytecodeCache | None:
 
 
 def render(template: str, **context: object) -> str:
-    """Render ``templates/<template>.sql.j2`` into one statement (no trailing semicolon)."""
+    """Render ``templates/<template>.sql.j2`` into one statement (no trailing semicolon).
+
+    A statement is a function of the template and its inputs, so one rendered before is read back
+    from pipe's cache (:mod:`engine.sql.cache`): a plan of an unchanged file does without Jinja.
+    The inputs are keyed by their ``repr``, which shows every field of the typed values templates
+    receive (pydantic models, dataclasses, names, lists), along with the code of the modules
+    defining them (their properties compute values too); an input whose ``repr`` does not show its
+    value is rendered every time.
+    """
+    inputs = repr(sorted(context.items()))
+    if " at 0x" in inputs:
+        return _render(template, context)
+    code = sorted({_module_digest(module) for module in _modules(context)})
+    parts = (template, _template_digest(template), code, inputs)
+    return cache.cached("rendered", parts, lambda: _render(template, context))
+
+
+def _render(template: str, context: dict[str, object]) -> str:
     return _environment().get_template(f"{template}.sql.j2").render(**context).strip()
+
+
+@lru_cache(maxsize=None)
+def _template_digest(template: str) -> str:
+    """A digest of a template's text and of the filters' code outside ``engine/sql`` (the lag's
+    format; :func:`engine.sql.cache.code_version` covers the rest)."""
+    digest = hashlib.sha256()
+    for path in (TEMPLATES / f"{template}.sql.j2", Path(lag.__file__)):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"missing")  # rendering says what is wrong
+    return digest.hexdigest()
+
+
+def _modules(value: object) -> set[str]:
+    """The modules of the classes of ``value`` and of the items of the lists and mappings in it."""
+    found = {type(value).__module__}
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        found |= _modules(item)
+    return found
+
+
+@lru_cache(maxsize=None)
+def _module_digest(module: str) -> str:
+    """A digest of the source of the module defining an input's class ("" for built-in types)."""
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if not path:
+        return ""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return path
 
 
 def function_source(pipeline: Pipeline, generator_name: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from engine.spec.model import DynamicTable, Generator, Pipeline, Stream, Table
-from engine.spec.schema import json_schema
+from engine.spec.schema import field_docstrings, json_schema
 from helpers import ENGAGEMENT
 
 BASE = {"version": 1, "name": "t", "snowflake": {"database": "db", "schema": "sc", "warehouse": "wh"}}
@@ -204,8 +204,23 @@ def test_every_field_has_a_docstring():
     }
     for model in models:
         assert model.__doc__, model
-        for name, field in model.model_fields.items():
-            assert field.description, f"{model.__name__}.{name} has no docstring"
+        docs = field_docstrings(model)
+        for name in model.model_fields:
+            assert docs.get(name), f"{model.__name__}.{name} has no docstring"
+
+
+def test_field_docstrings_are_the_schema_descriptions():
+    # Read from the source as pydantic's use_attribute_docstrings reads them, indentation removed.
+    assert field_docstrings(Stream)["batches"] == "Number of batches."
+    assert field_docstrings(Stream)["args"].splitlines()[:2] == [
+        "Generator arguments; {{ records }}, {{ batch }} (1, 2, … in each run) and {{ rows }} (the",
+        "table's row count before the batch: unlike {{ batch }}, unique across runs) are available. Each",
+    ]
+    stream = json_schema()["$defs"]["Stream"]["properties"]
+    assert stream["batches"]["description"] == "Number of batches."
+    assert stream["args"]["description"] == field_docstrings(Stream)["args"]
+    # The models still validate as before once their schemas are rebuilt with descriptions.
+    assert Stream.model_validate({"table": "raw", "generator": "g"}).table == "RAW"
 
 
 def test_json_schema():
@@ -233,3 +248,23 @@ def test_engagement_file_validates_against_the_json_schema():
     data["dynamic_tables"]["MEMBER_SESSIONS"]["lag"] = "1 minute"
     with pytest.raises(jsonschema.ValidationError, match="Additional properties"):
         jsonschema.validate(data, json_schema())
+
+
+@pytest.mark.parametrize("setting", [None, "logfire"])
+def test_the_models_are_built_without_looking_for_pydantic_plugins(setting):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    code = (
+        "import os, engine.spec\n"
+        "from pydantic.plugin import _loader\n"
+        "print(_loader._plugins is None, os.environ.get('PYDANTIC_DISABLE_PLUGINS'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", str(setting)]  # not scanned; the user's setting is left as it was
