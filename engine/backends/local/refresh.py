@@ -26,6 +26,9 @@ from engine.graph import DYNAMIC_TABLE, PipelineGraph
 from engine.report import Reporter
 
 SUSPEND_AFTER_FAILURES = 5
+# A recompute reading a table of more rows than this runs on all of DuckDB's threads (see
+# Store.parallel); below, one thread does it for less than starting the others costs.
+PARALLEL_ROWS = 100_000
 
 # How many rows a recompute inserted and deleted (the multiset difference of old and new rows,
 # told apart by their 64-bit hashes: one narrow aggregation, where no reader needs the rows
@@ -83,6 +86,10 @@ class Refresher:
             self._refresh_each(order, failed, records, trigger, full, timestamp, reporter)
         finally:
             self.recomputing = set()
+            try:
+                self.store.parallel(True)
+            except Exception as exc:  # keep the error that ended the refresh, if any
+                log.debug("giving DuckDB its threads back failed: %s", exc)
         return records
 
     def _refresh_each(self, order, failed, records, trigger, full, timestamp, reporter) -> None:
@@ -106,6 +113,7 @@ class Refresher:
         """Refresh one dynamic table at ``data_timestamp``, in one transaction."""
         con = self.store.con
         start = utcnow()
+        self.store.parallel(full)  # small statements, unless it recomputes: see Store.parallel
         con.execute("BEGIN TRANSACTION")
         try:
             record = self.refresh_in_transaction(name, trigger=trigger, full=full, data_timestamp=data_timestamp)
@@ -176,6 +184,8 @@ class Refresher:
         starts anew and readers recompute too.
         """
         con = self.store.con
+        if self.store.largest(self.graph.upstream(name)) > PARALLEL_ROWS:  # and its checks read every row too
+            self.store.parallel(True)
         target = self.store.qualified(name)
         fresh = self.store.qualified(f"__PIPE_NEW_{name}")
         columns = ", ".join(quote(c) for c in self.store.columns(name))
