@@ -146,12 +146,14 @@ class Refresher:
         """Refresh one dynamic table inside the caller's transaction; raises on failure."""
         start = utcnow()
         meta = self.meta(name)
-        versions = self.log.versions()
-        inputs = {u: versions.get(u, 0) for u in self.graph.upstream(name)}
+        positions = self.log.positions()
+        inputs = {u: positions.get(u, (0, 0))[0] for u in self.graph.upstream(name)}
         seen = json.loads(meta["INPUT_VERSIONS"]) if meta["INPUT_VERSIONS"] else None
-        outcome = self._compute(name, meta, inputs, seen, full=full, reinitialize=reinitialize)
+        logged_since = {u: positions.get(u, (0, 0))[1] for u in inputs}
+        outcome = self._compute(name, meta, inputs, seen, logged_since, full=full, reinitialize=reinitialize)
         self.store.record_refreshed(name, data_timestamp, inputs, outcome.action)
-        self._compact(name)
+        if outcome.action != "NO_DATA":  # else it read no change, and its readers' positions stand
+            self._compact(name)
         record = RefreshRecord(
             name, "SUCCEEDED", outcome.message, outcome.action, trigger, data_timestamp, start, utcnow(),
             outcome.inserted, outcome.deleted,
@@ -159,7 +161,8 @@ class Refresher:
         self._insert_history(record)
         return record
 
-    def _compute(self, name: str, meta: dict, inputs: dict, seen: dict | None, *, full: bool, reinitialize: bool) -> Outcome:
+    def _compute(self, name: str, meta: dict, inputs: dict, seen: dict | None, logged_since: dict, *, full: bool,
+                 reinitialize: bool) -> Outcome:
         if reinitialize or meta["NEEDS_REINITIALIZE"]:
             return self._recompute(name, "REINITIALIZE", self.reasons.get(name))
         if seen is None:
@@ -170,7 +173,7 @@ class Refresher:
             return self._recompute(name, "FULL", "full refresh requested")
         if meta["REFRESH_MODE"] != "INCREMENTAL":
             return self._recompute(name, "FULL")
-        outcome = self.incremental.refresh(name, seen, inputs)
+        outcome = self.incremental.refresh(name, seen, inputs, logged_since)
         if outcome.action == "FULL":
             return self._recompute(name, "FULL", outcome.message)
         return outcome
