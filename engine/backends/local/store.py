@@ -115,6 +115,14 @@ class Store(RefreshState):
         ).fetchall()
         return {name for (name,) in rows}
 
+    def kept_sizes(self) -> dict[str, int]:
+        """The :meth:`kept_table` tables that exist, with DuckDB's estimate of their rows."""
+        rows = self.con.execute(
+            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ?", [META]
+        ).fetchall()
+        return {name: int(size) for name, size in rows}
+
     def kept_indexes(self) -> set[str]:
         """The names of the indexes on :meth:`kept_table` tables."""
         rows = self.con.execute(
