@@ -36,8 +36,10 @@ IN = temp("__PIPE_AGG_IN")  # the change being applied to a node, rows with __SI
 # A lookup of n hashes reads the state table whole, as a semi join, when it holds fewer rows than
 # n times this: DuckDB scans such a table's hash column faster than it plans a literal list of n
 # values and fetches their rows through its index (measured on one thread at 1M events: about
-# 25 us per listed value, 15 ns per scanned row; the margin keeps the index where it is close).
-SCAN_ROWS_PER_KEY = 1_000
+# 25 us per listed value, 15 ns per scanned row). Below the break-even no index is built: at 1M
+# events a batch's lookups in the per-session tables sat at 1,000 rows per hash, and building
+# their indexes for the few refreshes that crossed it cost more than every scan.
+SCAN_ROWS_PER_KEY = 2_000
 # The state rows that merged rows replace, by the rowids their lookup read: a semi join on rowid
 # costs a scan of row numbers, less than planning two literal lists of thousands of values.
 _DELETE_MERGED = 'DELETE FROM __X_relation WHERE rowid IN (SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL)'
