@@ -28,6 +28,9 @@ class ChangeLog:
 
     def __init__(self, store: Store):
         self.store = store
+        # table -> the version up to which its log was compacted by this process: versions only
+        # grow, so compacting up to it again finds nothing (pipe holds the file's lock while it runs)
+        self._compacted: dict[str, int] = {}
 
     @property
     def con(self):
@@ -36,6 +39,11 @@ class ChangeLog:
     def versions(self) -> dict[str, int]:
         """Current version of every table."""
         return dict(self.con.execute(f"SELECT NAME, VERSION FROM {META}.TABLE_VERSIONS").fetchall())
+
+    def positions(self) -> dict[str, tuple[int, int]]:
+        """(current version, :meth:`logged_since`) of every table, in one read."""
+        rows = self.con.execute(f"SELECT NAME, VERSION, LOGGED_SINCE FROM {META}.TABLE_VERSIONS").fetchall()
+        return {name: (version, since) for name, version, since in rows}
 
     def logged_since(self, name: str) -> int:
         """The version after which the log of ``name`` is complete."""
@@ -51,18 +59,27 @@ class ChangeLog:
         row = self.con.execute(f"SELECT VERSION FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
         return (row[0] if row else 0) + 1
 
-    def _set(self, name: str, version: int, logged_since: int | None = None) -> None:
+    def _next_signed(self, name: str) -> tuple[int, Signature | None]:
+        """The version the next write to ``name`` takes, and the table's signature now; one read."""
+        row = self.con.execute(f"SELECT VERSION, SIGNATURE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
+        return (row[0] if row else 0) + 1, Signature.parse(row[1] if row else None)
+
+    def _set(self, name: str, version: int, logged_since: int | None = None, signature: Signature | None = None) -> None:
+        """Move ``name`` to ``version`` (and its signature, when given), in one statement."""
         self.con.execute(
             f"""INSERT INTO {META}.TABLE_VERSIONS (NAME, VERSION, LOGGED_SINCE, SIGNATURE, CHANGED_AT)
-                VALUES (?, ?, ?, NULL, ?)
+                VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (NAME) DO UPDATE SET VERSION = excluded.VERSION, CHANGED_AT = excluded.CHANGED_AT,
-                LOGGED_SINCE = coalesce(?, TABLE_VERSIONS.LOGGED_SINCE)""",
-            [name, version, logged_since if logged_since is not None else 0, utcnow(), logged_since],
+                LOGGED_SINCE = coalesce(?, TABLE_VERSIONS.LOGGED_SINCE),
+                SIGNATURE = coalesce(excluded.SIGNATURE, TABLE_VERSIONS.SIGNATURE)""",
+            [name, version, logged_since if logged_since is not None else 0,
+             signature.dump() if signature is not None else None, utcnow(), logged_since],
         )
 
     def reset(self, name: str) -> int:
         """``name`` was (re)created: a new version, with an empty log from there on."""
         version = self._next(name)
+        self._compacted.pop(name, None)
         self.con.execute(f"DROP TABLE IF EXISTS {log_name(name)}")
         self.con.execute(
             f"CREATE TABLE {log_name(name)} AS SELECT *, 0::BIGINT AS {VERSION}, 0::TINYINT AS {SIGN} "
@@ -79,11 +96,9 @@ class ChangeLog:
         (else it is computed here, reading the whole table)."""
         version = self._next(name)
         self.con.execute(f"DELETE FROM {log_name(name)}")
-        self._set(name, version, logged_since=version)
+        self._set(name, version, logged_since=version, signature=signature)
         if signature is None:
             self.seal(name)
-        else:
-            self._store_signature(name, signature.dump())
         return version
 
     def record(self, name: str, inserted: str | None = None, deleted: str | None = None) -> int:
@@ -92,8 +107,7 @@ class ChangeLog:
         The table's signature moves with the change, in the same transaction, so that it always
         describes what pipe last wrote, however the process ends.
         """
-        version = self._next(name)
-        signature = Signature.parse(self.stored_signature(name))
+        version, signature = self._next_signed(name)
         for rows, sign in ((inserted, 1), (deleted, -1)):
             if rows:
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_LOGGED AS {rows}")
@@ -103,10 +117,35 @@ class ChangeLog:
                 n, total = self.con.execute(f"SELECT count(*), {_ROW_HASH_SUM} FROM __PIPE_LOGGED AS {ROW}").fetchone()
                 if signature is not None:
                     signature = signature.moved(sign * n, sign * int(total))
-        self._set(name, version)
-        if signature is not None:
-            self._store_signature(name, signature.dump())
+        self._set(name, version, signature=signature)
         return version
+
+    def record_counted(self, name: str, columns: list[str], counted: str) -> tuple[int, int]:
+        """Log a write to ``name`` given as the temporary table ``counted``: its ``columns`` and
+        ``__PIPE_COPIES``, how many copies of that row were inserted (above zero) or deleted
+        (below). Returns (rows inserted, rows deleted); nothing is logged when both are 0.
+
+        The counts and the change of the signature (see :meth:`record`) are read off the small
+        table in one pass; the signature moves in the statement that moves the version."""
+        listed = ", ".join(quote(c) for c in columns)
+        # hash(struct_pack(<columns>)) is the hash(ROW) of the signature: each row's, times its copies
+        row = "struct_pack(" + ", ".join(f"{quote(c)} := {quote(c)}" for c in columns) + ")"
+        inserted, deleted, total = self.con.execute(
+            f"""SELECT coalesce(sum(__PIPE_COPIES) FILTER (WHERE __PIPE_COPIES > 0), 0),
+                       coalesce(-sum(__PIPE_COPIES) FILTER (WHERE __PIPE_COPIES < 0), 0),
+                       coalesce(sum(hash({row})::HUGEINT * __PIPE_COPIES), 0)::VARCHAR FROM {counted}"""
+        ).fetchone()
+        if not inserted and not deleted:
+            return 0, 0
+        version, signature = self._next_signed(name)
+        self.con.execute(
+            f"""INSERT INTO {log_name(name)} SELECT {listed}, {version}::BIGINT, sign(__PIPE_COPIES)::TINYINT
+                FROM {counted}, range(abs(__PIPE_COPIES)) AS __PIPE_COPY(__PIPE_I)"""
+        )
+        if signature is not None:
+            signature = signature.moved(inserted - deleted, int(total))
+        self._set(name, version, signature=signature)
+        return inserted, deleted
 
     def changes(self, name: str, after: int, upto: int) -> str:
         """SQL of the rows (with ``__SIGN``) written to ``name`` in versions ``(after, upto]``."""
@@ -118,6 +157,7 @@ class ChangeLog:
 
     def drop(self, name: str) -> None:
         """Forget ``name`` entirely."""
+        self._compacted.pop(name, None)  # its versions start again from 1
         self.con.execute(f"DROP TABLE IF EXISTS {log_name(name)}")
         self.con.execute(f"DELETE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name])
 
@@ -126,7 +166,11 @@ class ChangeLog:
 
         The log is then complete only after ``upto``: a reader still behind it (one that was
         not counted, as it recomputes anyway) finds so and recomputes instead of missing rows.
+        A compaction rolled back leaves rows every reader has applied, which a later one deletes.
         """
+        if upto <= self._compacted.get(name, -1):
+            return
+        self._compacted[name] = upto
         deleted = self.con.execute(f"DELETE FROM {log_name(name)} WHERE {VERSION} <= {int(upto)}").fetchone()[0]
         if deleted:
             self.con.execute(

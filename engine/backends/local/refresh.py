@@ -26,6 +26,9 @@ from engine.graph import DYNAMIC_TABLE, PipelineGraph
 from engine.report import Reporter
 
 SUSPEND_AFTER_FAILURES = 5
+# A recompute reading a table of more rows than this runs on all of DuckDB's threads (see
+# Store.parallel); below, one thread does it for less than starting the others costs.
+PARALLEL_ROWS = 100_000
 
 # How many rows a recompute inserted and deleted (the multiset difference of old and new rows,
 # told apart by their 64-bit hashes: one narrow aggregation, where no reader needs the rows
@@ -83,6 +86,10 @@ class Refresher:
             self._refresh_each(order, failed, records, trigger, full, timestamp, reporter)
         finally:
             self.recomputing = set()
+            try:
+                self.store.parallel(True)
+            except Exception as exc:  # keep the error that ended the refresh, if any
+                log.debug("giving DuckDB its threads back failed: %s", exc)
         return records
 
     def _refresh_each(self, order, failed, records, trigger, full, timestamp, reporter) -> None:
@@ -106,6 +113,7 @@ class Refresher:
         """Refresh one dynamic table at ``data_timestamp``, in one transaction."""
         con = self.store.con
         start = utcnow()
+        self.store.parallel(full)  # small statements, unless it recomputes: see Store.parallel
         con.execute("BEGIN TRANSACTION")
         try:
             record = self.refresh_in_transaction(name, trigger=trigger, full=full, data_timestamp=data_timestamp)
@@ -138,12 +146,14 @@ class Refresher:
         """Refresh one dynamic table inside the caller's transaction; raises on failure."""
         start = utcnow()
         meta = self.meta(name)
-        versions = self.log.versions()
-        inputs = {u: versions.get(u, 0) for u in self.graph.upstream(name)}
+        positions = self.log.positions()
+        inputs = {u: positions.get(u, (0, 0))[0] for u in self.graph.upstream(name)}
         seen = json.loads(meta["INPUT_VERSIONS"]) if meta["INPUT_VERSIONS"] else None
-        outcome = self._compute(name, meta, inputs, seen, full=full, reinitialize=reinitialize)
+        logged_since = {u: positions.get(u, (0, 0))[1] for u in inputs}
+        outcome = self._compute(name, meta, inputs, seen, logged_since, full=full, reinitialize=reinitialize)
         self.store.record_refreshed(name, data_timestamp, inputs, outcome.action)
-        self._compact(name)
+        if outcome.action != "NO_DATA":  # else it read no change, and its readers' positions stand
+            self._compact(name)
         record = RefreshRecord(
             name, "SUCCEEDED", outcome.message, outcome.action, trigger, data_timestamp, start, utcnow(),
             outcome.inserted, outcome.deleted,
@@ -151,7 +161,8 @@ class Refresher:
         self._insert_history(record)
         return record
 
-    def _compute(self, name: str, meta: dict, inputs: dict, seen: dict | None, *, full: bool, reinitialize: bool) -> Outcome:
+    def _compute(self, name: str, meta: dict, inputs: dict, seen: dict | None, logged_since: dict, *, full: bool,
+                 reinitialize: bool) -> Outcome:
         if reinitialize or meta["NEEDS_REINITIALIZE"]:
             return self._recompute(name, "REINITIALIZE", self.reasons.get(name))
         if seen is None:
@@ -162,7 +173,7 @@ class Refresher:
             return self._recompute(name, "FULL", "full refresh requested")
         if meta["REFRESH_MODE"] != "INCREMENTAL":
             return self._recompute(name, "FULL")
-        outcome = self.incremental.refresh(name, seen, inputs)
+        outcome = self.incremental.refresh(name, seen, inputs, logged_since)
         if outcome.action == "FULL":
             return self._recompute(name, "FULL", outcome.message)
         return outcome
@@ -176,6 +187,8 @@ class Refresher:
         starts anew and readers recompute too.
         """
         con = self.store.con
+        if self.store.largest(self.graph.upstream(name)) > PARALLEL_ROWS:  # and its checks read every row too
+            self.store.parallel(True)
         target = self.store.qualified(name)
         fresh = self.store.qualified(f"__PIPE_NEW_{name}")
         columns = ", ".join(quote(c) for c in self.store.columns(name))

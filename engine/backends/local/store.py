@@ -75,6 +75,8 @@ class Store(RefreshState):
     database: str
     schema: str
     read_only: bool
+    _threads: int | None = None  # DuckDB's configured thread count, read once (see parallel)
+    _parallel: bool = True
 
     def qualified(self, name: str) -> str:
         """``DATABASE.SCHEMA.NAME``, quoted for DuckDB."""
@@ -113,6 +115,14 @@ class Store(RefreshState):
         ).fetchall()
         return {name for (name,) in rows}
 
+    def kept_sizes(self) -> dict[str, int]:
+        """The :meth:`kept_table` tables that exist, with DuckDB's estimate of their rows."""
+        rows = self.con.execute(
+            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ?", [META]
+        ).fetchall()
+        return {name: int(size) for name, size in rows}
+
     def kept_indexes(self) -> set[str]:
         """The names of the indexes on :meth:`kept_table` tables."""
         rows = self.con.execute(
@@ -142,6 +152,20 @@ class Store(RefreshState):
             return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
         except duckdb.Error as exc:
             raise BackendError(f"local engine error: {_first_line(exc)}") from exc
+
+    def parallel(self, on: bool) -> None:
+        """Let DuckDB run the statements that follow on all its threads (``on``) or on one.
+
+        An incremental refresh runs a few hundred statements of a few milliseconds each over
+        small temporary tables and point lookups: on one thread they take less CPU and less
+        time than on several, which spend it scheduling and waking each other. Recomputing a
+        table needs them all."""
+        if on == self._parallel:
+            return
+        if self._threads is None:
+            self._threads = int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
+        self.con.execute(f"SET threads = {self._threads if on else 1}")
+        self._parallel = on
 
     def close(self) -> None:
         """Close the connection and release the file lock."""
@@ -209,6 +233,18 @@ class Store(RefreshState):
                 [self.database, self.schema, name],
             ).fetchall()
         ]
+
+    def largest(self, names) -> int:
+        """DuckDB's estimate of the rows of the largest of tables ``names`` (0 when none exists),
+        from the catalog: nothing is counted."""
+        names = list(names)
+        if not names:
+            return 0
+        row = self.con.execute(
+            f"SELECT coalesce(max(estimated_size), 0) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+            f"AND table_name IN ({', '.join('?' * len(names))})", [self.database, self.schema, *names],
+        ).fetchone()
+        return int(row[0])
 
     def row_count(self, name: str) -> int | None:
         if not self.table_exists(name):

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import project as api
+from engine.backends.local.incremental import aggstate
 from engine.backends.local.incremental.recognition import recognise
 from engine.report import Reporter
 
@@ -89,9 +90,18 @@ def stats_project():
     return api.validate(STATS)
 
 
+@pytest.fixture(params=["scans", "index lookups"])
+def lookups(request, monkeypatch):
+    """State rows found by scans (as the small tables of these tests are by default) or by
+    index lookups of literal lists (as large state tables are)."""
+    if request.param == "index lookups":
+        monkeypatch.setattr(aggstate, "SCAN_ROWS_PER_KEY", 0)
+    return request.param
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ops=ops)
-def test_aggregate_state_refresh_equals_full_recompute(stats_project, tmp_path_factory, ops):
+def test_aggregate_state_refresh_equals_full_recompute(stats_project, tmp_path_factory, lookups, ops):
     db = tmp_path_factory.mktemp("stats") / "stats.duckdb"
     with stats_project.backend("local", db=db) as backend:
         api.apply(stats_project, backend)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine import project as api
+from engine.backends.local.incremental import aggstate
 from engine.backends.local.incremental.aggstate import AggregateState
 from engine.backends.local.incremental.orchestrator import SMALL_GROUPS
 from engine.backends.local.incremental.preaggregation import PreAggregation
@@ -55,7 +56,9 @@ def test_engagement_keeps_pre_aggregation_for_sessions_and_state_for_members(app
         assert _kept_tables(backend, "MEMBER_ENGAGEMENT_SUMMARY") == {"AGG"}
 
 
-def test_kept_tables_are_indexed_by_the_first_incremental_refresh_not_the_full_one(applied):
+def test_kept_tables_are_indexed_by_the_first_incremental_refresh_not_the_full_one(applied, monkeypatch):
+    # state tables this small are scanned (see SCAN_ROWS_PER_KEY): looked up by index, as large ones are
+    monkeypatch.setattr(aggstate, "SCAN_ROWS_PER_KEY", 0)
     project = api.validate(applied.yaml)
     with project.backend("local", db=applied.db) as backend:
         assert _indexes(backend) == set()  # apply's full refreshes built no index
@@ -75,6 +78,22 @@ def test_kept_tables_are_indexed_by_the_first_incremental_refresh_not_the_full_o
         api.refresh(project, backend, reporter=Reporter())
         assert "AGG_MEMBER_ENGAGEMENT_SUMMARY_N2_STAR_H" in _indexes(backend)
         assert_tables_equal_queries(project, backend, NOW)
+
+
+def test_small_state_tables_are_scanned_and_get_no_index(applied):
+    project = api.validate(applied.yaml)
+    with project.backend("local", db=applied.db) as backend:
+        backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [20, 1])
+        actions = {r.name: r.refresh_action for r in api.refresh(project, backend, reporter=Reporter())}
+        indexes = _indexes(backend)
+        sizes = backend.store.kept_sizes()
+        assert_tables_equal_queries(project, backend, NOW)
+    assert actions["MEMBER_ENGAGEMENT_SUMMARY"] == "INCREMENTAL"
+    # 10,000 events: state tables of under 10,000 rows, in which a 20-event change finds its rows
+    # by scans (the test above forces the index lookups that large tables get)
+    state = [t for t in sizes if t.startswith("AGG_MEMBER_ENGAGEMENT_SUMMARY_N")]
+    assert state and max(sizes[t] for t in state) < 10_000
+    assert not {i for i in indexes if i.startswith("AGG_")}
 
 
 def _indexes(backend) -> set[str]:

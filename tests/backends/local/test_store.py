@@ -7,6 +7,7 @@ import pytest
 
 from engine import project as api
 from engine.errors import BackendError
+from engine.report import Reporter
 
 SHOP = Path(__file__).resolve().parents[2] / "fixtures" / "incremental" / "shop.yaml"
 
@@ -60,3 +61,51 @@ def test_a_schema_named_main_is_the_databases_own_and_works_as_any_other(tmp_pat
                                for name in project.pipeline.dynamic_tables}
     assert results["MAIN"] == results["ANALYTICS"]
     assert results["MAIN"]["CUSTOMER_ORDERS"][0][:4] == (1, "ann", "West", 1)
+
+
+class _Statements:
+    """The store's connection, noting each statement sent and DuckDB's thread count as it runs."""
+
+    def __init__(self, con):
+        self._con = con
+        self.sent: list[tuple[str, int]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def execute(self, sql, *args):
+        threads = self._con.execute("SELECT current_setting('threads')").fetchone()[0]
+        self.sent.append((" ".join(sql.split()), int(threads)))
+        return self._con.execute(sql, *args)
+
+
+def test_an_incremental_refresh_runs_on_one_thread_and_gives_the_others_back(tmp_path):
+    project = api.validate(SHOP)
+    with project.backend("local", db=tmp_path / "shop.duckdb") as backend:
+        api.apply(project, backend)
+        store = backend.store
+        configured = int(store.con.execute("SELECT current_setting('threads')").fetchone()[0])
+        backend.query("INSERT INTO CUSTOMERS VALUES (1, 'Ann', 'north')")
+        backend.query("INSERT INTO ORDERS VALUES (10, 1, 12.5, 'paid', TIMESTAMP '2026-01-01 10:00:00')")
+        store.con = _Statements(store.con)
+        records = api.refresh(project, backend, reporter=Reporter())
+        sent, store.con = store.con.sent, store.con._con
+        after = int(store.con.execute("SELECT current_setting('threads')").fetchone()[0])
+        rows = backend.query("SELECT customer_id, orders, total_amount FROM CUSTOMER_ORDERS").rows
+    assert {r.name: r.refresh_action for r in records}["CUSTOMER_ORDERS"] == "INCREMENTAL"
+    assert [tuple(r) for r in rows] == [(1, 1, 12.5)]
+    writes = [threads for sql, threads in sent if sql.startswith(("INSERT INTO", "DELETE FROM"))]
+    assert writes and set(writes) == {1}
+    assert after == configured
+
+
+def test_parallel_switches_duckdb_threads_and_back(tmp_path):
+    project = api.validate(SHOP)
+    with project.backend("local", db=tmp_path / "shop.duckdb") as backend:
+        con = backend.store.con
+        configured = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        backend.store.parallel(False)
+        one = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        backend.store.parallel(True)
+        back = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    assert (one, back) == (1, configured)

@@ -33,6 +33,16 @@ from engine.sql.partition import Partitioning
 # State rows are found by hash: a DuckDB whose hash function differs must rebuild them.
 HASH_PROBE = "SELECT hash(1, 'pipe', 2.5::DOUBLE, DATE '2026-01-01', NULL::VARCHAR, [1, 2])"
 IN = temp("__PIPE_AGG_IN")  # the change being applied to a node, rows with __SIGN
+# A lookup of n hashes reads the state table whole, as a semi join, when it holds fewer rows than
+# n times this: DuckDB scans such a table's hash column faster than it plans a literal list of n
+# values and fetches their rows through its index (measured on one thread at 1M events: about
+# 25 us per listed value, 15 ns per scanned row). Below the break-even no index is built: at 1M
+# events a batch's lookups in the per-session tables sat at 1,000 rows per hash, and building
+# their indexes for the few refreshes that crossed it cost more than every scan.
+SCAN_ROWS_PER_KEY = 2_000
+# The state rows that merged rows replace, by the rowids their lookup read: a semi join on rowid
+# costs a scan of row numbers, less than planning two literal lists of thousands of values.
+_DELETE_MERGED = 'DELETE FROM __X_relation WHERE rowid IN (SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL)'
 
 
 class Stale(Exception):
@@ -58,6 +68,7 @@ class AggregateState:
         self.output = output
         self._sql = Statements()
         self._indexed: set[str] = set()  # the indexes on state tables known to exist, see _lookup
+        self._sizes: dict[str, int] = {}  # each state table's rows, as DuckDB's catalog estimates them
 
     def _run(self, key, template: str, params: list | None = None, **slots):
         """Run ``template`` filled with ``slots`` (callables are called for their node), printed
@@ -113,12 +124,19 @@ class AggregateState:
 
     def _lookup(self, into: str, relation: exp.Table, key: str, values: list[int]) -> None:
         """Copy the rows of ``relation`` whose ``key`` is in ``values`` (with their rowid) to
-        ``into``, as a statement of its own: so DuckDB answers it from the column's index.
+        ``into``, as a statement of its own: so DuckDB answers it from the column's index (or
+        by a scan, when the table is small for the number of values: see SCAN_ROWS_PER_KEY).
 
         The index is created by the first lookup that needs it, not by :meth:`rebuild`: building
         them all was about a quarter of a full refresh's work, wasted when the next refresh
         recomputes the table too, and some (e.g. by group of a value table whose aggregate is
         kept in the group row) are never read at all."""
+        if self._sizes.get(relation.name, 0) < SCAN_ROWS_PER_KEY * len(values):
+            self._run((into, relation.name, key),
+                      'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation '
+                      'WHERE __X_by IN (SELECT unnest(CAST(? AS UBIGINT[])))',
+                      [values], into=temp(into), relation=relation, by=column(key))
+            return
         name = f"{relation.name}_{key.strip('_')}"
         if name not in self._indexed:
             run(self.store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
@@ -135,7 +153,7 @@ class AggregateState:
 
     def check(self) -> None:
         """Raise Stale when a state table is missing."""
-        existing = self.store.kept_tables()
+        existing = self._sizes = self.store.kept_sizes()
         for relation in self.relations():
             if relation.name not in existing:
                 raise Stale(f"{sql(relation)} is missing")
@@ -183,12 +201,11 @@ class AggregateState:
                FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
             match=lambda: q.same("s", "d", "__H", names),
         )
-        below_zero, rows = _merged(con, "__TOTAL")
+        below_zero, replaced = _merged(con, "__TOTAL")
         if below_zero:
             raise Stale(f"{sql(relation)} would count a value fewer than zero times")
-        if rows:
-            run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
-                relation=relation, hashes=numbers(hashes), rows=numbers(rows))
+        if replaced:
+            self._run((node.index, i), _DELETE_MERGED, relation=relation)
         self._run((node.index, i), 'INSERT INTO __X_relation SELECT "__H", "__GH", __X_names, "__TOTAL" FROM __PIPE_AGG_M WHERE "__TOTAL" <> 0',
                   relation=relation, names=lambda: columns(names))
         table = temp(f"__PIPE_AGG_X{i}")
@@ -207,7 +224,7 @@ class AggregateState:
         self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
                   query=lambda: self._moved_groups(node, moved))
-        below_zero, rows = _merged(con, "__N")
+        below_zero, replaced = _merged(con, "__N")
         if below_zero:
             raise Stale(f"{sql(relation)} would count a group's rows fewer than zero times")
         for j, (kind, arg) in enumerate(node.aggs):  # a MIN or MAX whose value went: read it off the values left
@@ -226,9 +243,8 @@ class AggregateState:
                 target=column(f"__S{j}"), groups=lambda: q.group_columns(node), best=lambda: best(this=column("__V")),
                 flag=column(f"__F{j}", "m"), match=lambda: q.same("m", "r", "__GH", groups),
             )
-        if rows:  # the updates above leave "__R" as it was
-            run(con, 'DELETE FROM __X_relation WHERE "__H" IN (__X_hashes) AND rowid IN (__X_rows)',
-                relation=relation, hashes=numbers(hashes), rows=numbers(rows))
+        if replaced:  # the updates above leave "__R" as it was
+            self._run(node.index, _DELETE_MERGED, relation=relation)
 
         def rows_left():
             kept = [c for c in self.store.columns_of(relation) if c not in ("__K", "__KH")]
@@ -269,7 +285,6 @@ class AggregateState:
 
     def _replace_output(self, node: Node) -> Callable[[], exp.Expression]:
         """Recompute the output rows of ``node``'s affected groups; returns (a builder of) their change."""
-        con = self.store.con
         out = self._out(node)
         affected = temp(f"__PIPE_AGG_G{node.index}")
         new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
@@ -279,10 +294,7 @@ class AggregateState:
         self._lookup("__PIPE_AGG_S", out, "__GH", groups)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_old AS SELECT o.* FROM __PIPE_AGG_S AS o SEMI JOIN __X_affected AS g ON __X_match",
                   old=old, affected=affected, match=lambda: q.same("o", "g", "__GH", q.group_names(node)))
-        rows = _numbers(con, self._sql.text(("old", node.index), lambda: fill('SELECT "__R" FROM __X_old', old=old)))
-        if rows:
-            run(con, 'DELETE FROM __X_out WHERE "__GH" IN (__X_groups) AND rowid IN (__X_rows)',
-                out=out, groups=numbers(groups), rows=numbers(rows))
+        self._run(node.index, 'DELETE FROM __X_out WHERE rowid IN (SELECT "__R" FROM __X_old)', out=out, old=old)
         self._run(node.index, "INSERT INTO __X_out SELECT * FROM __X_new", out=out, new=new)
         return lambda: fill("SELECT __X_c, 1 AS __SIGN FROM __X_new UNION ALL SELECT __X_c, -1 AS __SIGN FROM __X_old",
                             c=columns(node.columns), new=new, old=old)
@@ -299,8 +311,7 @@ class AggregateState:
         con = self.store.con
         node = self.nodes[-1]
         star = self._star(node)
-        values = list(dict.fromkeys(affected.get(self.output, [])))
-        self._indexed = self.store.kept_indexes()
+        values = list(dict.fromkeys(affected.get(self.output, [])))  # after apply(): _indexed is current
 
         def keys():
             typed = exp.DataType.build(self.store.type_of(star, "__K"), dialect="duckdb")
@@ -374,13 +385,10 @@ def _coalesced_sum(a: exp.Expression, b: exp.Expression) -> exp.Expression:
     return exp.Add(this=exp.Coalesce(this=a, expressions=[zero]), expression=exp.Coalesce(this=b, expressions=[zero.copy()]))
 
 
-def _merged(con, count: str) -> tuple[int, list[int]]:
+def _merged(con, count: str) -> tuple[int, int]:
     """Of the merged rows in ``__PIPE_AGG_M``: how many have a ``count`` below zero (the state
-    disagrees with the change), and the rowids of the state rows they replace; one statement."""
-    below_zero, rows = con.execute(
-        f'SELECT count(*) FILTER (WHERE "{count}" < 0), list("__R") FILTER (WHERE "__R" IS NOT NULL) FROM __PIPE_AGG_M'
-    ).fetchone()
-    return below_zero, [int(r) for r in rows or []]
+    disagrees with the change), and how many replace a state row; one statement."""
+    return con.execute(f'SELECT count(*) FILTER (WHERE "{count}" < 0), count("__R") FROM __PIPE_AGG_M').fetchone()
 
 
 def _numbers(con, query: str) -> list[int]:

@@ -43,18 +43,14 @@ MAX_KEYS = 50_000
 SMALL_GROUPS = 16
 
 
-# The rows that differ between two tables of the same columns: counted copies, then repeated.
-_DIFFERENCE = (
-    """CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
-       SELECT __X_columns, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
-           SELECT __X_columns, 1 AS __PIPE_SIGN FROM __X_new
-           UNION ALL SELECT __X_columns, -1 AS __PIPE_SIGN FROM __X_old
-       ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0""",
-    """CREATE OR REPLACE TEMP TABLE __PIPE_INS AS SELECT __X_columns FROM __PIPE_DIFF,
-       range(__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE __PIPE_COPIES > 0""",
-    """CREATE OR REPLACE TEMP TABLE __PIPE_DEL AS SELECT __X_columns FROM __PIPE_DIFF,
-       range(-__PIPE_COPIES) AS __PIPE_COPY(__PIPE_I) WHERE -__PIPE_COPIES > 0""",
-)
+# The rows that differ between two tables of the same columns, each with how many more copies
+# of it the new table holds than the old (NULLs compare equal, as in EXCEPT ALL, but one hash
+# table instead of two).
+_DIFFERENCE = """CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS
+    SELECT __X_columns, CAST(sum(__PIPE_SIGN) AS BIGINT) AS __PIPE_COPIES FROM (
+        SELECT __X_columns, 1 AS __PIPE_SIGN FROM __X_new
+        UNION ALL SELECT __X_columns, -1 AS __PIPE_SIGN FROM __X_old
+    ) AS __D GROUP BY ALL HAVING sum(__PIPE_SIGN) <> 0"""
 
 
 @dataclass
@@ -139,8 +135,10 @@ class Incremental:
 
     # -- refresh ---------------------------------------------------------------------------------
 
-    def refresh(self, name: str, seen: dict[str, int], current: dict[str, int]) -> Outcome:
-        """Refresh ``name`` from the changes between ``seen`` and ``current`` input versions.
+    def refresh(self, name: str, seen: dict[str, int], current: dict[str, int],
+                logged_since: dict[str, int] | None = None) -> Outcome:
+        """Refresh ``name`` from the changes between ``seen`` and ``current`` input versions
+        (``logged_since``: each input's :meth:`ChangeLog.logged_since`, when the caller read them).
 
         Returns an INCREMENTAL outcome, or FULL with the reason when the change cannot be traced.
         """
@@ -149,7 +147,8 @@ class Incremental:
             return self._full(name, "its translation for the local engine does not parse back as a tree")
         changed = [i for i in current if current[i] != seen.get(i)]
         for table in changed:
-            if seen.get(table) is None or self.log.logged_since(table) > seen[table]:
+            since = logged_since[table] if logged_since is not None else self.log.logged_since(table)
+            if seen.get(table) is None or since > seen[table]:
                 return self._full(name, f"{table} was recreated or written outside pipe")
             if table not in plan.partitioning.keys:
                 return self._full(name, plan.partitioning.reasons.get(table, f"no key for {table}"))
@@ -162,9 +161,8 @@ class Incremental:
         if isinstance(kept, PreAggregation):
             if plan.state is None and not kept.exists():  # with state too, kept() found the rows
                 return self._full(name, f"its pre-aggregation rows are rebuilt ({kept.relation} is missing)")
-            for table in changed:
-                self.log.materialise(table, seen[table], current[table], "__PIPE_CHG")
-                kept.apply(temp("__PIPE_CHG"))
+            for table in changed:  # its only input: __PIPE_DELTA holds its change already
+                kept.apply(temp("__PIPE_DELTA"))
         elif kept is not None:
             def load(table: str) -> bool:
                 if table in changed:
@@ -228,21 +226,16 @@ class Incremental:
             "INSERT INTO __X_target (__X_names) SELECT __X_columns FROM __PIPE_NEW",
             target=target, names=names, columns=columns(names),
         ))
-        return self.record_difference(name, temp("__PIPE_OLD"), temp("__PIPE_NEW"), "INCREMENTAL")
+        return self.record_difference(name, temp("__PIPE_OLD"), temp("__PIPE_NEW"), "INCREMENTAL", names)
 
-    def record_difference(self, name: str, old: exp.Table, new: exp.Table, action: str) -> Outcome:
-        """Log the rows that differ between tables ``old`` and ``new`` as ``name``'s change."""
-        con = self.store.con
-        names = tuple(self.store.columns(name))
-        # One aggregation counts each distinct row's copies, new minus old (NULLs compare equal,
-        # as in EXCEPT ALL, but one hash table instead of two); each difference is then repeated.
-        for template in _DIFFERENCE:
-            self._sql.run(con, (template, names, old.sql(), new.sql()),
-                          lambda: fill(template, columns=columns(names), new=new.copy(), old=old.copy()))
-        n_ins, n_del = con.execute("SELECT (SELECT count(*) FROM __PIPE_INS), (SELECT count(*) FROM __PIPE_DEL)").fetchone()
-        if n_ins or n_del:
-            self.log.record(name, "SELECT * FROM __PIPE_INS", "SELECT * FROM __PIPE_DEL")
-        return Outcome(action, n_ins, n_del)
+    def record_difference(self, name: str, old: exp.Table, new: exp.Table, action: str, names=None) -> Outcome:
+        """Log the rows that differ between tables ``old`` and ``new`` as ``name``'s change
+        (``names``: its columns, when the caller has read them)."""
+        names = tuple(names or self.store.columns(name))
+        self._sql.run(self.store.con, (_DIFFERENCE, names, old.sql(), new.sql()),
+                      lambda: fill(_DIFFERENCE, columns=columns(names), new=new.copy(), old=old.copy()))
+        inserted, deleted = self.log.record_counted(name, list(names), "__PIPE_DIFF")
+        return Outcome(action, inserted, deleted)
 
     def _full(self, name: str, reason: str) -> Outcome:
         return Outcome("FULL", message=f"incremental refresh not possible: {reason}")
