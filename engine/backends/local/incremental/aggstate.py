@@ -25,6 +25,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from engine.backends.local.incremental import statequeries as q
+from engine.backends.local.incremental.keys import ensure_index
 from engine.backends.local.incremental.recognition import BY_ROWS, EXTREMES, PAIRED, Node, recognise
 from engine.backends.local.incremental.trees import Statements, column, columns, fill, numbers, run, sql, temp
 from engine.backends.local.store import Store
@@ -121,8 +122,8 @@ class AggregateState:
         kept in the group row) are never read at all."""
         name = f"{relation.name}_{key.strip('_')}"
         if name not in self._indexed:
-            run(self.store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
-            self._indexed.add(name)
+            ensure_index(self.store, relation, name, key)
+            self._indexed.add(name)  # or judged too large to index, for this refresh
         run(self.store.con,
             'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
             into=temp(into), relation=relation, key=column(key), values=numbers(values))
