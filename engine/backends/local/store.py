@@ -144,6 +144,19 @@ class Store(RefreshState):
         query = exp.select(exp.column(column, quoted=True)).from_(relation.copy()).limit(0)
         return str(self.con.execute(query.sql(dialect="duckdb")).description[0][1])
 
+    def estimated_rows(self, relation) -> int:
+        """DuckDB's estimate of the rows of ``relation`` (a sqlglot table in the database)."""
+        rows = self.con.execute(
+            "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?", [relation.db or self.schema, relation.name],
+        ).fetchall()
+        return rows[0][0] if rows else 0
+
+    def memory_limit_bytes(self) -> int:
+        """DuckDB's memory limit, in bytes."""
+        (setting,) = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        return size_in_bytes(setting)
+
     def execute(self, sql: str, params: list | tuple | None = None):
         """Run ``sql``, mapping DuckDB errors to BackendError."""
         import duckdb
@@ -305,6 +318,20 @@ class Store(RefreshState):
 def column_type(con, relation: str, column: str) -> str:
     """DuckDB's name of the type of ``relation``'s column ``column`` (quoted as needed)."""
     return str(con.execute(f"SELECT {column} FROM {relation} LIMIT 0").description[0][1])
+
+
+_UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def size_in_bytes(setting: str) -> int:
+    """A size as DuckDB prints a setting (``2.7 GiB``, ``500.0 MiB``, ``3GB``), in bytes."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", setting)
+    if not match or match.group(2).upper() not in _UNITS:
+        raise ValueError(f"not a size: {setting!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def _first_line(exc: Exception) -> str:

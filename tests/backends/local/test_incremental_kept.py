@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlglot import exp
+
 from engine import project as api
-from engine.backends.local.incremental import aggstate
+from engine.backends.local.incremental import aggstate, keys
 from engine.backends.local.incremental.aggstate import AggregateState
 from engine.backends.local.incremental.orchestrator import SMALL_GROUPS
 from engine.backends.local.incremental.preaggregation import PreAggregation
+from engine.backends.local.store import open_store
 from engine.report import Reporter
 
 from .test_incremental_property import assert_tables_equal_queries
@@ -94,6 +97,34 @@ def test_small_state_tables_are_scanned_and_get_no_index(applied):
     state = [t for t in sizes if t.startswith("AGG_MEMBER_ENGAGEMENT_SUMMARY_N")]
     assert state and max(sizes[t] for t in state) < 10_000
     assert not {i for i in indexes if i.startswith("AGG_")}
+
+
+def test_a_state_table_too_large_to_index_in_memory_is_read_without_an_index(applied, monkeypatch):
+    """An index is built in memory at once; where none fits, lookups scan the key column and the
+    tables still equal their queries."""
+    monkeypatch.setattr(aggstate, "SCAN_ROWS_PER_KEY", 0)  # lookups that would use an index...
+    monkeypatch.setattr(keys, "INDEX_SHARE", 0.0)  # ...but no index fits
+    project = api.validate(applied.yaml)
+    with project.backend("local", db=applied.db) as backend:
+        for seed in (1, 2):
+            backend.insert_batch("RAW_INTERACTIONS", "gen_interactions", [20, seed])
+            actions = {r.name: r.refresh_action for r in api.refresh(project, backend, reporter=Reporter())}
+            assert actions["MEMBER_SESSIONS"] == actions["MEMBER_ENGAGEMENT_SUMMARY"] == "INCREMENTAL"
+            assert _indexes(backend) == set()
+            assert_tables_equal_queries(project, backend, NOW)
+
+
+def test_an_index_is_affordable_when_it_fits_half_the_memory_limit(tmp_path):
+    store = open_store(tmp_path / "p.duckdb", "DB", "SC", memory_limit="100MB")
+    try:
+        store.con.execute("CREATE TABLE T AS SELECT i AS K, i::VARCHAR AS S FROM range(100000) r(i)")
+        store.con.execute("CREATE TABLE BIG AS SELECT i AS K FROM range(1000000) r(i)")
+        table = exp.table_("T", db="SC")
+        # 100,000 rows: 9.6 MB as integers, 12.8 MB as text; 1M integers: 96 MB, over 50 MB
+        assert keys.affordable(store, table, "K") and keys.affordable(store, table, "S")
+        assert not keys.affordable(store, exp.table_("BIG", db="SC"), "K")
+    finally:
+        store.close()
 
 
 def _indexes(backend) -> set[str]:

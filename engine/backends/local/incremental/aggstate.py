@@ -25,6 +25,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from engine.backends.local.incremental import statequeries as q
+from engine.backends.local.incremental.keys import ensure_index
 from engine.backends.local.incremental.recognition import BY_ROWS, EXTREMES, PAIRED, Node, recognise
 from engine.backends.local.incremental.trees import Statements, column, columns, fill, numbers, run, sql, temp
 from engine.backends.local.store import Store
@@ -67,7 +68,7 @@ class AggregateState:
         self.key = key  # the output key, over the query's grouping keys "__G<i>"
         self.output = output
         self._sql = Statements()
-        self._indexed: set[str] = set()  # the indexes on state tables known to exist, see _lookup
+        self._indexed: dict[str, bool] = {}  # whether each index looked up this refresh exists, see _lookup
         self._sizes: dict[str, int] = {}  # each state table's rows, as DuckDB's catalog estimates them
 
     def _run(self, key, template: str, params: list | None = None, **slots):
@@ -131,19 +132,24 @@ class AggregateState:
         them all was about a quarter of a full refresh's work, wasted when the next refresh
         recomputes the table too, and some (e.g. by group of a value table whose aggregate is
         kept in the group row) are never read at all."""
-        if self._sizes.get(relation.name, 0) < SCAN_ROWS_PER_KEY * len(values):
+        small = self._sizes.get(relation.name, 0) < SCAN_ROWS_PER_KEY * len(values)
+        if small or not self._index(relation, key):
             self._run((into, relation.name, key),
                       'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation '
                       'WHERE __X_by IN (SELECT unnest(CAST(? AS UBIGINT[])))',
                       [values], into=temp(into), relation=relation, by=column(key))
             return
-        name = f"{relation.name}_{key.strip('_')}"
-        if name not in self._indexed:
-            run(self.store.con, "CREATE INDEX __X_name ON __X_relation (__X_key)", name=name, relation=relation, key=key)
-            self._indexed.add(name)
         run(self.store.con,
             'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
             into=temp(into), relation=relation, key=column(key), values=numbers(values))
+
+    def _index(self, relation: exp.Table, key: str) -> bool:
+        """Whether ``relation`` has its index on ``key``, built now if missing and affordable
+        (see :func:`.keys.ensure_index`: a table too large to index in memory is scanned)."""
+        name = f"{relation.name}_{key.strip('_')}"
+        if name not in self._indexed:
+            self._indexed[name] = ensure_index(self.store, relation, name, key)
+        return self._indexed[name]
 
     def _groups(self, node: Node, source: exp.Expression) -> exp.Select:
         """The group rows of ``source``: row count and the aggregates kept there."""
@@ -165,7 +171,7 @@ class AggregateState:
         """Move the state by the input changes: ``load(table)`` copies ``table``'s change (rows
         with __SIGN) to ``__PIPE_AGG_IN`` and says whether it changed."""
         self.check()
-        self._indexed = self.store.kept_indexes()
+        self._indexed = dict.fromkeys(self.store.kept_indexes(), True)
         node_changes: dict[int, Callable[[], exp.Expression]] = {}
         for node in self.nodes:
             if node.source_table is not None:
