@@ -49,18 +49,28 @@ def parse_select(sql: str) -> exp.Query:
         raise SqlError(
             f"a dynamic table's SQL must be a SELECT, not {query.key.upper()}", sql=sql, hint="write a SELECT"
         )
-    found = depth(query)
+    found = depth(query, number=True)
     if found > MAX_DEPTH:
         raise _too_deep(sql, found)
     _check_unquoted(query, sql)
     return query
 
 
-def depth(tree: exp.Expression) -> int:
-    """How many levels the syntax tree of ``tree`` nests (counted without recursion)."""
-    deepest, stack = 0, [(tree, 1)]
+NODE = "pipe_at"
+"""Meta key of each node of a parsed query: its number in the tree as parsed. Copies keep it, so a
+copy that was qualified or typed can be matched back to the nodes of another copy (the types the
+compile found are given to the translation's nodes: :func:`engine.sql.dialect_annotate.annotate`)."""
+
+
+def depth(tree: exp.Expression, *, number: bool = False) -> int:
+    """How many levels the syntax tree of ``tree`` nests (counted without recursion); with
+    ``number``, each node is numbered on the way (its :data:`NODE` meta)."""
+    deepest, stack, count = 0, [(tree, 1)], 0
     while stack:
         node, level = stack.pop()
+        if number:
+            node.meta[NODE] = count
+            count += 1
         deepest = max(deepest, level)
         stack.extend((child, level + 1) for child in node.iter_expressions())
     return deepest

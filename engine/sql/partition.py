@@ -66,13 +66,14 @@ class _Source:
     nullable: bool = False
 
 
-def analyze(query: str | exp.Expression, schema: dict[str, list[str]]) -> Partitioning:
+def analyze(query: str | exp.Expression, schema: dict[str, list[str]], *, qualified: bool = False) -> Partitioning:
     """Key maps for every input of ``query`` (a Snowflake query, parsed or as text) given the input
-    tables' columns."""
+    tables' columns; ``qualified``: ``query`` is already qualified against them (a compiled query's
+    bound tree), so it is not qualified again."""
     result = Partitioning()
     try:
         tree = sqlglot.parse_one(query, read=DIALECT) if isinstance(query, str) else query.copy()
-        tree = qualify(
+        tree = tree if qualified else qualify(
             tree,
             schema=names.schema({t: {c: "VARCHAR" for c in cols} for t, cols in schema.items()}),
             dialect=DIALECT,

@@ -49,6 +49,9 @@ class RecalledQuery(CompiledQuery):
 
         return bind(self.tree, self.catalog)[0]
 
+    def _bound_if_made(self):
+        return self.__dict__.get("bound")  # binding again costs more than the key analysis saves
+
 
 def table_refs(sql: str, trees: dict[str, Any]) -> list[TableRef]:
     """The tables ``sql`` names, as :func:`engine.sql.compiler.parse` finds them, kept in the cache.

@@ -47,7 +47,8 @@ _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # 
 
 
 def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None,
-              catalog: dict[str, dict[str, str]] | None = None, parsed: exp.Expression | None = None) -> str:
+              catalog: dict[str, dict[str, str]] | None = None, parsed: exp.Expression | None = None,
+              types: dict[int, exp.DataType] | None = None) -> str:
     """Translate one Snowflake statement (SELECT, WITH…SELECT, INSERT, UPDATE, DELETE) to DuckDB SQL.
 
     Args:
@@ -57,6 +58,8 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         catalog: the Snowflake types of the tables the statement reads, ``{table: {column: type}}``
             (e.g. ``{"T": {"D": "DATE"}}``); rules that depend on a column's type use it.
         parsed: ``sql`` already parsed (a compiled query's tree): it is copied, not parsed again.
+        types: the types the compile of ``parsed`` against ``catalog`` found
+            (:attr:`engine.sql.compiler.CompiledQuery.types`): used instead of typing it again.
 
     Returns:
         DuckDB SQL giving the same rows, with the column names Snowflake would return.
@@ -65,7 +68,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         SqlError: the SQL does not parse, is not one such statement, or uses something the local
             engine cannot run (the error names it and gives its line and column).
     """
-    return _translate(sql, database, schema, catalog, parsed)[1]
+    return _translate(sql, database, schema, catalog, parsed, types)[1]
 
 
 def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None = None,
@@ -76,7 +79,7 @@ def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None 
     return _translate(sql, database, schema, catalog, parsed)[0]
 
 
-def _translate(sql, database, schema, catalog, parsed) -> tuple[exp.Expression, str]:
+def _translate(sql, database, schema, catalog, parsed, types=None) -> tuple[exp.Expression, str]:
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
         dialect_tables.rewrite(tree)
@@ -84,7 +87,7 @@ def _translate(sql, database, schema, catalog, parsed) -> tuple[exp.Expression, 
         dialect_objects.quote_object_keys(tree)
         dialect_names.name_outputs(tree, sql)
         dialect_names.name_values_columns(tree)
-        dialect_annotate.annotate(tree, catalog)
+        dialect_annotate.annotate(tree, catalog, types)
         dialect_types.coerce_inserted_text(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
