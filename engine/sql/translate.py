@@ -22,10 +22,12 @@ The translation is checked on results, not text: see tests/fixtures/translate/.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from engine.errors import SqlError
@@ -68,7 +70,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         SqlError: the SQL does not parse, is not one such statement, or uses something the local
             engine cannot run (the error names it and gives its line and column).
     """
-    return _translate(sql, database, schema, catalog, parsed, types)[1]
+    return _translate(sql, database, schema, catalog, parsed, types, keep_tree=False)[1]
 
 
 def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None = None,
@@ -79,7 +81,9 @@ def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None 
     return _translate(sql, database, schema, catalog, parsed)[0]
 
 
-def _translate(sql, database, schema, catalog, parsed, types=None) -> tuple[exp.Expression, str]:
+def _translate(sql, database, schema, catalog, parsed, types=None, keep_tree=True) -> tuple[exp.Expression, str]:
+    """The translated tree and its DuckDB SQL; without ``keep_tree`` the tree is printed as it is
+    (printing may change it: only the SQL is wanted)."""
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
         dialect_tables.rewrite(tree)
@@ -96,7 +100,7 @@ def _translate(sql, database, schema, catalog, parsed, types=None) -> tuple[exp.
         tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
         tree = dialect_functions.rewrite_divisions(tree)
         dialect_flatten.rewrite(tree)
-        duck_sql = tree.sql(dialect="duckdb", identify=True, unsupported_level=ErrorLevel.RAISE)
+        duck_sql = tree.sql(dialect="duckdb", identify=True, unsupported_level=ErrorLevel.RAISE, copy=keep_tree)
         _check_functions(duck_sql)
     except Untranslatable as err:
         raise _located(err, sql) from None
@@ -183,14 +187,50 @@ def _located(err: Untranslatable, sql: str) -> SqlError:
 
 def _check_functions(duck_sql: str) -> None:
     """Reject functions sqlglot wrote through by name that DuckDB does not have."""
+    if _only_known_calls(duck_sql):
+        return  # no name before a bracket can be an unknown function: no need to read it back
     try:
         tree = sqlglot.parse_one(duck_sql, read="duckdb")
     except (ParseError, TokenError):  # sqlglot cannot read its own output back: DuckDB will judge
         return
     for call in tree.find_all(exp.Anonymous):
-        if call.name.lower() not in dialect_functions.duckdb_functions() | local_functions.NAMES:
+        if call.name.lower() not in _local_functions():
             raise Untranslatable(f"function {call.name.upper()}", keyword=call.name,
                                  hint="it has no local (DuckDB) equivalent")
+
+
+_BEFORE_BRACKET = re.compile(r"(\.?)([\w$]+)\s*\(|[\"`\]]\s*\(")  # a name (or a quoted one) before "("
+
+
+def _only_known_calls(duck_sql: str) -> bool:
+    """Whether every word written before an opening bracket is a function the local engine has, or
+    a keyword sqlglot never reads as a function's name: then reading ``duck_sql`` back would find
+    no unknown function. A quoted name, or anything else, answers False (read it back to tell)."""
+    known, keywords = _local_functions(), _not_function_names()
+    for match in _BEFORE_BRACKET.finditer(duck_sql):
+        word = match.group(2)
+        if word is None:
+            return False
+        word = word.lower()
+        if word not in known and (match.group(1) or word not in keywords):
+            return False
+    return True
+
+
+@functools.cache
+def _local_functions() -> frozenset[str]:
+    """Lower-case names of the functions a local query may call: DuckDB's and pipe's own."""
+    return dialect_functions.duckdb_functions() | local_functions.NAMES
+
+
+@functools.cache
+def _not_function_names() -> frozenset[str]:
+    """Lower-case DuckDB keywords that sqlglot's parser never reads as a function's name (their
+    tokens are not among its FUNC_TOKENS), e.g. IN, AS, OVER, VALUES."""
+    dialect = Dialect.get_or_raise("duckdb")
+    functions = dialect.parser_class.FUNC_TOKENS
+    return frozenset(word.lower() for word, token in dialect.tokenizer_class.KEYWORDS.items()
+                     if word.replace("_", "").isalpha() and token not in functions)
 
 
 def _line_column(sql: str, offset: int) -> tuple[int, int]:
