@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
 from engine import names
@@ -137,6 +139,17 @@ def start_column(meta: dict) -> int | None:
     if start is not None and end is not None:
         return max(col - (end - start), 1)
     return col
+
+
+@functools.cache
+def _snowflake() -> Dialect:
+    return Dialect.get_or_raise(DIALECT)
+
+
+def text(node: exp.Expression) -> str:
+    """``node`` as Snowflake SQL, as ``node.sql(dialect="snowflake")`` gives it without making a
+    dialect each time (the key analysis compares many expressions by their text)."""
+    return _snowflake().generate(node)
 
 
 def normalize_sql(sql: str | exp.Expression) -> str:
