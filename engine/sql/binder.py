@@ -22,7 +22,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from engine import names
 from engine.errors import did_you_mean
-from engine.sql.parsing import DIALECT, start_column
+from engine.sql.parsing import DIALECT, dialect, start_column
 
 # The columns of LATERAL FLATTEN's output (sql-reference/functions/flatten, "Output").
 FLATTEN_COLUMNS = ("SEQ", "KEY", "PATH", "INDEX", "VALUE", "THIS")
@@ -61,7 +61,7 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
         qualified = qualify(
             tree,  # qualified in place: a query that does not qualify is normalized again below
             schema=names.schema(catalog),
-            dialect=DIALECT,
+            dialect=dialect(),
             validate_qualify_columns=False,
             allow_partial_qualification=True,  # alias.column is checked above; METADATA$… binds anywhere
             quote_identifiers=False,
@@ -80,7 +80,7 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
 
 def _normalized(tree: exp.Query) -> exp.Query:
     """A copy of ``tree`` with identifiers normalised as Snowflake resolves them and VALUES columns named."""
-    tree = normalize_identifiers(tree.copy(), dialect=DIALECT)
+    tree = normalize_identifiers(tree.copy(), dialect=dialect())
     _name_values_columns(tree)
     return tree
 

@@ -183,12 +183,12 @@ def _output_columns(
     from sqlglot import exp
     from sqlglot.optimizer.annotate_types import annotate_types
 
-    from engine.sql.parsing import DIALECT, NODE
+    from engine.sql.parsing import NODE, dialect
 
     if any(_is_star(s) for s in bound.selects):
         return None, None
     try:
-        typed = annotate_types(bound.copy(), schema=identifiers.schema(catalog), dialect=DIALECT)
+        typed = annotate_types(bound.copy(), schema=identifiers.schema(catalog), dialect=dialect())
     except Exception:  # noqa: BLE001 - typing is best effort: an untyped column is still a column
         return tuple(Column(name, None) for name in names), None
     types = {}
@@ -239,7 +239,7 @@ def snowflake_type(projection: exp.Expression) -> str | None:
     """The Snowflake name of a typed projection's type (None when it is not known)."""
     from sqlglot import exp
 
-    from engine.sql.parsing import DIALECT
+    from engine.sql.parsing import text
 
     datatype = projection.type
     value = projection.this if isinstance(projection, exp.Alias) else projection
@@ -253,7 +253,8 @@ def snowflake_type(projection: exp.Expression) -> str | None:
         params = [p.name for p in datatype.expressions]
         precision, scale = (params + ["38", "0"][len(params):])[:2]
         return f"NUMBER({precision},{scale})"
-    return _SNOWFLAKE_NAMES.get(datatype.this.value, datatype.sql(dialect=DIALECT))
+    name = _SNOWFLAKE_NAMES.get(datatype.this.value)
+    return name if name is not None else text(datatype)
 
 
 def _fixed(node: exp.Expression) -> bool:

@@ -26,7 +26,7 @@ def parse_select(sql: str) -> exp.Query:
     """
     allow_deep_queries()
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read=dialect()) if s is not None]
     except RecursionError:
         raise _too_deep(sql, None) from None
     except ParseError as exc:
@@ -142,14 +142,15 @@ def start_column(meta: dict) -> int | None:
 
 
 @functools.cache
-def _snowflake() -> Dialect:
+def dialect() -> Dialect:
+    """Snowflake's sqlglot dialect, made once: sqlglot makes one per call when given its name."""
     return Dialect.get_or_raise(DIALECT)
 
 
 def text(node: exp.Expression) -> str:
     """``node`` as Snowflake SQL, as ``node.sql(dialect="snowflake")`` gives it without making a
     dialect each time (the key analysis compares many expressions by their text)."""
-    return _snowflake().generate(node)
+    return dialect().generate(node)
 
 
 def normalize_sql(sql: str | exp.Expression) -> str:

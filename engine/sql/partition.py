@@ -73,7 +73,10 @@ def analyze(query: str | exp.Expression, schema: dict[str, list[str]], *, qualif
     bound tree), so it is not qualified again."""
     result = Partitioning()
     try:
-        tree = sqlglot.parse_one(query, read=DIALECT) if isinstance(query, str) else query.copy()
+        if qualified:
+            tree = query  # only read: key expressions are copied before they are changed
+        else:
+            tree = sqlglot.parse_one(query, read=DIALECT) if isinstance(query, str) else query.copy()
         tree = tree if qualified else qualify(
             tree,
             schema=names.schema({t: {c: "VARCHAR" for c in cols} for t, cols in schema.items()}),
