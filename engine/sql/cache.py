@@ -32,11 +32,17 @@ MISSING = object()
 
 def directory() -> Path | None:
     """Where entries are kept, or None when the cache is off."""
+    folder = _folder()
+    return None if folder is None else Path(folder)
+
+
+def _folder() -> str | None:
+    # A plain string, not a Path: a wide pipeline reads tens of thousands of entries.
     configured = os.environ.get("PIPE_CACHE_DIR")
     if configured is not None:
-        return None if configured.strip().lower() in _OFF else Path(configured)
+        return None if configured.strip().lower() in _OFF else configured
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pipe"
+    return os.path.join(base, "pipe")
 
 
 @lru_cache(maxsize=1)
@@ -88,8 +94,7 @@ def cached(kind: str, parts: tuple, compute: Callable[[], Any]) -> Any:
 
 
 def _path(kind: str, parts: tuple) -> str | None:
-    # A plain string, not a Path: a wide pipeline reads tens of thousands of entries.
-    folder = directory()
+    folder = _folder()
     return None if folder is None else os.path.join(folder, kind, f"{key(kind, *parts)}.json")
 
 
