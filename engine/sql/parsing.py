@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import deque
 
 import sqlglot
 from sqlglot import exp
@@ -51,10 +52,11 @@ def parse_select(sql: str) -> exp.Query:
         raise SqlError(
             f"a dynamic table's SQL must be a SELECT, not {query.key.upper()}", sql=sql, hint="write a SELECT"
         )
-    found = depth(query, number=True)
+    found, unquoted = _survey(query)
     if found > MAX_DEPTH:
         raise _too_deep(sql, found)
-    _check_unquoted(query, sql)
+    if unquoted is not None:
+        raise _unquoted_error(unquoted, sql)
     return query
 
 
@@ -64,18 +66,29 @@ copy that was qualified or typed can be matched back to the nodes of another cop
 compile found are given to the translation's nodes: :func:`engine.sql.dialect_annotate.annotate`)."""
 
 
-def depth(tree: exp.Expression, *, number: bool = False) -> int:
-    """How many levels the syntax tree of ``tree`` nests (counted without recursion); with
-    ``number``, each node is numbered on the way (its :data:`NODE` meta)."""
-    deepest, stack, count = 0, [(tree, 1)], 0
+def depth(tree: exp.Expression) -> int:
+    """How many levels the syntax tree of ``tree`` nests (counted without recursion)."""
+    deepest, stack = 0, [(tree, 1)]
     while stack:
         node, level = stack.pop()
-        if number:
-            node.meta[NODE] = count
-            count += 1
         deepest = max(deepest, level)
         stack.extend((child, level + 1) for child in node.iter_expressions())
     return deepest
+
+
+def _survey(query: exp.Expression) -> tuple[int, exp.Identifier | None]:
+    """One walk of a parsed query (breadth first, as ``find_all``): number each node (:data:`NODE`),
+    and find how deep it nests and its first unquoted name that Snowflake refuses."""
+    deepest, queue, count, unquoted = 0, deque([(query, 1)]), 0, None
+    while queue:
+        node, level = queue.popleft()
+        node.meta[NODE] = count
+        count += 1
+        deepest = max(deepest, level)
+        if unquoted is None and isinstance(node, exp.Identifier) and not node.quoted and not node.name.isascii():
+            unquoted = node
+        queue.extend((child, level + 1) for child in node.iter_expressions())
+    return deepest, unquoted
 
 
 def _too_deep(sql: str, found: int | None) -> SqlError:
@@ -87,27 +100,28 @@ def _too_deep(sql: str, found: int | None) -> SqlError:
     )
 
 
-def _check_unquoted(query: exp.Expression, sql: str) -> None:
+def _unquoted_error(node: exp.Identifier, sql: str) -> SqlError:
     """Snowflake's unquoted identifiers are ASCII (sql-reference/identifiers-syntax): sqlglot reads
     ``café`` as a name, Snowflake refuses it."""
-    for node in query.find_all(exp.Identifier):
-        if not node.quoted and not node.name.isascii():
-            meta = node.meta or {}
-            raise SqlError(
-                f"{node.name} is not a valid unquoted Snowflake identifier (unquoted names are letters A-Z, "
-                "digits, _ and $)",
-                sql=sql,
-                sql_line=meta.get("line"),
-                sql_column=start_column(meta),
-                hint=f'quote it: "{node.name}" (quoted names keep their case)',
-            )
+    meta = node.meta or {}
+    return SqlError(
+        f"{node.name} is not a valid unquoted Snowflake identifier (unquoted names are letters A-Z, "
+        "digits, _ and $)",
+        sql=sql,
+        sql_line=meta.get("line"),
+        sql_column=start_column(meta),
+        hint=f'quote it: "{node.name}" (quoted names keep their case)',
+    )
 
 
 def table_refs(query: exp.Expression) -> list[TableRef]:
     """Every table a query reads, excluding CTE names and table functions."""
-    ctes = {names.of(cte.args["alias"].this) for cte in query.find_all(exp.CTE)}
+    found = list(query.find_all(exp.CTE, exp.Table))  # one walk for both
+    ctes = {names.of(cte.args["alias"].this) for cte in found if isinstance(cte, exp.CTE)}
     refs = []
-    for table in query.find_all(exp.Table):
+    for table in found:
+        if not isinstance(table, exp.Table):
+            continue
         if not isinstance(table.this, exp.Identifier):
             continue  # TABLE(fn(...)) and other table functions
         if not table.db and names.of(table.this) in ctes:
