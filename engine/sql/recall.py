@@ -75,13 +75,14 @@ def compiled(name: str, sql: str, reads: list[TableRef], catalog: dict, trees: d
     catalog = {r.name: catalog[r.name] for r in reads if r.name in catalog}
     # Column order matters (``SELECT *``): the key lists each table's columns in order.
     parts = (sql, {table: None if columns is None else list(columns.items()) for table, columns in catalog.items()})
-    facts = cache.recall("compiled", parts)
+    path = cache.slot("compiled", parts)
+    facts = cache.read(path)
     if facts is not cache.MISSING:
         return RecalledQuery(name, sql, reads, facts, catalog)
     tree = trees[sql] if sql in trees else parse(sql)[0]
     result = compile_query(name, sql, tree, reads, catalog)
     if not result.problems:
-        cache.keep("compiled", parts, _facts(result))
+        cache.write(path, _facts(result))
     return result
 
 
