@@ -258,7 +258,7 @@ def _key_expression(node, table, sources, classes, group_keys, windows) -> exp.E
 
 def _class_key(node, table, sources, classes, group_keys, windows) -> exp.Expression | None:
     members = classes.members(node) if _is_atom(node) else [node]
-    member_sql = {text(m) for m in members}
+    member_sql = {text(m) for m in members} if group_keys or windows else set()  # read by these checks only
     if group_keys and not (member_sql & set(group_keys) or _function_of(node, group_keys)):
         return None
     for window in windows:
