@@ -116,7 +116,7 @@ def read(path: str | None) -> Any:
     """The value kept at ``path`` (a :func:`slot`), or :data:`MISSING`."""
     if path is not None:
         try:
-            with open(path, encoding="utf-8") as file:
+            with open(path, "rb") as file:  # bytes: json reads UTF-8 without a text layer
                 return json.loads(file.read())["value"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
