@@ -196,3 +196,19 @@ def test_the_shortcut_never_passes_a_translation_that_calls_an_unknown_function(
             calls = {c.name.lower() for c in sqlglot.parse_one(duck_sql, read="duckdb").find_all(exp.Anonymous)}
             assert calls <= _local_functions(), path.name
     assert shortcut >= 10
+
+
+def test_full_collections_are_held_off_while_compiling_and_restored_after():
+    import gc
+
+    from engine.sql.limits import few_full_collections
+
+    before = gc.get_threshold()
+    with few_full_collections():
+        with few_full_collections():  # nested (a validate inside another): restored by the outer one
+            assert gc.get_threshold()[2] > before[2]
+        assert gc.get_threshold()[2] > before[2]
+    assert gc.get_threshold() == before
+    with pytest.raises(ValueError), few_full_collections():
+        raise ValueError("a compile that fails")
+    assert gc.get_threshold() == before
