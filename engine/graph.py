@@ -206,7 +206,7 @@ class PipelineGraph:
 
                 return to_duckdb(
                     compiled.sql, database=target.database, schema=target.schema_name,
-                    catalog=types, parsed=compiled.tree,
+                    catalog=types, parsed=compiled.tree, types=compiled.types,
                 )
 
             try:

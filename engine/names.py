@@ -193,10 +193,19 @@ def schema(catalog: dict) -> "object":
     """A sqlglot schema of ``catalog`` (``{table: {column: type}}``, resolved names) whose names are
     taken as they are: sqlglot's own normalisation would upper-case quoted names with Python's
     rules, and costs a parse per name and table."""
+    return _schema(tuple((t, tuple(columns.items())) for t, columns in catalog.items() if columns))
+
+
+@lru_cache(maxsize=1024)
+def _schema(tables: tuple) -> "object":
+    """:func:`schema` of a catalog as a tuple, made once per process: the queries of a wide pipeline
+    mostly read the same few tables, and sqlglot only reads a schema."""
     from sqlglot.schema import MappingSchema
 
-    tables = {t: {c: _datatype(k) for c, k in columns.items()} for t, columns in catalog.items() if columns}
-    return MappingSchema(tables, dialect="snowflake", normalize=False)
+    from engine.sql.parsing import dialect
+
+    mapping = {t: {c: _datatype(k) for c, k in columns} for t, columns in tables}
+    return MappingSchema(mapping, dialect=dialect(), normalize=False)
 
 
 @lru_cache(maxsize=4096)

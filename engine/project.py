@@ -50,12 +50,15 @@ def validate(path: str | Path, *, target: str = "local") -> Project:
     Raises:
         PipeError: the first problem found, with where it is and how to fix it.
     """
-    pipeline = load_pipeline(path)
-    graph = build_graph(pipeline)
-    project = Project(pipeline, graph, list(graph.warnings))
-    if target == "local":
-        _check_local_sql(project)
-        project.warnings += _local_refresh_warnings(project)
+    from engine.sql.limits import few_full_collections
+
+    with few_full_collections():  # the compiled queries stay alive: full collections only walk them
+        pipeline = load_pipeline(path)
+        graph = build_graph(pipeline)
+        project = Project(pipeline, graph, list(graph.warnings))
+        if target == "local":
+            _check_local_sql(project)
+            project.warnings += _local_refresh_warnings(project)
     return project
 
 

@@ -162,6 +162,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
 _constructor = yaml.SafeLoader(stream="")
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
 # Aliases let a short file expand into a huge value ("billion laughs"); no pipeline needs this many.
 MAX_VALUES = 100_000
 
@@ -213,6 +214,8 @@ def _build(node: yaml.Node, path: PathKey, source: SourceMap, count: list[int]) 
         source.block_scalars.add(path)
     elif node.style in ('"', "'"):
         source.quoted_scalars.add(path)
+    if node.tag == _STR_TAG:
+        return node.value  # what the safe constructor gives a string, without its bookkeeping
     try:
         return _constructor.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:

@@ -22,7 +22,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from engine import names
 from engine.errors import did_you_mean
-from engine.sql.parsing import DIALECT, start_column
+from engine.sql.parsing import DIALECT, dialect, start_column
 
 # The columns of LATERAL FLATTEN's output (sql-reference/functions/flatten, "Output").
 FLATTEN_COLUMNS = ("SEQ", "KEY", "PATH", "INDEX", "VALUE", "THIS")
@@ -51,23 +51,24 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
     Returns the qualified tree (a copy; identifiers normalised as Snowflake resolves them) and the
     problems found, in the order they appear in the SQL.
     """
-    tree = normalize_identifiers(tree.copy(), dialect=DIALECT)
-    _name_values_columns(tree)
+    written = tree
+    tree = _normalized(written)
     problems = _set_operation_widths(tree) + _self_named_ctes(tree)
     problems += _qualified_references(tree, catalog)
     if problems:
         return tree, _ordered(problems)
     try:
         qualified = qualify(
-            tree.copy(),
+            tree,  # qualified in place: a query that does not qualify is normalized again below
             schema=names.schema(catalog),
-            dialect=DIALECT,
+            dialect=dialect(),
             validate_qualify_columns=False,
             allow_partial_qualification=True,  # alias.column is checked above; METADATA$… binds anywhere
             quote_identifiers=False,
             identify=False,
         )
     except OptimizeError as exc:
+        tree = _normalized(written)
         if any(catalog.get(t.name, {}) is None for t in tree.find_all(exp.Table)):
             return tree, []  # it reads a table of unknown columns: Snowflake decides at CREATE
         return tree, [Problem(f"the query does not bind: {exc}", "check its column and table names")]
@@ -75,6 +76,13 @@ def bind(tree: exp.Query, catalog: Catalog) -> tuple[exp.Query, list[Problem]]:
     if not problems:
         problems = _ungrouped(qualified) + _duplicate_outputs(qualified)
     return qualified, _ordered(problems)
+
+
+def _normalized(tree: exp.Query) -> exp.Query:
+    """A copy of ``tree`` with identifiers normalised as Snowflake resolves them and VALUES columns named."""
+    tree = normalize_identifiers(tree.copy(), dialect=dialect())
+    _name_values_columns(tree)
+    return tree
 
 
 def _duplicate_outputs(qualified: exp.Query) -> list[Problem]:

@@ -32,11 +32,17 @@ MISSING = object()
 
 def directory() -> Path | None:
     """Where entries are kept, or None when the cache is off."""
+    folder = _folder()
+    return None if folder is None else Path(folder)
+
+
+def _folder() -> str | None:
+    # A plain string, not a Path: a wide pipeline reads tens of thousands of entries.
     configured = os.environ.get("PIPE_CACHE_DIR")
     if configured is not None:
-        return None if configured.strip().lower() in _OFF else Path(configured)
+        return None if configured.strip().lower() in _OFF else configured
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pipe"
+    return os.path.join(base, "pipe")
 
 
 @lru_cache(maxsize=1)
@@ -79,36 +85,46 @@ def cached(kind: str, parts: tuple, compute: Callable[[], Any]) -> Any:
     The value must be JSON-serialisable; an exception from ``compute`` propagates and nothing is
     stored.
     """
-    found = recall(kind, parts)
+    path = slot(kind, parts)
+    found = read(path)
     if found is not MISSING:
         return found
     value = compute()
-    keep(kind, parts, value)
+    write(path, value)
     return value
 
 
-def _path(kind: str, parts: tuple) -> str | None:
-    # A plain string, not a Path: a wide pipeline reads tens of thousands of entries.
-    folder = directory()
+def slot(kind: str, parts: tuple) -> str | None:
+    """Where the entry of ``kind`` and ``parts`` is kept (None when the cache is off): found once
+    for a :func:`read` then a :func:`write`, its key is computed once."""
+    folder = _folder()
     return None if folder is None else os.path.join(folder, kind, f"{key(kind, *parts)}.json")
 
 
 def recall(kind: str, parts: tuple) -> Any:
     """What :func:`keep` stored for ``kind`` and ``parts``, or :data:`MISSING`."""
-    path = _path(kind, parts)
+    return read(slot(kind, parts))
+
+
+def keep(kind: str, parts: tuple, value: Any) -> None:
+    """Store ``value`` (JSON-serialisable) for ``kind`` and ``parts``; a cache that is off or cannot
+    be written keeps nothing."""
+    write(slot(kind, parts), value)
+
+
+def read(path: str | None) -> Any:
+    """The value kept at ``path`` (a :func:`slot`), or :data:`MISSING`."""
     if path is not None:
         try:
-            with open(path, encoding="utf-8") as file:
+            with open(path, "rb") as file:  # bytes: json reads UTF-8 without a text layer
                 return json.loads(file.read())["value"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
     return MISSING
 
 
-def keep(kind: str, parts: tuple, value: Any) -> None:
-    """Store ``value`` (JSON-serialisable) for ``kind`` and ``parts``; a cache that is off or cannot
-    be written keeps nothing."""
-    path = _path(kind, parts)
+def write(path: str | None, value: Any) -> None:
+    """Keep ``value`` (JSON-serialisable) at ``path`` (a :func:`slot`; None keeps nothing)."""
     if path is None:
         return
     try:

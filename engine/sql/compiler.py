@@ -74,6 +74,7 @@ class CompiledQuery:
     catalog: Catalog | None = None  # what it was bound against
     duckdb: str | None = None  # the local engine's translation, made on first use (PipelineGraph.duckdb_sql)
     duckdb_tree: exp.Query | None = None  # that translation as a DuckDB tree (PipelineGraph.duckdb_tree)
+    types: dict[int, exp.DataType] | None = None  # each typed node of tree by its number (parsing.NODE)
 
     @cached_property
     def partitioning(self):
@@ -88,7 +89,12 @@ class CompiledQuery:
             if columns is None:
                 return None
             schema[table] = list(columns)
-        return partition(self.tree, schema)
+        bound = self._bound_if_made()
+        return partition(self.tree, schema) if bound is None else partition(bound, schema, qualified=True)
+
+    def _bound_if_made(self) -> exp.Query | None:
+        """The bound tree when it is at hand (the key analysis then needs no qualifying of its own)."""
+        return self.bound
 
     @property
     def column_types(self) -> dict[str, str] | None:
@@ -141,6 +147,8 @@ def resolve_mode(refresh_mode: str, decision: RefreshDecision) -> tuple[RefreshM
 
 def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], catalog: Catalog) -> CompiledQuery:
     """Bind, type and analyse one parsed query against ``catalog``."""
+    from sqlglot import exp
+
     from engine.sql.binder import bind, output_names
     from engine.sql.lint import analyze
 
@@ -152,7 +160,9 @@ def compile_query(name: str, sql: str, tree: exp.Query, reads: list[TableRef], c
     if problems:
         return compiled
     compiled.bound = bound
-    compiled.columns = _output_columns(bound, catalog, output_names(bound, tree, sql))
+    compiled.columns, types = _output_columns(bound, catalog, output_names(bound, tree, sql))
+    if not any(_is_star(p) for select in tree.find_all(exp.Select) for p in select.selects):
+        compiled.types = types  # (binding expands a star: its columns would be typed otherwise)
     compiled.catalog = catalog
     return compiled
 
@@ -165,19 +175,34 @@ def parse(sql: str) -> tuple[exp.Query, list[TableRef]]:
     return tree, table_refs(tree)
 
 
-def _output_columns(bound: exp.Query, catalog: Catalog, names: list[str]) -> tuple[Column, ...] | None:
+def _output_columns(
+    bound: exp.Query, catalog: Catalog, names: list[str]
+) -> tuple[tuple[Column, ...] | None, dict[int, exp.DataType] | None]:
+    """The output schema, and the type of each node typing could tell, by its number (the types the
+    translation's rules read: :func:`engine.sql.dialect_annotate.annotate`)."""
     from sqlglot import exp
     from sqlglot.optimizer.annotate_types import annotate_types
 
-    from engine.sql.parsing import DIALECT
+    from engine.sql.parsing import NODE, dialect
 
-    if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in bound.selects):
-        return None
+    if any(_is_star(s) for s in bound.selects):
+        return None, None
     try:
-        typed = annotate_types(bound.copy(), schema=identifiers.schema(catalog), dialect=DIALECT)
+        typed = annotate_types(bound.copy(), schema=identifiers.schema(catalog), dialect=dialect())
     except Exception:  # noqa: BLE001 - typing is best effort: an untyped column is still a column
-        return tuple(Column(name, None) for name in names)
-    return tuple(Column(name, snowflake_type(s)) for name, s in zip(names, typed.selects))
+        return tuple(Column(name, None) for name in names), None
+    types = {}
+    for node in typed.walk():
+        at, datatype = node.meta_get(NODE), node.type
+        if at is not None and datatype is not None and datatype.this != exp.DataType.Type.UNKNOWN:
+            types[at] = datatype
+    return tuple(Column(name, snowflake_type(s)) for name, s in zip(names, typed.selects)), types
+
+
+def _is_star(projection: exp.Expression) -> bool:
+    from sqlglot import exp
+
+    return isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star)
 
 
 _SNOWFLAKE_NAMES = {
@@ -214,7 +239,7 @@ def snowflake_type(projection: exp.Expression) -> str | None:
     """The Snowflake name of a typed projection's type (None when it is not known)."""
     from sqlglot import exp
 
-    from engine.sql.parsing import DIALECT
+    from engine.sql.parsing import text
 
     datatype = projection.type
     value = projection.this if isinstance(projection, exp.Alias) else projection
@@ -228,7 +253,8 @@ def snowflake_type(projection: exp.Expression) -> str | None:
         params = [p.name for p in datatype.expressions]
         precision, scale = (params + ["38", "0"][len(params):])[:2]
         return f"NUMBER({precision},{scale})"
-    return _SNOWFLAKE_NAMES.get(datatype.this.value, datatype.sql(dialect=DIALECT))
+    name = _SNOWFLAKE_NAMES.get(datatype.this.value)
+    return name if name is not None else text(datatype)
 
 
 def _fixed(node: exp.Expression) -> bool:

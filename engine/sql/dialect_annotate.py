@@ -18,6 +18,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from engine import names
+from engine.sql.parsing import NODE
 
 _TYPE = "pipe_type"
 _ID = "pipe_node"
@@ -29,14 +30,19 @@ TIMESTAMPS = {T.TIMESTAMP, T.TIMESTAMPNTZ, T.DATETIME, T.TIMESTAMPLTZ, T.TIMESTA
 NUMBERS = {T.TINYINT, T.SMALLINT, T.INT, T.BIGINT, T.INT128, T.DECIMAL, T.FLOAT, T.DOUBLE, T.BIGDECIMAL}
 
 
-def annotate(tree: exp.Expression, catalog: dict[str, dict[str, str]] | None) -> None:
+def annotate(tree: exp.Expression, catalog: dict[str, dict[str, str]] | None,
+             known: dict[int, exp.DataType] | None = None) -> None:
     """Record on each node of ``tree`` its Snowflake type, where sqlglot can tell it.
 
     Args:
         tree: a Snowflake statement, as parsed (before any translation pass).
         catalog: the Snowflake types of the tables it reads, ``{table: {column: type}}``, each name
             as written in SQL (``T``, ``t``, ``"Café"``: see :func:`engine.names.key`).
+        known: the types a compile of the same query against the same catalog found, by node
+            number (:data:`engine.sql.parsing.NODE`): recorded as they are, without typing again.
     """
+    if known is not None and _record(tree, known):
+        return
     originals = {}
     for node in tree.walk():
         originals[id(node)] = node
@@ -60,6 +66,33 @@ def annotate(tree: exp.Expression, catalog: dict[str, dict[str, str]] | None) ->
             original.meta[_TYPE] = node.type
     for node in tree.walk():
         node.meta.pop(_ID, None)
+
+
+_NAMING = (exp.Alias, exp.Identifier, exp.TableAlias)  # what the passes before typing add to name outputs
+
+
+def _record(tree: exp.Expression, known: dict[int, exp.DataType]) -> bool:
+    """Record ``known`` types on the numbered nodes of ``tree``; an alias a translation pass added
+    takes its expression's type, as typing would give it. False (nothing recorded) when a pass
+    added other nodes: those are typed afresh."""
+    nodes, aliases = [], []
+    for node in tree.walk():
+        at = node.meta_get(NODE)
+        if at is not None:
+            nodes.append((node, at))
+        elif not isinstance(node, _NAMING):
+            return False
+        elif isinstance(node, exp.Alias):
+            aliases.append(node)
+    for node, at in nodes:
+        datatype = known.get(at)
+        if datatype is not None:
+            node.meta[_TYPE] = datatype
+    for alias in aliases:
+        datatype = alias.this.meta_get(_TYPE)
+        if datatype is not None:
+            alias.meta[_TYPE] = datatype
+    return True
 
 
 def snowflake_type(node: exp.Expression) -> exp.DataType | None:

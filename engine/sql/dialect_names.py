@@ -24,9 +24,14 @@ def name_outputs(tree: exp.Expression, sql: str | None = None) -> None:
     quoted decides its case. Given the statement's text, an expression is named after its
     text as written, upper-cased, as Snowflake names it (``TO_VARCHAR(LOG(3,4))``).
     """
-    tokens = _tokens(sql) if sql else None  # once: a query nests many SELECTs
+    tokens: list[Token] | None = None  # once, when first needed: a query nests many SELECTs
+    tokenized = False
     for select in list(tree.find_all(exp.Select)):
-        texts = _projection_texts(select, sql, tokens) if tokens else None
+        texts = None
+        if sql and not all(isinstance(p, (exp.Alias, exp.Column, exp.Star)) for p in select.expressions):
+            if not tokenized:  # only an expression without an alias is named after its text
+                tokens, tokenized = _tokens(sql), True
+            texts = _projection_texts(select, sql, tokens) if tokens else None
         named = []
         for index, projection in enumerate(select.expressions):
             name = _output_name(projection, texts[index] if texts else None)

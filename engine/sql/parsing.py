@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import deque
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
 from engine import names
@@ -24,7 +27,7 @@ def parse_select(sql: str) -> exp.Query:
     """
     allow_deep_queries()
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read=dialect()) if s is not None]
     except RecursionError:
         raise _too_deep(sql, None) from None
     except ParseError as exc:
@@ -49,11 +52,18 @@ def parse_select(sql: str) -> exp.Query:
         raise SqlError(
             f"a dynamic table's SQL must be a SELECT, not {query.key.upper()}", sql=sql, hint="write a SELECT"
         )
-    found = depth(query)
+    found, unquoted = _survey(query)
     if found > MAX_DEPTH:
         raise _too_deep(sql, found)
-    _check_unquoted(query, sql)
+    if unquoted is not None:
+        raise _unquoted_error(unquoted, sql)
     return query
+
+
+NODE = "pipe_at"
+"""Meta key of each node of a parsed query: its number in the tree as parsed. Copies keep it, so a
+copy that was qualified or typed can be matched back to the nodes of another copy (the types the
+compile found are given to the translation's nodes: :func:`engine.sql.dialect_annotate.annotate`)."""
 
 
 def depth(tree: exp.Expression) -> int:
@@ -66,6 +76,21 @@ def depth(tree: exp.Expression) -> int:
     return deepest
 
 
+def _survey(query: exp.Expression) -> tuple[int, exp.Identifier | None]:
+    """One walk of a parsed query (breadth first, as ``find_all``): number each node (:data:`NODE`),
+    and find how deep it nests and its first unquoted name that Snowflake refuses."""
+    deepest, queue, count, unquoted = 0, deque([(query, 1)]), 0, None
+    while queue:
+        node, level = queue.popleft()
+        node.meta[NODE] = count
+        count += 1
+        deepest = max(deepest, level)
+        if unquoted is None and isinstance(node, exp.Identifier) and not node.quoted and not node.name.isascii():
+            unquoted = node
+        queue.extend((child, level + 1) for child in node.iter_expressions())
+    return deepest, unquoted
+
+
 def _too_deep(sql: str, found: int | None) -> SqlError:
     what = f"nests {found} levels deep" if found else "nests too deeply to parse"
     return SqlError(
@@ -75,27 +100,28 @@ def _too_deep(sql: str, found: int | None) -> SqlError:
     )
 
 
-def _check_unquoted(query: exp.Expression, sql: str) -> None:
+def _unquoted_error(node: exp.Identifier, sql: str) -> SqlError:
     """Snowflake's unquoted identifiers are ASCII (sql-reference/identifiers-syntax): sqlglot reads
     ``café`` as a name, Snowflake refuses it."""
-    for node in query.find_all(exp.Identifier):
-        if not node.quoted and not node.name.isascii():
-            meta = node.meta or {}
-            raise SqlError(
-                f"{node.name} is not a valid unquoted Snowflake identifier (unquoted names are letters A-Z, "
-                "digits, _ and $)",
-                sql=sql,
-                sql_line=meta.get("line"),
-                sql_column=start_column(meta),
-                hint=f'quote it: "{node.name}" (quoted names keep their case)',
-            )
+    meta = node.meta or {}
+    return SqlError(
+        f"{node.name} is not a valid unquoted Snowflake identifier (unquoted names are letters A-Z, "
+        "digits, _ and $)",
+        sql=sql,
+        sql_line=meta.get("line"),
+        sql_column=start_column(meta),
+        hint=f'quote it: "{node.name}" (quoted names keep their case)',
+    )
 
 
 def table_refs(query: exp.Expression) -> list[TableRef]:
     """Every table a query reads, excluding CTE names and table functions."""
-    ctes = {names.of(cte.args["alias"].this) for cte in query.find_all(exp.CTE)}
+    found = list(query.find_all(exp.CTE, exp.Table))  # one walk for both
+    ctes = {names.of(cte.args["alias"].this) for cte in found if isinstance(cte, exp.CTE)}
     refs = []
-    for table in query.find_all(exp.Table):
+    for table in found:
+        if not isinstance(table, exp.Table):
+            continue
         if not isinstance(table.this, exp.Identifier):
             continue  # TABLE(fn(...)) and other table functions
         if not table.db and names.of(table.this) in ctes:
@@ -127,6 +153,18 @@ def start_column(meta: dict) -> int | None:
     if start is not None and end is not None:
         return max(col - (end - start), 1)
     return col
+
+
+@functools.cache
+def dialect() -> Dialect:
+    """Snowflake's sqlglot dialect, made once: sqlglot makes one per call when given its name."""
+    return Dialect.get_or_raise(DIALECT)
+
+
+def text(node: exp.Expression) -> str:
+    """``node`` as Snowflake SQL, as ``node.sql(dialect="snowflake")`` gives it without making a
+    dialect each time (the key analysis compares many expressions by their text)."""
+    return dialect().generate(node)
 
 
 def normalize_sql(sql: str | exp.Expression) -> str:

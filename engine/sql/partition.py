@@ -26,6 +26,7 @@ from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 
 from engine import names
+from engine.sql.parsing import text
 
 DIALECT = "snowflake"
 
@@ -40,7 +41,7 @@ class KeyMap:
     @property
     def expression(self) -> str:
         """``tree`` as Snowflake SQL, to show it."""
-        return self.tree.sql(dialect=DIALECT)
+        return text(self.tree)
 
 
 @dataclass
@@ -66,13 +67,17 @@ class _Source:
     nullable: bool = False
 
 
-def analyze(query: str | exp.Expression, schema: dict[str, list[str]]) -> Partitioning:
+def analyze(query: str | exp.Expression, schema: dict[str, list[str]], *, qualified: bool = False) -> Partitioning:
     """Key maps for every input of ``query`` (a Snowflake query, parsed or as text) given the input
-    tables' columns."""
+    tables' columns; ``qualified``: ``query`` is already qualified against them (a compiled query's
+    bound tree), so it is not qualified again."""
     result = Partitioning()
     try:
-        tree = sqlglot.parse_one(query, read=DIALECT) if isinstance(query, str) else query.copy()
-        tree = qualify(
+        if qualified:
+            tree = query  # only read: key expressions are copied before they are changed
+        else:
+            tree = sqlglot.parse_one(query, read=DIALECT) if isinstance(query, str) else query.copy()
+        tree = tree if qualified else qualify(
             tree,
             schema=names.schema({t: {c: "VARCHAR" for c in cols} for t, cols in schema.items()}),
             dialect=DIALECT,
@@ -157,7 +162,7 @@ class _Classes:
         self.nodes: dict[str, exp.Expression] = {}
 
     def add(self, node: exp.Expression) -> str:
-        key = node.sql(dialect=DIALECT)
+        key = text(node)
         self.parent.setdefault(key, key)
         self.nodes.setdefault(key, node)
         return key
@@ -199,7 +204,7 @@ def _select_parts(select: exp.Select, schema, ctes) -> tuple[Parts, set[str]]:
             classes.union(eq.left, eq.right)
     has_aggregate = any(_aggregates(e) for e in select.expressions)
     group = select.args.get("group")
-    group_keys = [g.sql(dialect=DIALECT) for g in group.expressions] if group else []
+    group_keys = [text(g) for g in group.expressions] if group else []
     if has_aggregate and not group_keys:
         return {}, inputs  # one global row: no key
     windows = [w for w in select.find_all(exp.Window) if _scope_of(w) is select]
@@ -253,11 +258,11 @@ def _key_expression(node, table, sources, classes, group_keys, windows) -> exp.E
 
 def _class_key(node, table, sources, classes, group_keys, windows) -> exp.Expression | None:
     members = classes.members(node) if _is_atom(node) else [node]
-    member_sql = {m.sql(dialect=DIALECT) for m in members}
+    member_sql = {text(m) for m in members} if group_keys or windows else set()  # read by these checks only
     if group_keys and not (member_sql & set(group_keys) or _function_of(node, group_keys)):
         return None
     for window in windows:
-        partition = {p.sql(dialect=DIALECT) for p in window.args.get("partition_by") or []}
+        partition = {text(p) for p in window.args.get("partition_by") or []}
         if not member_sql & partition and not _function_of(node, list(partition)):
             return None
     found: exp.Expression | None = None
@@ -272,7 +277,7 @@ def _class_key(node, table, sources, classes, group_keys, windows) -> exp.Expres
         ):
             return None
         expr = exprs[0]
-        if found is not None and found.sql(dialect=DIALECT) != expr.sql(dialect=DIALECT):
+        if found is not None and text(found) != text(expr):
             return None
         found = expr
     if found is not None and _source_alias(node) in sources and sources[_source_alias(node)].nullable:
@@ -291,7 +296,7 @@ def _function_of(node: exp.Expression, keys: list[str]) -> bool:
     key_set = set(keys)
 
     def covered(n: exp.Expression) -> bool:
-        if n.sql(dialect=DIALECT) in key_set:
+        if text(n) in key_set:
             return True
         if isinstance(n, exp.Column):
             return False

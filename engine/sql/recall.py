@@ -49,6 +49,9 @@ class RecalledQuery(CompiledQuery):
 
         return bind(self.tree, self.catalog)[0]
 
+    def _bound_if_made(self):
+        return self.__dict__.get("bound")  # binding again costs more than the key analysis saves
+
 
 def table_refs(sql: str, trees: dict[str, Any]) -> list[TableRef]:
     """The tables ``sql`` names, as :func:`engine.sql.compiler.parse` finds them, kept in the cache.
@@ -72,13 +75,14 @@ def compiled(name: str, sql: str, reads: list[TableRef], catalog: dict, trees: d
     catalog = {r.name: catalog[r.name] for r in reads if r.name in catalog}
     # Column order matters (``SELECT *``): the key lists each table's columns in order.
     parts = (sql, {table: None if columns is None else list(columns.items()) for table, columns in catalog.items()})
-    facts = cache.recall("compiled", parts)
+    path = cache.slot("compiled", parts)
+    facts = cache.read(path)
     if facts is not cache.MISSING:
         return RecalledQuery(name, sql, reads, facts, catalog)
     tree = trees[sql] if sql in trees else parse(sql)[0]
     result = compile_query(name, sql, tree, reads, catalog)
     if not result.problems:
-        cache.keep("compiled", parts, _facts(result))
+        cache.write(path, _facts(result))
     return result
 
 

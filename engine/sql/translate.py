@@ -25,10 +25,12 @@ The translation is checked on results, not text: see tests/fixtures/translate/.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from engine.errors import SqlError
@@ -54,7 +56,7 @@ _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # 
 
 def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None,
               catalog: dict[str, dict[str, str]] | None = None, parsed: exp.Expression | None = None,
-              session: Session | None = None) -> str:
+              types: dict[int, exp.DataType] | None = None, session: Session | None = None) -> str:
     """Translate one Snowflake statement (SELECT, WITH…SELECT, INSERT, UPDATE, DELETE) to DuckDB SQL.
 
     Args:
@@ -64,6 +66,8 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         catalog: the Snowflake types of the tables the statement reads, ``{table: {column: type}}``
             (e.g. ``{"T": {"D": "DATE"}}``); rules that depend on a column's type use it.
         parsed: ``sql`` already parsed (a compiled query's tree): it is copied, not parsed again.
+        types: the types the compile of ``parsed`` against ``catalog`` found
+            (:attr:`engine.sql.compiler.CompiledQuery.types`): used instead of typing it again.
         session: the session variables and parameters (WEEK_START, ...) set earlier in the same
             script (see engine.sql.session); None for none.
 
@@ -74,7 +78,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         SqlError: the SQL does not parse, is not one such statement, or uses something the local
             engine cannot run (the error names it and gives its line and column).
     """
-    return _translate(sql, database, schema, catalog, parsed, session)[1]
+    return _translate(sql, database, schema, catalog, parsed, types, keep_tree=False, session=session)[1]
 
 
 def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None = None,
@@ -85,7 +89,10 @@ def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None 
     return _translate(sql, database, schema, catalog, parsed)[0]
 
 
-def _translate(sql, database, schema, catalog, parsed, session=None) -> tuple[exp.Expression, str]:
+def _translate(sql, database, schema, catalog, parsed, types=None, keep_tree=True,
+               session=None) -> tuple[exp.Expression, str]:
+    """The translated tree and its DuckDB SQL; without ``keep_tree`` the tree is printed as it is
+    (printing may change it: only the SQL is wanted)."""
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
         dialect_tables.rewrite(tree)
@@ -98,7 +105,7 @@ def _translate(sql, database, schema, catalog, parsed, session=None) -> tuple[ex
             session.substitute(tree, sql)
         else:
             reject_variables(tree, sql)
-        dialect_annotate.annotate(tree, catalog)
+        dialect_annotate.annotate(tree, catalog, types)
         dialect_types.coerce_inserted_text(tree, catalog)
         dialect_names.strip_local_qualifiers(tree, database, schema)
         tree = dialect_names.normalize(tree)
@@ -110,7 +117,7 @@ def _translate(sql, database, schema, catalog, parsed, session=None) -> tuple[ex
         tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
         tree = dialect_functions.rewrite_divisions(tree)
         dialect_flatten.rewrite(tree)
-        duck_sql = tree.sql(dialect="duckdb", identify=True, unsupported_level=ErrorLevel.RAISE)
+        duck_sql = tree.sql(dialect="duckdb", identify=True, unsupported_level=ErrorLevel.RAISE, copy=keep_tree)
         _check_functions(duck_sql)
     except Untranslatable as err:
         raise _located(err, sql) from None
@@ -197,14 +204,50 @@ def _located(err: Untranslatable, sql: str) -> SqlError:
 
 def _check_functions(duck_sql: str) -> None:
     """Reject functions sqlglot wrote through by name that DuckDB does not have."""
+    if _only_known_calls(duck_sql):
+        return  # no name before a bracket can be an unknown function: no need to read it back
     try:
         tree = sqlglot.parse_one(duck_sql, read="duckdb")
     except (ParseError, TokenError):  # sqlglot cannot read its own output back: DuckDB will judge
         return
     for call in tree.find_all(exp.Anonymous):
-        if call.name.lower() not in dialect_functions.duckdb_functions() | local_functions.NAMES:
+        if call.name.lower() not in _local_functions():
             raise Untranslatable(f"function {call.name.upper()}", keyword=call.name,
                                  hint="it has no local (DuckDB) equivalent")
+
+
+_BEFORE_BRACKET = re.compile(r"(\.?)([\w$]+)\s*\(|[\"`\]]\s*\(")  # a name (or a quoted one) before "("
+
+
+def _only_known_calls(duck_sql: str) -> bool:
+    """Whether every word written before an opening bracket is a function the local engine has, or
+    a keyword sqlglot never reads as a function's name: then reading ``duck_sql`` back would find
+    no unknown function. A quoted name, or anything else, answers False (read it back to tell)."""
+    known, keywords = _local_functions(), _not_function_names()
+    for match in _BEFORE_BRACKET.finditer(duck_sql):
+        word = match.group(2)
+        if word is None:
+            return False
+        word = word.lower()
+        if word not in known and (match.group(1) or word not in keywords):
+            return False
+    return True
+
+
+@functools.cache
+def _local_functions() -> frozenset[str]:
+    """Lower-case names of the functions a local query may call: DuckDB's and pipe's own."""
+    return dialect_functions.duckdb_functions() | local_functions.NAMES
+
+
+@functools.cache
+def _not_function_names() -> frozenset[str]:
+    """Lower-case DuckDB keywords that sqlglot's parser never reads as a function's name (their
+    tokens are not among its FUNC_TOKENS), e.g. IN, AS, OVER, VALUES."""
+    dialect = Dialect.get_or_raise("duckdb")
+    functions = dialect.parser_class.FUNC_TOKENS
+    return frozenset(word.lower() for word, token in dialect.tokenizer_class.KEYWORDS.items()
+                     if word.replace("_", "").isalpha() and token not in functions)
 
 
 def _line_column(sql: str, offset: int) -> tuple[int, int]:
