@@ -190,7 +190,10 @@ def test_the_shortcut_never_passes_a_translation_that_calls_an_unknown_function(
 
     shortcut = 0
     for path in RESULT_CASES:
-        duck_sql = translate.to_duckdb(load_case(path)["snowflake"])
+        case = load_case(path)
+        if case["session"]:  # $variables: translated in a pipe query session only
+            continue
+        duck_sql = translate.to_duckdb(case["snowflake"])
         if _only_known_calls(duck_sql):
             shortcut += 1
             calls = {c.name.lower() for c in sqlglot.parse_one(duck_sql, read="duckdb").find_all(exp.Anonymous)}
