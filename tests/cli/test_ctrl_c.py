@@ -22,6 +22,8 @@ from helpers import FIXTURES
 
 SLOW = FIXTURES / "local" / "slow.yaml"
 
+pytestmark = pytest.mark.usefixtures("ctrl_c_raises")  # the tests send this process a real SIGINT
+
 
 def _start(args, cwd) -> subprocess.Popen:
     return subprocess.Popen(

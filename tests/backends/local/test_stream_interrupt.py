@@ -19,6 +19,8 @@ import pytest
 from engine import interrupts
 from engine import project as api
 
+pytestmark = pytest.mark.usefixtures("ctrl_c_raises")  # the tests send this process a real SIGINT
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
