@@ -117,11 +117,21 @@ class Store(RefreshState):
 
     def kept_sizes(self) -> dict[str, int]:
         """The :meth:`kept_table` tables that exist, with DuckDB's estimate of their rows."""
-        rows = self.con.execute(
-            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = ?", [META]
-        ).fetchall()
-        return {name: int(size) for name, size in rows}
+        return self.estimated_sizes(META)
+
+    def estimated_sizes(self, schema: str, names=None) -> dict[str, int]:
+        """DuckDB's estimate of the rows of each table of ``schema`` (of those ``names``, when
+        given) that exists, from the catalog: nothing is counted."""
+        query = ("SELECT table_name, estimated_size FROM duckdb_tables() "
+                 "WHERE database_name = current_database() AND schema_name = ?")
+        params = [schema]
+        if names is not None:
+            names = list(names)
+            if not names:
+                return {}
+            query += f" AND table_name IN ({', '.join('?' * len(names))})"
+            params += names
+        return {name: int(size) for name, size in self.con.execute(query, params).fetchall()}
 
     def kept_indexes(self) -> set[str]:
         """The names of the indexes on :meth:`kept_table` tables."""
@@ -143,14 +153,6 @@ class Store(RefreshState):
 
         query = exp.select(exp.column(column, quoted=True)).from_(relation.copy()).limit(0)
         return str(self.con.execute(query.sql(dialect="duckdb")).description[0][1])
-
-    def estimated_rows(self, relation) -> int:
-        """DuckDB's estimate of the rows of ``relation`` (a sqlglot table in the database)."""
-        rows = self.con.execute(
-            "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = ?", [relation.db or self.schema, relation.name],
-        ).fetchall()
-        return rows[0][0] if rows else 0
 
     def memory_limit_bytes(self) -> int:
         """DuckDB's memory limit, in bytes."""
@@ -248,16 +250,9 @@ class Store(RefreshState):
         ]
 
     def largest(self, names) -> int:
-        """DuckDB's estimate of the rows of the largest of tables ``names`` (0 when none exists),
-        from the catalog: nothing is counted."""
-        names = list(names)
-        if not names:
-            return 0
-        row = self.con.execute(
-            f"SELECT coalesce(max(estimated_size), 0) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-            f"AND table_name IN ({', '.join('?' * len(names))})", [self.database, self.schema, *names],
-        ).fetchone()
-        return int(row[0])
+        """DuckDB's estimate of the rows of the largest of the pipeline's tables ``names`` (0 when
+        none exists)."""
+        return max(self.estimated_sizes(self.schema, names).values(), default=0)
 
     def row_count(self, name: str) -> int | None:
         if not self.table_exists(name):

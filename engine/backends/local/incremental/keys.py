@@ -17,7 +17,8 @@ from engine.sql.partition import KeyMap
 # Up to this many text or integer keys are looked up as a literal IN list, which DuckDB answers
 # from an index on the key column instead of scanning the whole column.
 MAX_LITERAL_KEYS = 2_000
-LOOKUP_TYPES = {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"}
+INTEGER_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"}
+LOOKUP_TYPES = INTEGER_TYPES | {"VARCHAR"}
 KEYS = "__PIPE_KEYS"  # the affected keys of the first (often only) keyed output column, in K
 
 
@@ -74,13 +75,13 @@ def ensure_index(store, relation: exp.Table, name: str, key: str) -> bool:
 # would need more than the whole default limit.
 INDEX_BYTES_PER_ROW = {"integer": 96, "other": 128}
 INDEX_SHARE = 0.5
-INTEGER_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"}
 
 
 def affordable(store, relation: exp.Table, key: str) -> bool:
     """Whether an index of ``relation`` on ``key`` fits :data:`INDEX_SHARE` of the memory limit."""
     per_row = INDEX_BYTES_PER_ROW["integer" if store.type_of(relation, key) in INTEGER_TYPES else "other"]
-    return store.estimated_rows(relation) * per_row <= INDEX_SHARE * store.memory_limit_bytes()
+    rows = store.estimated_sizes(relation.db or store.schema, [relation.name]).get(relation.name, 0)
+    return rows * per_row <= INDEX_SHARE * store.memory_limit_bytes()
 
 
 def literals(store, relation: exp.Table, key: str, values: list) -> list[exp.Literal] | None:
