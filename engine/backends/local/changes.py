@@ -38,26 +38,21 @@ class ChangeLog:
 
     def versions(self) -> dict[str, int]:
         """Current version of every table."""
-        return dict(self.con.execute(f"SELECT NAME, VERSION FROM {META}.TABLE_VERSIONS").fetchall())
+        return {name: version for name, (version, _) in self.positions().items()}
 
     def positions(self) -> dict[str, tuple[int, int]]:
-        """(current version, :meth:`logged_since`) of every table, in one read."""
+        """(current version, the version after which its log is complete) of every table, in one read."""
         rows = self.con.execute(f"SELECT NAME, VERSION, LOGGED_SINCE FROM {META}.TABLE_VERSIONS").fetchall()
         return {name: (version, since) for name, version, since in rows}
 
-    def logged_since(self, name: str) -> int:
-        """The version after which the log of ``name`` is complete."""
-        row = self.con.execute(f"SELECT LOGGED_SINCE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
-        return row[0] if row else 0
-
     def position(self, name: str) -> tuple[int, int]:
-        """(current version, :meth:`logged_since`) of ``name`` in one read; (0, 0) when unknown."""
+        """(current version, the version after which its log is complete) of ``name`` in one
+        read; (0, 0) when unknown."""
         row = self.con.execute(f"SELECT VERSION, LOGGED_SINCE FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
         return (row[0], row[1]) if row else (0, 0)
 
     def _next(self, name: str) -> int:
-        row = self.con.execute(f"SELECT VERSION FROM {META}.TABLE_VERSIONS WHERE NAME = ?", [name]).fetchone()
-        return (row[0] if row else 0) + 1
+        return self.position(name)[0] + 1
 
     def _next_signed(self, name: str) -> tuple[int, Signature | None]:
         """The version the next write to ``name`` takes, and the table's signature now; one read."""

@@ -135,10 +135,10 @@ class Incremental:
 
     # -- refresh ---------------------------------------------------------------------------------
 
-    def refresh(self, name: str, seen: dict[str, int], current: dict[str, int],
-                logged_since: dict[str, int] | None = None) -> Outcome:
+    def refresh(self, name: str, seen: dict[str, int], current: dict[str, int], logged_since: dict[str, int]) -> Outcome:
         """Refresh ``name`` from the changes between ``seen`` and ``current`` input versions
-        (``logged_since``: each input's :meth:`ChangeLog.logged_since`, when the caller read them).
+        (``logged_since``: the version after which each input's log is complete, see
+        :meth:`ChangeLog.positions`).
 
         Returns an INCREMENTAL outcome, or FULL with the reason when the change cannot be traced.
         """
@@ -147,8 +147,7 @@ class Incremental:
             return self._full(name, "its translation for the local engine does not parse back as a tree")
         changed = [i for i in current if current[i] != seen.get(i)]
         for table in changed:
-            since = logged_since[table] if logged_since is not None else self.log.logged_since(table)
-            if seen.get(table) is None or since > seen[table]:
+            if seen.get(table) is None or logged_since[table] > seen[table]:
                 return self._full(name, f"{table} was recreated or written outside pipe")
             if table not in plan.partitioning.keys:
                 return self._full(name, plan.partitioning.reasons.get(table, f"no key for {table}"))
