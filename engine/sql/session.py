@@ -29,6 +29,7 @@ from sqlglot import exp
 
 from engine.errors import SqlError
 from engine.sql.dialect_weeks import PARAMETERS
+from engine.sql.parsing import dialect, start_column
 
 _STATEMENT_DONE = "Statement executed successfully."
 
@@ -84,7 +85,7 @@ class Session:
                 continue
             if name not in PARAMETERS:
                 raise SqlError(f"session parameter {name} is not supported locally", sql=sql,
-                               sql_line=_meta(target).get("line"), sql_column=_column(_meta(target)),
+                               sql_line=_meta(target).get("line"), sql_column=start_column(_meta(target)),
                                hint=f"the local engine follows {', '.join(PARAMETERS)} and TIMEZONE; run it on Snowflake")
             if unset:
                 self.parameters.pop(name, None)
@@ -94,7 +95,7 @@ class Session:
             allowed = PARAMETERS[name]
             if number not in allowed:
                 raise SqlError(f"invalid value {value.sql(dialect='snowflake')} for parameter {name}", sql=sql,
-                               sql_line=value.meta.get("line"), sql_column=_column(value.meta),
+                               sql_line=value.meta.get("line"), sql_column=start_column(value.meta),
                                hint=f"use an integer from {allowed.start} to {allowed.stop - 1}")
             self.parameters[name] = number
 
@@ -150,20 +151,13 @@ def _timezone(value: exp.Expression, sql: str | None) -> str:
         zoneinfo.ZoneInfo(name)
     except (ValueError, zoneinfo.ZoneInfoNotFoundError):
         raise SqlError(f"invalid value {value.sql(dialect='snowflake')} for parameter TIMEZONE", sql=sql,
-                       sql_line=value.meta.get("line"), sql_column=_column(value.meta),
+                       sql_line=value.meta.get("line"), sql_column=start_column(value.meta),
                        hint="use a time zone name such as 'America/Los_Angeles' or 'UTC'") from None
     return name
 
 
 def _meta(node: exp.Expression) -> dict:
     return (node.this if isinstance(node, exp.Column) else node).meta
-
-
-def _column(meta: dict) -> int | None:
-    """The first column of a token whose meta sqlglot recorded (it records where the token ends)."""
-    if "col" not in meta or "start" not in meta or "end" not in meta:
-        return None
-    return meta["col"] - (meta["end"] - meta["start"])
 
 
 def _position(sql: str | None, match: re.Match | None) -> tuple[int | None, int | None]:
@@ -201,11 +195,10 @@ def _identifier_name(node: exp.Expression) -> str:
 def split_statements(sql: str) -> list[str]:
     """The statements of a script, split at the ``;`` that end them (not those inside strings or
     comments); a piece holding only comments is no statement."""
-    from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokens import TokenType
 
     try:
-        tokens = Dialect.get_or_raise("snowflake").tokenize(sql)
+        tokens = dialect().tokenize(sql)
     except Exception:  # noqa: BLE001 - a tokenizer error: the translator reports it with its position
         return [sql]
     pieces, start, empty = [], 0, True
