@@ -22,12 +22,12 @@ DRIVERS = ("duckdb", "snowflake.connector")
 # ':key:' is a variant path.
 HEAVY = ("engine.sql.translate", "sqlglot.dialects.duckdb", "faker", "numpy", "jinja2", "rich._emoji_codes")
 # What a warm cache spares validate and plan: parsing (sqlglot: each query's compiled facts are read
-# back), networkx (the standard library orders the DAG), and for validate the planner and the
+# back; yaml: the file's parsed values are), networkx (the standard library orders the DAG), and for validate the planner and the
 # backends; for plan, the local engine's refresh code (the missing database is never refreshed).
 WARM_VALIDATE_SKIPS = (
-    "sqlglot", "networkx", "engine.planner", "engine.backends.base", "engine.checks.after_refresh",
+    "sqlglot", "yaml", "networkx", "engine.planner", "engine.backends.base", "engine.checks.after_refresh",
 )
-WARM_PLAN_SKIPS = ("sqlglot", "networkx", "engine.backends.local.refresh", "engine.backends.local.incremental")
+WARM_PLAN_SKIPS = ("sqlglot", "yaml", "networkx", "engine.backends.local.refresh", "engine.backends.local.incremental")
 
 WRAPPER = """
 import json, sys

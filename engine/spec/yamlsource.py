@@ -4,18 +4,24 @@ PyYAML's plain loaders silently keep the last of two equal keys and forget posit
 values are built. Here the document is composed into nodes with the safe resolver, then
 turned into plain Python values while recording a ``(line, column)`` for every path, and
 duplicate keys are rejected.
+
+A file parsed before is read back from pipe's cache (:mod:`engine.sql.cache`) when its values are
+plain JSON values, without importing or running the YAML parser; errors are never kept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from engine import names
 from engine.errors import Location, SpecError
+
+if TYPE_CHECKING:
+    import yaml
 
 PathKey = tuple[Any, ...]
 
@@ -25,6 +31,8 @@ def _compose(text: str) -> Any:
     """The document's node tree, read by libyaml when PyYAML was built with it (the same nodes
     and marks, several times faster); a file it refuses is read again by the pure-Python loader,
     whose error messages the errors below are written for."""
+    import yaml
+
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
@@ -114,6 +122,25 @@ def read_yaml(path: Path) -> tuple[Any, SourceMap]:
 
 def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
     """Parse YAML text (see :func:`read_yaml`)."""
+    from engine.sql import cache
+
+    slot = cache.slot("yaml", (SCHEMA, file, text))
+    kept = cache.read(slot)
+    if kept is not cache.MISSING:
+        return _values_from_json(kept["data"], kept["dates"]), _source_from_json(kept["source"], file, text)
+    data, source = _parse(text, file)
+    dates: list[list] = []
+    try:
+        kept = {"data": _as_json(data, [], dates), "dates": dates, "source": _source_to_json(source)}
+    except _NotJSON:
+        return data, source
+    cache.write(slot, kept)
+    return data, source
+
+
+def _parse(text: str, file: str) -> tuple[Any, SourceMap]:
+    import yaml
+
     source = SourceMap(file, lines=text.splitlines())
     try:
         node = _compose(text)
@@ -124,6 +151,67 @@ def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
     if node is None:
         return None, source
     return _build(node, (), source, [0]), source
+
+
+SCHEMA = 1
+"""The version of the cached form below; the cache key also covers this module's code."""
+
+
+class _NotJSON(Exception):
+    """A value :func:`_as_json` cannot keep."""
+
+
+def _as_json(value: Any, path: list, dates: list[list]) -> Any:
+    """``value`` as JSON values: strings, numbers, booleans, None, lists and mappings with string
+    keys as they are; a date or timestamp as ISO text, listed in ``dates`` as ``[path, kind]``.
+
+    Raises:
+        _NotJSON: anything else (binary, a number as a key): the file is not kept.
+    """
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise _NotJSON
+        return {key: _as_json(item, [*path, key], dates) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_json(item, [*path, i], dates) for i, item in enumerate(value)]
+    if isinstance(value, (date, datetime)):
+        dates.append([path, "datetime" if isinstance(value, datetime) else "date"])
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise _NotJSON
+
+
+def _values_from_json(data: Any, dates: list[list]) -> Any:
+    """The values :func:`_as_json` kept, with their dates and timestamps read back."""
+    for path, kind in dates:
+        *parents, last = path
+        holder = data
+        for part in parents:
+            holder = holder[part]
+        text = holder[last]
+        holder[last] = datetime.fromisoformat(text) if kind == "datetime" else date.fromisoformat(text)
+    return data
+
+
+def _source_to_json(source: SourceMap) -> dict[str, list]:
+    return {
+        "positions": [[list(path), *at] for path, at in source.positions.items()],
+        "key_positions": [[list(path), *at] for path, at in source.key_positions.items()],
+        "block_scalars": [list(path) for path in source.block_scalars],
+        "quoted_scalars": [list(path) for path in source.quoted_scalars],
+    }
+
+
+def _source_from_json(kept: dict[str, list], file: str, text: str) -> SourceMap:
+    return SourceMap(
+        file,
+        positions={tuple(path): (line, column) for path, line, column in kept["positions"]},
+        key_positions={tuple(path): (line, column) for path, line, column in kept["key_positions"]},
+        block_scalars={tuple(path) for path in kept["block_scalars"]},
+        quoted_scalars={tuple(path) for path in kept["quoted_scalars"]},
+        lines=text.splitlines(),
+    )
 
 
 # Constructs that must be closed: an error inside one points where it opens, since a missing
@@ -159,7 +247,6 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
     return SpecError(f"invalid YAML: {problem}", location=where, hint="fix the YAML syntax")
 
 
-_constructor = yaml.SafeLoader(stream="")
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -167,7 +254,16 @@ _STR_TAG = "tag:yaml.org,2002:str"
 MAX_VALUES = 100_000
 
 
+@lru_cache(maxsize=1)
+def _constructor() -> yaml.SafeLoader:
+    import yaml
+
+    return yaml.SafeLoader(stream="")
+
+
 def _build(node: yaml.Node, path: PathKey, source: SourceMap, count: list[int]) -> Any:
+    import yaml
+
     count[0] += 1
     if count[0] > MAX_VALUES:
         raise SpecError(
@@ -217,7 +313,7 @@ def _build(node: yaml.Node, path: PathKey, source: SourceMap, count: list[int]) 
     if node.tag == _STR_TAG:
         return node.value  # what the safe constructor gives a string, without its bookkeeping
     try:
-        return _constructor.construct_object(node, deep=True)
+        return _constructor().construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:
         raise SpecError(
             f"unsupported YAML value: {exc.problem}",

@@ -1,10 +1,11 @@
-"""A cache on disk of what compiling a query for the local engine gives, keyed by everything it
-depends on.
+"""A cache on disk of what compiling a query for the local engine gives (and of a pipeline file's
+parsed YAML), keyed by everything it depends on.
 
 Translating a dynamic table's query to DuckDB and tracing its inputs' changes are pure functions
 of the query, the types of the tables it reads, the target names, and the code that does the work
-(sqlglot's version and the source of ``engine/sql`` and of the modules of :data:`ALSO`). ``pipe validate`` and ``pipe plan`` compute
-them for every dynamic table; the second run of an unchanged file reads them back instead.
+(sqlglot's and PyYAML's versions and the source of ``engine/sql`` and of the modules of :data:`ALSO`).
+``pipe validate`` and ``pipe plan`` compute them for every dynamic table; the second run of an
+unchanged file reads them back instead.
 
 One small JSON file per entry, under ``$PIPE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pipe`` or
 ``~/.cache/pipe``); ``PIPE_CACHE_DIR=off`` turns the cache off. A cache that cannot be read or
@@ -23,7 +24,7 @@ from typing import Any
 
 _OFF = ("", "0", "off", "false", "no")
 
-ALSO = ("names.py", "kinds.py", "spec/loader.py")
+ALSO = ("names.py", "kinds.py", "spec/loader.py", "spec/yamlsource.py")
 """The modules outside ``engine/sql`` whose code cached values depend on (paths under ``engine/``)."""
 
 MISSING = object()
@@ -47,9 +48,10 @@ def _folder() -> str | None:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of the code a cached value depends on: sqlglot's version, ``engine/sql``'s files and
-    the modules of :data:`ALSO`."""
-    digest = hashlib.sha256(_sqlglot_version())
+    """A digest of the code a cached value depends on: sqlglot's and PyYAML's versions,
+    ``engine/sql``'s files and the modules of :data:`ALSO`."""
+    digest = hashlib.sha256(_version_file("sqlglot", "_version.py"))
+    digest.update(_version_file("yaml", "__init__.py"))
     root = Path(__file__).resolve().parent
     for path in [*sorted(root.rglob("*")), *(root.parent / also for also in ALSO)]:
         if path.suffix in (".py", ".txt") and path.is_file():
@@ -58,19 +60,18 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def _sqlglot_version() -> bytes:
-    """sqlglot's version file, read without importing sqlglot (a cached value needs no parser)."""
+def _version_file(package: str, name: str) -> bytes:
+    """The file of ``package`` that holds its version, read without importing it (a cached value
+    needs neither the parser nor the YAML reader)."""
     from importlib.util import find_spec
 
-    spec = find_spec("sqlglot")
+    spec = find_spec(package)
     if spec is not None and spec.origin:
         try:
-            return (Path(spec.origin).parent / "_version.py").read_bytes()
+            return (Path(spec.origin).parent / name).read_bytes()
         except OSError:
             pass
-    import sqlglot
-
-    return sqlglot.__version__.encode()
+    return __import__(package).__version__.encode()
 
 
 def key(kind: str, *parts: Any) -> str:
