@@ -1,0 +1,134 @@
+"""Compiling the queries of a wide pipeline in worker processes, before validation reads them.
+
+A cold ``validate`` of a file with thousands of dynamic tables spends nearly all its time compiling
+queries, each on its own: parsing, binding, typing, the refresh-mode analyses and the DuckDB
+translation. When many queries are not in the cache, :func:`precompiled` has forked workers (one
+per core) compute, for each query that reads only base tables, the same cache entries
+(:mod:`engine.sql.cache`) the validation would write, and holds them for the validation that
+follows: it then reads them back as from a warm cache, in file order, through the same code. A
+query that fails in a worker is simply not held: the validation compiles it again and reports it
+exactly as it would have. Where fork is not the platform's way to start processes (macOS,
+Windows), or the machine has one core, nothing changes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from contextlib import nullcontext
+
+from engine.spec.model import Pipeline
+from engine.sql import cache
+
+MIN_QUERIES = 200
+"""Fewer queries to compile than this are compiled in the validating process: starting workers,
+and sending back what they compute, costs more than it saves."""
+
+_CHUNK = 64  # queries a worker compiles per task: large enough that the exchange is cheap
+
+_job: dict = {}  # what the forked workers read (set before the fork, so never pickled)
+
+
+def precompiled(pipeline: Pipeline, *, local: bool):
+    """A context within which the cache holds the entries workers computed for ``pipeline``'s
+    queries (``local``: their DuckDB translation and local refresh mode too, as a validation for
+    the local target reads them); a plain context when it is not worth it."""
+    names = _uncached(pipeline)
+    workers = min(_cores(), -(-len(names) // _CHUNK))
+    forkable = sys.platform.startswith("linux") and threading.active_count() == 1  # no lock held by a thread
+    if len(names) < MIN_QUERIES or workers < 2 or not forkable:
+        return nullcontext()
+    return cache.held(_compile_in_workers(pipeline, names, workers, local))
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _uncached(pipeline: Pipeline) -> list[str]:
+    """The dynamic tables whose query the cache does not hold (all of them when it is off)."""
+    names = list(pipeline.dynamic_tables)
+    if cache.directory() is None:
+        return names
+    return [
+        name for name in names
+        if not os.path.exists(cache.slot("table_refs", (pipeline.dynamic_tables[name].sql,)))
+    ]
+
+
+def _compile_in_workers(pipeline: Pipeline, names: list[str], workers: int, local: bool) -> dict[str, str]:
+    """The cache entries the workers wrote while compiling ``names``' queries (slot -> JSON)."""
+    import multiprocessing
+
+    _prepare()
+    chunks = [names[i:i + _CHUNK] for i in range(0, len(names), _CHUNK)]
+    entries: dict[str, str] = {}
+    _job.update(pipeline=pipeline, local=local)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_ctrl_c) as pool:
+            for found in pool.imap(_compile_chunk, chunks):
+                entries.update(found)
+    finally:
+        _job.clear()
+    return entries
+
+
+def _prepare() -> None:
+    """Import and compute once, before the fork, what every worker would otherwise do alone."""
+    import sqlglot.optimizer.annotate_types  # noqa: F401
+    import sqlglot.optimizer.qualify  # noqa: F401
+
+    import engine.sql.partition  # noqa: F401
+    import engine.sql.translate  # noqa: F401
+    from engine.sql.limits import allow_deep_queries
+    from engine.sql.parsing import dialect
+
+    allow_deep_queries()
+    dialect()
+    cache.code_version()
+
+
+def _ignore_ctrl_c() -> None:
+    """Ctrl-C stops the validating process, which ends the workers: they never print it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _compile_chunk(names: list[str]) -> dict[str, str]:
+    """In a worker: compile ``names``' queries; the cache entries that wrote (slot -> JSON)."""
+    from engine.graph import PipelineGraph, catalog
+    from engine.sql import recall
+
+    pipeline, local = _job["pipeline"], _job["local"]
+    entries = catalog(pipeline)
+    with cache.recording() as written:
+        for name in names:
+            dt = pipeline.dynamic_tables[name]
+            trees: dict = {}
+            try:
+                refs = recall.table_refs(dt.sql, trees)
+                if not refs or not all(_base_table(pipeline, ref) for ref in refs):
+                    continue  # compiled in dependency order by the validation itself
+                compiled = recall.compiled(name, dt.sql, refs, entries, trees)
+                if compiled.problems or not local:
+                    continue
+                PipelineGraph(pipeline, queries={name: compiled}).duckdb_sql(name)
+                compiled.modes(dt.refresh_mode)
+            except Exception:  # noqa: BLE001 - whatever it is, the validation raises it in its place
+                continue  # not held: the validation meets it again and reports it in its place
+    return written
+
+
+def _base_table(pipeline: Pipeline, ref) -> bool:
+    """Whether a table reference names a base table of the file (as :func:`engine.graph.build_graph`
+    resolves it)."""
+    target = pipeline.snowflake
+    return (
+        ref.name in pipeline.tables
+        and (not ref.database or ref.database == target.database)
+        and (not ref.schema or ref.schema == target.schema_name)
+    )
