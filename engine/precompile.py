@@ -8,7 +8,7 @@ per core) compute, for each query that reads only base tables, the same cache en
 follows: it then reads them back as from a warm cache, in file order, through the same code. A
 query that fails in a worker is simply not held: the validation compiles it again and reports it
 exactly as it would have. Where fork is not the platform's way to start processes (macOS,
-Windows), or the machine has one core, nothing changes.
+Windows), the machine has one core or ``PIPE_WORKERS=1``, nothing changes.
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ def precompiled(pipeline: Pipeline, *, local: bool):
 
 
 def _cores() -> int:
+    """How many workers at most: ``PIPE_WORKERS`` (1: none), or the cores this process may use."""
+    configured = os.environ.get("PIPE_WORKERS", "").strip()
+    if configured.isdigit():
+        return int(configured)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux

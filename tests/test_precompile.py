@@ -164,3 +164,15 @@ def test_an_error_among_many_queries_is_reported_as_alone(fault, workers, monkey
     assert "error" in alone
     assert in_workers == alone
     assert workers[-1] > 0
+
+
+def test_pipe_workers_sets_how_many(monkeypatch):
+    monkeypatch.setenv("PIPE_WORKERS", "3")
+    assert precompile._cores() == 3
+    monkeypatch.setenv("PIPE_WORKERS", "1")
+    monkeypatch.setenv("PIPE_CACHE_DIR", "off")
+    monkeypatch.setattr(precompile, "MIN_QUERIES", 1)
+    started = []
+    monkeypatch.setattr(precompile, "_compile_in_workers", lambda *a: started.append(a) or {})
+    engine.validate(WIDE)
+    assert started == []  # one worker is no worker: compiled in this process
