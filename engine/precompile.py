@@ -109,21 +109,26 @@ def _compile_chunk(names: list[str]) -> dict[str, str]:
 
     pipeline, local = _job["pipeline"], _job["local"]
     entries = catalog(pipeline)
-    with cache.recording() as written:
-        for name in names:
-            dt = pipeline.dynamic_tables[name]
-            trees: dict = {}
+    written: dict[str, str] = {}
+    for name in names:
+        dt = pipeline.dynamic_tables[name]
+        trees: dict = {}
+        with cache.recording() as entries_of_query:
             try:
                 refs = recall.table_refs(dt.sql, trees)
                 if not refs or not all(_base_table(pipeline, ref) for ref in refs):
                     continue  # compiled in dependency order by the validation itself
                 compiled = recall.compiled(name, dt.sql, refs, entries, trees)
-                if compiled.problems or not local:
+                if compiled.problems:
                     continue
-                PipelineGraph(pipeline, queries={name: compiled}).duckdb_sql(name)
-                compiled.modes(dt.refresh_mode)
+                if local:
+                    PipelineGraph(pipeline, queries={name: compiled}).duckdb_sql(name)
+                    compiled.modes(dt.refresh_mode)
             except Exception:  # noqa: BLE001 - whatever it is, the validation raises it in its place
-                continue  # not held: the validation meets it again and reports it in its place
+                continue
+        # Only a query compiled to the end is handed over: the validation parses any other itself,
+        # and keeps the tree for its compile (it would otherwise parse it twice).
+        written.update(entries_of_query)
     return written
 
 

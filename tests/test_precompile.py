@@ -81,7 +81,9 @@ def test_workers_compile_what_one_process_compiles(path, cache_dir, workers, mon
     monkeypatch.setenv("PIPE_CACHE_DIR", "off" if cache_dir == "off" else str(tmp_path / "cache"))
     assert outcome(path) == alone
     if len(yaml.safe_load(path.read_text())["dynamic_tables"]) > 1:  # (one query: one task, no workers)
-        assert workers and workers[-1] > 0  # the workers did the compiling
+        assert workers  # the workers ran (and handed over what they could compile: maybe nothing)
+    if path in (ENGAGEMENT, WIDE):
+        assert workers[-1] > 0
     if cache_dir != "off":
         assert outcome(path) == alone  # read back from what the workers stored
 
