@@ -14,6 +14,7 @@ Windows), the machine has one core or ``PIPE_WORKERS=1``, nothing changes.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -55,14 +56,23 @@ def _cores() -> int:
 
 
 def _uncached(pipeline: Pipeline) -> list[str]:
-    """The dynamic tables whose query the cache does not hold (all of them when it is off)."""
-    names = list(pipeline.dynamic_tables)
+    """The dynamic tables whose query the cache does not hold (all of them when it is off) and
+    that a worker may compile: those whose SQL names no dynamic table (a word test, so a column
+    named like one leaves a query to the validation, which compiles it as it would anyway)."""
+    dynamic = {name.casefold() for name in pipeline.dynamic_tables}
+    names = [
+        name for name, dt in pipeline.dynamic_tables.items()
+        if dynamic.isdisjoint(word.casefold() for word in _WORD.findall(dt.sql))
+    ]
     if cache.directory() is None:
         return names
     return [
         name for name in names
         if not os.path.exists(cache.slot("table_refs", (pipeline.dynamic_tables[name].sql,)))
     ]
+
+
+_WORD = re.compile(r"[^\W\d][\w$]*")
 
 
 def _compile_in_workers(pipeline: Pipeline, names: list[str], workers: int, local: bool) -> dict[str, str]:

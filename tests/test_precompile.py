@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 import engine
 from engine import precompile
 from engine.errors import PipeError
+from engine.spec.loader import load_pipeline
 from engine.sql import cache
 from helpers import ENGAGEMENT, FIXTURES, ROOT, SHOP
 
@@ -80,7 +80,7 @@ def test_workers_compile_what_one_process_compiles(path, cache_dir, workers, mon
     alone = outcome(path)
     monkeypatch.setenv("PIPE_CACHE_DIR", "off" if cache_dir == "off" else str(tmp_path / "cache"))
     assert outcome(path) == alone
-    if len(yaml.safe_load(path.read_text())["dynamic_tables"]) > 1:  # (one query: one task, no workers)
+    if len(precompile._uncached(load_pipeline(path))) > 1:  # (one query for workers: one task, no workers)
         assert workers  # the workers ran (and handed over what they could compile: maybe nothing)
     if path in (ENGAGEMENT, WIDE):
         assert workers[-1] > 0
@@ -100,6 +100,17 @@ def test_errors_are_the_same_and_in_the_same_place(path, workers, monkeypatch):
     alone, in_workers = both_ways(path, monkeypatch)
     assert "error" in alone
     assert in_workers == alone
+
+
+def test_only_queries_that_name_no_dynamic_table_go_to_workers(tmp_path):
+    """Those naming one are compiled after what they read, by the validation: a worker would only
+    parse them. A column named like a dynamic table keeps a query out too (a word test)."""
+    assert precompile._uncached(load_pipeline(WIDE)) == [
+        "FILTERED", "STARRED", "JOINED", "TOTALS", "LIMITED", "PATHS", "NOTED", "QUALIFIED", "NOW",
+    ]
+    path = tmp_path / "wide_fan.yaml"
+    path.write_text(WIDE.read_text().replace("SELECT id, v FROM BASE WHERE", "SELECT id AS last, v FROM BASE WHERE"))
+    assert "FILTERED" not in precompile._uncached(load_pipeline(path))
 
 
 def test_the_entries_are_held_only_while_validating(workers, monkeypatch):
