@@ -76,18 +76,25 @@ _WORD = re.compile(r"[^\W\d][\w$]*")
 
 
 def _compile_in_workers(pipeline: Pipeline, names: list[str], workers: int, local: bool) -> dict[str, str]:
-    """The cache entries the workers wrote while compiling ``names``' queries (slot -> JSON)."""
+    """The cache entries the workers wrote while compiling ``names``' queries (slot -> JSON).
+    Should a worker die (e.g. out of memory), what it did not hand over is compiled by the
+    validation itself."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     _prepare()
     chunks = [names[i:i + _CHUNK] for i in range(0, len(names), _CHUNK)]
     entries: dict[str, str] = {}
     _job.update(pipeline=pipeline, local=local)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_ctrl_c)
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_ctrl_c) as pool:
-            for found in pool.imap(_compile_chunk, chunks):
-                entries.update(found)
+        for found in pool.map(_compile_chunk, chunks):
+            entries.update(found)
+    except BrokenProcessPool:
+        pass
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # on Ctrl-C: no chunk starts after the one running
         _job.clear()
     return entries
 

@@ -189,3 +189,18 @@ def test_pipe_workers_sets_how_many(monkeypatch):
     monkeypatch.setattr(precompile, "_compile_in_workers", lambda *a: started.append(a) or {})
     engine.validate(WIDE)
     assert started == []  # one worker is no worker: compiled in this process
+
+
+def test_a_worker_that_dies_leaves_its_queries_to_the_validation(workers, monkeypatch):
+    """A worker killed (as by the kernel when memory runs out) hands over nothing more; the
+    validation compiles what is missing and the outcome is unchanged."""
+    alone, _ = both_ways(WIDE, monkeypatch)
+    base_table = precompile._base_table
+
+    def dies_on_other(pipeline, ref):
+        if ref.name == "OTHER":  # JOINED reads it
+            os._exit(9)
+        return base_table(pipeline, ref)
+
+    monkeypatch.setattr(precompile, "_base_table", dies_on_other)
+    assert outcome(WIDE) == alone
