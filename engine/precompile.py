@@ -93,9 +93,12 @@ def _compile_in_workers(pipeline: Pipeline, names: list[str], workers: int, loca
             entries.update(found)
     except BrokenProcessPool:
         pass
+    except BaseException:  # Ctrl-C: no chunk starts after those running, and the command stops
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)  # on Ctrl-C: no chunk starts after the one running
         _job.clear()
+    pool.shutdown()  # the workers are done: they exit, with the thread that watched them
     return entries
 
 
