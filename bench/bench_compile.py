@@ -48,6 +48,15 @@ def stages(queries: list[str]) -> dict[str, float]:
     return times
 
 
+def sqlglot_build() -> str:
+    """sqlglot's version, and whether its compiled build (sqlglotc) is the one imported."""
+    import sqlglot
+    import sqlglot.parser
+
+    compiled = not sqlglot.parser.__file__.endswith(".py")
+    return f"sqlglot {sqlglot.__version__}, {'compiled (sqlglotc)' if compiled else 'pure Python'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=2000)
@@ -61,7 +70,7 @@ def main() -> None:
         for stage, seconds in stages(queries).items():
             best[stage] = min(best.get(stage, seconds), seconds)
     total = sum(best.values())
-    print(f"{args.queries} queries, {1000 * total / args.queries:.2f} ms CPU per query:")
+    print(f"{args.queries} queries, {1000 * total / args.queries:.2f} ms CPU per query ({sqlglot_build()}):")
     for stage, seconds in best.items():
         print(f"  {stage:>14}: {1000 * seconds / args.queries:6.3f} ms ({100 * seconds / total:4.1f} %)")
 

@@ -6,8 +6,9 @@ reading the previous one, and a fan of dynamic tables all reading one base table
 
 The pipeline files are written to a temporary folder; each is validated in a fresh process
 (``python -m engine.cli validate``) twice: cold (``PIPE_CACHE_DIR=off``: every query parsed, bound,
-typed and translated) and warm (a second run over a cache the first run filled: each query's
-compiled results read back). Each figure is wall time, with the process's CPU time beside it (on a
+typed and translated; by worker processes, one per core, when there are 200 or more: the
+``cold, 1 process`` line is the same with ``PIPE_WORKERS=1``) and warm (a second run over a cache the
+first run filled: each query's compiled results read back). Each figure is wall time, with the process's CPU time beside it (on a
 shared machine the wall time also counts waiting for a core). Then the phases of a warm validation
 through the library (``engine.validate``), without interpreter start-up, beside the time sqlglot
 alone takes to parse the same queries (the floor). Goal: each under 5 s.
@@ -54,10 +55,10 @@ def fan(n: int) -> str:
     return "".join(lines)
 
 
-def timed_cli(path: Path, cache: str) -> tuple[float, float, int, str]:
-    """Wall and CPU seconds of ``pipe validate path`` in a fresh process with ``PIPE_CACHE_DIR=cache``,
-    its exit code and the end of its output."""
-    env = {**os.environ, "PIPE_CACHE_DIR": cache}
+def timed_cli(path: Path, cache: str, workers: str = "") -> tuple[float, float, int, str]:
+    """Wall and CPU seconds (its workers' included) of ``pipe validate path`` in a fresh process with
+    ``PIPE_CACHE_DIR=cache`` (and ``PIPE_WORKERS=workers``), its exit code and the end of its output."""
+    env = {**os.environ, "PIPE_CACHE_DIR": cache, "PIPE_WORKERS": workers}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "engine.cli", "validate", str(path)], cwd=ROOT,
@@ -129,14 +130,20 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     shapes = ((f"chain of {args.chain}", chain(args.chain)), (f"fan of {args.fan}", fan(args.fan)),
               (f"{args.nested} nested", nested(args.nested)))
+    from bench_compile import sqlglot_build
+
+    print(sqlglot_build())
     with tempfile.TemporaryDirectory() as folder:
         cache = str(Path(folder) / "cache")
         os.environ["PIPE_CACHE_DIR"] = cache  # the phases below run warm, in this process
         for label, text in shapes:
             path = Path(folder) / f"{label.split()[-1]}.yaml"
             path.write_text(text)
-            for run, directory in (("cold", "off"), (None, cache), ("warm", cache)):
-                wall, cpu, code, output = timed_cli(path, directory)
+            runs = (("cold", "off", ""), ("cold, 1 process", "off", "1"), (None, cache, ""), ("warm", cache, ""))
+            for run, directory, workers in runs:
+                if workers == "1" and text.count("sql:") < 200:
+                    continue  # (no workers for so few queries: the same as cold)
+                wall, cpu, code, output = timed_cli(path, directory, workers)
                 if run is None:
                     continue  # fills the cache
                 verdict = "ok" if code == 0 and wall < GOAL else "OVER GOAL" if code == 0 else f"FAILED: {output}"

@@ -50,15 +50,17 @@ def validate(path: str | Path, *, target: str = "local") -> Project:
     Raises:
         PipeError: the first problem found, with where it is and how to fix it.
     """
+    from engine.precompile import precompiled
     from engine.sql.limits import few_full_collections
 
     with few_full_collections():  # the compiled queries stay alive: full collections only walk them
         pipeline = load_pipeline(path)
-        graph = build_graph(pipeline)
-        project = Project(pipeline, graph, list(graph.warnings))
-        if target == "local":
-            _check_local_sql(project)
-            project.warnings += _local_refresh_warnings(project)
+        with precompiled(pipeline, local=target == "local"):  # a wide file's queries, on every core
+            graph = build_graph(pipeline)
+            project = Project(pipeline, graph, list(graph.warnings))
+            if target == "local":
+                _check_local_sql(project)
+                project.warnings += _local_refresh_warnings(project)
     return project
 
 

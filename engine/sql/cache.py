@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,12 @@ ALSO = ("names.py", "kinds.py", "spec/loader.py", "spec/yamlsource.py")
 
 MISSING = object()
 """What :func:`recall` returns for a value not in the cache (None is a value)."""
+
+MEMORY = "<memory>"
+"""The folder of the slots of a cache that is off while entries are kept in memory (:func:`held`)."""
+
+_held: dict[str, str] = {}  # slot -> the JSON text of its entry, computed elsewhere for this run
+_recorded: list[dict[str, str]] = []  # where the entries written now are also noted (:func:`recording`)
 
 
 def directory() -> Path | None:
@@ -99,7 +106,11 @@ def slot(kind: str, parts: tuple) -> str | None:
     """Where the entry of ``kind`` and ``parts`` is kept (None when the cache is off): found once
     for a :func:`read` then a :func:`write`, its key is computed once."""
     folder = _folder()
-    return None if folder is None else os.path.join(folder, kind, f"{key(kind, *parts)}.json")
+    if folder is None:
+        if not (_held or _recorded):
+            return None
+        folder = MEMORY
+    return os.path.join(folder, kind, f"{key(kind, *parts)}.json")
 
 
 def recall(kind: str, parts: tuple) -> Any:
@@ -116,6 +127,11 @@ def keep(kind: str, parts: tuple, value: Any) -> None:
 def read(path: str | None) -> Any:
     """The value kept at ``path`` (a :func:`slot`), or :data:`MISSING`."""
     if path is not None:
+        text = _held.get(path) if _held else None
+        if text is not None:
+            return json.loads(text)["value"]
+        if path.startswith(MEMORY):
+            return MISSING
         try:
             with open(path, "rb") as file:  # bytes: json reads UTF-8 without a text layer
                 return json.loads(file.read())["value"]
@@ -128,11 +144,39 @@ def write(path: str | None, value: Any) -> None:
     """Keep ``value`` (JSON-serialisable) at ``path`` (a :func:`slot`; None keeps nothing)."""
     if path is None:
         return
+    text = json.dumps({"value": value})
+    if _recorded:
+        _recorded[-1][path] = text
+    if path.startswith(MEMORY):
+        return
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         partial = f"{path[:-len('.json')]}.{os.getpid()}.tmp"
         with open(partial, "w", encoding="utf-8") as file:
-            file.write(json.dumps({"value": value}))
+            file.write(text)
         os.replace(partial, path)
     except OSError:
         pass  # a read-only or full disk: the value is still returned
+
+
+@contextmanager
+def recording() -> Iterator[dict[str, str]]:
+    """Note every entry written within (even with the cache off) in the dict yielded: slot -> JSON
+    text, for :func:`held` in another process."""
+    entries: dict[str, str] = {}
+    _recorded.append(entries)
+    try:
+        yield entries
+    finally:
+        _recorded.pop()
+
+
+@contextmanager
+def held(entries: dict[str, str]) -> Iterator[None]:
+    """Read ``entries`` (noted by :func:`recording`) as if they were kept, within; each reads back as
+    it would from disk."""
+    _held.update(entries)
+    try:
+        yield
+    finally:
+        _held.clear()

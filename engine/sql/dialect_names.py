@@ -116,32 +116,43 @@ def _output_name(projection: exp.Expression, text: str | None = None) -> str | N
     # `v:"Loan Number"::VARCHAR` comes back as V:"LOAN NUMBER"::VARCHAR).
     if text is not None:
         return text.upper()
-    return _Writer().generate(projection).upper()
+    return _typed_text(projection).upper()
 
 
-def _path_sql(generator: Snowflake.Generator, node: exp.JSONExtract) -> str:
+def _typed_text(projection: exp.Expression) -> str:
+    """A projection written the way it is usually typed (``v:a.b::NUMBER``), for its column name:
+    variant paths, ``::`` casts and ``CURRENT_DATE()`` are written by hand, as text nodes (sqlglot's
+    compiled build does not let its generators be subclassed), and the rest by sqlglot."""
+    copy = projection.copy()
+    for node in reversed(list(copy.walk(bfs=False))):  # innermost first: an outer one reads its text
+        if type(node) is exp.JSONExtract:
+            text = f"{_sql(node.this)}:{_path_text(node.expression)}"
+        elif type(node) is exp.Cast:
+            text = f"{_sql(node.this)}::{_sql(node.args['to'])}"
+        elif type(node) in (exp.CurrentDate, exp.CurrentTimestamp):
+            # Written with their parentheses, as in Snowflake's docs and column names.
+            text = "CURRENT_DATE()" if isinstance(node, exp.CurrentDate) else "CURRENT_TIMESTAMP()"
+        else:
+            continue
+        if node is copy:
+            return text
+        node.replace(exp.Var(this=text))
+    return _sql(copy)
+
+
+def _sql(node: exp.Expression) -> str:
+    return node.sql(dialect="snowflake")
+
+
+def _path_text(path: exp.Expression) -> str:
     text = ""
-    for part in node.expression.expressions:
+    for part in path.expressions:
         if isinstance(part, exp.JSONPathKey):
             key = f'"{part.this}"' if part.args.get("quoted") else part.this
             text += f".{key}" if text else key
         elif isinstance(part, exp.JSONPathSubscript):
             text += f"[{part.this}]"
-    return f"{generator.sql(node, 'this')}:{text}"
-
-
-class _Writer(Snowflake):
-    """Writes expressions the way they are usually typed (``v:a.b::NUMBER``), for column names."""
-
-    class Generator(Snowflake.Generator):
-        TRANSFORMS = {
-            **Snowflake.Generator.TRANSFORMS,
-            exp.JSONExtract: _path_sql,
-            exp.Cast: lambda self, e: f"{self.sql(e, 'this')}::{self.sql(e, 'to')}",
-            # Written with their parentheses, as in Snowflake's docs and column names.
-            exp.CurrentDate: lambda self, e: "CURRENT_DATE()",
-            exp.CurrentTimestamp: lambda self, e: "CURRENT_TIMESTAMP()",
-        }
+    return text
 
 
 def _identifier_name(identifier: exp.Expression) -> str:

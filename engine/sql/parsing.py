@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import deque
+from copy import deepcopy
 
 import sqlglot
 from sqlglot import exp
@@ -66,6 +67,25 @@ copy that was qualified or typed can be matched back to the nodes of another cop
 compile found are given to the translation's nodes: :func:`engine.sql.dialect_annotate.annotate`)."""
 
 
+class _Meta(dict):
+    """A parsed node's meta (its :data:`NODE` number, sqlglot's token positions): copied with the
+    node without Python's general deep copy, which walked each node's dict item by item and was the
+    most costly part of copying a tree. Values that are not plain (a type a stage noted) are still
+    deep-copied."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict) -> _Meta:
+        copy = _Meta(self)
+        for key, value in self.items():
+            if type(value) not in _PLAIN:
+                copy[key] = deepcopy(value, memo)
+        return copy
+
+
+_PLAIN = frozenset({int, str, bool, float, type(None)})
+
+
 def depth(tree: exp.Expression) -> int:
     """How many levels the syntax tree of ``tree`` nests (counted without recursion)."""
     deepest, stack = 0, [(tree, 1)]
@@ -82,7 +102,9 @@ def _survey(query: exp.Expression) -> tuple[int, exp.Identifier | None]:
     deepest, queue, count, unquoted = 0, deque([(query, 1)]), 0, None
     while queue:
         node, level = queue.popleft()
-        node.meta[NODE] = count
+        meta = node._meta  # (sqlglot's own; set to a dict of ours, its copies are cheap)
+        node._meta = meta = _Meta() if meta is None else _Meta(meta)
+        meta[NODE] = count
         count += 1
         deepest = max(deepest, level)
         if unquoted is None and isinstance(node, exp.Identifier) and not node.quoted and not node.name.isascii():
