@@ -143,9 +143,11 @@ class LocalChecks:
             if inserted is not None:  # look up the changed values alone, not a hash table of every value
                 known = f"SELECT o.{target} FROM {other} AS o WHERE o.{target} IN (SELECT {column} FROM {rows})"
                 return f"SELECT * FROM {rows} AS t WHERE t.{column} IS NOT NULL AND t.{column} NOT IN ({known})"
+            # an anti join, not NOT EXISTS: DuckDB runs a correlated NOT EXISTS by first copying
+            # every row of the table, every column included (at 10M events, 20 s instead of 1 s)
             return (
-                f"SELECT * FROM {rows} AS t WHERE t.{column} IS NOT NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM {other} AS o WHERE o.{target} = t.{column})"
+                f"SELECT * FROM {rows} AS t ANTI JOIN {other} AS o ON o.{target} = t.{column} "
+                f"WHERE t.{column} IS NOT NULL"
             )
         if kind is CheckKind.unique:
             return self._duplicates(check.unique, table, inserted)

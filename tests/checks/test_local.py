@@ -103,6 +103,17 @@ def test_freshness_of_a_column_and_relationships_on_base_tables(orders):
     assert not report.ok  # relationships is an error check
 
 
+def test_relationships_over_a_whole_table_count_every_unmatched_row_and_skip_nulls(orders):
+    _seed(orders)  # customers 10 and 11
+    orders.insert("ORDERS", f"(5, 77, 1, '{NOW}')", f"(6, 77, 2, '{NOW}')", f"(7, NULL, 3, '{NOW}')",
+                  f"(8, 10, 4, '{NOW}')")
+    report = engine.run_tests(orders.project, orders.backend, ["ORDERS"])
+    result = next(r for r in report.checks if r.check == "relationships(customer_id)")
+    # customer ids 10, 11, 77, 77, NULL, 10: both rows of 77 have no customer; NULL is not compared
+    assert result.failing_rows == 2
+    assert sorted(row["ORDER_ID"] for row in result.sample) == [5, 6]
+
+
 def test_a_failed_check_is_judged_on_the_whole_table_until_it_passes(orders):
     _seed(orders)
     orders.insert("ORDERS", f"(1, 11, 1, '{NOW}')")  # a second row for order 1
