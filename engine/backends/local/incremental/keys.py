@@ -98,6 +98,22 @@ def literals(store, relation: exp.Table, key: str, values: list) -> list[exp.Lit
     return None
 
 
+def listed(kind: str, values: list) -> str | None:
+    """The keys as the SQL text of a literal list (``'a', 'b'`` or ``1, 2``) for a column of DuckDB
+    type ``kind``, when it is text or an integer, none is NULL and they are few; else None.
+
+    Printed as text, not as a node per value: the list changes at every refresh, and building
+    and printing hundreds of nodes costs more than the lookup it serves."""
+    distinct = set(values)
+    if not distinct or len(distinct) > MAX_LITERAL_KEYS:
+        return None
+    if kind == "VARCHAR" and all(isinstance(v, str) and "\x00" not in v for v in distinct):
+        return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(distinct))
+    if kind in LOOKUP_TYPES and all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
+        return ", ".join(str(v) for v in sorted(distinct))
+    return None
+
+
 def key_predicate(con, target: exp.Table, affected: dict[str, list]) -> exp.Expression:
     """``O IN (SELECT K FROM __PIPE_KEYS…) OR …``: the affected keys (NULL included) go to
     temporary tables typed as ``target``'s columns, so DuckDB matches them with a hash join,

@@ -26,11 +26,13 @@ from sqlglot import exp
 from engine.backends.local.changes import ChangeLog
 from engine.backends.local.incremental import aggstate
 from engine.backends.local.incremental.aggstate import AggregateState
-from engine.backends.local.incremental.keys import key_predicate, key_values, keyed_rows
+from engine import names as identifiers
+from engine.backends.local.incremental.keys import ensure_index, key_predicate, key_values, keyed_rows, listed
 from engine.backends.local.incremental.preaggregation import PreAggregation
 from engine.backends.local.incremental.restriction import has_rowid, restrict_inputs
 from engine.backends.local.incremental.trees import Statements, columns, fill, sql, temp
-from engine.backends.local.store import Store
+from engine.backends.local.store import Store, quote
+from engine.graph import DYNAMIC_TABLE
 from engine.sql.partition import Partitioning, analyze
 
 # Above this many affected keys, recomputing everything is as cheap and simpler.
@@ -74,6 +76,9 @@ class _Plan:
     key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
     filters: dict[str, exp.Expression] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
     restricted: dict[str, exp.Expression | None] = field(default_factory=dict)  # output column -> query reading only those rows
+    # input -> (its key column, the temporary table its rows holding an affected key are copied
+    # to): an input whose key is a column of a dynamic table, whose rows are looked up by index
+    looked_up: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class Incremental:
@@ -88,6 +93,10 @@ class Incremental:
         self.schema = schema
         self._plans: dict[str, _Plan] = {}
         self._sql = Statements()  # statements that depend only on a table and its plan
+        # (table, column) -> whether pipe's index on it exists, and its DuckDB type; as this
+        # process last saw them (pipe holds the file's lock), forgotten when the table is recomputed
+        self._key_indexes: dict[tuple[str, str], bool] = {}
+        self._types: dict[tuple[str, str], str] = {}
 
     def plan(self, name: str) -> _Plan:
         if name not in self._plans:
@@ -120,6 +129,9 @@ class Incremental:
             plan.key_sql[table] = to_duckdb(values.sql(dialect="snowflake"), parsed=values, catalog=catalog, **where)
             rows = keyed_rows(table, key, has_rowid(schema[table]))
             plan.filters[table] = to_duckdb_tree(rows.sql(dialect="snowflake"), parsed=rows, catalog=catalog, **where)
+            column = identifiers.of(key.tree) if isinstance(key.tree, exp.Column) else None
+            if column in schema[table] and self.graph.kind(table) == DYNAMIC_TABLE and has_rowid(schema[table]):
+                plan.looked_up[table] = (column, f"__PIPE_IN_{len(plan.looked_up)}")
         if query is not None:
             plan.state = aggstate.build(self.store, name, query, inputs, partitioning)
             plan.pre = PreAggregation.build(self.store, name, query, inputs, partitioning)
@@ -187,11 +199,59 @@ class Incremental:
         """The query with every input keyed on ``output`` reading only its rows whose key is
         in ``__PIPE_KEYS``: the rows with those keys come out the same, and cheaply."""
         if output not in plan.restricted:
-            inputs = {t for t, k in plan.partitioning.keys.items() if k.output == output}
-            plan.restricted[output] = (
-                restrict_inputs(plan.query, {t: plan.filters[t] for t in inputs}) if plan.query is not None else None
-            )
+            filters = {t: self._input_filter(plan, t) for t in self._restricted_inputs(plan, output)}
+            plan.restricted[output] = restrict_inputs(plan.query, filters) if plan.query is not None else None
         return plan.restricted[output]
+
+    @staticmethod
+    def _restricted_inputs(plan: _Plan, output: str) -> list[str]:
+        return [t for t, k in plan.partitioning.keys.items() if k.output == output]
+
+    @staticmethod
+    def _input_filter(plan: _Plan, table: str) -> exp.Expression:
+        """The rows of input ``table`` holding an affected key: read from the temporary table
+        :meth:`_read_inputs` fills, for an input looked up by index."""
+        if table in plan.looked_up:
+            return exp.select(exp.Star()).from_(temp(plan.looked_up[table][1]))
+        return plan.filters[table]
+
+    def _read_inputs(self, plan: _Plan, output: str, values: list) -> None:
+        """Copy the rows holding one of the keys ``values`` of each input looked up by index (see
+        :attr:`_Plan.looked_up`) to its temporary table: by the index when the keys are few
+        literals, else by the filter reading ``__PIPE_KEYS``."""
+        con = self.store.con
+        for table in self._restricted_inputs(plan, output):
+            if table not in plan.looked_up:
+                continue
+            column, into = plan.looked_up[table]
+            keys = self._listed(table, column, values)
+            if keys is not None:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT * FROM {self.store.qualified(table)} "
+                            f"WHERE {quote(column)} IN ({keys})")
+                continue
+            con.execute(self._sql.text(("input", table), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows", into=temp(into), rows=plan.filters[table],
+            ), identify=True))
+
+    def _listed(self, table: str, column: str, values: list) -> str | None:
+        """The keys ``values`` as a literal list that DuckDB answers from pipe's index on
+        ``table.column`` (a dynamic table's; built now when missing and affordable, see
+        :func:`.keys.ensure_index`), or None when they are not few literals of its type or the
+        index cannot be had: the caller then scans the column."""
+        if self.graph.kind(table) != DYNAMIC_TABLE:
+            return None
+        found = (table, column)
+        if found not in self._types:
+            self._types[found] = self.store.type_of(self.store.table(table), column)
+        keys = listed(self._types[found], values)
+        if keys is None:
+            return None
+        if found not in self._key_indexes:
+            index = f"__PIPE_KEY_{table}_{column}"
+            self._key_indexes[found] = index in self.store.indexes(self.store.schema) or ensure_index(
+                self.store, self.store.table(table), index, column
+            )
+        return keys if self._key_indexes[found] else None
 
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
         con = self.store.con
@@ -202,6 +262,9 @@ class Incremental:
             kept.write_rows(affected, temp("__PIPE_NEW"))
         else:
             restricted = self._restricted(plan, next(iter(affected))) if len(affected) == 1 else None
+            if restricted is not None:
+                ((output, values),) = affected.items()
+                self._read_inputs(plan, output, values)
             query = restricted if restricted is not None else plan.query
             # printed with every identifier quoted, as the translated key filters inside it are
             text = self._sql.text(("new", restricted is not None, *shape), lambda: fill(
@@ -211,10 +274,16 @@ class Incremental:
             con.execute(text)
         names = self.store.columns(name)
         if has_rowid(names):
-            self._sql.run(con, ("rows", *shape), lambda: fill(
-                "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
-                target=target, predicate=predicate,
-            ))
+            ((output, values),) = affected.items() if len(affected) == 1 else ((None, None),)
+            keys = self._listed(name, output, values) if output is not None else None
+            if keys is not None:  # found by the index on the key column, not by a scan of it
+                con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM {self.store.qualified(name)} "
+                            f"WHERE {quote(output)} IN ({keys})")
+            else:
+                self._sql.run(con, ("rows", *shape), lambda: fill(
+                    "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
+                    target=target, predicate=predicate,
+                ))
             predicate = fill("SELECT rowid IN (SELECT R FROM __PIPE_ROWS)").selects[0]
         for template in (
             "CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM __X_target WHERE __X_predicate",
@@ -244,6 +313,9 @@ class Incremental:
         pre-aggregation rows and aggregate state by its groups' size when both can serve
         (``built``: what the recompute built already, see ``Refresher._full_query``)."""
         plan = self.plan(name)
+        for known in (self._key_indexes, self._types):  # a new table: without pipe's index, maybe of other types
+            for key in [k for k in known if k[0] == name]:
+                del known[key]
         pre, state = plan.pre, plan.state
         if pre is not None and state is not None:
             inputs, groups = self.store.row_count(pre.table) or 0, self.store.row_count(name) or 0
