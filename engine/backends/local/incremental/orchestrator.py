@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from engine.backends.local.changes import ChangeLog
-from engine.backends.local.incremental import aggstate
+from engine.backends.local.incremental import aggstate, linear
 from engine.backends.local.incremental.aggstate import AggregateState
 from engine import names as identifiers
 from engine.backends.local.incremental.keys import ensure_index, key_predicate, key_values, keyed_rows, listed
@@ -79,6 +79,7 @@ class _Plan:
     # input -> (its key column, the temporary table its rows holding an affected key are copied
     # to): an input whose key is a column of a dynamic table, whose rows are looked up by index
     looked_up: dict[str, tuple[str, str]] = field(default_factory=dict)
+    row_wise: set[str] = field(default_factory=set)  # the inputs whose change maps row by row (see .linear)
 
 
 class Incremental:
@@ -133,6 +134,7 @@ class Incremental:
             if column in schema[table] and self.graph.kind(table) == DYNAMIC_TABLE and has_rowid(schema[table]):
                 plan.looked_up[table] = (column, f"__PIPE_IN_{len(plan.looked_up)}")
         if query is not None:
+            plan.row_wise = {t for t in partitioning.keys if linear.row_wise(query, t)}
             plan.state = aggstate.build(self.store, name, query, inputs, partitioning)
             plan.pre = PreAggregation.build(self.store, name, query, inputs, partitioning)
         return plan
@@ -163,6 +165,10 @@ class Incremental:
                 return self._full(name, f"{table} was recreated or written outside pipe")
             if table not in plan.partitioning.keys:
                 return self._full(name, plan.partitioning.reasons.get(table, f"no key for {table}"))
+        if len(changed) == 1 and changed[0] in plan.row_wise:
+            outcome = self._apply_row_wise(name, plan, changed[0], seen[changed[0]], current[changed[0]])
+            if outcome is not None:
+                return outcome
         affected: dict[str, list] = {}
         for table in changed:
             output = plan.partitioning.keys[table].output
@@ -274,16 +280,7 @@ class Incremental:
             con.execute(text)
         names = self.store.columns(name)
         if has_rowid(names):
-            ((output, values),) = affected.items() if len(affected) == 1 else ((None, None),)
-            keys = self._listed(name, output, values) if output is not None else None
-            if keys is not None:  # found by the index on the key column, not by a scan of it
-                con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM {self.store.qualified(name)} "
-                            f"WHERE {quote(output)} IN ({keys})")
-            else:
-                self._sql.run(con, ("rows", *shape), lambda: fill(
-                    "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
-                    target=target, predicate=predicate,
-                ))
+            self._find_rows(name, target, affected, predicate)
             predicate = fill("SELECT rowid IN (SELECT R FROM __PIPE_ROWS)").selects[0]
         for template in (
             "CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM __X_target WHERE __X_predicate",
@@ -295,6 +292,57 @@ class Incremental:
             target=target, names=names, columns=columns(names),
         ))
         return self.record_difference(name, temp("__PIPE_OLD"), temp("__PIPE_NEW"), "INCREMENTAL", names)
+
+    def _apply_row_wise(self, name: str, plan: _Plan, table: str, after: int, upto: int) -> Outcome | None:
+        """Apply the change of ``table`` to ``name`` row by row (see :mod:`.linear`): its query
+        over the change alone gives the rows that appear and go. None when the rows to delete are
+        not all in the table as the change says (the caller then recomputes the affected keys)."""
+        con = self.store.con
+        names = self.store.columns(name)
+        if not has_rowid(names):
+            return None
+        self.log.materialise(table, after, upto, linear.DELTA)
+        con.execute(self._sql.text(("row-wise", name, table, tuple(names)), lambda: fill(
+            "CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS SELECT * FROM __X_rows",
+            rows=linear.signed_change(plan.query, table, names),
+        ), identify=True))
+        output = plan.partitioning.keys[table].output
+        gone = con.execute(f'SELECT DISTINCT {quote(output)}, sum(-"__PIPE_COPIES") OVER () FROM __PIPE_DIFF '
+                           'WHERE "__PIPE_COPIES" < 0').fetchall()
+        target = self.store.table(name)
+        if gone:
+            self._find_rows(name, target, {output: [row[0] for row in gone]})
+            self._sql.run(con, ("gone", name, tuple(names)), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __PIPE_GONE AS SELECT * FROM __X_rows", rows=linear.gone_rows(target, names),
+            ))
+            if con.execute("SELECT count(*) FROM __PIPE_GONE").fetchone()[0] != gone[0][1]:
+                return None
+            self._sql.run(con, ("delete gone", name), lambda: fill(
+                'DELETE FROM __X_target WHERE rowid IN (SELECT "__PIPE_R" FROM __PIPE_GONE)', target=target,
+            ))
+        self._sql.run(con, ("insert new", name, tuple(names)), lambda: fill(
+            'INSERT INTO __X_target (__X_names) SELECT __X_columns FROM __PIPE_DIFF, range("__PIPE_COPIES") AS __PIPE_COPY(__PIPE_I) '
+            'WHERE "__PIPE_COPIES" > 0', target=target, names=names, columns=columns(names),
+        ))
+        inserted, deleted = self.log.record_counted(name, list(names), "__PIPE_DIFF")
+        return Outcome("INCREMENTAL", inserted, deleted)
+
+    def _find_rows(self, name: str, target: exp.Table, affected: dict[str, list], predicate=None) -> None:
+        """Copy the rowids of ``name``'s rows holding an ``affected`` key to ``__PIPE_ROWS``: found
+        by the index on the key column when the keys are few, else by a scan of it (by
+        ``predicate``, from :func:`.keys.key_predicate`, made here when not given)."""
+        con = self.store.con
+        ((output, values),) = affected.items() if len(affected) == 1 else ((None, None),)
+        keys = self._listed(name, output, values) if output is not None else None
+        if keys is not None:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM {self.store.qualified(name)} "
+                        f"WHERE {quote(output)} IN ({keys})")
+            return
+        predicate = predicate if predicate is not None else key_predicate(con, target, affected)
+        self._sql.run(con, ("rows", name, sql(predicate)), lambda: fill(
+            "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
+            target=target, predicate=predicate,
+        ))
 
     def record_difference(self, name: str, old: exp.Table, new: exp.Table, action: str, names=None) -> Outcome:
         """Log the rows that differ between tables ``old`` and ``new`` as ``name``'s change
