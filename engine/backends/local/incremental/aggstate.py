@@ -183,13 +183,14 @@ class AggregateState:
                     continue
                 self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS SELECT * FROM __X_delta", delta=delta)
             moved = {i: self._merge_values(node, i) for i in node.valued()}
-            self._merge_groups(node, moved)
+            self._merge_groups(node, {i: table for i, table in moved.items() if table is not None})
             if node.name:
                 node_changes[node.index] = self._replace_output(node)
 
-    def _merge_values(self, node: Node, i: int) -> exp.Table:
+    def _merge_values(self, node: Node, i: int) -> exp.Table | None:
         """Add the change's counts to value table ``i``; returns a table of, per group, how
-        the aggregates kept in the group row move with the values that appeared or went."""
+        the aggregates kept in the group row move with the values that appeared or went (None
+        when no aggregate kept in the group row reads them, e.g. MODE's values)."""
         con = self.store.con
         relation = self._values(node, i)
         def counts():
@@ -214,6 +215,8 @@ class AggregateState:
             self._run((node.index, i), _DELETE_MERGED, relation=relation)
         self._run((node.index, i), 'INSERT INTO __X_relation SELECT "__H", "__GH", __X_names, "__TOTAL" FROM __PIPE_AGG_M WHERE "__TOTAL" <> 0',
                   relation=relation, names=lambda: columns(names))
+        if len(q.value_moves(node, i)) == 1:  # only its placeholder: nothing kept moves
+            return None
         table = temp(f"__PIPE_AGG_X{i}")
         self._run((node.index, i), 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT "__GH", __X_groups, __X_moves FROM __PIPE_AGG_M GROUP BY ALL',
                   table=table, groups=lambda: q.group_columns(node), moves=lambda: q.value_moves(node, i))
@@ -294,7 +297,7 @@ class AggregateState:
         out = self._out(node)
         affected = temp(f"__PIPE_AGG_G{node.index}")
         new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
-        groups = self._read_groups(node, affected)
+        groups = self._read_groups(node, affected, merged=True)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
                   rows=lambda: self._evaluate(node, affected, keep_groups=True))
         self._lookup("__PIPE_AGG_S", out, "__GH", groups)
@@ -338,12 +341,21 @@ class AggregateState:
         self._run(into.name, "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
                   into=into, rows=lambda: self._evaluate(node, groups, keep_groups=False))
 
-    def _read_groups(self, node: Node, groups: exp.Table) -> list[int]:
+    def _read_groups(self, node: Node, groups: exp.Table, *, merged: bool = False) -> list[int]:
         """Copy the state rows of the groups listed in table ``groups`` to the temporary tables
-        :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes."""
+        :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes.
+
+        ``merged``: the groups are those :meth:`_merge_groups` just merged, whose group rows
+        ``__PIPE_AGG_M`` holds as they were written (with columns of its own, which
+        :meth:`_evaluate` does not read): they are copied from there, not looked up again."""
         con = self.store.con
         hashes = _numbers(con, self._sql.text(("groups", groups.name), lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups)))
-        self._lookup(f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
+        star = temp(f"__PIPE_AGG_E{node.index}_STAR")
+        if merged:
+            self._run(("merged", node.index), 'CREATE OR REPLACE TEMP TABLE __X_star AS SELECT * FROM __PIPE_AGG_M WHERE "__N" <> 0',
+                      star=star)
+        else:
+            self._lookup(star.name, self._star(node), "__H", hashes)
         for i in node.valued():
             if any(arg == i and not node.kept(j) for j, (_, arg) in enumerate(node.aggs)):
                 self._lookup(f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)

@@ -98,6 +98,7 @@ class Incremental:
         # process last saw them (pipe holds the file's lock), forgotten when the table is recomputed
         self._key_indexes: dict[tuple[str, str], bool] = {}
         self._types: dict[tuple[str, str], str] = {}
+        self._columns: dict[str, list[str]] = {}  # each dynamic table's columns, as this process last read them
 
     def plan(self, name: str) -> _Plan:
         if name not in self._plans:
@@ -239,6 +240,13 @@ class Incremental:
                 "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows", into=temp(into), rows=plan.filters[table],
             ), identify=True))
 
+    def _columns_of(self, name: str) -> list[str]:
+        """The columns of dynamic table ``name`` (read once: only a recompute, see
+        :meth:`rebuild`, makes the table anew)."""
+        if name not in self._columns:
+            self._columns[name] = self.store.columns(name)
+        return self._columns[name]
+
     def _listed(self, table: str, column: str, values: list) -> str | None:
         """The keys ``values`` as a literal list that DuckDB answers from pipe's index on
         ``table.column`` (a dynamic table's; built now when missing and affordable, see
@@ -278,7 +286,7 @@ class Incremental:
                 query=query, predicate=predicate,
             ), identify=True)
             con.execute(text)
-        names = self.store.columns(name)
+        names = self._columns_of(name)
         if has_rowid(names):
             self._find_rows(name, target, affected, predicate)
             predicate = fill("SELECT rowid IN (SELECT R FROM __PIPE_ROWS)").selects[0]
@@ -298,7 +306,7 @@ class Incremental:
         over the change alone gives the rows that appear and go. None when the rows to delete are
         not all in the table as the change says (the caller then recomputes the affected keys)."""
         con = self.store.con
-        names = self.store.columns(name)
+        names = self._columns_of(name)
         if not has_rowid(names):
             return None
         self.log.materialise(table, after, upto, linear.DELTA)
@@ -347,7 +355,7 @@ class Incremental:
     def record_difference(self, name: str, old: exp.Table, new: exp.Table, action: str, names=None) -> Outcome:
         """Log the rows that differ between tables ``old`` and ``new`` as ``name``'s change
         (``names``: its columns, when the caller has read them)."""
-        names = tuple(names or self.store.columns(name))
+        names = tuple(names or self._columns_of(name))
         self._sql.run(self.store.con, (_DIFFERENCE, names, old.sql(), new.sql()),
                       lambda: fill(_DIFFERENCE, columns=columns(names), new=new.copy(), old=old.copy()))
         inserted, deleted = self.log.record_counted(name, list(names), "__PIPE_DIFF")
@@ -364,6 +372,7 @@ class Incremental:
         for known in (self._key_indexes, self._types):  # a new table: without pipe's index, maybe of other types
             for key in [k for k in known if k[0] == name]:
                 del known[key]
+        self._columns.pop(name, None)
         pre, state = plan.pre, plan.state
         if pre is not None and state is not None:
             inputs, groups = self.store.row_count(pre.table) or 0, self.store.row_count(name) or 0
