@@ -132,6 +132,10 @@ class AggregateState:
         them all was about a quarter of a full refresh's work, wasted when the next refresh
         recomputes the table too, and some (e.g. by group of a value table whose aggregate is
         kept in the group row) are never read at all."""
+        if not values:
+            self._run((into, relation.name), 'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation LIMIT 0',
+                      into=temp(into), relation=relation)
+            return
         small = self._sizes.get(relation.name, 0) < SCAN_ROWS_PER_KEY * len(values)
         if small or not self._index(relation, key):
             self._run((into, relation.name, key),
@@ -182,6 +186,7 @@ class AggregateState:
                 if delta is None:
                     continue
                 self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS SELECT * FROM __X_delta", delta=delta)
+            self._read_changed_groups(node)
             moved = {i: self._merge_values(node, i) for i in node.valued()}
             self._merge_groups(node, {i: table for i, table in moved.items() if table is not None})
             if node.name:
@@ -199,7 +204,9 @@ class AggregateState:
 
         self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
         names = q.group_names(node) + ["__V"]
-        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
+        # A group without a group row has no value rows either: only the values of the groups
+        # found in __PIPE_AGG_SG are looked up (none, when the change only brings new groups)
+        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D WHERE "__GH" IN (SELECT "__GH" FROM __PIPE_AGG_SG)')
         self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run(
             (node.index, i),
@@ -222,15 +229,20 @@ class AggregateState:
                   table=table, groups=lambda: q.group_columns(node), moves=lambda: q.value_moves(node, i))
         return table
 
+    def _read_changed_groups(self, node: Node) -> None:
+        """How the change moves each group it touches (``__PIPE_AGG_DG``), and those groups'
+        rows as they are (``__PIPE_AGG_SG``, by point lookups)."""
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_DG AS SELECT * FROM __X_rows",
+                  rows=lambda: q.grouped(node, q.group_moves(node), IN))
+        hashes = _numbers(self.store.con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_DG')
+        self._lookup("__PIPE_AGG_SG", self._star(node), "__H", hashes)
+
     def _merge_groups(self, node: Node, moved: dict[int, exp.Table]) -> None:
-        """Move the group rows by the change's rows and the value moves of ``moved``."""
+        """Move the group rows (read by :meth:`_read_changed_groups`) by the change's rows and
+        the value moves of ``moved``."""
         con = self.store.con
         relation = self._star(node)
-        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_rows",
-                  rows=lambda: q.grouped(node, q.group_moves(node), IN))
         groups = q.group_names(node)
-        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
-        self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
                   query=lambda: self._moved_groups(node, moved))
         below_zero, replaced = _merged(con, "__N")
@@ -261,7 +273,7 @@ class AggregateState:
             return q.keyed(node, node is self.nodes[-1], self.key, left)
 
         self._run(node.index, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=relation, rows=rows_left)
-        self._run(node.index, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_D',
+        self._run(node.index, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_DG',
                   table=temp(f"__PIPE_AGG_G{node.index}"), groups=lambda: q.group_columns(node))
 
     def _moved_groups(self, node: Node, moved: dict[int, exp.Table]) -> exp.Select:
@@ -285,7 +297,7 @@ class AggregateState:
                     count = column(f"__C{j}", "d" if kind in BY_ROWS else f"x{arg}")
                     new.append(q.alias(_coalesced_sum(column(f"__C{j}", "s"), count), f"__C{j}"))
         query = fill(
-            'SELECT s."__R", __X_new FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match',
+            'SELECT s."__R", __X_new FROM __PIPE_AGG_DG AS d LEFT JOIN __PIPE_AGG_SG AS s ON __X_match',
             new=new, match=q.same("s", "d", "__GH", groups),
         )
         for i, table in moved.items():
