@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
+from engine import names as identifiers
 from engine.backends.local.changes import ChangeLog
 from engine.backends.local.incremental import aggstate, linear
 from engine.backends.local.incremental.aggstate import AggregateState
-from engine import names as identifiers
 from engine.backends.local.incremental.keys import ensure_index, key_predicate, key_values, keyed_rows, listed
 from engine.backends.local.incremental.preaggregation import PreAggregation
 from engine.backends.local.incremental.restriction import has_rowid, restrict_inputs
