@@ -48,6 +48,17 @@ def row_wise(query: exp.Expression, table: str) -> bool:
             and place.kind in ("", "INNER", "CROSS"))
 
 
+def netted(changes: str) -> str:
+    """SQL of the rows of ``changes`` (a query of rows with ``__SIGN``) netted: a row written and
+    removed again within the change (e.g. one a failed refresh never applied, then fixed) cancels
+    out, so the query never evaluates what the input no longer holds."""
+    return (
+        'SELECT * EXCLUDE ("__PIPE_NET", "__PIPE_I"), CAST(sign("__PIPE_NET") AS TINYINT) AS __SIGN FROM '
+        f'(SELECT * EXCLUDE (__SIGN), CAST(sum(__SIGN) AS BIGINT) AS "__PIPE_NET" FROM ({changes}) AS "__C" GROUP BY ALL '
+        'HAVING sum(__SIGN) <> 0) AS "__N", range(abs("__PIPE_NET")) AS "__PIPE_COPY"("__PIPE_I")'
+    )
+
+
 def signed_change(query: exp.Select, table: str, output: list[str]) -> exp.Select:
     """The output's change from the change of ``table`` (in ``__PIPE_DELTA``): each output row
     (``output``: the table's columns) with ``__PIPE_COPIES``, how many copies of it appear (above

@@ -309,7 +309,7 @@ class Incremental:
         names = self._columns_of(name)
         if not has_rowid(names):
             return None
-        self.log.materialise(table, after, upto, linear.DELTA)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {linear.DELTA} AS {linear.netted(self.log.changes(table, after, upto))}")
         con.execute(self._sql.text(("row-wise", name, table, tuple(names)), lambda: fill(
             "CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS SELECT * FROM __X_rows",
             rows=linear.signed_change(plan.query, table, names),
