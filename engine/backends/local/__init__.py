@@ -283,7 +283,8 @@ class LocalBackend(Backend):
 
     def _check_created(self) -> None:
         store = self.existing_store()
-        missing = [n for n in self.graph.dynamic_tables if not store.table_exists(n)]
+        existing = store.estimated_sizes(store.schema)  # one catalog read for every table
+        missing = [n for n in self.graph.dynamic_tables if n not in existing]
         if missing:
             raise BackendError(f"{missing[0]} has not been created locally", hint="run pipe apply first")
         outside.check_usable(self.findings, self.graph.create_order)

@@ -140,6 +140,13 @@ class Store(RefreshState):
         ).fetchall()
         return {name for (name,) in rows}
 
+    def indexes(self, schema: str) -> set[str]:
+        """The names of the indexes on the tables of ``schema``."""
+        rows = self.con.execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = ?", [schema]
+        ).fetchall()
+        return {name for (name,) in rows}
+
     def columns_of(self, relation) -> list[str]:
         """The column names of ``relation`` (a sqlglot table), in order."""
         from sqlglot import exp

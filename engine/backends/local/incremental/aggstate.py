@@ -132,6 +132,10 @@ class AggregateState:
         them all was about a quarter of a full refresh's work, wasted when the next refresh
         recomputes the table too, and some (e.g. by group of a value table whose aggregate is
         kept in the group row) are never read at all."""
+        if not values:
+            self._run((into, relation.name), 'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation LIMIT 0',
+                      into=temp(into), relation=relation)
+            return
         small = self._sizes.get(relation.name, 0) < SCAN_ROWS_PER_KEY * len(values)
         if small or not self._index(relation, key):
             self._run((into, relation.name, key),
@@ -182,14 +186,16 @@ class AggregateState:
                 if delta is None:
                     continue
                 self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS SELECT * FROM __X_delta", delta=delta)
+            self._read_changed_groups(node)
             moved = {i: self._merge_values(node, i) for i in node.valued()}
-            self._merge_groups(node, moved)
+            self._merge_groups(node, {i: table for i, table in moved.items() if table is not None})
             if node.name:
                 node_changes[node.index] = self._replace_output(node)
 
-    def _merge_values(self, node: Node, i: int) -> exp.Table:
+    def _merge_values(self, node: Node, i: int) -> exp.Table | None:
         """Add the change's counts to value table ``i``; returns a table of, per group, how
-        the aggregates kept in the group row move with the values that appeared or went."""
+        the aggregates kept in the group row move with the values that appeared or went (None
+        when no aggregate kept in the group row reads them, e.g. MODE's values)."""
         con = self.store.con
         relation = self._values(node, i)
         def counts():
@@ -198,7 +204,9 @@ class AggregateState:
 
         self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
         names = q.group_names(node) + ["__V"]
-        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
+        # A group without a group row has no value rows either: only the values of the groups
+        # found in __PIPE_AGG_SG are looked up (none, when the change only brings new groups)
+        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D WHERE "__GH" IN (SELECT "__GH" FROM __PIPE_AGG_SG)')
         self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run(
             (node.index, i),
@@ -214,20 +222,27 @@ class AggregateState:
             self._run((node.index, i), _DELETE_MERGED, relation=relation)
         self._run((node.index, i), 'INSERT INTO __X_relation SELECT "__H", "__GH", __X_names, "__TOTAL" FROM __PIPE_AGG_M WHERE "__TOTAL" <> 0',
                   relation=relation, names=lambda: columns(names))
+        if len(q.value_moves(node, i)) == 1:  # only its placeholder: nothing kept moves
+            return None
         table = temp(f"__PIPE_AGG_X{i}")
         self._run((node.index, i), 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT "__GH", __X_groups, __X_moves FROM __PIPE_AGG_M GROUP BY ALL',
                   table=table, groups=lambda: q.group_columns(node), moves=lambda: q.value_moves(node, i))
         return table
 
+    def _read_changed_groups(self, node: Node) -> None:
+        """How the change moves each group it touches (``__PIPE_AGG_DG``), and those groups'
+        rows as they are (``__PIPE_AGG_SG``, by point lookups)."""
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_DG AS SELECT * FROM __X_rows",
+                  rows=lambda: q.grouped(node, q.group_moves(node), IN))
+        hashes = _numbers(self.store.con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_DG')
+        self._lookup("__PIPE_AGG_SG", self._star(node), "__H", hashes)
+
     def _merge_groups(self, node: Node, moved: dict[int, exp.Table]) -> None:
-        """Move the group rows by the change's rows and the value moves of ``moved``."""
+        """Move the group rows (read by :meth:`_read_changed_groups`) by the change's rows and
+        the value moves of ``moved``."""
         con = self.store.con
         relation = self._star(node)
-        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_rows",
-                  rows=lambda: q.grouped(node, q.group_moves(node), IN))
         groups = q.group_names(node)
-        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D')
-        self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
                   query=lambda: self._moved_groups(node, moved))
         below_zero, replaced = _merged(con, "__N")
@@ -258,7 +273,7 @@ class AggregateState:
             return q.keyed(node, node is self.nodes[-1], self.key, left)
 
         self._run(node.index, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=relation, rows=rows_left)
-        self._run(node.index, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_D',
+        self._run(node.index, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_DG',
                   table=temp(f"__PIPE_AGG_G{node.index}"), groups=lambda: q.group_columns(node))
 
     def _moved_groups(self, node: Node, moved: dict[int, exp.Table]) -> exp.Select:
@@ -282,7 +297,7 @@ class AggregateState:
                     count = column(f"__C{j}", "d" if kind in BY_ROWS else f"x{arg}")
                     new.append(q.alias(_coalesced_sum(column(f"__C{j}", "s"), count), f"__C{j}"))
         query = fill(
-            'SELECT s."__R", __X_new FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match',
+            'SELECT s."__R", __X_new FROM __PIPE_AGG_DG AS d LEFT JOIN __PIPE_AGG_SG AS s ON __X_match',
             new=new, match=q.same("s", "d", "__GH", groups),
         )
         for i, table in moved.items():
@@ -294,7 +309,7 @@ class AggregateState:
         out = self._out(node)
         affected = temp(f"__PIPE_AGG_G{node.index}")
         new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
-        groups = self._read_groups(node, affected)
+        groups = self._read_groups(node, affected, merged=True)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
                   rows=lambda: self._evaluate(node, affected, keep_groups=True))
         self._lookup("__PIPE_AGG_S", out, "__GH", groups)
@@ -338,12 +353,21 @@ class AggregateState:
         self._run(into.name, "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
                   into=into, rows=lambda: self._evaluate(node, groups, keep_groups=False))
 
-    def _read_groups(self, node: Node, groups: exp.Table) -> list[int]:
+    def _read_groups(self, node: Node, groups: exp.Table, *, merged: bool = False) -> list[int]:
         """Copy the state rows of the groups listed in table ``groups`` to the temporary tables
-        :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes."""
+        :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes.
+
+        ``merged``: the groups are those :meth:`_merge_groups` just merged, whose group rows
+        ``__PIPE_AGG_M`` holds as they were written (with columns of its own, which
+        :meth:`_evaluate` does not read): they are copied from there, not looked up again."""
         con = self.store.con
         hashes = _numbers(con, self._sql.text(("groups", groups.name), lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups)))
-        self._lookup(f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
+        star = temp(f"__PIPE_AGG_E{node.index}_STAR")
+        if merged:
+            self._run(("merged", node.index), 'CREATE OR REPLACE TEMP TABLE __X_star AS SELECT * FROM __PIPE_AGG_M WHERE "__N" <> 0',
+                      star=star)
+        else:
+            self._lookup(star.name, self._star(node), "__H", hashes)
         for i in node.valued():
             if any(arg == i and not node.kept(j) for j, (_, arg) in enumerate(node.aggs)):
                 self._lookup(f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)

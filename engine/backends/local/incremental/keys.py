@@ -84,17 +84,33 @@ def affordable(store, relation: exp.Table, key: str) -> bool:
     return rows * per_row <= INDEX_SHARE * store.memory_limit_bytes()
 
 
-def literals(store, relation: exp.Table, key: str, values: list) -> list[exp.Literal] | None:
-    """The keys as literals of ``relation.key``'s type, when it is text or an integer, none is
-    NULL and they are few; else None."""
+def literals(store, relation: exp.Table, key: str, values: list, kind: str | None = None) -> list[exp.Literal] | None:
+    """The keys as literals of ``relation.key``'s type (``kind``, when the caller knows it), when
+    it is text or an integer, none is NULL and they are few; else None."""
     distinct = set(values)
     if not distinct or len(distinct) > MAX_LITERAL_KEYS:
         return None
-    kind = store.type_of(relation, key)
+    kind = kind or store.type_of(relation, key)
     if kind == "VARCHAR" and all(isinstance(v, str) for v in distinct):
         return [exp.Literal.string(v) for v in sorted(distinct)]
     if kind in LOOKUP_TYPES and all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
         return [exp.Literal.number(v) for v in sorted(distinct)]
+    return None
+
+
+def listed(kind: str, values: list) -> str | None:
+    """The keys as the SQL text of a literal list (``'a', 'b'`` or ``1, 2``) for a column of DuckDB
+    type ``kind``, when it is text or an integer, none is NULL and they are few; else None.
+
+    Printed as text, not as a node per value: the list changes at every refresh, and building
+    and printing hundreds of nodes costs more than the lookup it serves."""
+    distinct = set(values)
+    if not distinct or len(distinct) > MAX_LITERAL_KEYS:
+        return None
+    if kind == "VARCHAR" and all(isinstance(v, str) and "\x00" not in v for v in distinct):
+        return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(distinct))
+    if kind in LOOKUP_TYPES and all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
+        return ", ".join(str(v) for v in sorted(distinct))
     return None
 
 

@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
+from engine import names as identifiers
 from engine.backends.local.changes import ChangeLog
-from engine.backends.local.incremental import aggstate
+from engine.backends.local.incremental import aggstate, linear
 from engine.backends.local.incremental.aggstate import AggregateState
-from engine.backends.local.incremental.keys import key_predicate, key_values, keyed_rows
+from engine.backends.local.incremental.keys import ensure_index, key_predicate, key_values, keyed_rows, listed
 from engine.backends.local.incremental.preaggregation import PreAggregation
 from engine.backends.local.incremental.restriction import has_rowid, restrict_inputs
 from engine.backends.local.incremental.trees import Statements, columns, fill, sql, temp
-from engine.backends.local.store import Store
+from engine.backends.local.store import Store, quote
+from engine.graph import DYNAMIC_TABLE
 from engine.sql.partition import Partitioning, analyze
 
 # Above this many affected keys, recomputing everything is as cheap and simpler.
@@ -74,6 +76,10 @@ class _Plan:
     key_sql: dict[str, str] = field(default_factory=dict)  # input -> DuckDB SQL of its key values
     filters: dict[str, exp.Expression] = field(default_factory=dict)  # input -> its rows whose key is in __PIPE_KEYS
     restricted: dict[str, exp.Expression | None] = field(default_factory=dict)  # output column -> query reading only those rows
+    # input -> (its key column, the temporary table its rows holding an affected key are copied
+    # to): an input whose key is a column of a dynamic table, whose rows are looked up by index
+    looked_up: dict[str, tuple[str, str]] = field(default_factory=dict)
+    row_wise: set[str] = field(default_factory=set)  # the inputs whose change maps row by row (see .linear)
 
 
 class Incremental:
@@ -88,6 +94,11 @@ class Incremental:
         self.schema = schema
         self._plans: dict[str, _Plan] = {}
         self._sql = Statements()  # statements that depend only on a table and its plan
+        # (table, column) -> whether pipe's index on it exists, and its DuckDB type; as this
+        # process last saw them (pipe holds the file's lock), forgotten when the table is recomputed
+        self._key_indexes: dict[tuple[str, str], bool] = {}
+        self._types: dict[tuple[str, str], str] = {}
+        self._columns: dict[str, list[str]] = {}  # each dynamic table's columns, as this process last read them
 
     def plan(self, name: str) -> _Plan:
         if name not in self._plans:
@@ -120,7 +131,11 @@ class Incremental:
             plan.key_sql[table] = to_duckdb(values.sql(dialect="snowflake"), parsed=values, catalog=catalog, **where)
             rows = keyed_rows(table, key, has_rowid(schema[table]))
             plan.filters[table] = to_duckdb_tree(rows.sql(dialect="snowflake"), parsed=rows, catalog=catalog, **where)
+            column = identifiers.of(key.tree) if isinstance(key.tree, exp.Column) else None
+            if column in schema[table] and self.graph.kind(table) == DYNAMIC_TABLE and has_rowid(schema[table]):
+                plan.looked_up[table] = (column, f"__PIPE_IN_{len(plan.looked_up)}")
         if query is not None:
+            plan.row_wise = {t for t in partitioning.keys if linear.row_wise(query, t)}
             plan.state = aggstate.build(self.store, name, query, inputs, partitioning)
             plan.pre = PreAggregation.build(self.store, name, query, inputs, partitioning)
         return plan
@@ -151,6 +166,10 @@ class Incremental:
                 return self._full(name, f"{table} was recreated or written outside pipe")
             if table not in plan.partitioning.keys:
                 return self._full(name, plan.partitioning.reasons.get(table, f"no key for {table}"))
+        if len(changed) == 1 and changed[0] in plan.row_wise:
+            outcome = self._apply_row_wise(name, plan, changed[0], seen[changed[0]], current[changed[0]])
+            if outcome is not None:
+                return outcome
         affected: dict[str, list] = {}
         for table in changed:
             output = plan.partitioning.keys[table].output
@@ -187,11 +206,66 @@ class Incremental:
         """The query with every input keyed on ``output`` reading only its rows whose key is
         in ``__PIPE_KEYS``: the rows with those keys come out the same, and cheaply."""
         if output not in plan.restricted:
-            inputs = {t for t, k in plan.partitioning.keys.items() if k.output == output}
-            plan.restricted[output] = (
-                restrict_inputs(plan.query, {t: plan.filters[t] for t in inputs}) if plan.query is not None else None
-            )
+            filters = {t: self._input_filter(plan, t) for t in self._restricted_inputs(plan, output)}
+            plan.restricted[output] = restrict_inputs(plan.query, filters) if plan.query is not None else None
         return plan.restricted[output]
+
+    @staticmethod
+    def _restricted_inputs(plan: _Plan, output: str) -> list[str]:
+        return [t for t, k in plan.partitioning.keys.items() if k.output == output]
+
+    @staticmethod
+    def _input_filter(plan: _Plan, table: str) -> exp.Expression:
+        """The rows of input ``table`` holding an affected key: read from the temporary table
+        :meth:`_read_inputs` fills, for an input looked up by index."""
+        if table in plan.looked_up:
+            return exp.select(exp.Star()).from_(temp(plan.looked_up[table][1]))
+        return plan.filters[table]
+
+    def _read_inputs(self, plan: _Plan, output: str, values: list) -> None:
+        """Copy the rows holding one of the keys ``values`` of each input looked up by index (see
+        :attr:`_Plan.looked_up`) to its temporary table: by the index when the keys are few
+        literals, else by the filter reading ``__PIPE_KEYS``."""
+        con = self.store.con
+        for table in self._restricted_inputs(plan, output):
+            if table not in plan.looked_up:
+                continue
+            column, into = plan.looked_up[table]
+            keys = self._listed(table, column, values)
+            if keys is not None:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT * FROM {self.store.qualified(table)} "
+                            f"WHERE {quote(column)} IN ({keys})")
+                continue
+            con.execute(self._sql.text(("input", table), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows", into=temp(into), rows=plan.filters[table],
+            ), identify=True))
+
+    def _columns_of(self, name: str) -> list[str]:
+        """The columns of dynamic table ``name`` (read once: only a recompute, see
+        :meth:`rebuild`, makes the table anew)."""
+        if name not in self._columns:
+            self._columns[name] = self.store.columns(name)
+        return self._columns[name]
+
+    def _listed(self, table: str, column: str, values: list) -> str | None:
+        """The keys ``values`` as a literal list that DuckDB answers from pipe's index on
+        ``table.column`` (a dynamic table's; built now when missing and affordable, see
+        :func:`.keys.ensure_index`), or None when they are not few literals of its type or the
+        index cannot be had: the caller then scans the column."""
+        if self.graph.kind(table) != DYNAMIC_TABLE:
+            return None
+        found = (table, column)
+        if found not in self._types:
+            self._types[found] = self.store.type_of(self.store.table(table), column)
+        keys = listed(self._types[found], values)
+        if keys is None:
+            return None
+        if found not in self._key_indexes:
+            index = f"__PIPE_KEY_{table}_{column}"
+            self._key_indexes[found] = index in self.store.indexes(self.store.schema) or ensure_index(
+                self.store, self.store.table(table), index, column
+            )
+        return keys if self._key_indexes[found] else None
 
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
         con = self.store.con
@@ -202,6 +276,9 @@ class Incremental:
             kept.write_rows(affected, temp("__PIPE_NEW"))
         else:
             restricted = self._restricted(plan, next(iter(affected))) if len(affected) == 1 else None
+            if restricted is not None:
+                ((output, values),) = affected.items()
+                self._read_inputs(plan, output, values)
             query = restricted if restricted is not None else plan.query
             # printed with every identifier quoted, as the translated key filters inside it are
             text = self._sql.text(("new", restricted is not None, *shape), lambda: fill(
@@ -209,12 +286,9 @@ class Incremental:
                 query=query, predicate=predicate,
             ), identify=True)
             con.execute(text)
-        names = self.store.columns(name)
+        names = self._columns_of(name)
         if has_rowid(names):
-            self._sql.run(con, ("rows", *shape), lambda: fill(
-                "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
-                target=target, predicate=predicate,
-            ))
+            self._find_rows(name, target, affected, predicate)
             predicate = fill("SELECT rowid IN (SELECT R FROM __PIPE_ROWS)").selects[0]
         for template in (
             "CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM __X_target WHERE __X_predicate",
@@ -227,10 +301,61 @@ class Incremental:
         ))
         return self.record_difference(name, temp("__PIPE_OLD"), temp("__PIPE_NEW"), "INCREMENTAL", names)
 
+    def _apply_row_wise(self, name: str, plan: _Plan, table: str, after: int, upto: int) -> Outcome | None:
+        """Apply the change of ``table`` to ``name`` row by row (see :mod:`.linear`): its query
+        over the change alone gives the rows that appear and go. None when the rows to delete are
+        not all in the table as the change says (the caller then recomputes the affected keys)."""
+        con = self.store.con
+        names = self._columns_of(name)
+        if not has_rowid(names):
+            return None
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {linear.DELTA} AS {linear.netted(self.log.changes(table, after, upto))}")
+        con.execute(self._sql.text(("row-wise", name, table, tuple(names)), lambda: fill(
+            "CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS SELECT * FROM __X_rows",
+            rows=linear.signed_change(plan.query, table, names),
+        ), identify=True))
+        output = plan.partitioning.keys[table].output
+        gone = con.execute(f'SELECT DISTINCT {quote(output)}, sum(-"__PIPE_COPIES") OVER () FROM __PIPE_DIFF '
+                           'WHERE "__PIPE_COPIES" < 0').fetchall()
+        target = self.store.table(name)
+        if gone:
+            self._find_rows(name, target, {output: [row[0] for row in gone]})
+            self._sql.run(con, ("gone", name, tuple(names)), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __PIPE_GONE AS SELECT * FROM __X_rows", rows=linear.gone_rows(target, names),
+            ))
+            if con.execute("SELECT count(*) FROM __PIPE_GONE").fetchone()[0] != gone[0][1]:
+                return None
+            self._sql.run(con, ("delete gone", name), lambda: fill(
+                'DELETE FROM __X_target WHERE rowid IN (SELECT "__PIPE_R" FROM __PIPE_GONE)', target=target,
+            ))
+        self._sql.run(con, ("insert new", name, tuple(names)), lambda: fill(
+            'INSERT INTO __X_target (__X_names) SELECT __X_columns FROM __PIPE_DIFF, range("__PIPE_COPIES") AS __PIPE_COPY(__PIPE_I) '
+            'WHERE "__PIPE_COPIES" > 0', target=target, names=names, columns=columns(names),
+        ))
+        inserted, deleted = self.log.record_counted(name, list(names), "__PIPE_DIFF")
+        return Outcome("INCREMENTAL", inserted, deleted)
+
+    def _find_rows(self, name: str, target: exp.Table, affected: dict[str, list], predicate=None) -> None:
+        """Copy the rowids of ``name``'s rows holding an ``affected`` key to ``__PIPE_ROWS``: found
+        by the index on the key column when the keys are few, else by a scan of it (by
+        ``predicate``, from :func:`.keys.key_predicate`, made here when not given)."""
+        con = self.store.con
+        ((output, values),) = affected.items() if len(affected) == 1 else ((None, None),)
+        keys = self._listed(name, output, values) if output is not None else None
+        if keys is not None:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM {self.store.qualified(name)} "
+                        f"WHERE {quote(output)} IN ({keys})")
+            return
+        predicate = predicate if predicate is not None else key_predicate(con, target, affected)
+        self._sql.run(con, ("rows", name, sql(predicate)), lambda: fill(
+            "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
+            target=target, predicate=predicate,
+        ))
+
     def record_difference(self, name: str, old: exp.Table, new: exp.Table, action: str, names=None) -> Outcome:
         """Log the rows that differ between tables ``old`` and ``new`` as ``name``'s change
         (``names``: its columns, when the caller has read them)."""
-        names = tuple(names or self.store.columns(name))
+        names = tuple(names or self._columns_of(name))
         self._sql.run(self.store.con, (_DIFFERENCE, names, old.sql(), new.sql()),
                       lambda: fill(_DIFFERENCE, columns=columns(names), new=new.copy(), old=old.copy()))
         inserted, deleted = self.log.record_counted(name, list(names), "__PIPE_DIFF")
@@ -244,6 +369,10 @@ class Incremental:
         pre-aggregation rows and aggregate state by its groups' size when both can serve
         (``built``: what the recompute built already, see ``Refresher._full_query``)."""
         plan = self.plan(name)
+        for known in (self._key_indexes, self._types):  # a new table: without pipe's index, maybe of other types
+            for key in [k for k in known if k[0] == name]:
+                del known[key]
+        self._columns.pop(name, None)
         pre, state = plan.pre, plan.state
         if pre is not None and state is not None:
             inputs, groups = self.store.row_count(pre.table) or 0, self.store.row_count(name) or 0

@@ -37,6 +37,10 @@ class PreAggregation:
         self.output = output
         self.relation = store.kept_table(f"PRE_{name}")
         self._sql = Statements()
+        # The key's type and whether its index was made, as this process last saw them (the
+        # rows are made anew, without the index, only by rebuild)
+        self._key_type: str | None = None
+        self._indexed = False
 
     @classmethod
     def build(cls, store: Store, name: str, query: exp.Expression, inputs: list[str], partitioning: Partitioning):
@@ -55,8 +59,10 @@ class PreAggregation:
 
     def drop(self) -> None:
         self.store.drop_kept([self.relation.name])
+        self._key_type, self._indexed = None, False
 
     def rebuild(self) -> None:
+        self._key_type, self._indexed = None, False
         rows = fill(self.define, source=self.store.table(self.table))
         # A new table, without the index of the one it replaces: the next lookup creates it.
         run(self.store.con, "CREATE OR REPLACE TABLE __X_relation AS SELECT * FROM __X_rows", relation=self.relation, rows=rows)
@@ -96,9 +102,12 @@ class PreAggregation:
         """Write the grouped query's rows of the groups whose output key is affected (the keys
         are in ``__PIPE_KEYS``) to the temporary table ``into``."""
         values = affected.get(self.output, [])
-        listed = literals(self.store, self.relation, KEY, values)
-        if listed is not None:  # answered from an index on the key
+        if self._key_type is None:
+            self._key_type = self.store.type_of(self.relation, KEY)
+        listed = literals(self.store, self.relation, KEY, values, self._key_type)
+        if listed is not None and not self._indexed:  # answered from an index on the key
             ensure_indexes(self.store, [(self.relation, f"PRE_{self.name}_KEY", KEY)])
+            self._indexed = True
         with_null = any(v is None for v in values)
         def build():
             return fill("CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
