@@ -4,6 +4,8 @@ tables always equal their queries: duplicates, NULL keys, updates and deletes in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlglot
 
@@ -38,34 +40,7 @@ def test_row_wise_shapes(query, table, expected):
     assert linear.row_wise(sqlglot.parse_one(query, read="duckdb"), table) is expected
 
 
-PIPELINE = """\
-version: 1
-name: rowwise
-snowflake: {database: ROWWISE, schema: DATA, warehouse: WH}
-tables:
-  ORDERS:
-    columns: {id: number, customer: number, amount: number, tags: variant}
-  CUSTOMERS:
-    columns: {customer: number, name: varchar}
-dynamic_tables:
-  PER_CUSTOMER:
-    target_lag: downstream
-    sql: SELECT customer, SUM(amount) AS total, COUNT(*) AS n FROM ORDERS GROUP BY customer
-  NAMED:
-    target_lag: downstream
-    sql: |
-      SELECT p.customer, c.name, p.total
-      FROM PER_CUSTOMER p LEFT JOIN CUSTOMERS c ON c.customer = p.customer
-      WHERE p.n > 0
-  TAGGED:
-    target_lag: downstream
-    sql: |
-      SELECT o.customer, o.amount, t.value::VARCHAR AS tag
-      FROM ORDERS o, LATERAL FLATTEN(input => o.tags) t
-  COPIES:
-    target_lag: downstream
-    sql: SELECT o.customer, o.amount > 10 AS big FROM ORDERS o JOIN CUSTOMERS c ON c.customer = o.customer
-"""
+PIPELINE = Path(__file__).resolve().parents[2] / "fixtures" / "incremental" / "rowwise.yaml"
 
 WRITES = [
     ["INSERT INTO ORDERS SELECT 5, 1, 20, PARSE_JSON('[\"a\", \"a\", \"b\"]')",
@@ -79,9 +54,7 @@ WRITES = [
 
 @pytest.fixture
 def applied(tmp_path):
-    path = tmp_path / "rowwise.yaml"
-    path.write_text(PIPELINE)
-    project = api.validate(path)
+    project = api.validate(PIPELINE)
     with project.backend("local", db=tmp_path / "rowwise.duckdb") as backend:
         api.apply(project, backend)
         backend.query("INSERT INTO CUSTOMERS VALUES (1, 'Ann'), (2, 'Bo'), (3, 'Cy')")

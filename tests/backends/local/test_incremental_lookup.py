@@ -5,6 +5,8 @@ either way the tables equal their queries."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine import project as api
@@ -13,29 +15,7 @@ from engine.report import Reporter
 
 from .test_incremental_property import assert_tables_equal_queries
 
-PIPELINE = """\
-version: 1
-name: lookup
-snowflake: {database: LOOKUP, schema: DATA, warehouse: WH}
-tables:
-  EVENTS:
-    columns: {id: number, k_text: varchar, k_int: number, amount: number}
-  LABELS:
-    columns: {k_int: number, label: varchar}
-dynamic_tables:
-  BY_TEXT:
-    target_lag: downstream
-    sql: SELECT k_text, COUNT(*) AS n, SUM(amount) AS total FROM EVENTS GROUP BY k_text
-  BY_INT:
-    target_lag: downstream
-    sql: SELECT k_int, COUNT(*) AS n, MAX(k_text) AS top FROM EVENTS GROUP BY k_int
-  TEXT_DETAIL:
-    target_lag: downstream
-    sql: SELECT t.k_text, t.n * 2 AS doubled, t.total FROM BY_TEXT t WHERE t.n > 0
-  INT_DETAIL:
-    target_lag: downstream
-    sql: SELECT i.k_int, i.n, i.top, l.label FROM BY_INT i LEFT JOIN LABELS l ON l.k_int = i.k_int
-"""
+PIPELINE = Path(__file__).resolve().parents[2] / "fixtures" / "incremental" / "lookup.yaml"
 
 FIRST = "(1, 'it''s', 1, 5), (2, 'say \"hi\"', -9007199254740993, 7), (3, 'ünï\\cödé', 42, 11), (4, NULL, NULL, 13)"
 WRITES = [
@@ -62,9 +42,7 @@ def literal_keys(request, monkeypatch):
 @pytest.fixture
 def applied(tmp_path, literal_keys):
     """The pipeline applied, its first rows written and refreshed: (project, backend)."""
-    path = tmp_path / "lookup.yaml"
-    path.write_text(PIPELINE)
-    project = api.validate(path)
+    project = api.validate(PIPELINE)
     with project.backend("local", db=tmp_path / "lookup.duckdb") as backend:
         api.apply(project, backend)
         backend.query(f"INSERT INTO EVENTS VALUES {FIRST}")
