@@ -350,12 +350,19 @@ def _parse(pipeline: Pipeline, name: str, sql: str, trees: dict):
         raise
 
 
+def in_target_schema(pipeline: Pipeline, ref) -> bool:
+    """Whether a table reference reads the pipeline's own schema (unqualified, or qualified with
+    its database and schema)."""
+    target = pipeline.snowflake
+    return (not ref.database or ref.database == target.database) and (
+        not ref.schema or ref.schema == target.schema_name
+    )
+
+
 def _resolve(pipeline: Pipeline, dt_name: str, ref) -> str:
     """The declared object a table reference names, or a GraphError."""
     target = pipeline.snowflake
-    qualified_elsewhere = (ref.database and ref.database != target.database) or (
-        ref.schema and ref.schema != target.schema_name
-    )
+    qualified_elsewhere = not in_target_schema(pipeline, ref)
     if not qualified_elsewhere and (ref.name in pipeline.tables or ref.name in pipeline.dynamic_tables):
         return ref.name  # looked up by key: a scan of every name per reference is quadratic in a wide file
     declared = pipeline.object_names

@@ -155,9 +155,6 @@ def _compile_chunk(names: list[str]) -> dict[str, str]:
 def _base_table(pipeline: Pipeline, ref) -> bool:
     """Whether a table reference names a base table of the file (as :func:`engine.graph.build_graph`
     resolves it)."""
-    target = pipeline.snowflake
-    return (
-        ref.name in pipeline.tables
-        and (not ref.database or ref.database == target.database)
-        and (not ref.schema or ref.schema == target.schema_name)
-    )
+    from engine.graph import in_target_schema
+
+    return ref.name in pipeline.tables and in_target_schema(pipeline, ref)
