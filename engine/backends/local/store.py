@@ -135,10 +135,7 @@ class Store(RefreshState):
 
     def kept_indexes(self) -> set[str]:
         """The names of the indexes on :meth:`kept_table` tables."""
-        rows = self.con.execute(
-            "SELECT index_name FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = ?", [META]
-        ).fetchall()
-        return {name for (name,) in rows}
+        return self.indexes(META)
 
     def indexes(self, schema: str) -> set[str]:
         """The names of the indexes on the tables of ``schema``."""

@@ -87,15 +87,11 @@ def affordable(store, relation: exp.Table, key: str) -> bool:
 def literals(store, relation: exp.Table, key: str, values: list, kind: str | None = None) -> list[exp.Literal] | None:
     """The keys as literals of ``relation.key``'s type (``kind``, when the caller knows it), when
     it is text or an integer, none is NULL and they are few; else None."""
-    distinct = set(values)
-    if not distinct or len(distinct) > MAX_LITERAL_KEYS:
+    distinct = _few(values)
+    found = None if distinct is None else _typed(kind or store.type_of(relation, key), distinct)
+    if found is None:
         return None
-    kind = kind or store.type_of(relation, key)
-    if kind == "VARCHAR" and all(isinstance(v, str) for v in distinct):
-        return [exp.Literal.string(v) for v in sorted(distinct)]
-    if kind in LOOKUP_TYPES and all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
-        return [exp.Literal.number(v) for v in sorted(distinct)]
-    return None
+    return [exp.Literal.string(v) if isinstance(v, str) else exp.Literal.number(v) for v in found]
 
 
 def listed(kind: str, values: list) -> str | None:
@@ -104,13 +100,28 @@ def listed(kind: str, values: list) -> str | None:
 
     Printed as text, not as a node per value: the list changes at every refresh, and building
     and printing hundreds of nodes costs more than the lookup it serves."""
-    distinct = set(values)
-    if not distinct or len(distinct) > MAX_LITERAL_KEYS:
+    distinct = _few(values)
+    if distinct is None or any(isinstance(v, str) and "\x00" in v for v in distinct):
         return None
-    if kind == "VARCHAR" and all(isinstance(v, str) and "\x00" not in v for v in distinct):
-        return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(distinct))
+    found = _typed(kind, distinct)
+    if found is None:
+        return None
+    return ", ".join("'" + v.replace("'", "''") + "'" if isinstance(v, str) else str(v) for v in found)
+
+
+def _few(values: list) -> set | None:
+    """The distinct keys, when there are some and no more than :data:`MAX_LITERAL_KEYS`."""
+    distinct = set(values)
+    return distinct if distinct and len(distinct) <= MAX_LITERAL_KEYS else None
+
+
+def _typed(kind: str, distinct: set) -> list | None:
+    """``distinct`` in order, when they are all text for a text column or all integers for an
+    integer column (a NULL is neither); else None."""
+    if kind == "VARCHAR" and all(isinstance(v, str) for v in distinct):
+        return sorted(distinct)
     if kind in LOOKUP_TYPES and all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
-        return ", ".join(str(v) for v in sorted(distinct))
+        return sorted(distinct)
     return None
 
 
