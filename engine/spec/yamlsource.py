@@ -129,6 +129,8 @@ def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
     if kept is not cache.MISSING:
         return _values_from_json(kept["data"], kept["dates"]), _source_from_json(kept["source"], file, text)
     data, source = _parse(text, file)
+    if slot is None:  # the cache is off: nothing to keep
+        return data, source
     dates: list[list] = []
     try:
         kept = {"data": _as_json(data, [], dates), "dates": dates, "source": _source_to_json(source)}
