@@ -61,7 +61,7 @@ class ChangeLog:
 
     def _set(self, name: str, version: int, logged_since: int | None = None, signature: Signature | None = None) -> None:
         """Move ``name`` to ``version`` (and its signature, when given): one UPDATE of its row
-        (a third of the cost of an upsert), an upsert when it has none yet."""
+        (a third of the cost of an upsert), an INSERT when it has none yet."""
         dumped = signature.dump() if signature is not None else None
         updated = self.con.execute(
             f"""UPDATE {META}.TABLE_VERSIONS SET VERSION = ?, CHANGED_AT = ?, LOGGED_SINCE = coalesce(?, LOGGED_SINCE),
@@ -72,11 +72,8 @@ class ChangeLog:
             return
         self.con.execute(
             f"""INSERT INTO {META}.TABLE_VERSIONS (NAME, VERSION, LOGGED_SINCE, SIGNATURE, CHANGED_AT)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (NAME) DO UPDATE SET VERSION = excluded.VERSION, CHANGED_AT = excluded.CHANGED_AT,
-                LOGGED_SINCE = coalesce(?, TABLE_VERSIONS.LOGGED_SINCE),
-                SIGNATURE = coalesce(excluded.SIGNATURE, TABLE_VERSIONS.SIGNATURE)""",
-            [name, version, logged_since if logged_since is not None else 0, dumped, utcnow(), logged_since],
+                VALUES (?, ?, ?, ?, ?)""",
+            [name, version, logged_since if logged_since is not None else 0, dumped, utcnow()],
         )
 
     def reset(self, name: str) -> int:
