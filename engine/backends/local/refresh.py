@@ -200,8 +200,10 @@ class Refresher:
             outcome = self.incremental.record_difference(
                 name, self.store.table(name), self.store.table(f"__PIPE_NEW_{name}"), action
             )
-        else:  # a first fill or REINITIALIZE replaces every row; a FULL refresh counts what differs
-            counts = _COUNTED_DIFFERENCE if action == "FULL" else _COUNTED_REPLACE
+        else:  # a REINITIALIZE replaces every row; a FULL refresh counts what differs, unless
+            # nothing was there to differ (a first fill: every new row is inserted, hashed once)
+            differ = action == "FULL" and con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] > 0
+            counts = _COUNTED_DIFFERENCE if differ else _COUNTED_REPLACE
             inserted, deleted, rows, total = con.execute(counts.format(old=target, new=fresh, row=ROW)).fetchone()
             outcome = Outcome(action, int(inserted), int(deleted))
         con.execute(f"DROP TABLE {target}")
