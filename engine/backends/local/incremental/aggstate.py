@@ -114,9 +114,9 @@ class AggregateState:
         run(con, "CREATE OR REPLACE TABLE __X_check AS SELECT __X_probe AS PROBE", check=self._hash_check(), probe=_probe())
         for node in self.nodes:
             source = self.store.table(node.source_table) if node.source_table else self._out(node.source_node)
-            self._create(self._star(node), self._groups(node, source))
-            for i in node.valued():
+            for i in node.valued():  # first: the group rows read their DISTINCT aggregates off them
                 self._create(self._values(node, i), q.counts(node, i, source, exp.Count(this=exp.Star())))
+            self._create(self._star(node), self._groups(node, source))
             if node.name:
                 self._create(self._out(node), self._evaluate(node, None, keep_groups=True))
 
@@ -156,8 +156,10 @@ class AggregateState:
         return self._indexed[name]
 
     def _groups(self, node: Node, source: exp.Expression) -> exp.Select:
-        """The group rows of ``source``: row count and the aggregates kept there."""
-        return q.keyed(node, node is self.nodes[-1], self.key, q.grouped(node, q.group_rows(node, source), source))
+        """The group rows of ``source``: row count and the aggregates kept there (its DISTINCT
+        ones read off its value tables, built first)."""
+        values = {i: self._values(node, i) for i in node.valued()}
+        return q.keyed(node, node is self.nodes[-1], self.key, q.grouped_with_values(node, source, values))
 
     # -- maintaining -------------------------------------------------------------------------
 

@@ -98,6 +98,39 @@ def group_rows(node: Node, source: exp.Expression) -> list[exp.Expression]:
     return columns
 
 
+DISTINCT_KINDS = ("COUNT_DISTINCT", "SUM_DISTINCT")
+
+
+def grouped_with_values(node: Node, source: exp.Expression, values: dict[int, exp.Expression]) -> exp.Select:
+    """The group rows of ``source``, as :func:`grouped` of :func:`group_rows` gives them (same
+    columns, same order), with the DISTINCT aggregates read off the value tables ``values``
+    (argument -> its table, just built from the same rows) instead of from ``source``: a value
+    table holds each group's distinct values already, so the group rows need no hash table of
+    distinct values per group, which costs more than every other aggregate of the group."""
+    read: dict[int, dict[str, exp.Expression]] = {}  # argument -> column -> its aggregate of "__V"
+    for j, (kind, arg) in enumerate(node.aggs):
+        if node.kept(j) and kind in DISTINCT_KINDS:
+            if kind == "COUNT_DISTINCT":
+                read.setdefault(arg, {})[f"__S{j}"] = bigint(exp.Count(this=column("__V")))
+            else:
+                read.setdefault(arg, {}).update({f"__S{j}": exp.Sum(this=column("__V")),
+                                                 f"__C{j}": bigint(exp.Count(this=column("__V")))})
+    rows = group_rows(node, source)
+    if not read or not set(read) <= set(values):
+        return grouped(node, rows, source)
+    from_values = {name: arg for arg, columns in read.items() for name in columns}
+    names = ["__H", "__GH", *group_names(node), *[c.alias for c in rows]]
+    query = grouped(node, [c for c in rows if c.alias not in from_values], source).subquery("__R")
+    joined = exp.select(*[column(n, f"__J{from_values[n]}") if n in from_values else column(n, "__R") for n in names])
+    joined = joined.from_(query)
+    for arg, columns in sorted(read.items()):
+        per_group = exp.select(column("__GH"), *group_columns(node), *[alias(e, n) for n, e in columns.items()])
+        per_group = per_group.from_(values[arg].copy()).group_by(*[exp.Literal.number(i + 1) for i in range(len(node.groups) + 1)])
+        on = same(f"__J{arg}", "__R", "__GH", group_names(node))
+        joined = joined.join(per_group.subquery(f"__J{arg}"), on=on, join_type="LEFT")
+    return joined
+
+
 def group_moves(node: Node) -> list[exp.Expression]:
     """How the aggregates a group row keeps move with a change's rows (``__SIGN`` ±1)."""
     columns = [alias(exp.Sum(this=SIGN.copy()), "__N")]
