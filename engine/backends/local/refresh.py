@@ -83,6 +83,8 @@ class Refresher:
         # A full refresh recomputes every table of ``order``: none of them needs the others' changes.
         self.recomputing = set(order) if full else set()
         try:
+            if full:
+                self._drop_indexes(order)
             self._refresh_each(order, failed, records, trigger, full, timestamp, reporter)
         finally:
             self.recomputing = set()
@@ -91,6 +93,15 @@ class Refresher:
             except Exception as exc:  # keep the error that ended the refresh, if any
                 log.debug("giving DuckDB its threads back failed: %s", exc)
         return records
+
+    def _drop_indexes(self, names: list[str]) -> None:
+        """Drop pipe's indexes on the tables a full refresh recomputes, first: their recomputes
+        drop them anyway, and meanwhile the memory they hold serves the recomputes."""
+        try:
+            with self.store.transaction():
+                self.incremental.drop_indexes(names)
+        except Exception as exc:  # the indexes only make lookups faster: each recompute drops its own
+            log.debug("dropping the indexes before a full refresh failed: %s", exc)
 
     def _refresh_each(self, order, failed, records, trigger, full, timestamp, reporter) -> None:
         graph = self.graph

@@ -144,6 +144,25 @@ class Store(RefreshState):
         ).fetchall()
         return {name for (name,) in rows}
 
+    def drop_indexes(self, tables, prefix: str) -> None:
+        """Drop the indexes named ``prefix``… on the pipeline's tables ``tables``."""
+        self._drop_indexes(self.schema, tables, prefix)
+
+    def drop_kept_indexes(self, names) -> None:
+        """Drop the indexes on the :meth:`kept_table` tables ``names``."""
+        self._drop_indexes(META, names, "")
+
+    def _drop_indexes(self, schema: str, tables, prefix: str) -> None:
+        tables = list(tables)
+        if not tables:
+            return
+        rows = self.con.execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = ? "
+            "AND list_contains(?, table_name) AND starts_with(index_name, ?)", [schema, tables, prefix]
+        ).fetchall()
+        for (name,) in rows:
+            self.con.execute(f"DROP INDEX IF EXISTS {quote(schema)}.{quote(name)}")
+
     def columns_of(self, relation) -> list[str]:
         """The column names of ``relation`` (a sqlglot table), in order."""
         from sqlglot import exp

@@ -11,6 +11,7 @@ import pytest
 
 from engine import project as api
 from engine.backends.local.incremental import keys
+from engine.errors import BackendError
 from engine.report import Reporter
 
 from .test_incremental_property import assert_tables_equal_queries
@@ -79,4 +80,35 @@ def test_a_recomputed_table_is_indexed_again(applied):
     records = {r.name: r for r in api.refresh(project, backend, reporter=Reporter())}
     assert records["TEXT_DETAIL"].refresh_action == "INCREMENTAL"
     assert "__PIPE_KEY_TEXT_DETAIL_K_TEXT" in _indexes(backend)
+    assert_tables_equal_queries(project, backend)
+
+
+@pytest.mark.parametrize("literal_keys", [keys.MAX_LITERAL_KEYS], ids=["by-index"], indirect=True)
+def test_a_full_refresh_that_fails_keeps_the_rows_and_the_next_lookups_index_them_again(applied, monkeypatch):
+    project, backend = applied
+    backend.query("INSERT INTO EVENTS VALUES (5, 'it''s', 1, 17)")
+    api.refresh(project, backend, reporter=Reporter())
+    index = "__PIPE_KEY_TEXT_DETAIL_K_TEXT"
+    assert index in _indexes(backend)
+    before = sorted(backend.query("SELECT * FROM TEXT_DETAIL").rows, key=repr)
+    refresher = backend.refresher
+    recompute = refresher._recompute
+
+    def failing(name, action, message=None):
+        if name == "TEXT_DETAIL":
+            raise RuntimeError("Conversion Error: a value out of range")
+        return recompute(name, action, message)
+
+    monkeypatch.setattr(refresher, "_recompute", failing)
+    backend.query("INSERT INTO EVENTS VALUES (6, 'it''s', 2, 3)")
+    with pytest.raises(BackendError, match="TEXT_DETAIL: Conversion Error"):
+        api.refresh(project, backend, full=True, reporter=Reporter())
+    assert sorted(backend.query("SELECT * FROM TEXT_DETAIL").rows, key=repr) == before  # the rows it had
+    assert index not in _indexes(backend)  # dropped as the full refresh began
+    monkeypatch.undo()
+    api.refresh(project, backend, reporter=Reporter())  # its input was recomputed: so is it
+    backend.query("UPDATE EVENTS SET amount = 0 WHERE id = 5")
+    records = {r.name: r for r in api.refresh(project, backend, reporter=Reporter())}
+    assert records["TEXT_DETAIL"].refresh_action == "INCREMENTAL"
+    assert index in _indexes(backend)
     assert_tables_equal_queries(project, backend)

@@ -364,6 +364,25 @@ class Incremental:
     def _full(self, name: str, reason: str) -> Outcome:
         return Outcome("FULL", message=f"incremental refresh not possible: {reason}")
 
+    def drop_indexes(self, names) -> None:
+        """Drop pipe's indexes on dynamic tables ``names`` and on what they keep (pre-aggregation
+        rows, aggregate state), as a full refresh of them begins: the recompute makes those tables
+        anew, without their indexes, which the first lookups after it build again; dropped first,
+        the memory the indexes hold (about 100 bytes a row) serves the recompute instead."""
+        names = list(names)
+        kept: list[str] = []
+        for name in names:
+            plan = self.plan(name)
+            if plan.pre is not None:
+                kept.append(plan.pre.relation.name)
+                plan.pre.forget_index()
+            if plan.state is not None:  # its indexes are read from the catalog at each refresh
+                kept += [relation.name for relation in plan.state.relations()]
+            for key in [k for k in self._key_indexes if k[0] == name]:
+                del self._key_indexes[key]
+        self.store.drop_indexes(names, prefix="__PIPE_KEY_")
+        self.store.drop_kept_indexes(kept)
+
     def rebuild(self, name: str, *, built: "PreAggregation | AggregateState | None" = None) -> None:
         """After a full recompute: rebuild what the table keeps materialised, choosing between
         pre-aggregation rows and aggregate state by its groups' size when both can serve

@@ -61,6 +61,10 @@ class PreAggregation:
         self.store.drop_kept([self.relation.name])
         self._key_type, self._indexed = None, False
 
+    def forget_index(self) -> None:
+        """Its index was dropped: the next lookup that wants it builds it again."""
+        self._indexed = False
+
     def rebuild(self) -> None:
         self._key_type, self._indexed = None, False
         rows = fill(self.define, source=self.store.table(self.table))
