@@ -61,8 +61,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions per query under valgrind (the same however busy the machine)")
+    parser.add_argument("--only", type=int, help=argparse.SUPPRESS)  # compile this many, untimed (for valgrind)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.only is not None:
+        stages([f"SELECT id, v FROM BASE WHERE id > {i}" for i in range(args.only)])
+        return
     queries = [f"SELECT id, v FROM BASE WHERE id > {i}" for i in range(args.queries)]
     stages(queries[:50])  # imports and first-use tables
     best: dict[str, float] = {}
@@ -73,6 +79,30 @@ def main() -> None:
     print(f"{args.queries} queries, {1000 * total / args.queries:.2f} ms CPU per query ({sqlglot_build()}):")
     for stage, seconds in best.items():
         print(f"  {stage:>14}: {1000 * seconds / args.queries:6.3f} ms ({100 * seconds / total:4.1f} %)")
+    if args.instructions:
+        print(instructions_per_query())
+
+
+def instructions_per_query(few: int = 50, many: int = 250) -> str:
+    """Instructions one query's compile takes, counted by valgrind: those of compiling ``many``
+    queries less those of ``few`` (start-up and imports cancel out), over ``many - few``."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("valgrind") is None:
+        return "instructions: valgrind is not installed"
+    counts = []
+    for count in (few, many):
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__, "--only", str(count)],
+            capture_output=True, text=True, cwd=ROOT,
+        )
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            return f"instructions: valgrind failed: {done.stderr.strip()[-200:]}"
+        counts.append(int(found.group(1)))
+    return f"instructions: {(counts[1] - counts[0]) / (many - few) / 1e6:.2f} million per query (valgrind)"
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 A cold ``validate`` of a file with thousands of dynamic tables spends nearly all its time compiling
 queries, each on its own: parsing, binding, typing, the refresh-mode analyses and the DuckDB
-translation. When many queries are not in the cache, :func:`precompiled` has forked workers (one
-per core) compute, for each query that reads only base tables, the same cache entries
+translation. When many queries are not in the cache, :func:`precompiled` has this process and forked
+workers (one process per core in all) compute, for each query that reads only base tables, the same cache entries
 (:mod:`engine.sql.cache`) the validation would write, and holds them for the validation that
 follows: it then reads them back as from a warm cache, in file order, through the same code. A
 query that fails in a worker is simply not held: the validation compiles it again and reports it
@@ -27,7 +27,7 @@ MIN_QUERIES = 200
 """Fewer queries to compile than this are compiled in the validating process: starting workers,
 and sending back what they compute, costs more than it saves."""
 
-_CHUNK = 64  # queries a worker compiles per task: large enough that the exchange is cheap
+_CHUNK = 32  # queries a process takes at a time: few takes, and the last ones end close together
 
 _job: dict = {}  # what the forked workers read (set before the fork, so never pickled)
 
@@ -76,7 +76,9 @@ _WORD = re.compile(r"[^\W\d][\w$]*")
 
 
 def _compile_in_workers(pipeline: Pipeline, names: list[str], workers: int, local: bool) -> dict[str, str]:
-    """The cache entries the workers wrote while compiling ``names``' queries (slot -> JSON).
+    """The cache entries computed while compiling ``names``' queries (slot -> JSON), by this process
+    and ``workers - 1`` forked ones: each takes the next chunk of queries until none is left, so
+    this process is never idle while the others work, and what it compiles needs no sending back.
     Should a worker die (e.g. out of memory), what it did not hand over is compiled by the
     validation itself."""
     import multiprocessing
@@ -84,22 +86,49 @@ def _compile_in_workers(pipeline: Pipeline, names: list[str], workers: int, loca
     from concurrent.futures.process import BrokenProcessPool
 
     _prepare()
+    context = multiprocessing.get_context("fork")
     chunks = [names[i:i + _CHUNK] for i in range(0, len(names), _CHUNK)]
-    entries: dict[str, str] = {}
-    _job.update(pipeline=pipeline, local=local)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_ctrl_c)
+    taken = context.Value("i", 0)  # how many chunks have been taken, shared with the workers
+    _job.update(pipeline=pipeline, local=local, chunks=chunks, taken=taken)
+    pool = ProcessPoolExecutor(workers - 1, mp_context=context, initializer=_ignore_ctrl_c)
     try:
-        for found in pool.map(_compile_chunk, chunks):
-            entries.update(found)
-    except BrokenProcessPool:
-        pass
-    except BaseException:  # Ctrl-C: no chunk starts after those running, and the command stops
+        shares = [pool.submit(_compile_share) for _ in range(workers - 1)]
+        entries = _compile_share()
+        for share in shares:
+            try:
+                entries.update(share.result())
+            except BrokenProcessPool:
+                pass
+    except BaseException:  # Ctrl-C: no chunk is taken after those being compiled, and the command stops
+        taken.value = len(chunks)  # (without the lock: a worker holding it never blocks this)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
         _job.clear()
     pool.shutdown()  # the workers are done: they exit, with the thread that watched them
     return entries
+
+
+def _compile_share() -> dict[str, str]:
+    """Compile the next chunk of queries not yet taken, until none is left; the cache entries that
+    wrote (slot -> JSON)."""
+    chunks, taken = _job["chunks"], _job["taken"]
+    written: dict[str, str] = {}
+    lock = taken.get_lock()
+    while True:
+        if not lock.acquire(timeout=_TAKING):  # a process died holding it: the validation compiles the rest
+            return written
+        try:
+            index = taken.value
+            taken.value = index + 1
+        finally:
+            lock.release()
+        if index >= len(chunks):
+            return written
+        written.update(_compile_chunk(chunks[index]))
+
+
+_TAKING = 10.0  # seconds to wait for the next chunk, which takes microseconds unless a process died taking it
 
 
 def _prepare() -> None:

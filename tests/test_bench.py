@@ -22,3 +22,17 @@ def test_bench_graph_runs_at_a_tiny_size(tmp_path):
     for shape in ("chain of 5", "fan of 5"):
         assert f"{shape}: pipe validate cold" in done.stdout and f"{shape}: pipe validate warm" in done.stdout
     assert "graph algorithms" in done.stdout
+
+
+def test_bench_compile_runs_at_a_tiny_size():
+    done = subprocess.run(
+        [sys.executable, "bench/bench_compile.py", "--queries", "5", "--repeat", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "5 queries" in done.stdout
+    for stage in ("parse", "bind", "keys", "translate"):
+        assert f"{stage}:" in done.stdout
+    only = subprocess.run([sys.executable, "bench/bench_compile.py", "--only", "3"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)  # what --instructions counts
+    assert only.returncode == 0 and only.stdout == "", only.stderr[-2000:]

@@ -326,6 +326,8 @@ def _own_laterals(query: exp.Expression) -> list[exp.Lateral]:
 
 def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
     """Columns written ``alias.column``: the alias must name a source, and the source must have it."""
+    if all(column.args.get("table") is None for column in tree.find_all(exp.Column)):
+        return []  # none is written so: no need to find each one's scope
     problems: list[Problem] = []
     for scope in traverse_scope(tree):
         sources = _scope_sources(scope)
@@ -368,6 +370,8 @@ def _qualified_references(tree: exp.Query, catalog: Catalog) -> list[Problem]:
 
 def _unresolved(qualified: exp.Query, catalog: Catalog) -> list[Problem]:
     """Unqualified columns that qualification could not attribute: unknown or ambiguous."""
+    if all(column.table for column in qualified.find_all(exp.Column)):
+        return []  # qualification attributed every one: no need to find each one's scope
     problems: list[Problem] = []
     for scope in traverse_scope(qualified):
         sources = _scope_sources(scope)

@@ -187,16 +187,40 @@ def _output_columns(
 
     if any(_is_star(s) for s in bound.selects):
         return None, None
+    # Typing only notes types on the nodes, except where it restores the case of VARIANT path keys
+    # (``a.b``): without those, the bound tree is typed as it is, and its types taken off again
+    # below, which costs less than a copy of it.
+    in_place = bound.find(exp.Dot) is None
+    typed = bound if in_place else bound.copy()
     try:
-        typed = annotate_types(bound.copy(), schema=identifiers.schema(catalog), dialect=dialect())
+        annotate_types(typed, schema=identifiers.schema(catalog), dialect=dialect())
     except Exception:  # noqa: BLE001 - typing is best effort: an untyped column is still a column
+        if in_place:
+            _untype(bound)
         return tuple(Column(name, None) for name in names), None
     types = {}
     for node in typed.walk():
         at, datatype = node.meta_get(NODE), node.type
         if at is not None and datatype is not None and datatype.this != exp.DataType.Type.UNKNOWN:
             types[at] = datatype
-    return tuple(Column(name, snowflake_type(s)) for name, s in zip(names, typed.selects)), types
+    columns = tuple(Column(name, snowflake_type(s)) for name, s in zip(names, typed.selects))
+    if in_place:
+        _untype(bound)
+    return columns, types
+
+
+def _untype(tree: exp.Expression) -> None:
+    """Take off what typing noted on ``tree``'s nodes (their types, and the notes it keeps in their
+    meta), leaving it as binding made it."""
+    for node in tree.walk():
+        node.type = None
+        meta = node._meta
+        if meta:
+            for note in _TYPING_NOTES:
+                meta.pop(note, None)
+
+
+_TYPING_NOTES = ("nonnull", "query_type")  # what sqlglot's annotate_types writes in a node's meta
 
 
 def _is_star(projection: exp.Expression) -> bool:

@@ -30,7 +30,7 @@ def analyze(query: exp.Expression) -> RefreshDecision:
         difference = dialect_differences.find(node)
         if difference is not None:
             warnings.append(Finding(difference.construct, f"{difference.reason} (local engine)", *_position(node)))
-        finding = _blocker(node)
+        finding = _blocker(node) if isinstance(node, _BLOCKERS) else None
         if finding:
             findings.append(finding)
         if isinstance(node, NON_DETERMINISTIC) and not _inside(node, _ALLOWED_CLAUSES):
@@ -51,6 +51,11 @@ def analyze(query: exp.Expression) -> RefreshDecision:
         reason = "not incremental: " + "; ".join(dict.fromkeys(f.reason for f in unique))
         return RefreshDecision(RefreshMode.FULL, reason, unique, tuple(warnings))
     return RefreshDecision(RefreshMode.INCREMENTAL, "every construct supports incremental refresh", (), tuple(warnings))
+
+
+# The kinds of node :func:`_blocker` looks further at (most nodes of a query are none of them).
+_BLOCKERS = (exp.Except, exp.Intersect, exp.Limit, exp.Fetch, exp.Subquery, exp.Select, exp.Exists, exp.AnyValue,
+             exp.Seq1, exp.Seq2, exp.Seq4, exp.Seq8, exp.TableFromRows, exp.Lateral)
 
 
 def _blocker(node: exp.Expression) -> Finding | None:

@@ -178,6 +178,8 @@ class _Classes:
         self.parent[ka] = kb
 
     def members(self, node: exp.Expression) -> list[exp.Expression]:
+        if not self.parent:
+            return [node]  # no equality joined anything: each expression is alone (no SQL text needed)
         root = self.find(self.add(node))
         return [self.nodes[k] for k in self.parent if self.find(k) == root]
 
@@ -317,6 +319,9 @@ def _over_source(node, alias, source: _Source, table) -> exp.Expression | None:
         return None
     if node.find(exp.AggFunc) or node.find(exp.Window):
         return None
+    if isinstance(node, exp.Column):  # the column itself: its expression over the table, as it is
+        inner = source.parts.get(node.name, {}).get(table)
+        return None if inner is None else inner.copy()
     rewritten = node.copy()
     for column in list(rewritten.find_all(exp.Column)):
         inner = source.parts.get(column.name, {}).get(table)

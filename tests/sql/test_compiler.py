@@ -132,3 +132,25 @@ def test_graph_text_lists_columns_on_request(run_pipe):
     result = run_pipe("graph", str(ENGAGEMENT), "--columns")
     assert "(SESSION_ID VARCHAR, MEMBER_ID NUMBER(38,0), SESSION_START TIMESTAMP_NTZ," in result.stdout
     assert "SESSION_ID VARCHAR" not in run_pipe("graph", str(ENGAGEMENT)).stdout
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT id, amount * 2 AS twice FROM orders WHERE day > '2024-01-01'",
+    "SELECT customer_id, SUM(amount) AS total, COUNT(*) AS n FROM orders GROUP BY customer_id",
+    "SELECT o.attrs:color::varchar AS color, o.id FROM orders o",  # a VARIANT path: typed on a copy
+])
+def test_typing_the_output_leaves_the_bound_tree_as_binding_made_it(sql):
+    from sqlglot import exp
+
+    from engine.sql.binder import bind
+    from engine.sql.compiler import compile_query, parse
+
+    catalog = {"ORDERS": {"ID": "NUMBER", "CUSTOMER_ID": "NUMBER", "AMOUNT": "NUMBER(10,2)", "ATTRS": "VARIANT", "DAY": "DATE"}}
+    compiled = compile_query("X", sql, *parse(sql), catalog)
+    assert compiled.columns is not None and compiled.types  # typed ...
+    again, problems = bind(compiled.tree, compiled.catalog)  # ... yet the bound tree is as a fresh bind gives it
+    assert not problems and compiled.bound.sql(dialect="snowflake") == again.sql(dialect="snowflake")
+    assert [node._type for node in compiled.bound.walk()] == [node._type for node in again.walk()]
+    notes = {key for node in compiled.bound.walk() for key in (node._meta or {})}
+    assert not notes & {"nonnull", "query_type"}
+    assert isinstance(compiled.types[next(iter(compiled.types))], exp.DataType)
