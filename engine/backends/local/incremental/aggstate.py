@@ -335,7 +335,8 @@ class AggregateState:
         out = self._out(node)
         affected = temp(f"__PIPE_AGG_G{node.index}")
         new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
-        groups = self._read_groups(node, affected, merged=True)
+        groups = self._changed[0]  # the groups _read_changed_groups read (a group row's hash is its group's)
+        self._read_values(node, groups)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
                   rows=lambda: self._evaluate(node, affected, keep_groups=True, merged=True))
         self._lookup("__PIPE_AGG_S", out, "__GH", groups)
@@ -368,40 +369,31 @@ class AggregateState:
         self._sql.run(con, "keys", keys, [values])
         hashes = _numbers(con, "SELECT DISTINCT hash(K) FROM __PIPE_AGG_KEYS")
         self._lookup("__PIPE_AGG_Q0", star, "__KH", hashes)
+        # The group rows of the affected keys: both the groups to evaluate and the rows
+        # _evaluate reads their state from (by key, one row a group)
+        groups = temp(f"__PIPE_AGG_E{node.index}_STAR")
         self._run(
             "query_for",
-            """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", __X_groups FROM __PIPE_AGG_Q0
+            """CREATE OR REPLACE TEMP TABLE __X_groups AS SELECT * FROM __PIPE_AGG_Q0
                WHERE "__K" IN (SELECT K FROM __PIPE_AGG_KEYS) OR "__K" IS NULL AND EXISTS (SELECT 1 FROM __PIPE_AGG_KEYS WHERE K IS NULL)""",
-            groups=lambda: q.group_columns(node),
+            groups=groups,
         )
-        groups = temp("__PIPE_AGG_Q")
-        self._read_groups(node, groups)
+        self._read_values(node, _numbers(con, self._sql.text("groups", lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups))))
         self._run(into.name, "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
                   into=into, rows=lambda: self._evaluate(node, groups, keep_groups=False))
 
-    def _read_groups(self, node: Node, groups: exp.Table, *, merged: bool = False) -> list[int]:
-        """Copy the state rows of the groups listed in table ``groups`` to the temporary tables
-        :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes.
-
-        ``merged``: the groups are those :meth:`_merge_groups` just merged, whose group rows
-        ``__PIPE_AGG_M`` holds as they were written (with columns of its own, which
-        :meth:`_evaluate` does not read): :meth:`_evaluate` reads them there (``merged``), and
-        their hashes are those :meth:`_read_changed_groups` read."""
-        con = self.store.con
-        if merged:  # the groups _read_changed_groups read, whose rows _evaluate reads off __PIPE_AGG_M
-            hashes = self._changed[0]
-        else:
-            hashes = _numbers(con, self._sql.text(("groups", groups.name), lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups)))
-            self._lookup(f"__PIPE_AGG_E{node.index}_STAR", self._star(node), "__H", hashes)
+    def _read_values(self, node: Node, hashes: list[int]) -> None:
+        """Copy the value rows of the groups ``hashes`` that :meth:`_evaluate` reads (those of
+        the aggregates not kept in the group row) to temporary tables, by point lookups. (It
+        reads the group rows where the caller has them: those merged, or those of the keys.)"""
         for i in node.valued():
             if any(arg == i and not node.kept(j) for j, (_, arg) in enumerate(node.aggs)):
                 self._lookup(f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)
-        return hashes
 
     def _evaluate(self, node: Node, groups: exp.Table | None, *, keep_groups: bool, merged: bool = False) -> exp.Select:
         """``node``'s output rows for the groups listed in table ``groups`` (None: every group),
-        whose state :meth:`_read_groups` copied (``merged``: the group rows, as merged, are read
-        off ``__PIPE_AGG_M``)."""
+        whose state :meth:`_read_values` and its caller copied (``merged``: the group rows, as
+        merged, are read off ``__PIPE_AGG_M``)."""
         names = q.group_names(node)
 
         def rows_of(relation: exp.Table, part: str) -> exp.Expression:
