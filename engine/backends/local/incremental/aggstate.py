@@ -251,16 +251,13 @@ class AggregateState:
     def _merge_groups(self, node: Node, moved: dict[int, exp.Table]) -> None:
         """Move the group rows (read by :meth:`_read_changed_groups`) by the change's rows and
         the value moves of ``moved``."""
-        con = self.store.con
         relation = self._star(node)
         groups = q.group_names(node)
         self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
                   query=lambda: self._moved_groups(node, moved))
-        self._check_counts(node)
+        flags = self._check_counts(node)
         for j, (kind, arg) in enumerate(node.aggs):  # a MIN or MAX whose value went: read it off the values left
-            if not node.kept(j) or kind not in EXTREMES:
-                continue
-            flagged = _numbers(con, self._sql.text(("flagged", j), lambda: fill('SELECT DISTINCT "__GH" FROM __PIPE_AGG_M WHERE __X_flag', flag=column(f"__F{j}"))))
+            flagged = flags.get(j)
             if not flagged:
                 continue
             self._lookup("__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
@@ -282,25 +279,29 @@ class AggregateState:
             return q.keyed(node, node is self.nodes[-1], self.key, left)
 
         self._run(node.index, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=relation, rows=rows_left)
-        self._run(node.index, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_DG',
-                  table=temp(f"__PIPE_AGG_G{node.index}"), groups=lambda: q.group_columns(node))
 
-    def _check_counts(self, node: Node) -> None:
+    def _check_counts(self, node: Node) -> dict[int, list[int]]:
         """Raise Stale when a group row or a value row of ``node``, as merged, counts fewer than
-        zero rows (the state disagrees with the change); one statement for all of them."""
+        zero rows (the state disagrees with the change); else return, for each MIN or MAX kept
+        in the group row, the groups whose value went (their hashes). One statement."""
         counted = [(self._star(node), _groups_merged(), "__N", "a group's rows")]
         counted += [(self._values(node, i), _values_merged(i), "__TOTAL", "a value") for i in node.valued()]
+        extremes = [j for j, (kind, _) in enumerate(node.aggs) if node.kept(j) and kind in EXTREMES]
 
         def below_zero():
             return exp.select(*[
                 fill("SELECT count(*) FROM __X_merged WHERE __X_count < 0", merged=merged, count=column(count)).subquery()
                 for _, merged, count, _ in counted
+            ], *[
+                fill('SELECT list(DISTINCT "__GH") FROM __X_merged WHERE __X_flag', merged=_groups_merged(), flag=column(f"__F{j}")).subquery()
+                for j in extremes
             ])
 
         found = self.store.con.execute(self._sql.text(("below zero", node.index), below_zero)).fetchone()
         for (relation, _, _, what), n in zip(counted, found):
             if n:
                 raise Stale(f"{sql(relation)} would count {what} fewer than zero times")
+        return {j: [int(h) for h in flagged or ()] for j, flagged in zip(extremes, found[len(counted):])}
 
     def _moved_groups(self, node: Node, moved: dict[int, exp.Table]) -> exp.Select:
         """The group rows ``s`` moved by the change ``d`` and the value moves ``x<i>`` of ``moved``."""
@@ -333,7 +334,7 @@ class AggregateState:
     def _replace_output(self, node: Node) -> Callable[[], exp.Expression]:
         """Recompute the output rows of ``node``'s affected groups; returns (a builder of) their change."""
         out = self._out(node)
-        affected = temp(f"__PIPE_AGG_G{node.index}")
+        affected = temp("__PIPE_AGG_DG")  # one row a group the change touches, as _read_changed_groups read them
         new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
         groups = self._changed[0]  # the groups _read_changed_groups read (a group row's hash is its group's)
         self._read_values(node, groups)
