@@ -33,7 +33,7 @@ from engine.sql.partition import Partitioning
 
 # State rows are found by hash: a DuckDB whose hash function differs must rebuild them.
 HASH_PROBE = "SELECT hash(1, 'pipe', 2.5::DOUBLE, DATE '2026-01-01', NULL::VARCHAR, [1, 2])"
-IN = temp("__PIPE_AGG_IN")  # the change being applied to a node, rows with __SIGN
+IN = temp("__PIPE_AGG_IN")  # the change of an input table being applied, rows with __SIGN
 # A lookup of n hashes reads the state table whole, as a semi join, when it holds fewer rows than
 # n times this: DuckDB scans such a table's hash column faster than it plans a literal list of n
 # values and fetches their rows through its index (measured on one thread at 1M events: about
@@ -189,20 +189,30 @@ class AggregateState:
         self.check()
         self._indexed = dict.fromkeys(self.store.kept_indexes(), True)
         node_changes: dict[int, Callable[[], exp.Expression]] = {}
+        loaded = None  # the table whose change IN holds (a node reading a node has an input of its own)
         for node in self.nodes:
             if node.source_table is not None:
-                if not load(node.source_table):
-                    continue
+                if node.source_table != loaded:
+                    if not load(node.source_table):
+                        continue
+                    loaded = node.source_table
             else:
                 delta = node_changes.get(node.source_node.index)
                 if delta is None:
                     continue
-                self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS SELECT * FROM __X_delta", delta=delta)
+                self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_input AS SELECT * FROM __X_delta",
+                          input=self._input(node), delta=delta)
             self._read_changed_groups(node)
             moved = {i: self._merge_values(node, i) for i in node.valued()}
             self._merge_groups(node, {i: table for i, table in moved.items() if table is not None})
             if node.name:
                 node_changes[node.index] = self._replace_output(node)
+
+    @staticmethod
+    def _input(node: Node) -> exp.Table:
+        """The change applied to ``node``: its input table's (IN), or the output change of the
+        node it reads."""
+        return IN if node.source_table is not None else temp(f"__PIPE_AGG_IN{node.index}")
 
     def _merge_values(self, node: Node, i: int) -> exp.Table | None:
         """Add the change's counts to value table ``i``; returns a table of, per group, how
@@ -212,7 +222,7 @@ class AggregateState:
         relation = self._values(node, i)
         def counts():
             signed = exp.Sum(this=q.SIGN.copy())
-            return q.counts(node, i, IN, signed, signed.copy().neq(exp.Literal.number(0)))
+            return q.counts(node, i, self._input(node), signed, signed.copy().neq(exp.Literal.number(0)))
 
         self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
         names = q.group_names(node) + ["__V"]
@@ -244,7 +254,7 @@ class AggregateState:
         """How the change moves each group it touches (``__PIPE_AGG_DG``), and those groups'
         rows as they are (``__PIPE_AGG_SG``, by point lookups)."""
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_DG AS SELECT * FROM __X_rows",
-                  rows=lambda: q.grouped(node, q.group_moves(node), IN))
+                  rows=lambda: q.grouped(node, q.group_moves(node), self._input(node)))
         hashes = _numbers(self.store.con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_DG')  # a group row's is its group's
         self._changed = (hashes, self._lookup("__PIPE_AGG_SG", self._star(node), "__H", hashes))
 
