@@ -313,10 +313,13 @@ class Incremental:
         names = self._columns_of(name)
         if not has_rowid(names):
             return None
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {linear.DELTA} AS {linear.netted(self.log.changes(table, after, upto))}")
-        con.execute(self._sql.text(("row-wise", name, table, tuple(names)), lambda: fill(
-            "CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS SELECT * FROM __X_rows",
-            rows=linear.signed_change(plan.query, table, names),
+        # A change of inserts only (as a stream's batch is) needs no netting, in or out
+        inserts = self.log.inserts_only(table, after, upto)
+        changes = self.log.changes(table, after, upto)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {linear.DELTA} AS {changes if inserts else linear.netted(changes)}")
+        change = linear.inserted_change if inserts else linear.signed_change
+        con.execute(self._sql.text(("row-wise", name, table, tuple(names), inserts), lambda: fill(
+            "CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS SELECT * FROM __X_rows", rows=change(plan.query, table, names),
         ), identify=True))
         output = plan.partitioning.keys[table].output
         gone = con.execute(f'SELECT DISTINCT {quote(output)}, sum(-"__PIPE_COPIES") OVER () FROM __PIPE_DIFF '
