@@ -203,7 +203,8 @@ class AggregateState:
                 self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_input AS SELECT * FROM __X_delta",
                           input=self._input(node), delta=delta)
             self._read_changed_groups(node)
-            moved = {i: self._merge_values(node, i) for i in node.valued()}
+            found = self._count_values(node)
+            moved = {i: self._merge_values(node, i, found.get(i, [])) for i in node.valued()}
             self._merge_groups(node, {i: table for i, table in moved.items() if table is not None})
             if node.name:
                 node_changes[node.index] = self._replace_output(node)
@@ -214,30 +215,55 @@ class AggregateState:
         node it reads."""
         return IN if node.source_table is not None else temp(f"__PIPE_AGG_IN{node.index}")
 
-    def _merge_values(self, node: Node, i: int) -> exp.Table | None:
-        """Add the change's counts to value table ``i``; returns a table of, per group, how
-        the aggregates kept in the group row move with the values that appeared or went (None
-        when no aggregate kept in the group row reads them, e.g. MODE's values)."""
-        con = self.store.con
-        relation = self._values(node, i)
-        def counts():
-            signed = exp.Sum(this=q.SIGN.copy())
-            return q.counts(node, i, self._input(node), signed, signed.copy().neq(exp.Literal.number(0)))
+    def _count_values(self, node: Node) -> dict[int, list[int]]:
+        """Count the change's values of every value table of ``node`` in one statement (to
+        ``__PIPE_AGG_D``: its rows for value table ``i`` have ``__I = i`` and the value in
+        ``__V<i>``, as the values differ in type); returns, per value table, the hashes of the
+        value rows to look up: those of the groups found in ``__PIPE_AGG_SG`` (a group without a
+        group row has no value rows either: none, when the change only brings new groups)."""
+        if not node.valued():
+            return {}
 
-        self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
+        def counts():
+            parts = []
+            for i in node.valued():
+                signed = exp.Sum(this=q.SIGN.copy())
+                rows = q.counts(node, i, self._input(node), signed, signed.copy().neq(exp.Literal.number(0)))
+                parts.append(fill('SELECT __X_i AS "__I", "__H", "__GH", __X_groups, "__V" AS __X_v, "__N" FROM __X_rows',
+                                  i=exp.Literal.number(i), groups=q.group_columns(node), v=f"__V{i}", rows=rows))
+            union = parts[0]
+            for part in parts[1:]:
+                union = exp.union(union, part, distinct=False)
+                union.set("by_name", True)
+            return union
+
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
+        if not self._changed[1]:
+            return {}
+        found = self.store.con.execute('SELECT "__I", list(DISTINCT "__H") FROM __PIPE_AGG_D '
+                                       'WHERE "__GH" IN (SELECT "__GH" FROM __PIPE_AGG_SG) GROUP BY ALL').fetchall()
+        return {int(i): [int(h) for h in hashes] for i, hashes in found}
+
+    def _merge_values(self, node: Node, i: int, hashes: list[int]) -> exp.Table | None:
+        """Add the change's counts (see :meth:`_count_values`) to value table ``i``, looking up
+        its rows of ``hashes``; returns a table of, per group, how the aggregates kept in the
+        group row move with the values that appeared or went (None when no aggregate kept in
+        the group row reads them, e.g. MODE's values)."""
+        relation = self._values(node, i)
         names = q.group_names(node) + ["__V"]
-        # A group without a group row has no value rows either: only the values of the groups
-        # found in __PIPE_AGG_SG are looked up (none, when the change only brings new groups)
-        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D WHERE "__GH" IN (SELECT "__GH" FROM __PIPE_AGG_SG)') \
-            if self._changed[1] else []
         found = self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
         merged = _values_merged(i)  # its counts below zero are found by _merge_groups
+
+        def counted():
+            return fill('SELECT "__H", "__GH", __X_groups, __X_v AS "__V", "__N" FROM __PIPE_AGG_D WHERE "__I" = __X_i',
+                        groups=q.group_columns(node), v=column(f"__V{i}"), i=exp.Literal.number(i))
+
         self._run(
             (node.index, i),
             """CREATE OR REPLACE TEMP TABLE __X_merged AS
                SELECT s."__R", coalesce(s."__N", 0) AS "__OLD", coalesce(s."__N", 0) + d."__N" AS "__TOTAL", d.*
-               FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
-            merged=merged, match=lambda: q.same("s", "d", "__H", names),
+               FROM __X_counted AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
+            merged=merged, counted=counted, match=lambda: q.same("s", "d", "__H", names),
         )
         if found:  # the value rows looked up are those the merged rows replace
             self._run((node.index, i), _DELETE_MERGED, relation=relation, merged=merged)
