@@ -82,6 +82,8 @@ class KeyCounts:
         self._followed: bool | None = None
         self._written = 0  # keys whose count the last catch-up moved
         self._one_row_a_key = False  # whether the counts hold one row a key (none appended since)
+        self._rows = 0  # rows of the counts (appended ones included), as last counted or followed
+        self._indexed: bool | None = None  # whether the counts' index exists (None: not known yet)
         self._known: set[str] | None = None  # the kept tables, when the caller read them
         self._position: tuple[int, int] | None = None  # the table's, when the caller read it
         # The version last counted, as this process knows it (None: not known yet). A rolled back
@@ -112,7 +114,7 @@ class KeyCounts:
         if scoped and followed:
             if not self._written:
                 return []
-            query = (f"SELECT __H FROM {self.relation} WHERE __H IN (SELECT __H FROM {self.delta}) "
+            query = (f"SELECT __H FROM {self.relation} WHERE __H IN ({self._written_keys()}) "
                      "GROUP BY __H HAVING sum(__N) > 1")
         elif self._one_row_a_key:  # just counted or folded: no key has two rows
             query = f"SELECT __H FROM {self.relation} WHERE __N > 1"
@@ -120,6 +122,25 @@ class KeyCounts:
             query = f"SELECT __H FROM {self.relation} GROUP BY __H HAVING sum(__N) > 1"
         found = self.store.con.execute(f"{query} LIMIT {MAX_SUSPECTS + 1}").fetchall()
         return None if len(found) > MAX_SUSPECTS else [int(h) for (h,) in found]
+
+    def _written_keys(self) -> str:
+        """The keys written since the last write checked, for an IN list: as their literal hashes,
+        which DuckDB answers from the counts' index, when the counts are many for so few keys;
+        else as a query of ``delta`` (a scan of the hash column costs less than the lookups)."""
+        from engine.backends.local.incremental.aggstate import SCAN_ROWS_PER_KEY
+        from engine.backends.local.incremental.keys import MAX_LITERAL_KEYS, ensure_index
+
+        query = f"SELECT __H FROM {self.delta}"
+        if self._rows < SCAN_ROWS_PER_KEY * self._written or self._written > MAX_LITERAL_KEYS:
+            return query
+        if self._indexed is None:
+            index = f"{self.name}_H"
+            self._indexed = index in self.store.kept_indexes() or ensure_index(
+                self.store, self.store.kept_table(self.name), index, "__H"
+            )
+        if not self._indexed:
+            return query
+        return ", ".join(str(int(h)) for (h,) in self.store.con.execute(query).fetchall())
 
     def duplicates_where(self, suspects: list[int] | None) -> str:
         """The condition on the table's rows holding a suspected key (TRUE when not listed)."""
@@ -143,6 +164,7 @@ class KeyCounts:
             self._one_row_a_key = True
             return False
         version, rows, keys = kept
+        self._rows = rows
         self._one_row_a_key = rows == keys
         if version == current:
             return True
@@ -159,6 +181,8 @@ class KeyCounts:
                 f"CREATE OR REPLACE TABLE {self.relation} AS SELECT __H, sum(__N)::BIGINT AS __N FROM {self.relation} "
                 "GROUP BY 1 HAVING sum(__N) <> 0"
             ).fetchone()[0]
+            self._indexed = None  # the table is new, without the index
+        self._rows = rows
         self._one_row_a_key = rows == keys
         self._remember(current, rows, keys)
         return True
@@ -168,6 +192,8 @@ class KeyCounts:
             f"CREATE OR REPLACE TABLE {self.relation} AS SELECT {self.hash} AS __H, count(*)::BIGINT AS __N "
             f"FROM {self.store.qualified(self.table)} WHERE {self.present} GROUP BY 1"
         ).fetchone()[0]
+        self._indexed = None  # the table is new, without the index
+        self._rows = keys
         self._remember(version, keys, keys, insert=insert)
 
     def _kept(self) -> tuple[int, int, int] | None:

@@ -151,6 +151,12 @@ class ChangeLog:
         """SQL of the rows (with ``__SIGN``) written to ``name`` in versions ``(after, upto]``."""
         return f"SELECT * EXCLUDE ({VERSION}) FROM {log_name(name)} WHERE {VERSION} > {int(after)} AND {VERSION} <= {int(upto)}"
 
+    def inserts_only(self, name: str, after: int, upto: int) -> bool:
+        """Whether the writes to ``name`` in versions ``(after, upto]`` only inserted rows."""
+        return not self.con.execute(
+            f"SELECT count(*) FROM {log_name(name)} WHERE {VERSION} > {int(after)} AND {VERSION} <= {int(upto)} AND {SIGN} < 0"
+        ).fetchone()[0]
+
     def materialise(self, name: str, after: int, upto: int, into: str) -> None:
         """Copy :meth:`changes` to the temporary table ``into``."""
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {self.changes(name, after, upto)}")

@@ -194,6 +194,33 @@ def test_damaged_state_is_rebuilt_by_a_full_refresh(stats_project, tmp_path, dam
 
 
 @pytest.mark.parametrize(
+    "part, reason",
+    [("STAR", "would count a group's rows fewer than zero times"), ("V", "would count a value fewer than zero times")],
+    ids=["group-rows", "value-rows"],
+)
+def test_counts_the_change_would_take_below_zero_rebuild_the_state(stats_project, tmp_path, part, reason):
+    # The state counts no rows where the table holds one: deleting it would count fewer than
+    # zero, which only a state that disagrees with its table can; a full refresh rebuilds it.
+    with stats_project.backend("local", db=tmp_path / "stats.duckdb") as backend:
+        api.apply(stats_project, backend)
+        backend.query(_statement(("insert", [(1, 1, "view", "a", 10.0, 2, 1, 0.5), (2, 1, "buy", "b", 20.0, 3, 2, 0.5)])))
+        api.refresh(stats_project, backend, reporter=Reporter())
+        state = backend.refresher.incremental.plan("USER_STATS").state
+        relations = [r for r in state.relations() if r.name.split("_")[-1].startswith(part)]
+        assert relations, state.relations()
+        for relation in relations:
+            backend.store.con.execute(f'UPDATE {relation.sql(dialect="duckdb")} SET "__N" = 0')
+        backend.query("DELETE FROM EVENTS WHERE event_id = 1")
+        first = {r.name: r for r in api.refresh(stats_project, backend, reporter=Reporter())}["USER_STATS"]
+        assert_tables_equal_queries(stats_project, backend)
+        backend.query("DELETE FROM EVENTS WHERE event_id = 2")
+        second = {r.name: r for r in api.refresh(stats_project, backend, reporter=Reporter())}["USER_STATS"]
+        assert_tables_equal_queries(stats_project, backend)
+    assert first.refresh_action == "FULL" and reason in first.state_message, first.state_message
+    assert second.refresh_action == "INCREMENTAL"
+
+
+@pytest.mark.parametrize(
     "sql",
     [
         "SELECT user_id, ARRAY_AGG(kind) AS kinds FROM EVENTS GROUP BY user_id",  # every row, not values

@@ -33,7 +33,7 @@ from engine.sql.partition import Partitioning
 
 # State rows are found by hash: a DuckDB whose hash function differs must rebuild them.
 HASH_PROBE = "SELECT hash(1, 'pipe', 2.5::DOUBLE, DATE '2026-01-01', NULL::VARCHAR, [1, 2])"
-IN = temp("__PIPE_AGG_IN")  # the change being applied to a node, rows with __SIGN
+IN = temp("__PIPE_AGG_IN")  # the change of an input table being applied, rows with __SIGN
 # A lookup of n hashes reads the state table whole, as a semi join, when it holds fewer rows than
 # n times this: DuckDB scans such a table's hash column faster than it plans a literal list of n
 # values and fetches their rows through its index (measured on one thread at 1M events: about
@@ -43,7 +43,18 @@ IN = temp("__PIPE_AGG_IN")  # the change being applied to a node, rows with __SI
 SCAN_ROWS_PER_KEY = 2_000
 # The state rows that merged rows replace, by the rowids their lookup read: a semi join on rowid
 # costs a scan of row numbers, less than planning two literal lists of thousands of values.
-_DELETE_MERGED = 'DELETE FROM __X_relation WHERE rowid IN (SELECT "__R" FROM __PIPE_AGG_M WHERE "__R" IS NOT NULL)'
+_DELETE_MERGED = 'DELETE FROM __X_relation WHERE rowid IN (SELECT "__R" FROM __X_merged WHERE "__R" IS NOT NULL)'
+
+
+def _groups_merged() -> exp.Table:
+    """The group rows of a node, as the change moves them."""
+    return temp("__PIPE_AGG_M")
+
+
+def _values_merged(i: int) -> exp.Table:
+    """Value table ``i``'s rows as the change moves them: each node's are kept until its group
+    rows are merged, which checks every count of the node in one statement."""
+    return temp(f"__PIPE_AGG_M{i}")
 
 
 class Stale(Exception):
@@ -68,6 +79,7 @@ class AggregateState:
         self.key = key  # the output key, over the query's grouping keys "__G<i>"
         self.output = output
         self._sql = Statements()
+        self._changed: tuple[list[int], int] = ([], 0)  # the group hashes a change touches, and how many group rows hold them
         self._indexed: dict[str, bool] = {}  # whether each index looked up this refresh exists, see _lookup
         self._sizes: dict[str, int] = {}  # each state table's rows, as DuckDB's catalog estimates them
 
@@ -123,10 +135,11 @@ class AggregateState:
     def _create(self, relation: exp.Table, rows: exp.Expression) -> None:
         run(self.store.con, "CREATE OR REPLACE TABLE __X_relation AS SELECT * FROM __X_rows", relation=relation, rows=rows)
 
-    def _lookup(self, into: str, relation: exp.Table, key: str, values: list[int]) -> None:
+    def _lookup(self, into: str, relation: exp.Table, key: str, values: list[int]) -> int:
         """Copy the rows of ``relation`` whose ``key`` is in ``values`` (with their rowid) to
         ``into``, as a statement of its own: so DuckDB answers it from the column's index (or
         by a scan, when the table is small for the number of values: see SCAN_ROWS_PER_KEY).
+        Returns how many rows it copied.
 
         The index is created by the first lookup that needs it, not by :meth:`rebuild`: building
         them all was about a quarter of a full refresh's work, wasted when the next refresh
@@ -135,17 +148,16 @@ class AggregateState:
         if not values:
             self._run((into, relation.name), 'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation LIMIT 0',
                       into=temp(into), relation=relation)
-            return
+            return 0
         small = self._sizes.get(relation.name, 0) < SCAN_ROWS_PER_KEY * len(values)
         if small or not self._index(relation, key):
-            self._run((into, relation.name, key),
-                      'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation '
-                      'WHERE __X_by IN (SELECT unnest(CAST(? AS UBIGINT[])))',
-                      [values], into=temp(into), relation=relation, by=column(key))
-            return
-        run(self.store.con,
-            'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
-            into=temp(into), relation=relation, key=column(key), values=numbers(values))
+            return self._run((into, relation.name, key),
+                             'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation '
+                             'WHERE __X_by IN (SELECT unnest(CAST(? AS UBIGINT[])))',
+                             [values], into=temp(into), relation=relation, by=column(key)).fetchone()[0]
+        return run(self.store.con,
+                   'CREATE OR REPLACE TEMP TABLE __X_into AS SELECT rowid AS "__R", * FROM __X_relation WHERE __X_key IN (__X_values)',
+                   into=temp(into), relation=relation, key=column(key), values=numbers(values)).fetchone()[0]
 
     def _index(self, relation: exp.Table, key: str) -> bool:
         """Whether ``relation`` has its index on ``key``, built now if missing and affordable
@@ -179,81 +191,111 @@ class AggregateState:
         self.check()
         self._indexed = dict.fromkeys(self.store.kept_indexes(), True)
         node_changes: dict[int, Callable[[], exp.Expression]] = {}
+        loaded = None  # the table whose change IN holds (a node reading a node has an input of its own)
         for node in self.nodes:
             if node.source_table is not None:
-                if not load(node.source_table):
-                    continue
+                if node.source_table != loaded:
+                    if not load(node.source_table):
+                        continue
+                    loaded = node.source_table
             else:
                 delta = node_changes.get(node.source_node.index)
                 if delta is None:
                     continue
-                self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_IN AS SELECT * FROM __X_delta", delta=delta)
+                self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_input AS SELECT * FROM __X_delta",
+                          input=self._input(node), delta=delta)
             self._read_changed_groups(node)
-            moved = {i: self._merge_values(node, i) for i in node.valued()}
+            found = self._count_values(node)
+            moved = {i: self._merge_values(node, i, found.get(i, [])) for i in node.valued()}
             self._merge_groups(node, {i: table for i, table in moved.items() if table is not None})
             if node.name:
                 node_changes[node.index] = self._replace_output(node)
 
-    def _merge_values(self, node: Node, i: int) -> exp.Table | None:
-        """Add the change's counts to value table ``i``; returns a table of, per group, how
-        the aggregates kept in the group row move with the values that appeared or went (None
-        when no aggregate kept in the group row reads them, e.g. MODE's values)."""
-        con = self.store.con
-        relation = self._values(node, i)
-        def counts():
-            signed = exp.Sum(this=q.SIGN.copy())
-            return q.counts(node, i, IN, signed, signed.copy().neq(exp.Literal.number(0)))
+    @staticmethod
+    def _input(node: Node) -> exp.Table:
+        """The change applied to ``node``: its input table's (IN), or the output change of the
+        node it reads."""
+        return IN if node.source_table is not None else temp(f"__PIPE_AGG_IN{node.index}")
 
-        self._run((node.index, i), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
+    def _count_values(self, node: Node) -> dict[int, list[int]]:
+        """Count the change's values of every value table of ``node`` in one statement (to
+        ``__PIPE_AGG_D``: its rows for value table ``i`` have ``__I = i`` and the value in
+        ``__V<i>``, as the values differ in type); returns, per value table, the hashes of the
+        value rows to look up: those of the groups found in ``__PIPE_AGG_SG`` (a group without a
+        group row has no value rows either: none, when the change only brings new groups)."""
+        if not node.valued():
+            return {}
+
+        def counts():
+            parts = []
+            for i in node.valued():
+                signed = exp.Sum(this=q.SIGN.copy())
+                rows = q.counts(node, i, self._input(node), signed, signed.copy().neq(exp.Literal.number(0)))
+                parts.append(fill('SELECT __X_i AS "__I", "__H", "__GH", __X_groups, "__V" AS __X_v, "__N" FROM __X_rows',
+                                  i=exp.Literal.number(i), groups=q.group_columns(node), v=f"__V{i}", rows=rows))
+            union = parts[0]
+            for part in parts[1:]:
+                union = exp.union(union, part, distinct=False)
+                union.set("by_name", True)
+            return union
+
+        self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
+        if not self._changed[1]:
+            return {}
+        found = self.store.con.execute('SELECT "__I", list(DISTINCT "__H") FROM __PIPE_AGG_D '
+                                       'WHERE "__GH" IN (SELECT "__GH" FROM __PIPE_AGG_SG) GROUP BY ALL').fetchall()
+        return {int(i): [int(h) for h in hashes] for i, hashes in found}
+
+    def _merge_values(self, node: Node, i: int, hashes: list[int]) -> exp.Table | None:
+        """Add the change's counts (see :meth:`_count_values`) to value table ``i``, looking up
+        its rows of ``hashes``; returns a table of, per group, how the aggregates kept in the
+        group row move with the values that appeared or went (None when no aggregate kept in
+        the group row reads them, e.g. MODE's values)."""
+        relation = self._values(node, i)
         names = q.group_names(node) + ["__V"]
-        # A group without a group row has no value rows either: only the values of the groups
-        # found in __PIPE_AGG_SG are looked up (none, when the change only brings new groups)
-        hashes = _numbers(con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_D WHERE "__GH" IN (SELECT "__GH" FROM __PIPE_AGG_SG)')
-        self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
+        found = self._lookup("__PIPE_AGG_S", relation, "__H", hashes)
+        merged = _values_merged(i)  # its counts below zero are found by _merge_groups
+
+        def counted():
+            return fill('SELECT "__H", "__GH", __X_groups, __X_v AS "__V", "__N" FROM __PIPE_AGG_D WHERE "__I" = __X_i',
+                        groups=q.group_columns(node), v=column(f"__V{i}"), i=exp.Literal.number(i))
+
         self._run(
             (node.index, i),
-            """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS
+            """CREATE OR REPLACE TEMP TABLE __X_merged AS
                SELECT s."__R", coalesce(s."__N", 0) AS "__OLD", coalesce(s."__N", 0) + d."__N" AS "__TOTAL", d.*
-               FROM __PIPE_AGG_D AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
-            match=lambda: q.same("s", "d", "__H", names),
+               FROM __X_counted AS d LEFT JOIN __PIPE_AGG_S AS s ON __X_match""",
+            merged=merged, counted=counted, match=lambda: q.same("s", "d", "__H", names),
         )
-        below_zero, replaced = _merged(con, "__TOTAL")
-        if below_zero:
-            raise Stale(f"{sql(relation)} would count a value fewer than zero times")
-        if replaced:
-            self._run((node.index, i), _DELETE_MERGED, relation=relation)
-        self._run((node.index, i), 'INSERT INTO __X_relation SELECT "__H", "__GH", __X_names, "__TOTAL" FROM __PIPE_AGG_M WHERE "__TOTAL" <> 0',
-                  relation=relation, names=lambda: columns(names))
+        if found:  # the value rows looked up are those the merged rows replace
+            self._run((node.index, i), _DELETE_MERGED, relation=relation, merged=merged)
+        self._run((node.index, i), 'INSERT INTO __X_relation SELECT "__H", "__GH", __X_names, "__TOTAL" FROM __X_merged WHERE "__TOTAL" <> 0',
+                  relation=relation, merged=merged, names=lambda: columns(names))
         if len(q.value_moves(node, i)) == 1:  # only its placeholder: nothing kept moves
             return None
         table = temp(f"__PIPE_AGG_X{i}")
-        self._run((node.index, i), 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT "__GH", __X_groups, __X_moves FROM __PIPE_AGG_M GROUP BY ALL',
-                  table=table, groups=lambda: q.group_columns(node), moves=lambda: q.value_moves(node, i))
+        self._run((node.index, i), 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT "__GH", __X_groups, __X_moves FROM __X_merged GROUP BY ALL',
+                  table=table, merged=merged, groups=lambda: q.group_columns(node), moves=lambda: q.value_moves(node, i))
         return table
 
     def _read_changed_groups(self, node: Node) -> None:
         """How the change moves each group it touches (``__PIPE_AGG_DG``), and those groups'
         rows as they are (``__PIPE_AGG_SG``, by point lookups)."""
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_DG AS SELECT * FROM __X_rows",
-                  rows=lambda: q.grouped(node, q.group_moves(node), IN))
-        hashes = _numbers(self.store.con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_DG')
-        self._lookup("__PIPE_AGG_SG", self._star(node), "__H", hashes)
+                  rows=lambda: q.grouped(node, q.group_moves(node), self._input(node)))
+        hashes = _numbers(self.store.con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_DG')  # a group row's is its group's
+        self._changed = (hashes, self._lookup("__PIPE_AGG_SG", self._star(node), "__H", hashes))
 
     def _merge_groups(self, node: Node, moved: dict[int, exp.Table]) -> None:
         """Move the group rows (read by :meth:`_read_changed_groups`) by the change's rows and
         the value moves of ``moved``."""
-        con = self.store.con
         relation = self._star(node)
         groups = q.group_names(node)
         self._run((node.index, tuple(moved)), "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_M AS SELECT * FROM __X_query",
                   query=lambda: self._moved_groups(node, moved))
-        below_zero, replaced = _merged(con, "__N")
-        if below_zero:
-            raise Stale(f"{sql(relation)} would count a group's rows fewer than zero times")
+        flags = self._check_counts(node)
         for j, (kind, arg) in enumerate(node.aggs):  # a MIN or MAX whose value went: read it off the values left
-            if not node.kept(j) or kind not in EXTREMES:
-                continue
-            flagged = _numbers(con, self._sql.text(("flagged", j), lambda: fill('SELECT DISTINCT "__GH" FROM __PIPE_AGG_M WHERE __X_flag', flag=column(f"__F{j}"))))
+            flagged = flags.get(j)
             if not flagged:
                 continue
             self._lookup("__PIPE_AGG_R", self._values(node, arg), "__GH", flagged)
@@ -266,8 +308,8 @@ class AggregateState:
                 target=column(f"__S{j}"), groups=lambda: q.group_columns(node), best=lambda: best(this=column("__V")),
                 flag=column(f"__F{j}", "m"), match=lambda: q.same("m", "r", "__GH", groups),
             )
-        if replaced:  # the updates above leave "__R" as it was
-            self._run(node.index, _DELETE_MERGED, relation=relation)
+        if self._changed[1]:  # the group rows looked up are those the merged rows replace (the updates above leave "__R")
+            self._run(node.index, _DELETE_MERGED, relation=relation, merged=_groups_merged())
 
         def rows_left():
             kept = [c for c in self.store.columns_of(relation) if c not in ("__K", "__KH")]
@@ -275,8 +317,29 @@ class AggregateState:
             return q.keyed(node, node is self.nodes[-1], self.key, left)
 
         self._run(node.index, "INSERT INTO __X_relation SELECT * FROM __X_rows", relation=relation, rows=rows_left)
-        self._run(node.index, 'CREATE OR REPLACE TEMP TABLE __X_table AS SELECT DISTINCT "__GH", __X_groups FROM __PIPE_AGG_DG',
-                  table=temp(f"__PIPE_AGG_G{node.index}"), groups=lambda: q.group_columns(node))
+
+    def _check_counts(self, node: Node) -> dict[int, list[int]]:
+        """Raise Stale when a group row or a value row of ``node``, as merged, counts fewer than
+        zero rows (the state disagrees with the change); else return, for each MIN or MAX kept
+        in the group row, the groups whose value went (their hashes). One statement."""
+        counted = [(self._star(node), _groups_merged(), "__N", "a group's rows")]
+        counted += [(self._values(node, i), _values_merged(i), "__TOTAL", "a value") for i in node.valued()]
+        extremes = [j for j, (kind, _) in enumerate(node.aggs) if node.kept(j) and kind in EXTREMES]
+
+        def below_zero():
+            return exp.select(*[
+                fill("SELECT count(*) FROM __X_merged WHERE __X_count < 0", merged=merged, count=column(count)).subquery()
+                for _, merged, count, _ in counted
+            ], *[
+                fill('SELECT list(DISTINCT "__GH") FROM __X_merged WHERE __X_flag', merged=_groups_merged(), flag=column(f"__F{j}")).subquery()
+                for j in extremes
+            ])
+
+        found = self.store.con.execute(self._sql.text(("below zero", node.index), below_zero)).fetchone()
+        for (relation, _, _, what), n in zip(counted, found):
+            if n:
+                raise Stale(f"{sql(relation)} would count {what} fewer than zero times")
+        return {j: [int(h) for h in flagged or ()] for j, flagged in zip(extremes, found[len(counted):])}
 
     def _moved_groups(self, node: Node, moved: dict[int, exp.Table]) -> exp.Select:
         """The group rows ``s`` moved by the change ``d`` and the value moves ``x<i>`` of ``moved``."""
@@ -309,11 +372,12 @@ class AggregateState:
     def _replace_output(self, node: Node) -> Callable[[], exp.Expression]:
         """Recompute the output rows of ``node``'s affected groups; returns (a builder of) their change."""
         out = self._out(node)
-        affected = temp(f"__PIPE_AGG_G{node.index}")
+        affected = temp("__PIPE_AGG_DG")  # one row a group the change touches, as _read_changed_groups read them
         new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
-        groups = self._read_groups(node, affected, merged=True)
+        groups = self._changed[0]  # the groups _read_changed_groups read (a group row's hash is its group's)
+        self._read_values(node, groups)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
-                  rows=lambda: self._evaluate(node, affected, keep_groups=True))
+                  rows=lambda: self._evaluate(node, affected, keep_groups=True, merged=True))
         self._lookup("__PIPE_AGG_S", out, "__GH", groups)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_old AS SELECT o.* FROM __PIPE_AGG_S AS o SEMI JOIN __X_affected AS g ON __X_match",
                   old=old, affected=affected, match=lambda: q.same("o", "g", "__GH", q.group_names(node)))
@@ -344,47 +408,40 @@ class AggregateState:
         self._sql.run(con, "keys", keys, [values])
         hashes = _numbers(con, "SELECT DISTINCT hash(K) FROM __PIPE_AGG_KEYS")
         self._lookup("__PIPE_AGG_Q0", star, "__KH", hashes)
+        # The group rows of the affected keys: both the groups to evaluate and the rows
+        # _evaluate reads their state from (by key, one row a group)
+        groups = temp(f"__PIPE_AGG_E{node.index}_STAR")
         self._run(
             "query_for",
-            """CREATE OR REPLACE TEMP TABLE __PIPE_AGG_Q AS SELECT "__GH", __X_groups FROM __PIPE_AGG_Q0
+            """CREATE OR REPLACE TEMP TABLE __X_groups AS SELECT * FROM __PIPE_AGG_Q0
                WHERE "__K" IN (SELECT K FROM __PIPE_AGG_KEYS) OR "__K" IS NULL AND EXISTS (SELECT 1 FROM __PIPE_AGG_KEYS WHERE K IS NULL)""",
-            groups=lambda: q.group_columns(node),
+            groups=groups,
         )
-        groups = temp("__PIPE_AGG_Q")
-        self._read_groups(node, groups)
+        self._read_values(node, _numbers(con, self._sql.text("groups", lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups))))
         self._run(into.name, "CREATE OR REPLACE TEMP TABLE __X_into AS SELECT * FROM __X_rows",
                   into=into, rows=lambda: self._evaluate(node, groups, keep_groups=False))
 
-    def _read_groups(self, node: Node, groups: exp.Table, *, merged: bool = False) -> list[int]:
-        """Copy the state rows of the groups listed in table ``groups`` to the temporary tables
-        :meth:`_evaluate` reads them from (by point lookups); returns the groups' hashes.
-
-        ``merged``: the groups are those :meth:`_merge_groups` just merged, whose group rows
-        ``__PIPE_AGG_M`` holds as they were written (with columns of its own, which
-        :meth:`_evaluate` does not read): they are copied from there, not looked up again."""
-        con = self.store.con
-        hashes = _numbers(con, self._sql.text(("groups", groups.name), lambda: fill('SELECT DISTINCT "__GH" FROM __X_g', g=groups)))
-        star = temp(f"__PIPE_AGG_E{node.index}_STAR")
-        if merged:
-            self._run(("merged", node.index), 'CREATE OR REPLACE TEMP TABLE __X_star AS SELECT * FROM __PIPE_AGG_M WHERE "__N" <> 0',
-                      star=star)
-        else:
-            self._lookup(star.name, self._star(node), "__H", hashes)
+    def _read_values(self, node: Node, hashes: list[int]) -> None:
+        """Copy the value rows of the groups ``hashes`` that :meth:`_evaluate` reads (those of
+        the aggregates not kept in the group row) to temporary tables, by point lookups. (It
+        reads the group rows where the caller has them: those merged, or those of the keys.)"""
         for i in node.valued():
             if any(arg == i and not node.kept(j) for j, (_, arg) in enumerate(node.aggs)):
                 self._lookup(f"__PIPE_AGG_E{node.index}_V{i}", self._values(node, i), "__GH", hashes)
-        return hashes
 
-    def _evaluate(self, node: Node, groups: exp.Table | None, *, keep_groups: bool) -> exp.Select:
+    def _evaluate(self, node: Node, groups: exp.Table | None, *, keep_groups: bool, merged: bool = False) -> exp.Select:
         """``node``'s output rows for the groups listed in table ``groups`` (None: every group),
-        whose state :meth:`_read_groups` copied."""
+        whose state :meth:`_read_values` and its caller copied (``merged``: the group rows, as
+        merged, are read off ``__PIPE_AGG_M``)."""
         names = q.group_names(node)
 
-        def rows_of(relation: exp.Table, part: str) -> exp.Table:
+        def rows_of(relation: exp.Table, part: str) -> exp.Expression:
             return relation if groups is None else temp(f"__PIPE_AGG_E{node.index}_{part}")
 
         every = exp.Column(this=exp.Star(), table=exp.to_identifier("s"))
         star = rows_of(self._star(node), "STAR")
+        if merged:
+            star = fill('SELECT * FROM __X_m WHERE "__N" <> 0', m=_groups_merged()).subquery()
         state = exp.select(every, *q.kept_values(node)).from_(exp.alias_(star, "s", table=True))
         if groups is not None:
             state = state.join(exp.alias_(groups.copy(), "g", table=True), on=q.same("s", "g", "__GH", names), join_type="SEMI")
@@ -415,12 +472,6 @@ def _probe() -> exp.Expression:
 def _coalesced_sum(a: exp.Expression, b: exp.Expression) -> exp.Expression:
     zero = exp.Literal.number(0)
     return exp.Add(this=exp.Coalesce(this=a, expressions=[zero]), expression=exp.Coalesce(this=b, expressions=[zero.copy()]))
-
-
-def _merged(con, count: str) -> tuple[int, int]:
-    """Of the merged rows in ``__PIPE_AGG_M``: how many have a ``count`` below zero (the state
-    disagrees with the change), and how many replace a state row; one statement."""
-    return con.execute(f'SELECT count(*) FILTER (WHERE "{count}" < 0), count("__R") FROM __PIPE_AGG_M').fetchone()
 
 
 def _numbers(con, query: str) -> list[int]:

@@ -76,6 +76,16 @@ def signed_change(query: exp.Select, table: str, output: list[str]) -> exp.Selec
     )
 
 
+def inserted_change(query: exp.Select, table: str, output: list[str]) -> exp.Select:
+    """:func:`signed_change` when the change of ``table`` only inserts rows (every ``__SIGN`` is
+    1, and nothing needs netting): each output row once, with one copy."""
+    tree = query.copy()
+    read = next(t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier) and names.of(t.this) == table)
+    read.replace(exp.alias_(temp(DELTA), exp.to_identifier(read.alias_or_name, quoted=True), table=True))
+    return fill('SELECT __X_columns, CAST(1 AS BIGINT) AS "__PIPE_COPIES" FROM __X_rows AS "__Q"',
+                columns=columns(output), rows=tree)
+
+
 def gone_rows(target: exp.Table, output: list[str]) -> exp.Select:
     """The rowids of ``target``'s rows to delete: of its rows listed in ``__PIPE_ROWS`` (those
     holding a key of a row that goes), as many copies of each row as ``__PIPE_DIFF`` says go."""

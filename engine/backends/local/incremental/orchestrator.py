@@ -270,11 +270,15 @@ class Incremental:
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
         con = self.store.con
         target = self.store.table(name)
-        predicate = key_predicate(con, target, affected)
-        shape = (name, sql(predicate))  # the statements below are the same for the same predicate
+        names = self._columns_of(name)
+        # Aggregate state writes the new rows from its own lookups, and the old rows are found by
+        # rowid: the keys go to __PIPE_KEYS only for a scan of the key column (see _find_rows)
+        by_rowid = isinstance(kept, AggregateState) and has_rowid(names)
+        predicate = None if by_rowid else key_predicate(con, target, affected)
         if kept is not None:
             kept.write_rows(affected, temp("__PIPE_NEW"))
         else:
+            shape = (name, sql(predicate))  # the statement is the same for the same predicate
             restricted = self._restricted(plan, next(iter(affected))) if len(affected) == 1 else None
             if restricted is not None:
                 ((output, values),) = affected.items()
@@ -286,10 +290,10 @@ class Incremental:
                 query=query, predicate=predicate,
             ), identify=True)
             con.execute(text)
-        names = self._columns_of(name)
         if has_rowid(names):
             self._find_rows(name, target, affected, predicate)
             predicate = fill("SELECT rowid IN (SELECT R FROM __PIPE_ROWS)").selects[0]
+        shape = (name, sql(predicate))  # the statements below are the same for the same predicate
         for template in (
             "CREATE OR REPLACE TEMP TABLE __PIPE_OLD AS SELECT * FROM __X_target WHERE __X_predicate",
             "DELETE FROM __X_target WHERE __X_predicate",
@@ -309,10 +313,13 @@ class Incremental:
         names = self._columns_of(name)
         if not has_rowid(names):
             return None
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {linear.DELTA} AS {linear.netted(self.log.changes(table, after, upto))}")
-        con.execute(self._sql.text(("row-wise", name, table, tuple(names)), lambda: fill(
-            "CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS SELECT * FROM __X_rows",
-            rows=linear.signed_change(plan.query, table, names),
+        # A change of inserts only (as a stream's batch is) needs no netting, in or out
+        inserts = self.log.inserts_only(table, after, upto)
+        changes = self.log.changes(table, after, upto)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {linear.DELTA} AS {changes if inserts else linear.netted(changes)}")
+        change = linear.inserted_change if inserts else linear.signed_change
+        con.execute(self._sql.text(("row-wise", name, table, tuple(names), inserts), lambda: fill(
+            "CREATE OR REPLACE TEMP TABLE __PIPE_DIFF AS SELECT * FROM __X_rows", rows=change(plan.query, table, names),
         ), identify=True))
         output = plan.partitioning.keys[table].output
         gone = con.execute(f'SELECT DISTINCT {quote(output)}, sum(-"__PIPE_COPIES") OVER () FROM __PIPE_DIFF '

@@ -75,6 +75,13 @@ class PreAggregation:
         """Apply a base-table change (the rows of table ``changes``, with ``__SIGN``) to the
         materialised rows."""
         con = self.store.con
+        if not con.execute(f"SELECT count(*) FROM {sql(changes)} WHERE __SIGN < 0").fetchone()[0]:
+            # Only inserts (as a stream of new rows brings): nothing to net or to delete.
+            self._sql.run(con, ("inserted", changes.name), lambda: fill(
+                "INSERT INTO __X_relation SELECT * FROM __X_rows",
+                relation=self.relation, rows=fill(self.define, source=fill("SELECT * EXCLUDE (__SIGN) FROM __X_changes", changes=changes)),
+            ))
+            return
         # Net the change first: a row inserted and then updated or deleted before this refresh
         # is in it both ways, and was never in the materialised rows.
         self._sql.run(con, ("minus", changes.name), lambda: fill(
