@@ -128,16 +128,13 @@ class KeyCounts:
         which DuckDB answers from the counts' index, when the counts are many for so few keys;
         else as a query of ``delta`` (a scan of the hash column costs less than the lookups)."""
         from engine.backends.local.incremental.aggstate import SCAN_ROWS_PER_KEY
-        from engine.backends.local.incremental.keys import MAX_LITERAL_KEYS, ensure_index
+        from engine.backends.local.incremental.keys import MAX_LITERAL_KEYS, has_index
 
         query = f"SELECT __H FROM {self.delta}"
         if self._rows < SCAN_ROWS_PER_KEY * self._written or self._written > MAX_LITERAL_KEYS:
             return query
         if self._indexed is None:
-            index = f"{self.name}_H"
-            self._indexed = index in self.store.kept_indexes() or ensure_index(
-                self.store, self.store.kept_table(self.name), index, "__H"
-            )
+            self._indexed = has_index(self.store, self.store.kept_table(self.name), f"{self.name}_H", "__H")
         if not self._indexed:
             return query
         return ", ".join(str(int(h)) for (h,) in self.store.con.execute(query).fetchall())

@@ -68,6 +68,12 @@ def ensure_index(store, relation: exp.Table, name: str, key: str) -> bool:
     return True
 
 
+def has_index(store, relation: exp.Table, name: str, key: str) -> bool:
+    """Whether ``relation`` has pipe's index ``name`` on ``key``: there already (the catalog of its
+    schema says), or built now by :func:`ensure_index`."""
+    return name in store.indexes(relation.db or store.schema) or ensure_index(store, relation, name, key)
+
+
 # Bytes of memory DuckDB's index (ART) takes per row while it is built, measured on DuckDB 2.0
 # for 5M rows: 93 for 64-bit integer keys, 124 for 16-character text. An index is built in
 # memory at once (it can be spilled only once built), so one that would take more than

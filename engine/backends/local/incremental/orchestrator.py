@@ -27,7 +27,7 @@ from engine import names as identifiers
 from engine.backends.local.changes import ChangeLog
 from engine.backends.local.incremental import aggstate, linear
 from engine.backends.local.incremental.aggstate import AggregateState
-from engine.backends.local.incremental.keys import ensure_index, key_predicate, key_values, keyed_rows, listed
+from engine.backends.local.incremental.keys import has_index, key_predicate, key_values, keyed_rows, listed
 from engine.backends.local.incremental.preaggregation import PreAggregation
 from engine.backends.local.incremental.restriction import has_rowid, restrict_inputs
 from engine.backends.local.incremental.trees import Statements, columns, fill, sql, temp
@@ -250,7 +250,7 @@ class Incremental:
     def _listed(self, table: str, column: str, values: list) -> str | None:
         """The keys ``values`` as a literal list that DuckDB answers from pipe's index on
         ``table.column`` (a dynamic table's; built now when missing and affordable, see
-        :func:`.keys.ensure_index`), or None when they are not few literals of its type or the
+        :func:`.keys.has_index`), or None when they are not few literals of its type or the
         index cannot be had: the caller then scans the column."""
         if self.graph.kind(table) != DYNAMIC_TABLE:
             return None
@@ -261,10 +261,7 @@ class Incremental:
         if keys is None:
             return None
         if found not in self._key_indexes:
-            index = f"__PIPE_KEY_{table}_{column}"
-            self._key_indexes[found] = index in self.store.indexes(self.store.schema) or ensure_index(
-                self.store, self.store.table(table), index, column
-            )
+            self._key_indexes[found] = has_index(self.store, self.store.table(table), f"__PIPE_KEY_{table}_{column}", column)
         return keys if self._key_indexes[found] else None
 
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
