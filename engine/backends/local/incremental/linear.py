@@ -34,7 +34,7 @@ def row_wise(query: exp.Expression, table: str) -> bool:
         return False
     if any(f.name.upper() in _VOLATILE_NAMES for f in query.find_all(exp.Anonymous)):
         return False
-    reads = [t for t in query.find_all(exp.Table) if isinstance(t.this, exp.Identifier) and names.of(t.this) == table]
+    reads = _reads(query, table)
     if len(reads) != 1:
         return False
     read = reads[0]
@@ -46,6 +46,21 @@ def row_wise(query: exp.Expression, table: str) -> bool:
         return place.parent is query
     return (isinstance(place, exp.Join) and place.parent is query and not place.side
             and place.kind in ("", "INNER", "CROSS"))
+
+
+def _reads(query: exp.Expression, table: str) -> list[exp.Table]:
+    """Where ``query`` reads input ``table``."""
+    return [t for t in query.find_all(exp.Table) if isinstance(t.this, exp.Identifier) and names.of(t.this) == table]
+
+
+def _over_delta(query: exp.Select, table: str) -> tuple[exp.Select, str]:
+    """A copy of ``query`` reading ``__PIPE_DELTA`` where it read ``table`` (under the name the
+    query gives it), and that name."""
+    tree = query.copy()
+    read = _reads(tree, table)[0]
+    alias = read.alias_or_name
+    read.replace(exp.alias_(temp(DELTA), exp.to_identifier(alias, quoted=True), table=True))
+    return tree, alias
 
 
 def netted(changes: str) -> str:
@@ -63,10 +78,7 @@ def signed_change(query: exp.Select, table: str, output: list[str]) -> exp.Selec
     """The output's change from the change of ``table`` (in ``__PIPE_DELTA``): each output row
     (``output``: the table's columns) with ``__PIPE_COPIES``, how many copies of it appear (above
     zero) or go (below); the form :meth:`ChangeLog.record_counted` logs."""
-    tree = query.copy()
-    read = next(t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier) and names.of(t.this) == table)
-    alias = read.alias_or_name
-    read.replace(exp.alias_(temp(DELTA), exp.to_identifier(alias, quoted=True), table=True))
+    tree, alias = _over_delta(query, table)
     sign = exp.column("__SIGN", table=exp.to_identifier(alias, quoted=True), quoted=True)
     tree = tree.select(exp.alias_(sign, exp.to_identifier("__PIPE_SIGN", quoted=True)))
     return fill(
@@ -79,9 +91,7 @@ def signed_change(query: exp.Select, table: str, output: list[str]) -> exp.Selec
 def inserted_change(query: exp.Select, table: str, output: list[str]) -> exp.Select:
     """:func:`signed_change` when the change of ``table`` only inserts rows (every ``__SIGN`` is
     1, and nothing needs netting): each output row once, with one copy."""
-    tree = query.copy()
-    read = next(t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier) and names.of(t.this) == table)
-    read.replace(exp.alias_(temp(DELTA), exp.to_identifier(read.alias_or_name, quoted=True), table=True))
+    tree, _ = _over_delta(query, table)
     return fill('SELECT __X_columns, CAST(1 AS BIGINT) AS "__PIPE_COPIES" FROM __X_rows AS "__Q"',
                 columns=columns(output), rows=tree)
 
