@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 from sqlglot import exp
 
@@ -57,6 +58,13 @@ def _values_merged(i: int) -> exp.Table:
     return temp(f"__PIPE_AGG_M{i}")
 
 
+class _Touched(NamedTuple):
+    """The groups a change touches, as :meth:`AggregateState._read_changed_groups` read them."""
+
+    hashes: list[int]  # their hashes
+    rows: int  # how many of them have a group row (found by the lookup)
+
+
 class Stale(Exception):
     """The state tables are missing or disagree with the table: rebuild them with a full refresh."""
 
@@ -79,7 +87,6 @@ class AggregateState:
         self.key = key  # the output key, over the query's grouping keys "__G<i>"
         self.output = output
         self._sql = Statements()
-        self._changed: tuple[list[int], int] = ([], 0)  # the group hashes a change touches, and how many group rows hold them
         self._indexed: dict[str, bool] = {}  # whether each index looked up this refresh exists, see _lookup
         self._sizes: dict[str, int] = {}  # each state table's rows, as DuckDB's catalog estimates them
 
@@ -204,12 +211,12 @@ class AggregateState:
                     continue
                 self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_input AS SELECT * FROM __X_delta",
                           input=self._input(node), delta=delta)
-            self._read_changed_groups(node)
-            found = self._count_values(node)
+            touched = self._read_changed_groups(node)
+            found = self._count_values(node, touched)
             moved = {i: self._merge_values(node, i, found.get(i, [])) for i in node.valued()}
-            self._merge_groups(node, {i: table for i, table in moved.items() if table is not None})
+            self._merge_groups(node, {i: table for i, table in moved.items() if table is not None}, touched)
             if node.name:
-                node_changes[node.index] = self._replace_output(node)
+                node_changes[node.index] = self._replace_output(node, touched)
 
     @staticmethod
     def _input(node: Node) -> exp.Table:
@@ -217,7 +224,7 @@ class AggregateState:
         node it reads."""
         return IN if node.source_table is not None else temp(f"__PIPE_AGG_IN{node.index}")
 
-    def _count_values(self, node: Node) -> dict[int, list[int]]:
+    def _count_values(self, node: Node, touched: _Touched) -> dict[int, list[int]]:
         """Count the change's values of every value table of ``node`` in one statement (to
         ``__PIPE_AGG_D``: its rows for value table ``i`` have ``__I = i`` and the value in
         ``__V<i>``, as the values differ in type); returns, per value table, the hashes of the
@@ -240,7 +247,7 @@ class AggregateState:
             return union
 
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_D AS SELECT * FROM __X_counts", counts=counts)
-        if not self._changed[1]:
+        if not touched.rows:
             return {}
         found = self.store.con.execute('SELECT "__I", list(DISTINCT "__H") FROM __PIPE_AGG_D '
                                        'WHERE "__GH" IN (SELECT "__GH" FROM __PIPE_AGG_SG) GROUP BY ALL').fetchall()
@@ -278,15 +285,15 @@ class AggregateState:
                   table=table, merged=merged, groups=lambda: q.group_columns(node), moves=lambda: q.value_moves(node, i))
         return table
 
-    def _read_changed_groups(self, node: Node) -> None:
+    def _read_changed_groups(self, node: Node) -> _Touched:
         """How the change moves each group it touches (``__PIPE_AGG_DG``), and those groups'
-        rows as they are (``__PIPE_AGG_SG``, by point lookups)."""
+        rows as they are (``__PIPE_AGG_SG``, by point lookups); returns which they are."""
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __PIPE_AGG_DG AS SELECT * FROM __X_rows",
                   rows=lambda: q.grouped(node, q.group_moves(node), self._input(node)))
         hashes = _numbers(self.store.con, 'SELECT DISTINCT "__H" FROM __PIPE_AGG_DG')  # a group row's is its group's
-        self._changed = (hashes, self._lookup("__PIPE_AGG_SG", self._star(node), "__H", hashes))
+        return _Touched(hashes, self._lookup("__PIPE_AGG_SG", self._star(node), "__H", hashes))
 
-    def _merge_groups(self, node: Node, moved: dict[int, exp.Table]) -> None:
+    def _merge_groups(self, node: Node, moved: dict[int, exp.Table], touched: _Touched) -> None:
         """Move the group rows (read by :meth:`_read_changed_groups`) by the change's rows and
         the value moves of ``moved``."""
         relation = self._star(node)
@@ -308,7 +315,7 @@ class AggregateState:
                 target=column(f"__S{j}"), groups=lambda: q.group_columns(node), best=lambda: best(this=column("__V")),
                 flag=column(f"__F{j}", "m"), match=lambda: q.same("m", "r", "__GH", groups),
             )
-        if self._changed[1]:  # the group rows looked up are those the merged rows replace (the updates above leave "__R")
+        if touched.rows:  # the group rows looked up are those the merged rows replace (the updates above leave "__R")
             self._run(node.index, _DELETE_MERGED, relation=relation, merged=_groups_merged())
 
         def rows_left():
@@ -369,12 +376,12 @@ class AggregateState:
             query = query.join(exp.alias_(table.copy(), f"x{i}", table=True), on=q.same(f"x{i}", "d", "__GH", groups), join_type="LEFT")
         return query
 
-    def _replace_output(self, node: Node) -> Callable[[], exp.Expression]:
+    def _replace_output(self, node: Node, touched: _Touched) -> Callable[[], exp.Expression]:
         """Recompute the output rows of ``node``'s affected groups; returns (a builder of) their change."""
         out = self._out(node)
         affected = temp("__PIPE_AGG_DG")  # one row a group the change touches, as _read_changed_groups read them
         new, old = temp(f"__PIPE_AGG_NEW{node.index}"), temp(f"__PIPE_AGG_OLD{node.index}")
-        groups = self._changed[0]  # the groups _read_changed_groups read (a group row's hash is its group's)
+        groups = touched.hashes  # a group row's hash is its group's
         self._read_values(node, groups)
         self._run(node.index, "CREATE OR REPLACE TEMP TABLE __X_new AS SELECT * FROM __X_rows", new=new,
                   rows=lambda: self._evaluate(node, affected, keep_groups=True, merged=True))
