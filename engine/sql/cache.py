@@ -152,7 +152,7 @@ def read(path: str | None) -> Any:
         if path.startswith(MEMORY):
             return MISSING
         try:
-            with open(path, "rb") as file:  # bytes: json reads UTF-8 without a text layer
+            with open(path, "rb") as file:  # bytes, decoded at once: no text layer
                 return _ENTRY.decode(file.read().decode())["value"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
