@@ -95,28 +95,10 @@ def _translate(sql, database, schema, catalog, parsed, types=None, keep_tree=Tru
     (printing may change it: only the SQL is wanted)."""
     tree = parsed.copy() if parsed is not None else _parse(sql)
     try:
-        dialect_tables.rewrite(tree)
-        dialect_generator.check(tree)
-        dialect_functions.reject_unsupported(tree)
-        dialect_objects.quote_object_keys(tree)
-        dialect_names.name_outputs(tree, sql)
-        dialect_names.name_values_columns(tree)
-        if session is not None:
-            session.substitute(tree, sql)
+        if session is None and _plain(tree):
+            tree = _name_plain(tree, sql, database, schema)
         else:
-            reject_variables(tree, sql)
-        dialect_annotate.annotate(tree, catalog, types)
-        dialect_types.coerce_inserted_text(tree, catalog)
-        dialect_names.strip_local_qualifiers(tree, database, schema)
-        tree = dialect_names.normalize(tree)
-        dialect_objects.expand_object_stars(tree, catalog)
-        if session is not None:
-            tree = dialect_weeks.rewrite(tree, session.week_start, session.week_of_year_policy)
-        dialect_generator.rewrite_sequences(tree)
-        tree = dialect_functions.rewrite(tree)
-        tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
-        tree = dialect_functions.rewrite_divisions(tree)
-        dialect_flatten.rewrite(tree)
+            tree = _rewrite(tree, sql, database, schema, catalog, types, session)
         duck_sql = tree.sql(dialect="duckdb", identify=True, unsupported_level=ErrorLevel.RAISE, copy=keep_tree)
         _check_functions(duck_sql)
     except Untranslatable as err:
@@ -124,6 +106,59 @@ def _translate(sql, database, schema, catalog, parsed, types=None, keep_tree=Tru
     except UnsupportedError as err:
         raise SqlError(f"cannot run locally: {err}", sql=sql, hint="rewrite it or run on Snowflake") from None
     return tree, duck_sql
+
+
+def _rewrite(tree, sql, database, schema, catalog, types, session) -> exp.Expression:
+    """Every pass over ``tree``, in order (see the module docstring); the rewritten tree."""
+    dialect_tables.rewrite(tree)
+    dialect_generator.check(tree)
+    dialect_functions.reject_unsupported(tree)
+    dialect_objects.quote_object_keys(tree)
+    dialect_names.name_outputs(tree, sql)
+    dialect_names.name_values_columns(tree)
+    if session is not None:
+        session.substitute(tree, sql)
+    else:
+        reject_variables(tree, sql)
+    dialect_annotate.annotate(tree, catalog, types)
+    dialect_types.coerce_inserted_text(tree, catalog)
+    dialect_names.strip_local_qualifiers(tree, database, schema)
+    tree = dialect_names.normalize(tree)
+    dialect_objects.expand_object_stars(tree, catalog)
+    if session is not None:
+        tree = dialect_weeks.rewrite(tree, session.week_start, session.week_of_year_policy)
+    dialect_generator.rewrite_sequences(tree)
+    tree = dialect_functions.rewrite(tree)
+    tree = dialect_variant.rewrite(tree, dialect_flatten.columns(tree))
+    tree = dialect_functions.rewrite_divisions(tree)
+    dialect_flatten.rewrite(tree)
+    return tree
+
+
+# The kinds of node every pass but the naming ones leaves as they are: none of them is refused, holds a
+# VARIANT (only a FLATTEN's output or a VARIANT function's result does), has a rule of its own, or
+# takes a rule on a type (Cast, functions, aggregates, arithmetic, ||); a comparison or a condition
+# is rewritten only about a VARIANT operand, and none is one here. tests/sql/test_translate_plain.py
+# compares both ways over every query of the repository and over generated ones.
+_PLAIN = frozenset({
+    exp.Select, exp.From, exp.Table, exp.TableAlias, exp.Identifier, exp.Column, exp.Alias, exp.Where,
+    exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.And, exp.Or, exp.Not, exp.Is,
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
+})
+
+
+def _plain(tree: exp.Expression) -> bool:
+    """Whether every node of ``tree`` is of a kind in :data:`_PLAIN` (a subclass is not)."""
+    return all(type(node) in _PLAIN for node in tree.walk())
+
+
+def _name_plain(tree: exp.Expression, sql: str, database: str | None, schema: str | None) -> exp.Expression:
+    """The passes of :func:`_rewrite` that change a tree of :data:`_PLAIN` nodes (the others leave it
+    as it is), in the same order: outputs named as Snowflake names them, local qualifiers dropped,
+    identifiers normalized."""
+    dialect_names.name_outputs(tree, sql)
+    dialect_names.strip_local_qualifiers(tree, database, schema)
+    return dialect_names.normalize(tree)
 
 
 def snowflake_type(duckdb_type: str) -> str | None:
