@@ -188,9 +188,10 @@ class PipelineGraph:
                 known[names.sql(ref.name)] = {names.sql(c): t for c, t in columns.items()}
         return known
 
-    def duckdb_sql(self, name: str) -> str:
+    def duckdb_sql(self, name: str, *, last_use: bool = False) -> str:
         """Dynamic table ``name``'s query translated for the local engine (once), typed by
-        :meth:`types`.
+        :meth:`types`; ``last_use``: nothing reads its compiled tree after this (the translation
+        rewrites it instead of a copy: the compile's bound tree is another).
 
         Raises:
             SqlError: the local engine cannot run it (at its YAML line and column).
@@ -206,7 +207,7 @@ class PipelineGraph:
 
                 return to_duckdb(
                     compiled.sql, database=target.database, schema=target.schema_name,
-                    catalog=types, parsed=compiled.tree, types=compiled.types,
+                    catalog=types, parsed=compiled.tree, types=compiled.types, consume=last_use,
                 )
 
             try:

@@ -170,8 +170,8 @@ def _compile_chunk(names: list[str]) -> dict[str, str]:
                 compiled = recall.compiled(name, dt.sql, refs, entries, trees)
                 if compiled.problems:
                     continue
-                if local:
-                    PipelineGraph(pipeline, queries={name: compiled}).duckdb_sql(name)
+                if local:  # the key analysis after the translation reads the bound tree, not the tree
+                    PipelineGraph(pipeline, queries={name: compiled}).duckdb_sql(name, last_use=True)
                     compiled.modes(dt.refresh_mode)
             except Exception:  # noqa: BLE001 - whatever it is, the validation raises it in its place
                 continue

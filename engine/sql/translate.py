@@ -56,7 +56,8 @@ _TOKEN = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")  # 
 
 def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = None,
               catalog: dict[str, dict[str, str]] | None = None, parsed: exp.Expression | None = None,
-              types: dict[int, exp.DataType] | None = None, session: Session | None = None) -> str:
+              types: dict[int, exp.DataType] | None = None, session: Session | None = None,
+              consume: bool = False) -> str:
     """Translate one Snowflake statement (SELECT, WITH…SELECT, INSERT, UPDATE, DELETE) to DuckDB SQL.
 
     Args:
@@ -70,6 +71,7 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
             (:attr:`engine.sql.compiler.CompiledQuery.types`): used instead of typing it again.
         session: the session variables and parameters (WEEK_START, ...) set earlier in the same
             script (see engine.sql.session); None for none.
+        consume: ``parsed`` is not read again by the caller: it is translated as it is, not copied.
 
     Returns:
         DuckDB SQL giving the same rows, with the column names Snowflake would return.
@@ -78,7 +80,8 @@ def to_duckdb(sql: str, *, database: str | None = None, schema: str | None = Non
         SqlError: the SQL does not parse, is not one such statement, or uses something the local
             engine cannot run (the error names it and gives its line and column).
     """
-    return _translate(sql, database, schema, catalog, parsed, types, keep_tree=False, session=session)[1]
+    return _translate(sql, database, schema, catalog, parsed, types, keep_tree=False, session=session,
+                      consume=consume)[1]
 
 
 def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None = None,
@@ -90,10 +93,11 @@ def to_duckdb_tree(sql: str, *, database: str | None = None, schema: str | None 
 
 
 def _translate(sql, database, schema, catalog, parsed, types=None, keep_tree=True,
-               session=None) -> tuple[exp.Expression, str]:
+               session=None, consume=False) -> tuple[exp.Expression, str]:
     """The translated tree and its DuckDB SQL; without ``keep_tree`` the tree is printed as it is
-    (printing may change it: only the SQL is wanted)."""
-    tree = parsed.copy() if parsed is not None else _parse(sql)
+    (printing may change it: only the SQL is wanted); with ``consume``, ``parsed`` is rewritten
+    itself."""
+    tree = _parse(sql) if parsed is None else parsed if consume else parsed.copy()
     try:
         if session is None and _plain(tree):
             tree = _name_plain(tree, sql, database, schema)
