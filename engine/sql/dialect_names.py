@@ -15,6 +15,7 @@ from sqlglot.tokens import Token, TokenType
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from engine import names
+from engine.sql.parsing import dialect
 
 
 def name_outputs(tree: exp.Expression, sql: str | None = None) -> None:
@@ -191,4 +192,4 @@ def _same(identifier: exp.Expression, name: str) -> bool:
 
 def normalize(tree: exp.Expression) -> exp.Expression:
     """Upper-case unquoted identifiers, as Snowflake resolves them."""
-    return normalize_identifiers(tree, dialect="snowflake")
+    return normalize_identifiers(tree, dialect=dialect())  # (one dialect, not one per call)

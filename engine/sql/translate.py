@@ -103,7 +103,7 @@ def _translate(sql, database, schema, catalog, parsed, types=None, keep_tree=Tru
             tree = _name_plain(tree, sql, database, schema)
         else:
             tree = _rewrite(tree, sql, database, schema, catalog, types, session)
-        duck_sql = tree.sql(dialect="duckdb", identify=True, unsupported_level=ErrorLevel.RAISE, copy=keep_tree)
+        duck_sql = tree.sql(dialect=_duckdb(), identify=True, unsupported_level=ErrorLevel.RAISE, copy=keep_tree)
         _check_functions(duck_sql)
     except Untranslatable as err:
         raise _located(err, sql) from None
@@ -271,6 +271,12 @@ def _only_known_calls(duck_sql: str) -> bool:
         if word not in known and (match.group(1) or word not in keywords):
             return False
     return True
+
+
+@functools.cache
+def _duckdb() -> Dialect:
+    """DuckDB's sqlglot dialect, made once: sqlglot makes one per call when given its name."""
+    return Dialect.get_or_raise("duckdb")
 
 
 @functools.cache
