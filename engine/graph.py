@@ -178,14 +178,26 @@ class PipelineGraph:
     def _base_catalog(self) -> dict[str, dict[str, str] | None]:
         return catalog(self.pipeline)
 
+    @cached_property
+    def _base_types_in_sql(self) -> dict[str, dict[str, str]]:
+        """Each base table whose columns are known -> its columns' types, names as SQL writes them
+        (:meth:`_types_read_by`'s form, made once per table rather than per query reading it)."""
+        return {
+            names.sql(table): {names.sql(c): t for c, t in columns.items()}
+            for table, columns in self._base_catalog.items() if columns is not None
+        }
+
     def _types_read_by(self, name: str) -> dict[str, dict[str, str]]:
         """:meth:`types` of only the objects dynamic table ``name`` reads (linear in a wide pipeline)."""
         known = {}
         for ref in self.queries[name].reads:
             compiled = self.queries.get(ref.name)
-            columns = compiled.column_types if compiled is not None else self._base_catalog.get(ref.name)
-            if columns is not None:
-                known[names.sql(ref.name)] = {names.sql(c): t for c, t in columns.items()}
+            if compiled is None:
+                columns = self._base_types_in_sql.get(names.sql(ref.name))
+                if columns is not None:
+                    known[names.sql(ref.name)] = dict(columns)
+            elif compiled.column_types is not None:
+                known[names.sql(ref.name)] = {names.sql(c): t for c, t in compiled.column_types.items()}
         return known
 
     def duckdb_sql(self, name: str, *, last_use: bool = False) -> str:

@@ -158,6 +158,7 @@ def _compile_chunk(names: list[str]) -> dict[str, str]:
 
     pipeline, local = _job["pipeline"], _job["local"]
     entries = catalog(pipeline)
+    graph = PipelineGraph(pipeline)  # one for the chunk: what the base tables offer is found once
     written: dict[str, str] = {}
     for name in names:
         dt = pipeline.dynamic_tables[name]
@@ -171,7 +172,8 @@ def _compile_chunk(names: list[str]) -> dict[str, str]:
                 if compiled.problems:
                     continue
                 if local:  # the key analysis after the translation reads the bound tree, not the tree
-                    PipelineGraph(pipeline, queries={name: compiled}).duckdb_sql(name, last_use=True)
+                    graph.queries[name] = compiled
+                    graph.duckdb_sql(name, last_use=True)
                     compiled.modes(dt.refresh_mode)
             except Exception:  # noqa: BLE001 - whatever it is, the validation raises it in its place
                 continue
