@@ -83,14 +83,38 @@ def _version_file(package: str, name: str) -> bytes:
 
 def key(kind: str, *parts: Any) -> str:
     """The key of a ``kind`` of value computed from ``parts`` (JSON-serialisable) by this code."""
-    text = _KEY_TEXT.encode([kind, code_version(), *parts])
+    text = _key_text([kind, code_version(), *parts])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# What ``json.dumps(value, sort_keys=True, default=str)`` makes, made once: a wide pipeline computes
-# tens of thousands of keys, and ``json.dumps`` with options builds an encoder per call.
-_KEY_TEXT = json.JSONEncoder(sort_keys=True, default=str)
-_ENTRY = json.JSONDecoder()  # likewise for reading entries back
+def _json_writer(sort_keys: bool, default: Callable[[Any], Any]) -> Callable[[Any], str]:
+    """What ``json.dumps(value, sort_keys=sort_keys, default=default)`` writes, as a function made
+    once: a wide pipeline computes tens of thousands of keys and entries, and ``json.dumps`` (with
+    options, or even without) makes its encoder again on every call. The encoder is the one
+    ``json.dumps`` makes, without the check for a value that contains itself (no key or entry does)."""
+    plain = json.JSONEncoder(sort_keys=sort_keys, default=default).encode
+    make = json.encoder.c_make_encoder
+    try:  # (the json module's C part, as its encoder calls it; a Python without it, or whose
+        # signature differs, has json.dumps itself: the sample below must read the same)
+        encode = make(None, default, json.encoder.encode_basestring_ascii, None, ": ", ", ", sort_keys, False, True)
+        fast = lambda value: "".join(encode(value, 0))  # noqa: E731
+        if fast(_SAMPLE) == plain(_SAMPLE):
+            return fast
+    except TypeError:
+        pass
+    return plain
+
+
+_SAMPLE = ["kind", {"b": [1, 2.5, None, True], "a": "café \"quoted\"\n"}, [[], {}], -0.0, 10**20]
+
+
+def _unknown(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_key_text = _json_writer(True, str)  # json.dumps(value, sort_keys=True, default=str)
+_entry_text = _json_writer(False, _unknown)  # json.dumps(value)
+_ENTRY = json.JSONDecoder()  # made once too, for reading entries back
 
 
 def cached(kind: str, parts: tuple, compute: Callable[[], Any]) -> Any:
@@ -163,7 +187,7 @@ def write(path: str | None, value: Any) -> None:
     """Keep ``value`` (JSON-serialisable) at ``path`` (a :func:`slot`; None keeps nothing)."""
     if path is None:
         return
-    text = json.dumps({"value": value})
+    text = _entry_text({"value": value})
     if _recorded:
         _recorded[-1][path] = text
     if path.startswith(MEMORY):

@@ -3,6 +3,10 @@ code misses, failures are not kept, and an unusable directory is ignored."""
 
 from __future__ import annotations
 
+import datetime
+import json
+from pathlib import Path
+
 import pytest
 
 from engine.sql import cache
@@ -93,3 +97,23 @@ def test_validate_reads_translations_back(folder):
     assert len(list((folder / "duckdb").glob("*.json"))) == len(translations)
     again = engine.validate(ENGAGEMENT)
     assert {n: again.graph.duckdb_sql(n) for n in again.graph.dynamic_tables} == translations
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["compiled", "SELECT a FROM t", {"T": [["A", "NUMBER(38,0)"], ["B", None]]}],
+        {"b": 1, "a": [1.5, -0.0, 1e300, 10**30, True, False, None], "ü": "café \"q\" \\ \n \t \u2028 😀"},
+        [[], {}, "", [[["deep"]]], {"z": {"y": {"x": 1}}}],
+        ["a date-like object", datetime.date(2024, 1, 31), Path("some/where")],
+    ],
+)
+def test_keys_and_entries_are_written_as_json_dumps_writes_them(value):
+    """Keys and entries are written by encoders made once (cache._json_writer), as json.dumps would
+    write them: a key changed by it would miss every entry kept before."""
+    assert cache._key_text(value) == json.dumps(value, sort_keys=True, default=str)
+    if not any(isinstance(v, (datetime.date, Path)) for v in value):
+        assert cache._entry_text(value) == json.dumps(value)
+    else:
+        with pytest.raises(TypeError):
+            cache._entry_text(value)
