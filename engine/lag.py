@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MIN_LAG_SECONDS = 60
 DOWNSTREAM = "DOWNSTREAM"
@@ -39,6 +40,13 @@ def parse_lag(value: str) -> int | None:
     """
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a target lag: write e.g. '1 minute' or downstream")
+    return _lag_seconds(value)
+
+
+@lru_cache(maxsize=4096)
+def _lag_seconds(value: str) -> int | None:
+    """:func:`parse_lag` of a string, once per process: each of a wide file's dynamic tables has its
+    lag read several times (the lag checks, effective lags, the summary), mostly the same few words."""
     if value.strip().upper() == DOWNSTREAM:
         return None
     match = _DURATION.match(value)
