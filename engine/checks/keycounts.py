@@ -19,6 +19,8 @@ from the table. Once the appended rows outnumber the keys, they are folded into 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from engine import names
 
 STATES = "UNIQUE_COUNTS"  # one row per kept key count: its table, version, hash probe and size
@@ -111,33 +113,33 @@ class KeyCounts:
         among the keys written since the last write checked when ``scoped`` (and the counts
         could follow the writes), else among all. None when there are too many to list."""
         followed = self.catch_up()
+        looked_up = False
         if scoped and followed:
             if not self._written:
                 return []
-            query = (f"SELECT __H FROM {self.relation} WHERE __H IN ({self._written_keys()}) "
+            query = (f"SELECT __H FROM {self.relation} WHERE __H IN (SELECT __H FROM {self.delta}) "
                      "GROUP BY __H HAVING sum(__N) > 1")
+            looked_up = self._looked_up()
         elif self._one_row_a_key:  # just counted or folded: no key has two rows
             query = f"SELECT __H FROM {self.relation} WHERE __N > 1"
         else:
             query = f"SELECT __H FROM {self.relation} GROUP BY __H HAVING sum(__N) > 1"
-        found = self.store.con.execute(f"{query} LIMIT {MAX_SUSPECTS + 1}").fetchall()
+        with self.store.lookups() if looked_up else nullcontext():
+            found = self.store.con.execute(f"{query} LIMIT {MAX_SUSPECTS + 1}").fetchall()
         return None if len(found) > MAX_SUSPECTS else [int(h) for (h,) in found]
 
-    def _written_keys(self) -> str:
-        """The keys written since the last write checked, for an IN list: as their literal hashes,
-        which DuckDB answers from the counts' index, when the counts are many for so few keys;
-        else as a query of ``delta`` (a scan of the hash column costs less than the lookups)."""
+    def _looked_up(self) -> bool:
+        """Whether the keys written since the last write checked are looked up in the counts
+        through their index (see ``Store.lookups``): when the counts are many for so few keys;
+        else a scan of the hash column costs less than the lookups."""
         from engine.backends.local.incremental.aggstate import SCAN_ROWS_PER_KEY
         from engine.backends.local.incremental.keys import MAX_LITERAL_KEYS, has_index
 
-        query = f"SELECT __H FROM {self.delta}"
         if self._rows < SCAN_ROWS_PER_KEY * self._written or self._written > MAX_LITERAL_KEYS:
-            return query
+            return False
         if self._indexed is None:
             self._indexed = has_index(self.store, self.store.kept_table(self.name), f"{self.name}_H", "__H")
-        if not self._indexed:
-            return query
-        return ", ".join(str(int(h)) for (h,) in self.store.con.execute(query).fetchall())
+        return self._indexed
 
     def duplicates_where(self, suspects: list[int] | None) -> str:
         """The condition on the table's rows holding a suspected key (TRUE when not listed)."""

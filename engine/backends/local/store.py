@@ -22,6 +22,9 @@ from engine.errors import BackendError, InUseError, Location
 # DuckDB spill the rest to a folder beside the database. PIPE_MEMORY_LIMIT or --memory-limit
 # change it (any size DuckDB reads, e.g. 8GB or 500MB).
 DEFAULT_MEMORY_LIMIT = "3GB"
+# A lookup by join (see Store.lookups) filters the other side's scan by the keys when they are at
+# most this many (DuckDB's dynamic_or_filter_threshold, 50 by default).
+LOOKUP_KEYS = 2_000
 FORMAT = 1  # the layout of the _PIPE schema; a database of another layout is refused, not misread
 
 _DDL = [
@@ -204,6 +207,20 @@ class Store(RefreshState):
             self._threads = int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
         self.con.execute(f"SET threads = {self._threads if on else 1}")
         self._parallel = on
+
+    @contextmanager
+    def lookups(self):
+        """Within: a join whose one side holds at most LOOKUP_KEYS rows filters the scan of the
+        other side by their values, which DuckDB answers from an index on the scanned column, by
+        point lookups. Looking a few hundred keys up so, from the temporary table holding them,
+        costs less than writing them as a literal list, most of whose cost is planning the list.
+        Only around such lookups: on a scan without an index, the filter costs more than the
+        join it comes before."""
+        self.con.execute(f"SET dynamic_or_filter_threshold = {LOOKUP_KEYS}")
+        try:
+            yield
+        finally:
+            self.con.execute("RESET dynamic_or_filter_threshold")
 
     def close(self) -> None:
         """Close the connection and release the file lock."""

@@ -109,3 +109,23 @@ def test_parallel_switches_duckdb_threads_and_back(tmp_path):
         backend.store.parallel(True)
         back = con.execute("SELECT current_setting('threads')").fetchone()[0]
     assert (one, back) == (1, configured)
+
+
+def test_lookups_answer_a_join_on_a_few_keys_from_the_index_and_restore_the_setting(tmp_path):
+    project = api.validate(SHOP)
+    with project.backend("local", db=tmp_path / "shop.duckdb") as backend:
+        store = backend.store
+        con = store.con
+        con.execute("CREATE TABLE _PIPE.BIG AS SELECT hash(range) AS H, range AS N FROM range(300000)")
+        con.execute("CREATE INDEX BIG_H ON _PIPE.BIG (H)")
+        con.execute("CREATE TEMP TABLE WANTED AS SELECT hash(range) AS H FROM range(0, 300000, 1000)")
+        lookup = "SELECT N FROM _PIPE.BIG WHERE H IN (SELECT H FROM WANTED) ORDER BY N"
+        default = con.execute("SELECT current_setting('dynamic_or_filter_threshold')").fetchone()[0]
+        scanned = con.execute("EXPLAIN " + lookup).fetchall()[0][1]
+        with store.lookups():
+            plan = con.execute("EXPLAIN ANALYZE " + lookup).fetchall()[0][1]
+            found = con.execute(lookup).fetchall()
+        after = con.execute("SELECT current_setting('dynamic_or_filter_threshold')").fetchone()[0]
+    assert found == [(n,) for n in range(0, 300000, 1000)]
+    assert "Index Scan" in plan and "Index Scan" not in scanned
+    assert after == default

@@ -93,7 +93,7 @@ def affordable(store, relation: exp.Table, key: str) -> bool:
 def literals(store, relation: exp.Table, key: str, values: list, kind: str | None = None) -> list[exp.Literal] | None:
     """The keys as literals of ``relation.key``'s type (``kind``, when the caller knows it), when
     it is text or an integer, none is NULL and they are few; else None."""
-    distinct = _few(values)
+    distinct = few(values)
     found = None if distinct is None else _typed(kind or store.type_of(relation, key), distinct)
     if found is None:
         return None
@@ -106,7 +106,7 @@ def listed(kind: str, values: list) -> str | None:
 
     Printed as text, not as a node per value: the list changes at every refresh, and building
     and printing hundreds of nodes costs more than the lookup it serves."""
-    distinct = _few(values)
+    distinct = few(values)
     if distinct is None or any(isinstance(v, str) and "\x00" in v for v in distinct):
         return None
     found = _typed(kind, distinct)
@@ -115,7 +115,7 @@ def listed(kind: str, values: list) -> str | None:
     return ", ".join("'" + v.replace("'", "''") + "'" if isinstance(v, str) else str(v) for v in found)
 
 
-def _few(values: list) -> set | None:
+def few(values: list) -> set | None:
     """The distinct keys, when there are some and no more than :data:`MAX_LITERAL_KEYS`."""
     distinct = set(values)
     return distinct if distinct and len(distinct) <= MAX_LITERAL_KEYS else None

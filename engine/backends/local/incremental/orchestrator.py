@@ -18,6 +18,7 @@ Every refresh falls back to FULL, with the reason, when a change cannot be trace
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -27,7 +28,7 @@ from engine import names as identifiers
 from engine.backends.local.changes import ChangeLog
 from engine.backends.local.incremental import aggstate, linear
 from engine.backends.local.incremental.aggstate import AggregateState
-from engine.backends.local.incremental.keys import has_index, key_predicate, key_values, keyed_rows, listed
+from engine.backends.local.incremental.keys import few, has_index, key_predicate, key_values, keyed_rows, listed
 from engine.backends.local.incremental.preaggregation import PreAggregation
 from engine.backends.local.incremental.restriction import has_rowid, restrict_inputs
 from engine.backends.local.incremental.trees import Statements, columns, fill, sql, temp
@@ -258,11 +259,15 @@ class Incremental:
         if found not in self._types:
             self._types[found] = self.store.type_of(self.store.table(table), column)
         keys = listed(self._types[found], values)
-        if keys is None:
-            return None
+        return keys if keys is not None and self._key_index(table, column) else None
+
+    def _key_index(self, table: str, column: str) -> bool:
+        """Whether pipe's index on ``column`` of dynamic table ``table`` exists: there already, or
+        built now when affordable (see :func:`.keys.has_index`)."""
+        found = (table, column)
         if found not in self._key_indexes:
             self._key_indexes[found] = has_index(self.store, self.store.table(table), f"__PIPE_KEY_{table}_{column}", column)
-        return keys if self._key_indexes[found] else None
+        return self._key_indexes[found]
 
     def _apply(self, name: str, plan: _Plan, affected: dict[str, list], kept) -> Outcome:
         con = self.store.con
@@ -340,21 +345,22 @@ class Incremental:
         return Outcome("INCREMENTAL", inserted, deleted)
 
     def _find_rows(self, name: str, target: exp.Table, affected: dict[str, list], predicate=None) -> None:
-        """Copy the rowids of ``name``'s rows holding an ``affected`` key to ``__PIPE_ROWS``: found
-        by the index on the key column when the keys are few, else by a scan of it (by
-        ``predicate``, from :func:`.keys.key_predicate`, made here when not given)."""
+        """Copy the rowids of ``name``'s rows holding an ``affected`` key to ``__PIPE_ROWS``, by
+        ``predicate`` (from :func:`.keys.key_predicate`, made here when not given): a join on
+        the keys' temporary table, which DuckDB answers by point lookups through pipe's index on
+        the key column when the keys are few (the index built now when missing; see
+        ``Store.lookups``), else by a scan of the column."""
         con = self.store.con
-        ((output, values),) = affected.items() if len(affected) == 1 else ((None, None),)
-        keys = self._listed(name, output, values) if output is not None else None
-        if keys is not None:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM {self.store.qualified(name)} "
-                        f"WHERE {quote(output)} IN ({keys})")
-            return
+        looked_up = False
+        if len(affected) == 1:
+            ((output, values),) = affected.items()
+            looked_up = few(values) is not None and self._key_index(name, output)
         predicate = predicate if predicate is not None else key_predicate(con, target, affected)
-        self._sql.run(con, ("rows", name, sql(predicate)), lambda: fill(
-            "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
-            target=target, predicate=predicate,
-        ))
+        with self.store.lookups() if looked_up else nullcontext():
+            self._sql.run(con, ("rows", name, sql(predicate)), lambda: fill(
+                "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
+                target=target, predicate=predicate,
+            ))
 
     def record_difference(self, name: str, old: exp.Table, new: exp.Table, action: str, names=None) -> Outcome:
         """Log the rows that differ between tables ``old`` and ``new`` as ``name``'s change
