@@ -95,6 +95,26 @@ def test_validate_engagement(run_pipe):
     assert "engagement.yaml:120:41: RESOURCE_CATALOG: CURRENT_DATE outside WHERE/HAVING/QUALIFY" in warnings[0]
 
 
+def test_validate_summarizes_a_wide_pipeline(run_pipe, tmp_path):
+    """More than 100 dynamic tables: one row per lag, mode and reason, with its first and last
+    table and how many; the create order shows its ends."""
+    lines = ["version: 1\nname: wide\nsnowflake: {database: DB, schema: SC, warehouse: WH}\n",
+             "tables:\n  BASE: {columns: {id: number}}\ndynamic_tables:\n"]
+    for i in range(150):
+        lag = "1 minute" if i % 3 else "5 minutes"
+        lines.append(f"  DT_{i}:\n    target_lag: {lag}\n    sql: SELECT id FROM BASE WHERE id > {i}\n")
+    (tmp_path / "wide.yaml").write_text("".join(lines))
+    result = run_pipe("validate", tmp_path / "wide.yaml")
+    assert result.code == 0, result.stderr
+    out = result.stdout.splitlines()
+    assert out[0] == "✓ wide: valid — 0 generators, 1 tables, 150 dynamic tables"
+    rows = [line for line in out if line.lstrip().startswith("DT_")]
+    assert len(rows) == 2
+    assert "DT_0 … DT_147 (50 tables)" in rows[0] and "5 minutes" in rows[0]
+    assert "DT_1 … DT_149 (100 tables)" in rows[1] and "1 minute " in rows[1]
+    assert out[-1] == "create order: BASE → DT_0 → DT_1 → … 147 more … → DT_149"
+
+
 def test_validate_warns_about_downstream_without_consumer(run_pipe, tmp_path):
     (tmp_path / "p.yaml").write_text(
         "version: 1\nname: p\nsnowflake: {database: DB, schema: SC, warehouse: WH}\n"

@@ -22,8 +22,32 @@ def validated(project) -> None:
         decision = graph.decisions[name]
         mode = f"{dt.refresh_mode.upper()} → {decision.mode}" if dt.refresh_mode == "auto" else dt.refresh_mode.upper()
         rows.append([name, dt.target_lag.upper() if dt.lag_seconds is None else dt.target_lag, mode, decision.reason])
+    if len(rows) > WIDE:
+        rows = _grouped(rows)
     stdout.print(grid(["dynamic table", "target lag", "refresh mode", "why"], rows))
-    stdout.print(f"create order: {' → '.join(graph.create_order)}", markup=False)
+    order = graph.create_order
+    if len(order) > WIDE:
+        order = [*order[:3], f"… {len(order) - 4:,} more …", order[-1]]
+    stdout.print(f"create order: {' → '.join(order)}", markup=False)
+
+
+# A pipeline with more dynamic tables than this is summarized: one row per target lag, refresh
+# mode and reason, naming the first and last of its tables and how many there are; the create
+# order shows its ends (pipe graph draws every object).
+WIDE = 100
+
+
+def _grouped(rows: list[list[str]]) -> list[list[str]]:
+    """``rows`` (name, lag, mode, why) with those of equal lag, mode and why merged into one, in
+    the order of each group's first table."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, *rest in rows:
+        groups.setdefault(tuple(rest), []).append(name)
+    merged = []
+    for rest, names in groups.items():
+        label = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]} ({len(names):,} tables)"
+        merged.append([label, *rest])
+    return merged
 
 
 def _detail(action) -> str:
