@@ -30,14 +30,23 @@ SUSPEND_AFTER_FAILURES = 5
 # Store.parallel); below, one thread does it for less than starting the others costs.
 PARALLEL_ROWS = 100_000
 
-# How many rows a recompute inserted and deleted (the multiset difference of old and new rows,
-# told apart by their 64-bit hashes: one narrow aggregation, where no reader needs the rows
-# themselves), with the new rows' count and hash sum, which make the table's signature.
+# How many rows a recompute inserted and deleted: the multiset difference of old and new rows,
+# told apart by their 64-bit hashes (no reader needs the rows themselves), with the new rows'
+# count and hash sum, which make the table's signature. Each row's hash is computed once, to
+# __PIPE_HASHES (+1 a new row, -1 an old one); grouping every hash apart would build a hash table
+# of one entry a row, so the hashes are first summed in 4,096 buckets (by their top 12 bits), and
+# only the buckets whose count or hash sums differ between old and new are counted hash by hash:
+# a bucket whose rows differ but whose count and two 128-bit sums (of the hashes and of a second
+# hash of them) all agree is as unlikely as two different rows of the same 64-bit hash.
+_HASHED = """CREATE OR REPLACE TEMP TABLE __PIPE_HASHES AS
+    SELECT hash({row}) AS H, 1::TINYINT AS S FROM {new} AS {row} UNION ALL SELECT hash({row}), -1::TINYINT FROM {old} AS {row}"""
 _COUNTED_DIFFERENCE = """
-    SELECT coalesce(sum(greatest(NEW - OLD, 0)), 0), coalesce(sum(greatest(OLD - NEW, 0)), 0),
-           coalesce(sum(NEW), 0), coalesce(sum(H::HUGEINT * NEW), 0)::VARCHAR
-    FROM (SELECT H, count(*) FILTER (WHERE S > 0) AS NEW, count(*) FILTER (WHERE S < 0) AS OLD
-          FROM (SELECT hash({row}) AS H, 1 AS S FROM {new} AS {row} UNION ALL SELECT hash({row}), -1 FROM {old} AS {row})
+    SELECT coalesce(sum(greatest(C, 0)), 0), coalesce(sum(greatest(-C, 0)), 0),
+           (SELECT count(*) FROM __PIPE_HASHES WHERE S > 0),
+           (SELECT coalesce(sum(H::HUGEINT), 0) FROM __PIPE_HASHES WHERE S > 0)::VARCHAR
+    FROM (SELECT sum(S) AS C FROM __PIPE_HASHES
+          WHERE H >> 52 IN (SELECT H >> 52 FROM __PIPE_HASHES GROUP BY 1
+                            HAVING sum(S) <> 0 OR sum(S * H::HUGEINT) <> 0 OR sum(S * hash(H)::HUGEINT) <> 0)
           GROUP BY H)"""
 # The same when every old row is replaced by every new one.
 _COUNTED_REPLACE = """
@@ -214,8 +223,12 @@ class Refresher:
         else:  # a REINITIALIZE replaces every row; a FULL refresh counts what differs, unless
             # nothing was there to differ (a first fill: every new row is inserted, hashed once)
             differ = action == "FULL" and con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] > 0
-            counts = _COUNTED_DIFFERENCE if differ else _COUNTED_REPLACE
-            inserted, deleted, rows, total = con.execute(counts.format(old=target, new=fresh, row=ROW)).fetchone()
+            if differ:
+                con.execute(_HASHED.format(old=target, new=fresh, row=ROW))
+                inserted, deleted, rows, total = con.execute(_COUNTED_DIFFERENCE).fetchone()
+                con.execute("DROP TABLE __PIPE_HASHES")
+            else:
+                inserted, deleted, rows, total = con.execute(_COUNTED_REPLACE.format(old=target, new=fresh, row=ROW)).fetchone()
             outcome = Outcome(action, int(inserted), int(deleted))
         con.execute(f"DROP TABLE {target}")
         con.execute(f"ALTER TABLE {fresh} RENAME TO {quote(name)}")
