@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from engine.backends.local.errors import log
 from engine.backends.local.refresh_state import META, RefreshState
 from engine.errors import BackendError, InUseError, Location
 
@@ -80,6 +81,7 @@ class Store(RefreshState):
     read_only: bool
     _threads: int | None = None  # DuckDB's configured thread count, read once (see parallel)
     _parallel: bool = True
+    _lookups_left_on: bool = False  # a failed lookup left DuckDB's filter setting raised (see lookups)
 
     def qualified(self, name: str) -> str:
         """``DATABASE.SCHEMA.NAME``, quoted for DuckDB."""
@@ -219,8 +221,12 @@ class Store(RefreshState):
         self.con.execute(f"SET dynamic_or_filter_threshold = {LOOKUP_KEYS}")
         try:
             yield
-        finally:
-            self.con.execute("RESET dynamic_or_filter_threshold")
+        except BaseException:
+            # Within a transaction the error aborted, RESET would fail too and hide it: the
+            # setting is reset once the transaction is rolled back (see transaction).
+            self._lookups_left_on = True
+            raise
+        self.con.execute("RESET dynamic_or_filter_threshold")
 
     def close(self) -> None:
         """Close the connection and release the file lock."""
@@ -314,6 +320,12 @@ class Store(RefreshState):
             from engine.backends.local.errors import rollback
 
             rollback(self.con, exc)
+            if self._lookups_left_on:
+                self._lookups_left_on = False
+                try:
+                    self.con.execute("RESET dynamic_or_filter_threshold")
+                except Exception as cleanup:  # noqa: BLE001 - the first error wins
+                    log.debug("RESET after %r failed too: %s", exc, cleanup)
             raise
 
     # -- check results ----------------------------------------------------------------------

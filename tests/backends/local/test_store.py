@@ -129,3 +129,20 @@ def test_lookups_answer_a_join_on_a_few_keys_from_the_index_and_restore_the_sett
     assert found == [(n,) for n in range(0, 300000, 1000)]
     assert "Index Scan" in plan and "Index Scan" not in scanned
     assert after == default
+
+
+def test_a_lookup_that_fails_in_a_transaction_keeps_its_own_error_and_the_setting_is_restored(tmp_path):
+    """Within the transaction a failed statement aborts, resetting the setting fails too: the
+    statement's error is the one raised, and the setting is reset after the rollback."""
+    project = api.validate(SHOP)
+    with project.backend("local", db=tmp_path / "shop.duckdb") as backend:
+        store = backend.store
+        con = store.con
+        con.execute("CREATE TABLE _PIPE.KEYED (K INTEGER PRIMARY KEY)")
+        default = con.execute("SELECT current_setting('dynamic_or_filter_threshold')").fetchone()[0]
+        with pytest.raises(duckdb.ConstraintException, match="duplicate key"):
+            with store.transaction(), store.lookups():
+                con.execute("INSERT INTO _PIPE.KEYED VALUES (1), (1)")
+        after = con.execute("SELECT current_setting('dynamic_or_filter_threshold')").fetchone()[0]
+        con.execute("INSERT INTO _PIPE.KEYED VALUES (2)")  # the connection is usable again
+    assert after == default
