@@ -388,19 +388,23 @@ class Incremental:
                 plan.pre.forget_index()
             if plan.state is not None:  # its indexes are read from the catalog at each refresh
                 kept += [relation.name for relation in plan.state.relations()]
-            for key in [k for k in self._key_indexes if k[0] == name]:
-                del self._key_indexes[key]
+            self._forget(name, self._key_indexes)
         self.store.drop_indexes(names, prefix="__PIPE_KEY_")
         self.store.drop_kept_indexes(kept)
+
+    @staticmethod
+    def _forget(name: str, *known: dict) -> None:
+        """Forget what each of ``known`` (read per table and column) holds of table ``name``."""
+        for cache in known:
+            for key in [k for k in cache if k[0] == name]:
+                del cache[key]
 
     def rebuild(self, name: str, *, built: "PreAggregation | AggregateState | None" = None) -> None:
         """After a full recompute: rebuild what the table keeps materialised, choosing between
         pre-aggregation rows and aggregate state by its groups' size when both can serve
         (``built``: what the recompute built already, see ``Refresher._full_query``)."""
         plan = self.plan(name)
-        for known in (self._key_indexes, self._types):  # a new table: without pipe's index, maybe of other types
-            for key in [k for k in known if k[0] == name]:
-                del known[key]
+        self._forget(name, self._key_indexes, self._types)  # a new table: without pipe's index, maybe of other types
         self._columns.pop(name, None)
         pre, state = plan.pre, plan.state
         if pre is not None and state is not None:
