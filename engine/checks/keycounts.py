@@ -19,8 +19,6 @@ from the table. Once the appended rows outnumber the keys, they are folded into 
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from engine import names
 
 STATES = "UNIQUE_COUNTS"  # one row per kept key count: its table, version, hash probe and size
@@ -124,7 +122,7 @@ class KeyCounts:
             query = f"SELECT __H FROM {self.relation} WHERE __N > 1"
         else:
             query = f"SELECT __H FROM {self.relation} GROUP BY __H HAVING sum(__N) > 1"
-        with self.store.lookups() if looked_up else nullcontext():
+        with self.store.lookups(looked_up):
             found = self.store.con.execute(f"{query} LIMIT {MAX_SUSPECTS + 1}").fetchall()
         return None if len(found) > MAX_SUSPECTS else [int(h) for (h,) in found]
 

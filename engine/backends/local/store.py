@@ -24,7 +24,8 @@ from engine.errors import BackendError, InUseError, Location
 # change it (any size DuckDB reads, e.g. 8GB or 500MB).
 DEFAULT_MEMORY_LIMIT = "3GB"
 # A lookup by join (see Store.lookups) filters the other side's scan by the keys when they are at
-# most this many (DuckDB's dynamic_or_filter_threshold, 50 by default).
+# most this many (DuckDB's dynamic_or_filter_threshold, 50 by default): as many as pipe looks up
+# by index (keys.MAX_LITERAL_KEYS).
 LOOKUP_KEYS = 2_000
 FORMAT = 1  # the layout of the _PIPE schema; a database of another layout is refused, not misread
 
@@ -211,13 +212,16 @@ class Store(RefreshState):
         self._parallel = on
 
     @contextmanager
-    def lookups(self):
-        """Within: a join whose one side holds at most LOOKUP_KEYS rows filters the scan of the
-        other side by their values, which DuckDB answers from an index on the scanned column, by
-        point lookups. Looking a few hundred keys up so, from the temporary table holding them,
+    def lookups(self, wanted: bool = True):
+        """Within (when ``wanted``): a join whose one side holds at most LOOKUP_KEYS rows filters
+        the scan of the other side by their values, which DuckDB answers from an index on the
+        scanned column, by point lookups. Looking a few hundred keys up so, from the temporary table holding them,
         costs less than writing them as a literal list, most of whose cost is planning the list.
         Only around such lookups: on a scan without an index, the filter costs more than the
         join it comes before."""
+        if not wanted:
+            yield
+            return
         self.con.execute(f"SET dynamic_or_filter_threshold = {LOOKUP_KEYS}")
         try:
             yield

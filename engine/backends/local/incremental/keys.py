@@ -12,11 +12,13 @@ from sqlglot import exp
 
 from engine.backends.local.incremental.restriction import matching
 from engine.backends.local.incremental.trees import column, run, temp
+from engine.backends.local.store import LOOKUP_KEYS
 from engine.sql.partition import KeyMap
 
-# Up to this many text or integer keys are looked up as a literal IN list, which DuckDB answers
-# from an index on the key column instead of scanning the whole column.
-MAX_LITERAL_KEYS = 2_000
+# Up to this many text or integer keys are looked up as a literal IN list, or by a join within
+# Store.lookups, which DuckDB answers from an index on the key column instead of scanning the
+# whole column.
+MAX_LITERAL_KEYS = LOOKUP_KEYS
 INTEGER_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"}
 LOOKUP_TYPES = INTEGER_TYPES | {"VARCHAR"}
 KEYS = "__PIPE_KEYS"  # the affected keys of the first (often only) keyed output column, in K

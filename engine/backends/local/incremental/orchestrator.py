@@ -18,7 +18,6 @@ Every refresh falls back to FULL, with the reason, when a change cannot be trace
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -356,7 +355,7 @@ class Incremental:
             ((output, values),) = affected.items()
             looked_up = few(values) is not None and self._key_index(name, output)
         predicate = predicate if predicate is not None else key_predicate(con, target, affected)
-        with self.store.lookups() if looked_up else nullcontext():
+        with self.store.lookups(looked_up):
             self._sql.run(con, ("rows", name, sql(predicate)), lambda: fill(
                 "CREATE OR REPLACE TEMP TABLE __PIPE_ROWS AS SELECT rowid AS R FROM __X_target WHERE __X_predicate",
                 target=target, predicate=predicate,
