@@ -289,7 +289,7 @@ def _local_functions() -> frozenset[str]:
 def _not_function_names() -> frozenset[str]:
     """Lower-case DuckDB keywords that sqlglot's parser never reads as a function's name (their
     tokens are not among its FUNC_TOKENS), e.g. IN, AS, OVER, VALUES."""
-    dialect = Dialect.get_or_raise("duckdb")
+    dialect = _duckdb()
     functions = dialect.parser_class.FUNC_TOKENS
     return frozenset(word.lower() for word, token in dialect.tokenizer_class.KEYWORDS.items()
                      if word.replace("_", "").isalpha() and token not in functions)
